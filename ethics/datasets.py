@@ -1,0 +1,393 @@
+"""Evaluation sets (labelled rows) and scoring batches (current leads).
+
+A file is read, checked completely and scored before anything is written; rows are
+then stored as Parquet named by its SHA-256 under ``home/datasets`` and described by
+one row in the database.  Row numbers in messages count data rows from 1 (the
+header is not a row).
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ethics import artifacts, registry, store
+from ethics.errors import (
+    CELL_FORMULA,
+    CELL_MISSING,
+    CELL_NOT_NUMBER,
+    COLUMN_EXTRA,
+    COLUMN_MISSING,
+    DATASET_EXISTS,
+    DUPLICATE_LEAD,
+    FILE_EMPTY,
+    FILE_ENCODING,
+    FILE_TYPE,
+    FILE_UNREADABLE,
+    LABEL_NOT_BINARY,
+    SCORE_MISMATCH,
+    SCORE_RANGE,
+    NotFound,
+    ValidationError,
+)
+from ethics.manifest import feature_names, sensitive_names
+from ethics.weeks import iso, parse_week, utcnow
+
+DatasetKind = Literal["eval", "scores"]
+KINDS: tuple[str, ...] = ("eval", "scores")
+KIND_NAMES = {"eval": "evaluation", "scores": "scoring"}
+DATASETS_DIR = "datasets"
+ID_COLUMNS = ("lead_id", "customer_id", "team")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+SCORE_TOLERANCE = 1e-6
+
+
+def import_dataset(
+    db: store.Database,
+    path: Path,
+    *,
+    kind: DatasetKind,
+    model_id: str,
+    version: str,
+    week: str,
+    home: Path,
+    actor: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Import a CSV or Parquet file as an evaluation set or scoring batch.
+
+    Parameters
+    ----------
+    db : Database
+    path : Path
+        ``.csv`` (UTF-8, header row) or ``.parquet``.
+    kind : {"eval", "scores"}
+        Evaluation set (needs ``label``) or scoring batch.
+    model_id, version : str
+        The registered model version the rows belong to.
+    week : str
+        ISO week such as ``2026-W48``.
+    home : Path
+        Data home; Parquet goes to ``home/datasets``.
+    actor : str
+    now : datetime, optional
+
+    Returns
+    -------
+    dict
+        The dataset row.
+
+    Raises
+    ------
+    ValidationError
+        Naming the file, row and column of the first problem; nothing is written.
+    NotFound
+        Unknown model or version.
+    """
+    path = Path(path)
+    version_row = registry.get_version(db, model_id, version)
+    week = parse_week(week)
+    _refuse_existing(db, file=path.name, kind=kind, model_id=model_id, version=version, week=week)
+    raw = read_table(path)
+    source_sha = artifacts.sha256_file(path)
+    return _store(
+        db, raw, file=path.name, source_sha=source_sha, kind=kind, version_row=version_row,
+        week=week, home=home, actor=actor, now=now,
+    )
+
+
+def import_frame(
+    db: store.Database,
+    frame: pd.DataFrame,
+    *,
+    name: str,
+    kind: DatasetKind,
+    model_id: str,
+    version: str,
+    week: str,
+    home: Path,
+    actor: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Import rows already in memory (the demo, tests); same checks as a file."""
+    version_row = registry.get_version(db, model_id, version)
+    week = parse_week(week)
+    _refuse_existing(db, file=name, kind=kind, model_id=model_id, version=version, week=week)
+    return _store(
+        db, frame, file=name, source_sha=None, kind=kind, version_row=version_row,
+        week=week, home=home, actor=actor, now=now,
+    )
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV (UTF-8) or Parquet file; id-like text stays text."""
+    suffix = path.suffix.lower()
+    if suffix not in {".csv", ".parquet"}:
+        raise ValidationError(FILE_TYPE.format(file=path.name, suffix=suffix))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValidationError(FILE_UNREADABLE.format(file=path.name, reason=exc.strerror)) from None
+    if suffix == ".parquet":
+        try:
+            return pq.read_table(io.BytesIO(data)).to_pandas()
+        except (pa.ArrowException, OSError) as exc:
+            raise ValidationError(FILE_UNREADABLE.format(file=path.name, reason=exc)) from None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        row = data.count(b"\n", 0, exc.start)
+        raise ValidationError(
+            FILE_ENCODING.format(file=path.name, position=exc.start) + f" First bad byte is in row {row}."
+        ) from None
+    if not data.strip():
+        raise ValidationError(FILE_EMPTY.format(file=path.name))
+    try:
+        return pd.read_csv(
+            io.BytesIO(data), engine="pyarrow", dtype={c: "string" for c in ID_COLUMNS}
+        )
+    except (ValueError, pa.ArrowException) as exc:
+        raise ValidationError(FILE_UNREADABLE.format(file=path.name, reason=exc)) from None
+
+
+def _refuse_existing(db: store.Database, *, file: str, kind: str, model_id: str, version: str, week: str) -> None:
+    if kind not in KINDS:
+        raise ValidationError(f"{file}: dataset kind {kind!r} is unknown; use eval or scores.")
+    found = store.list_rows(
+        db, store.DATASETS, "model_id = ? and version = ? and kind = ? and week = ?",
+        [model_id, version, kind, week],
+    )
+    if found:
+        raise ValidationError(
+            DATASET_EXISTS.format(
+                file=file, kind=KIND_NAMES[kind], model_id=model_id, version=version,
+                week=week, dataset_id=found[0]["id"],
+            )
+        )
+
+
+def _store(
+    db: store.Database,
+    raw: pd.DataFrame,
+    *,
+    file: str,
+    source_sha: str | None,
+    kind: str,
+    version_row: dict[str, Any],
+    week: str,
+    home: Path,
+    actor: str,
+    now: datetime | None,
+) -> dict[str, Any]:
+    manifest = version_row["manifest"]
+    scorer = registry.load_scorer(version_row, home=home)
+    frame = validate_rows(raw, manifest=manifest, kind=kind, file=file, scored=scorer is None)
+    if scorer is not None:
+        computed = scorer.score(frame)
+        if "score" in raw.columns:
+            _check_reported_scores(frame["score"].to_numpy(), computed, file=file, version_row=version_row)
+        frame["score"] = computed
+    buffer = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer, compression="zstd")
+    payload = buffer.getvalue().to_pybytes()
+    sha = artifacts.sha256_bytes(payload)
+    relative = f"{DATASETS_DIR}/{sha}.parquet"
+    target = home / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        tmp = target.with_suffix(".part")
+        tmp.write_bytes(payload)
+        tmp.replace(target)
+    row = {
+        "model_id": version_row["model_id"],
+        "version": version_row["version"],
+        "kind": kind,
+        "week": week,
+        "source_name": file,
+        "source_sha256": source_sha or sha,
+        "parquet_sha256": sha,
+        "parquet_file": relative,
+        "rows": len(frame),
+        "columns_json": store.to_json(list(frame.columns)),
+        "imported_at": iso(now or utcnow()),
+        "imported_by": actor,
+    }
+    with store.transaction(db):
+        dataset_id = db[store.DATASETS].insert(row).last_pk
+    return {"id": dataset_id, **row}
+
+
+def validate_rows(
+    raw: pd.DataFrame, *, manifest: dict[str, Any], kind: str, file: str, scored: bool
+) -> pd.DataFrame:
+    """Check every row against the manifest and return the canonical frame.
+
+    Parameters
+    ----------
+    raw : DataFrame
+        The rows as read.
+    manifest : dict
+        The version's validated manifest.
+    kind : {"eval", "scores"}
+    file : str
+        Name used in messages.
+    scored : bool
+        True when the file must carry the score (no artifact to compute it).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``lead_id, customer_id, team, <features>, <sensitive>, [label], [score]``.
+    """
+    if raw.empty:
+        raise ValidationError(FILE_EMPTY.format(file=file))
+    features = feature_names(manifest)
+    sensitive = sensitive_names(manifest)
+    required = [*ID_COLUMNS, *features, *sensitive, *(["label"] if kind == "eval" else [])]
+    if scored:
+        required.append("score")
+    for column in required:
+        if column not in raw.columns:
+            raise ValidationError(COLUMN_MISSING.format(file=file, column=column))
+    allowed = set(required) | {"score"}
+    for column in raw.columns:
+        if column not in allowed:
+            raise ValidationError(
+                COLUMN_EXTRA.format(
+                    file=file, column=column, model_id=manifest["id"], version=manifest["version"]
+                )
+            )
+    out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
+    for column in ID_COLUMNS:
+        out[column] = _text_column(raw[column], file=file, column=column, required=True)
+    _refuse_duplicates(out["lead_id"], file=file)
+    for column in features:
+        out[column] = _number_column(raw[column], file=file, column=column)
+    for column in sensitive:
+        values = raw[column]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            out[column] = values.astype("float64")
+        else:
+            out[column] = _text_column(values, file=file, column=column, required=False)
+    if kind == "eval":
+        out["label"] = _label_column(raw["label"], file=file)
+    if "score" in raw.columns:
+        out["score"] = _score_column(raw["score"], file=file)
+    return out
+
+
+def _row(position: int) -> int:
+    return int(position) + 1
+
+
+def _text_column(values: pd.Series, *, file: str, column: str, required: bool) -> pd.Series:
+    text = values.astype("string").str.strip()
+    missing = text.isna() | (text == "")
+    if required and missing.any():
+        raise ValidationError(CELL_MISSING.format(file=file, row=_row(np.argmax(missing.to_numpy())), column=column))
+    first = text.str.slice(0, 1)
+    formula = first.isin(FORMULA_PREFIXES).fillna(False).to_numpy(dtype=bool)
+    if formula.any():
+        position = int(np.argmax(formula))
+        value = text.iloc[position]
+        raise ValidationError(
+            CELL_FORMULA.format(file=file, row=_row(position), column=column, value=value, char=value[0])
+        )
+    return text.where(~missing, None)
+
+
+def _number_column(values: pd.Series, *, file: str, column: str) -> pd.Series:
+    if pd.api.types.is_bool_dtype(values):
+        values = values.astype("int64")
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    bad = numbers.isna().to_numpy() | ~np.isfinite(numbers.to_numpy())
+    if bad.any():
+        position = int(np.argmax(bad))
+        original = values.iloc[position]
+        if pd.isna(original) or str(original).strip() == "":
+            raise ValidationError(CELL_MISSING.format(file=file, row=_row(position), column=column))
+        raise ValidationError(CELL_NOT_NUMBER.format(file=file, row=_row(position), column=column, value=original))
+    return numbers
+
+
+def _label_column(values: pd.Series, *, file: str) -> pd.Series:
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = ~numbers.isin([0, 1]).to_numpy()
+    if bad.any():
+        position = int(np.argmax(bad))
+        raise ValidationError(LABEL_NOT_BINARY.format(file=file, row=_row(position), value=values.iloc[position]))
+    return numbers.astype("int8")
+
+
+def _score_column(values: pd.Series, *, file: str) -> pd.Series:
+    numbers = _number_column(values, file=file, column="score")
+    bad = ((numbers < 0) | (numbers > 1)).to_numpy()
+    if bad.any():
+        position = int(np.argmax(bad))
+        raise ValidationError(SCORE_RANGE.format(file=file, row=_row(position), value=numbers.iloc[position]))
+    return numbers
+
+
+def _refuse_duplicates(lead_ids: pd.Series, *, file: str) -> None:
+    duplicated = lead_ids.duplicated(keep=False).to_numpy()
+    if duplicated.any():
+        value = lead_ids.iloc[int(np.argmax(duplicated))]
+        rows = np.flatnonzero((lead_ids == value).to_numpy())[:5]
+        raise ValidationError(
+            DUPLICATE_LEAD.format(file=file, rows=", ".join(str(_row(r)) for r in rows), value=value)
+        )
+
+
+def _check_reported_scores(reported: np.ndarray, computed: np.ndarray, *, file: str, version_row: dict[str, Any]) -> None:
+    bad = np.abs(reported - computed) > SCORE_TOLERANCE
+    if bad.any():
+        position = int(np.argmax(bad))
+        raise ValidationError(
+            SCORE_MISMATCH.format(
+                file=file, row=_row(position), value=float(reported[position]),
+                computed=round(float(computed[position]), 6),
+                model_id=version_row["model_id"], version=version_row["version"],
+            )
+        )
+
+
+def list_datasets(
+    db: store.Database, model_id: str, *, version: str | None = None, kind: str | None = None
+) -> list[dict[str, Any]]:
+    """A model's datasets, oldest week first."""
+    clauses, args = ["model_id = ?"], [model_id]
+    for column, value in (("version", version), ("kind", kind)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    return store.list_rows(db, store.DATASETS, " and ".join(clauses), args, order_by="week, id")
+
+
+def find_dataset(db: store.Database, model_id: str, *, version: str, kind: str, week: str) -> dict[str, Any] | None:
+    """The dataset of one kind for one version and week, or None."""
+    found = list_datasets(db, model_id, version=version, kind=kind)
+    return next((row for row in found if row["week"] == week), None)
+
+
+def read_rows(dataset: dict[str, Any], *, home: Path) -> pd.DataFrame:
+    """Load a stored dataset, checking its SHA-256 first.
+
+    Raises
+    ------
+    NotFound
+        When the Parquet file is missing or was changed after import.
+    """
+    path = home / dataset["parquet_file"]
+    if not path.exists():
+        raise NotFound(f"Dataset {dataset['id']}: file {path} is missing from the data home.")
+    data = path.read_bytes()
+    if artifacts.sha256_bytes(data) != dataset["parquet_sha256"]:
+        raise NotFound(f"Dataset {dataset['id']}: file {path} was changed after import (SHA-256 differs).")
+    return pq.read_table(io.BytesIO(data)).to_pandas()

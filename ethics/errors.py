@@ -1,0 +1,120 @@
+"""One error hierarchy for the whole package.
+
+Every message names the file, row, column or rule that failed, so the person who
+reads it knows what to fix.  The message texts are module constants (fairlearn
+style) and the tests match on them.  Errors are rendered in exactly two places:
+``ui.run_page`` for the app and ``cli.main`` for the command line.
+"""
+
+from __future__ import annotations
+
+
+class EthicsError(Exception):
+    """Base class of every error the package raises on purpose.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong, naming the file, row, column or rule.
+    hint : str, optional
+        What the reader can do about it.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(EthicsError):
+    """A model, version, dataset or snapshot that does not exist."""
+
+
+class ValidationError(EthicsError):
+    """Input that breaks a rule; nothing was written."""
+
+
+class ArtifactRefused(ValidationError):
+    """A model artifact in a format that could run code, or one that does not match."""
+
+
+class PermissionDenied(EthicsError):
+    """The signed-in account may not do this."""
+
+
+class ConsentMissing(EthicsError):
+    """Personal data used without the consent its purpose needs."""
+
+
+class MigrationError(EthicsError):
+    """The database schema could not be brought up to date."""
+
+
+class CheckFailed(EthicsError):
+    """A verification ran and found a problem (exit code 1, not bad input)."""
+
+    exit_code = 1
+
+
+# Message texts.  Keep the placeholders named so callers pass keywords.
+UNKNOWN_MODEL = "Unknown model {model_id!r}: no model with that id is registered."
+UNKNOWN_VERSION = "Unknown version {version!r} of model {model_id!r}."
+UNKNOWN_SNAPSHOT = "Unknown snapshot {snapshot_id!r}."
+NO_SNAPSHOT = "Model {model_id!r} has no snapshot yet."
+
+MANIFEST_UNREADABLE = "{file}: cannot read the manifest ({reason})."
+MANIFEST_TOML = "{file}: not valid TOML: {reason}."
+MANIFEST_MISSING = "{file}: required field {field!r} is missing."
+MANIFEST_TYPE = "{file}: field {field!r} must be {expected}, got {got!r}."
+MANIFEST_CHOICE = "{file}: field {field!r} is {got!r}; allowed: {allowed}."
+MANIFEST_RULE = "{file}: {rule}."
+
+ARTIFACT_PICKLE = (
+    "{file}: refused: the file is a {format} (magic bytes {magic}), which can run code "
+    "when loaded. Export the model as LightGBM text, XGBoost JSON/UBJ or linear JSON."
+)
+ARTIFACT_KIND = "{file}: the manifest says artifact kind {kind!r}, but {reason}."
+ARTIFACT_REQUIRED = "{file}: artifact kind {kind!r} needs an artifact file (--artifact FILE)."
+ARTIFACT_UNEXPECTED = "{file}: artifact kind 'none' (scores only) takes no artifact file."
+ARTIFACT_FEATURES = (
+    "{file}: the artifact's features {artifact} do not match the manifest's features {manifest}."
+)
+ARTIFACT_HASH = (
+    "Artifact of {model_id} {version} at {file} has SHA-256 {actual}, but {expected} was "
+    "registered: the file was changed after registration and will not be loaded."
+)
+VERSION_EXISTS = (
+    "Model {model_id!r} version {version!r} is already registered with a different "
+    "{what}; versions are immutable: register a new version instead."
+)
+
+FILE_TYPE = "{file}: unsupported file type {suffix!r}; use .csv or .parquet."
+FILE_EMPTY = "{file}: the file has no data rows."
+FILE_ENCODING = "{file}: not UTF-8 text (byte {position}): save the file as UTF-8."
+FILE_UNREADABLE = "{file}: cannot read the file ({reason})."
+COLUMN_MISSING = "{file}: required column {column!r} is missing."
+COLUMN_EXTRA = "{file}: column {column!r} is not a feature, sensitive attribute or known column of {model_id} {version}."
+CELL_NOT_NUMBER = "{file}, row {row}, column {column!r}: {value!r} is not a number."
+CELL_MISSING = "{file}, row {row}, column {column!r}: value is missing."
+CELL_FORMULA = (
+    "{file}, row {row}, column {column!r}: {value!r} starts with {char!r} and would run as a "
+    "spreadsheet formula; such cells are refused."
+)
+DUPLICATE_LEAD = "{file}, rows {rows}, column 'lead_id': lead id {value!r} appears more than once."
+LABEL_NOT_BINARY = "{file}, row {row}, column 'label': {value!r} is not 0 or 1."
+SCORE_RANGE = "{file}, row {row}, column 'score': {value!r} is outside [0, 1]."
+SCORE_MISMATCH = (
+    "{file}, row {row}, column 'score': {value!r} differs from the registered artifact's "
+    "score {computed!r}: the file was not scored by {model_id} {version}."
+)
+DATASET_EXISTS = (
+    "{file}: a {kind} dataset for {model_id} {version} week {week} is already imported "
+    "(dataset {dataset_id}); datasets are immutable."
+)
+BAD_WEEK = "Week {week!r} is not an ISO week like 2026-W48."
+NO_DATA_FOR_WEEK = "Model {model_id!r} has no evaluation set or scoring batch for week {week}."

@@ -1,0 +1,150 @@
+"""Numbered schema migrations of the governance database.
+
+Never edit a migration that may have been applied somewhere; add the next one.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+from ethics.store import (
+    CONSENT_EVENTS,
+    DATASETS,
+    INCIDENTS,
+    MODELS,
+    SNAPSHOTS,
+    VERSIONS,
+)
+
+MIGRATIONS = Migrations("ethics")
+
+
+def _forbid(db: Database, table: str, action: str, reason: str) -> None:
+    db.execute(
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()} BEFORE {action} ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{reason}'); END"
+    )
+
+
+@MIGRATIONS(name="0001_registry_datasets_snapshots")
+def m0001(db: Database) -> None:
+    db[MODELS].create(
+        {
+            "id": str,
+            "name": str,
+            "purpose": str,
+            "owner": str,
+            "team": str,
+            "risk_tier": str,
+            "status": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"name", "purpose", "team", "risk_tier", "status", "created_at"},
+    )
+    db[VERSIONS].create(
+        {
+            "id": int,
+            "model_id": str,
+            "version": str,
+            "threshold": float,
+            "artifact_kind": str,
+            "artifact_sha256": str,
+            "artifact_file": str,
+            "manifest_json": str,
+            "manifest_sha256": str,
+            "registered_at": str,
+            "registered_by": str,
+        },
+        pk="id",
+        foreign_keys=[("model_id", MODELS, "id")],
+        not_null={"model_id", "version", "threshold", "artifact_kind", "manifest_json"},
+    )
+    db[VERSIONS].create_index(["model_id", "version"], unique=True)
+    _forbid(db, VERSIONS, "UPDATE", "model versions are immutable")
+    db[DATASETS].create(
+        {
+            "id": int,
+            "model_id": str,
+            "version": str,
+            "kind": str,
+            "week": str,
+            "source_name": str,
+            "source_sha256": str,
+            "parquet_sha256": str,
+            "parquet_file": str,
+            "rows": int,
+            "columns_json": str,
+            "imported_at": str,
+            "imported_by": str,
+        },
+        pk="id",
+        foreign_keys=[("model_id", MODELS, "id")],
+        not_null={"model_id", "version", "kind", "week", "parquet_sha256", "rows"},
+    )
+    db[DATASETS].create_index(["model_id", "version", "kind", "week"], unique=True)
+    db[SNAPSHOTS].create(
+        {
+            "id": int,
+            "model_id": str,
+            "version": str,
+            "week": str,
+            "hash": str,
+            "created_at": str,
+            "created_by": str,
+            "inputs_json": str,
+            "packages_json": str,
+            "policy_json": str,
+            "results_json": str,
+        },
+        pk="id",
+        foreign_keys=[("model_id", MODELS, "id")],
+        not_null={"model_id", "version", "week", "hash", "results_json"},
+    )
+    db[SNAPSHOTS].create_index(["hash"], unique=True)
+    db[SNAPSHOTS].create_index(["model_id", "week"])
+    _forbid(db, SNAPSHOTS, "UPDATE", "snapshots are immutable")
+
+
+@MIGRATIONS(name="0002_consent_events_incidents")
+def m0002(db: Database) -> None:
+    db[CONSENT_EVENTS].create(
+        {
+            "id": int,
+            "event_id": str,
+            "customer_id": str,
+            "purpose": str,
+            "status": str,
+            "source": str,
+            "occurred_at": str,
+            "imported_at": str,
+        },
+        pk="id",
+        not_null={"event_id", "customer_id", "purpose", "status", "occurred_at"},
+    )
+    db[CONSENT_EVENTS].create_index(["event_id"], unique=True)
+    db[CONSENT_EVENTS].create_index(["customer_id", "purpose", "occurred_at"])
+    _forbid(db, CONSENT_EVENTS, "UPDATE", "consent events are append-only")
+    db[INCIDENTS].create(
+        {
+            "id": int,
+            "model_id": str,
+            "version": str,
+            "severity": str,
+            "category": str,
+            "title": str,
+            "description": str,
+            "status": str,
+            "reporter": str,
+            "owner": str,
+            "lead_id": str,
+            "snapshot_id": int,
+            "opened_at": str,
+            "due_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        foreign_keys=[("model_id", MODELS, "id")],
+        not_null={"model_id", "severity", "category", "title", "status", "opened_at"},
+    )
+    db[INCIDENTS].create_index(["model_id", "status"])

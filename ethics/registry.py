@@ -1,0 +1,201 @@
+"""Models and their immutable versions.
+
+A version is registered from a validated manifest and an optional artifact.  The
+artifact is copied into the data home under its SHA-256 and checked against that
+hash again every time it is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ethics import artifacts, store
+from ethics.artifacts import Scorer
+from ethics.config import ARTIFACTS_DIR
+from ethics.errors import (
+    ARTIFACT_REQUIRED,
+    ARTIFACT_UNEXPECTED,
+    UNKNOWN_MODEL,
+    UNKNOWN_VERSION,
+    VERSION_EXISTS,
+    NotFound,
+    ValidationError,
+)
+from ethics.manifest import feature_names, read_manifest
+from ethics.weeks import iso, utcnow
+
+_SUFFIX = {"lightgbm": ".txt", "xgboost": ".model", "linear": ".json"}
+
+
+def register_model(
+    db: store.Database,
+    manifest_path: Path,
+    *,
+    home: Path,
+    artifact_path: Path | None = None,
+    actor: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Register a model version from its manifest (and artifact).
+
+    Parameters
+    ----------
+    db : Database
+        The governance database.
+    manifest_path : Path
+        A ``manifest.toml``.
+    home : Path
+        The data home; the artifact is copied to ``home/artifacts``.
+    artifact_path : Path, optional
+        The artifact file; defaults to the manifest's ``[artifact] file``, relative to
+        the manifest.
+    actor : str
+        Who registers it.
+    now : datetime, optional
+        Registration time (UTC); the current time when omitted.
+
+    Returns
+    -------
+    dict
+        The version row.  Registering the identical version again returns it unchanged.
+
+    Raises
+    ------
+    ValidationError
+        Bad manifest, refused or mismatching artifact, or a changed re-registration.
+    """
+    manifest_path = Path(manifest_path)
+    manifest = read_manifest(manifest_path)
+    kind = manifest["artifact"]["kind"]
+    if artifact_path is None and "file" in manifest["artifact"]:
+        artifact_path = manifest_path.parent / manifest["artifact"]["file"]
+    data = _read_artifact(kind, artifact_path, manifest_file=str(manifest_path))
+    if data is not None:
+        scorer = artifacts.parse_artifact(data, kind=kind, file=str(artifact_path))
+        artifacts.check_features(scorer, feature_names(manifest), file=str(artifact_path))
+    sha = artifacts.sha256_bytes(data) if data is not None else None
+    manifest_json = store.to_json(manifest)
+    manifest_sha = artifacts.sha256_bytes(manifest_json.encode())
+    model_id, version = manifest["id"], manifest["version"]
+
+    existing = _find_version(db, model_id, version)
+    if existing is not None:
+        if existing["artifact_sha256"] != sha:
+            raise ValidationError(VERSION_EXISTS.format(model_id=model_id, version=version, what="artifact"))
+        if existing["manifest_sha256"] != manifest_sha:
+            raise ValidationError(VERSION_EXISTS.format(model_id=model_id, version=version, what="manifest"))
+        return existing
+
+    relative = None
+    if data is not None:
+        relative = f"{ARTIFACTS_DIR}/{sha}{_SUFFIX[kind]}"
+        target = home / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            tmp = target.with_suffix(".part")
+            tmp.write_bytes(data)
+            tmp.replace(target)
+    stamp = iso(now or utcnow())
+    with store.transaction(db):
+        model = {key: manifest[key] for key in ("name", "purpose", "owner", "team", "risk_tier")}
+        if not db[store.MODELS].count_where("id = ?", [model_id]):
+            model.update(status="active", created_at=stamp)
+        db[store.MODELS].upsert({"id": model_id, **model}, pk="id")
+        db[store.VERSIONS].insert(
+            {
+                "model_id": model_id,
+                "version": version,
+                "threshold": manifest["threshold"],
+                "artifact_kind": kind,
+                "artifact_sha256": sha,
+                "artifact_file": relative,
+                "manifest_json": manifest_json,
+                "manifest_sha256": manifest_sha,
+                "registered_at": stamp,
+                "registered_by": actor,
+            }
+        )
+    return get_version(db, model_id, version)
+
+
+def _read_artifact(kind: str, path: Path | None, *, manifest_file: str) -> bytes | None:
+    if kind == "none":
+        if path is not None:
+            raise ValidationError(ARTIFACT_UNEXPECTED.format(file=path))
+        return None
+    if path is None:
+        raise ValidationError(ARTIFACT_REQUIRED.format(file=manifest_file, kind=kind))
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ValidationError(f"{path}: cannot read the artifact ({exc.strerror}).") from None
+
+
+def _find_version(db: store.Database, model_id: str, version: str) -> dict[str, Any] | None:
+    rows = store.list_rows(db, store.VERSIONS, "model_id = ? and version = ?", [model_id, version])
+    return rows[0] if rows else None
+
+
+def get_model(db: store.Database, model_id: str) -> dict[str, Any]:
+    """One model row.
+
+    Raises
+    ------
+    NotFound
+        When no model has that id.
+    """
+    return store.get_row(db, store.MODELS, model_id, message=UNKNOWN_MODEL.format(model_id=model_id))
+
+
+def list_models(db: store.Database, *, team: str | None = None) -> list[dict[str, Any]]:
+    """Every model with its latest version and version count, optionally one team's."""
+    where = "team = ?" if team else None
+    models = store.list_rows(db, store.MODELS, where, [team] if team else None, order_by="id")
+    for model in models:
+        versions = list_versions(db, model["id"])
+        model["versions"] = len(versions)
+        model["latest_version"] = versions[-1]["version"] if versions else None
+    return models
+
+
+def list_versions(db: store.Database, model_id: str) -> list[dict[str, Any]]:
+    """A model's versions, oldest first, each with its parsed manifest."""
+    rows = store.list_rows(db, store.VERSIONS, "model_id = ?", [model_id], order_by="id")
+    for row in rows:
+        row["manifest"] = json.loads(row["manifest_json"])
+    return rows
+
+
+def get_version(db: store.Database, model_id: str, version: str | None = None) -> dict[str, Any]:
+    """One version (the latest when ``version`` is None), with its parsed manifest.
+
+    Raises
+    ------
+    NotFound
+        Unknown model or version.
+    """
+    get_model(db, model_id)
+    versions = list_versions(db, model_id)
+    if version is None and versions:
+        return versions[-1]
+    for row in versions:
+        if row["version"] == version:
+            return row
+    raise NotFound(UNKNOWN_VERSION.format(model_id=model_id, version=version))
+
+
+def load_scorer(version_row: dict[str, Any], *, home: Path) -> Scorer | None:
+    """Load a version's artifact after re-checking its hash; None for scores-only models."""
+    if version_row["artifact_kind"] == "none":
+        return None
+    return artifacts.load_verified(
+        home / version_row["artifact_file"],
+        kind=version_row["artifact_kind"],
+        expected_sha256=version_row["artifact_sha256"],
+        model_id=version_row["model_id"],
+        version=version_row["version"],
+    )

@@ -1,0 +1,138 @@
+"""The SQLite connection, transactions and table names.
+
+This is the only module that knows about sqlite3 and sqlite-utils errors: it turns
+them into ``ethics.errors`` types.  Every other module names tables through the
+constants below.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.db import NotFoundError
+
+from ethics.errors import NotFound, ValidationError
+
+MODELS = "models"
+VERSIONS = "model_versions"
+DATASETS = "datasets"
+SNAPSHOTS = "snapshots"
+CONSENT_EVENTS = "consent_events"
+INCIDENTS = "incidents"
+
+BUSY_TIMEOUT_S = 30.0
+
+Database = sqlite_utils.Database
+
+
+def open_db(path: str | Path | None = None, *, memory: bool = False) -> Database:
+    """Open the governance database with WAL, a busy timeout and foreign keys.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The database file; created with its folder if missing.
+    memory : bool, default False
+        Open a private in-memory database instead (tests).
+
+    Returns
+    -------
+    sqlite_utils.Database
+        Not yet migrated: call :func:`migrate`.
+    """
+    if memory or path is None:
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+    else:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    db = sqlite_utils.Database(conn)
+    if not memory and path is not None:
+        db.enable_wal()
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+def migrate(db: Database) -> list[str]:
+    """Apply pending migrations; return the names applied (empty when up to date)."""
+    from ethics.migrations import MIGRATIONS
+
+    if not MIGRATIONS.pending(db):
+        return []
+    # Re-read under the write lock: the app and the CLI may start at the same time.
+    with transaction(db):
+        pending = [m.name for m in MIGRATIONS.pending(db)]
+        MIGRATIONS.apply(db)
+    return pending
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except NotFoundError as exc:
+        raise NotFound(str(exc)) from None
+    except sqlite3.IntegrityError as exc:
+        raise ValidationError(f"Rule broken in the database: {exc}.") from None
+
+
+@contextmanager
+def transaction(db: Database) -> Iterator[Database]:
+    """Run a block of writes as one ``BEGIN IMMEDIATE`` transaction.
+
+    The write lock is taken at the start, so two writers queue on the busy timeout
+    instead of failing half way.  Nested blocks become savepoints.  On any error
+    everything the block wrote is rolled back.
+    """
+    if db.conn.in_transaction:
+        with _translated(), db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        with _translated():
+            yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
+def get_row(db: Database, table: str, pk: Any, *, message: str) -> dict[str, Any]:
+    """Return one row by primary key or raise ``NotFound(message)``."""
+    try:
+        return dict(db[table].get(pk))
+    except NotFoundError:
+        raise NotFound(message) from None
+
+
+def list_rows(
+    db: Database,
+    table: str,
+    where: str | None = None,
+    where_args: Sequence[Any] | dict[str, Any] | None = None,
+    *,
+    order_by: str | None = None,
+    select: str = "*",
+) -> list[dict[str, Any]]:
+    """Return rows as plain dicts; an absent table reads as empty."""
+    if not db[table].exists():
+        return []
+    return [
+        dict(row)
+        for row in db[table].rows_where(where, where_args, order_by=order_by, select=select)
+    ]
+
+
+def to_json(value: Any) -> str:
+    """Canonical JSON: sorted keys, no spaces, so equal content hashes equally."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
