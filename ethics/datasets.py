@@ -42,7 +42,7 @@ from ethics.weeks import iso, parse_week, utcnow
 
 DatasetKind = Literal["eval", "scores"]
 KINDS: tuple[str, ...] = ("eval", "scores")
-KIND_NAMES = {"eval": "evaluation", "scores": "scoring"}
+KIND_NAMES = {"eval": "evaluation set", "scores": "scoring batch"}
 DATASETS_DIR = "datasets"
 ID_COLUMNS = ("lead_id", "customer_id", "team")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

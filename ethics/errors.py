@@ -113,7 +113,7 @@ SCORE_MISMATCH = (
     "score {computed!r}: the file was not scored by {model_id} {version}."
 )
 DATASET_EXISTS = (
-    "{file}: a {kind} dataset for {model_id} {version} week {week} is already imported "
+    "{file}: the {kind} of {model_id} {version} for week {week} is already imported "
     "(dataset {dataset_id}); datasets are immutable."
 )
 BAD_WEEK = "Week {week!r} is not an ISO week like 2026-W48."

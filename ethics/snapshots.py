@@ -237,3 +237,33 @@ def verify_snapshot(db: store.Database, snapshot_id: int) -> bool:
     snap = get_snapshot(db, snapshot_id)
     content = {key: snap[key] for key in ("model_id", "version", "week", "inputs", "packages", "policy", "results")}
     return hashlib.sha256(store.to_json(content).encode()).hexdigest() == snap["hash"]
+
+
+def performance_trend(db: store.Database, model_id: str) -> list[dict[str, Any]]:
+    """Per week (latest snapshot of each), the evaluation performance and scoring selection rate."""
+    rows = db.execute(
+        f"""
+        select week, version, results_json from (
+            select week, version, results_json,
+                   row_number() over (partition by week order by id desc) as rank
+            from {store.SNAPSHOTS} where model_id = ?
+        ) where rank = 1 order by week
+        """,
+        [model_id],
+    ).fetchall()
+    trend = []
+    for week, version, results_json in rows:
+        results = json.loads(results_json)
+        performance = results.get("performance", {})
+        trend.append(
+            {
+                "week": week,
+                "version": version,
+                "accuracy": performance.get("accuracy"),
+                "auc": performance.get("auc"),
+                "selection_rate": performance.get("selection_rate"),
+                "scored_leads": results.get("scoring", {}).get("rows"),
+                "scoring_selection_rate": results.get("scoring", {}).get("selection_rate"),
+            }
+        )
+    return trend

@@ -1,0 +1,43 @@
+# `make run` starts the app on the demo portfolio; `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+PORT ?= 8501
+
+.PHONY: run test setup setup-test chromium lint bench demo
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+setup-test: $(VENV)/.installed-test chromium
+
+# Debian's Chromium for the browser tests (Playwright's own browser download cannot work here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+demo: setup
+	$(PY) -m ethics demo --if-empty
+
+run: demo
+	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
+
+lint: setup-test
+	$(PY) -m ruff check .
+
+test: setup-test lint
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) benchmarks/run_all.py

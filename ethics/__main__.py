@@ -1,0 +1,3 @@
+from ethics.cli import main
+
+main()

@@ -1,0 +1,177 @@
+"""``python -m ethics``: a thin skin over the services.
+
+Each command opens the database, calls one service and prints the result.  Errors
+of the package become a one-line message with exit code 2 (bad input) or 1 (a
+check failed); that translation happens here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ethics import datasets, registry, snapshots, store
+from ethics.config import Settings, load_settings
+from ethics.errors import EthicsError
+
+WEEK_HELP = "ISO week such as 2026-W48 (default: the current week)."
+
+
+class _Failure(click.ClickException):
+    def __init__(self, error: EthicsError) -> None:
+        message = error.message + (f"\nHint: {error.hint}" if error.hint else "")
+        super().__init__(message)
+        self.exit_code = error.exit_code
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EthicsError as error:
+            raise _Failure(error) from None
+
+
+def _actor() -> str:
+    return "cli:" + (os.environ.get("ETHICS_ACTOR") or getpass.getuser())
+
+
+def _open(settings: Settings) -> store.Database:
+    db = store.open_db(settings.db_path)
+    store.migrate(db)
+    return db
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="ethics", message="%(version)s")
+def cli() -> None:
+    """Governance of the machine-learning models a sales organisation runs.
+
+    The data home is $ETHICS_HOME (default: data/ in the checkout).
+    """
+
+
+@cli.command()
+@click.option("--list", "list_only", is_flag=True, help="Only list applied and pending migrations.")
+def migrate(list_only: bool) -> None:
+    """Create or upgrade the governance database."""
+    settings = load_settings()
+    db = store.open_db(settings.db_path)
+    from ethics.migrations import MIGRATIONS
+
+    if list_only:
+        for applied in MIGRATIONS.applied(db):
+            click.echo(f"applied  {applied.name}  {applied.applied_at}")
+        for pending in MIGRATIONS.pending(db):
+            click.echo(f"pending  {pending.name}")
+        return
+    applied_now = store.migrate(db)
+    click.echo(f"applied {len(applied_now)} migration(s): {', '.join(applied_now)}" if applied_now else "up to date")
+
+
+@cli.command()
+@click.option("--size", type=click.Choice(["full", "small"]), default="full", show_default=True,
+              help="small makes a quick demo for trying things out.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when models are already registered.")
+def demo(size: str, if_empty: bool) -> None:
+    """Create the demo portfolio in an empty data home."""
+    from ethics.demo import build_demo
+
+    settings = load_settings()
+    if if_empty and registry.list_models(_open(settings)):
+        click.echo(f"demo: {settings.home} already holds models; nothing to do")
+        return
+    summary = build_demo(settings.home, size=size, policy=settings.policy, progress=click.echo)
+    click.echo(f"demo portfolio created in {settings.home}: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+
+
+@cli.command()
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("--artifact", type=click.Path(path_type=Path),
+              help="Model file: LightGBM text, XGBoost JSON/UBJ or linear JSON "
+                   "(default: the manifest's [artifact] file).")
+def register(manifest: Path, artifact: Path | None) -> None:
+    """Register a model version from MANIFEST (a manifest.toml)."""
+    settings = load_settings()
+    row = registry.register_model(
+        _open(settings), manifest, home=settings.home, artifact_path=artifact, actor=_actor()
+    )
+    sha = row["artifact_sha256"] or "none (scores only)"
+    click.echo(f"registered {row['model_id']} {row['version']} (artifact {row['artifact_kind']}, sha256 {sha})")
+
+
+@cli.group(name="import", cls=_Group)
+def import_() -> None:
+    """Import an evaluation set or a scoring batch (CSV or Parquet)."""
+
+
+def _import_command(kind: str, summary: str) -> click.Command:
+    @click.argument("file", type=click.Path(path_type=Path))
+    @click.option("--model", "model_id", required=True, help="Model id.")
+    @click.option("--version", required=True, help="Registered version of the model.")
+    @click.option("--week", help=WEEK_HELP)
+    def command(file: Path, model_id: str, version: str, week: str | None) -> None:
+        from ethics.weeks import utcnow, week_of
+
+        settings = load_settings()
+        row = datasets.import_dataset(
+            _open(settings), file, kind=kind, model_id=model_id, version=version,  # type: ignore[arg-type]
+            week=week or week_of(utcnow()), home=settings.home, actor=_actor(),
+        )
+        click.echo(
+            f"imported {row['rows']} rows as {datasets.KIND_NAMES[kind]} {row['id']} "
+            f"of {model_id} {version} for {row['week']} (sha256 {row['parquet_sha256']})"
+        )
+
+    command.__doc__ = summary
+    return click.command(name=kind)(command)
+
+
+import_.add_command(_import_command("eval", "Import an evaluation set (labelled rows) from FILE."))
+import_.add_command(_import_command("scores", "Import a scoring batch (current leads) from FILE."))
+
+
+@cli.command()
+@click.option("--model", "model_id", required=True, help="Model id.")
+@click.option("--week", help=WEEK_HELP)
+@click.option("--version", help="Model version (default: the latest with data that week).")
+def snapshot(model_id: str, week: str | None, version: str | None) -> None:
+    """Evaluate a model for a week and store the immutable snapshot."""
+    settings = load_settings()
+    row = snapshots.take_snapshot(
+        _open(settings), model_id=model_id, week=week, version=version,
+        home=settings.home, policy=settings.policy, actor=_actor(),
+    )
+    click.echo(f"snapshot {row['id']} of {model_id} {row['version']} for {row['week']}: {row['hash']}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def models(as_json: bool) -> None:
+    """List registered models with their latest version."""
+    rows = registry.list_models(_open(load_settings()))
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo("no models registered")
+        return
+    for row in rows:
+        click.echo(
+            f"{row['id']:<24} {row['latest_version']:<12} {row['purpose']:<16} "
+            f"team={row['team']:<8} risk={row['risk_tier']:<7} {row['name']}"
+        )
+
+
+def main() -> None:
+    """Entry point of ``python -m ethics``."""
+    cli(prog_name="python -m ethics")

@@ -1,0 +1,810 @@
+"""A deterministic demo portfolio: four sales models, eight weeks of data, consent and incidents.
+
+Everything is drawn from seeded NumPy generators and every timestamp is derived from a
+fixed "today", so two builds give byte-identical Parquet files and identical snapshot
+hashes.  The data carries the stories the dashboard is meant to show:
+
+* ``lead-scoring`` learned a historic bias through a proxy: ``postcode_region`` is
+  strongly associated with the age band and the training labels penalise some regions,
+  so leads aged 55+ are selected far less often (the four-fifths rule fails).
+* ``discount-approval`` is a vendor model (scores only) whose scores are a little lower
+  for women (a warning, and a customer complaint).
+* the lead and churn populations drift week by week, so trends look real.
+* consent has gaps (never granted), withdrawals and objections during the eight weeks.
+
+The models are trained once on a separate training sample; the weekly evaluation sets
+and scoring batches are then scored by the registered artifacts on import, exactly as
+real data would be.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time as dtime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from ethics import consent, datasets, incidents, registry, snapshots, store
+from ethics.config import DB_FILE, DEFAULTS_FILE
+from ethics.errors import ValidationError
+from ethics.weeks import monday, week_of, weeks_before
+
+DemoSize = Literal["full", "small"]
+
+DEMO_TODAY = date(2026, 11, 25)
+DEMO_ACTOR = "demo"
+DEMO_SEED = 20261125
+DEMO_TEAMS: tuple[str, ...] = ("north", "south", "west")
+DEMO_MODEL_IDS: tuple[str, ...] = ("lead-scoring", "churn-risk", "upsell-propensity", "discount-approval")
+AGE_BANDS: tuple[str, ...] = ("18-24", "25-34", "35-44", "45-54", "55+")
+
+_HOME_NOT_EMPTY = (
+    "{db}: the data home already holds {count} registered model(s); the demo portfolio is "
+    "only built into an empty data home."
+)
+_HOME_HINT = "Point ETHICS_HOME at an empty folder, or move the existing ethics.db away first."
+_BAD_WEEKS = "The demo needs at least one week of data, got weeks={weeks}."
+_BAD_SIZE = "Demo size {size!r} is unknown; use 'full' or 'small'."
+
+# Prospects (leads) and existing customers are separate parts of one customer pool.
+_POOL = {"full": {"prospects": 50_000, "customers": 20_000}, "small": {"prospects": 5_000, "customers": 2_000}}
+_TRAIN_FACTOR = 1.5
+_AGE_SHARES = np.array([0.12, 0.25, 0.25, 0.20, 0.18])
+# Where each age band lives: the centre of its postcode regions (1..9).
+_REGION_CENTRE = np.array([2.0, 3.0, 4.5, 6.0, 8.0])
+_REGION_SPREAD = 1.1
+# Historic conversion penalty per postcode region: the injected bias the lead model learns.
+_REGION_EFFECT = np.array([0.6, 0.5, 0.4, 0.2, 0.0, -0.3, -0.9, -1.2, -1.4])
+# Labelled outcomes exist less often for the oldest leads (sampling bias of evaluation sets).
+_EVAL_AGE_WEIGHT = np.array([1.0, 1.0, 1.0, 1.0, 0.75])
+_SEXES = np.array(["female", "male"], dtype=object)
+_SOURCES = np.array(["web_form", "crm", "call"], dtype=object)
+_SOURCE_SHARES = np.array([0.55, 0.30, 0.15])
+
+
+# -- people -------------------------------------------------------------------------------
+
+
+def _customer_pool(rng: np.random.Generator, *, prospects: int, customers: int) -> pd.DataFrame:
+    """Every person the demo knows: id, segment, team, sex, age band and postcode region."""
+    n = prospects + customers
+    age = rng.choice(len(AGE_BANDS), size=n, p=_AGE_SHARES)
+    regions = np.arange(1, 10)
+    weights = np.exp(-((regions[None, :] - _REGION_CENTRE[age][:, None]) ** 2) / (2 * _REGION_SPREAD**2))
+    cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+    region = 1 + (rng.random(n)[:, None] > cumulative).sum(axis=1)
+    region = np.minimum(region, 9)
+    # Sales territories follow regions (1-3 north, 4-6 south, 7-9 west); key accounts do not.
+    team_index = np.where(rng.random(n) < 0.15, rng.integers(0, 3, n), (region - 1) // 3)
+    sex = np.where(rng.random(n) < 0.48, "female", "male").astype(object)
+    sex[rng.random(n) < 0.04] = None
+    return pd.DataFrame(
+        {
+            "customer_id": [f"C{i:06d}" for i in range(1, n + 1)],
+            "segment": np.where(np.arange(n) < prospects, "prospect", "customer"),
+            "team": np.array(DEMO_TEAMS, dtype=object)[team_index],
+            "sex": sex,
+            "age_index": age,
+            "age_band": np.array(AGE_BANDS, dtype=object)[age],
+            "region": region,
+        }
+    )
+
+
+def _draw_people(
+    rng: np.random.Generator, pool: pd.DataFrame, *, segment: str, rows: int, drift: float, kind: str
+) -> pd.DataFrame:
+    """Sample one dataset's people; the share of older people grows with ``drift``."""
+    members = pool[pool["segment"] == segment]
+    age = members["age_index"].to_numpy()
+    weights = 1.0 + 0.35 * drift * (age == 4) + 0.15 * drift * (age == 3)
+    if kind == "eval":
+        weights = weights * _EVAL_AGE_WEIGHT[age]
+    chosen = rng.choice(len(members), size=rows, replace=True, p=weights / weights.sum())
+    return members.iloc[chosen].reset_index(drop=True)
+
+
+# -- the four models ----------------------------------------------------------------------
+
+
+class _Draw(NamedTuple):
+    """Feature columns, the true log-odds of the label, and vendor scores if any."""
+
+    features: dict[str, np.ndarray]
+    logit: np.ndarray
+    vendor_score: np.ndarray | None = None
+
+
+def _sigmoid(values: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-values))
+
+
+def _simulate_leads(rng: np.random.Generator, people: pd.DataFrame, drift: float) -> _Draw:
+    n, age = len(people), people["age_index"].to_numpy()
+    region = people["region"].to_numpy()
+    visits = rng.poisson(1.1 + 0.5 * drift + 0.3 * (age <= 1), n)
+    emails = rng.poisson(4.5 + 1.0 * drift, n)
+    employees = np.clip(np.round(np.exp(rng.normal(4.0, 1.3, n))), 1, 50_000)
+    days = np.round(rng.exponential(20.0 - 5.0 * drift, n))
+    webinar = (rng.random(n) < 0.18).astype(int)
+    demo = (rng.random(n) < 0.06 + 0.12 * (visits >= 3)).astype(int)
+    logit = (
+        -2.0 + 0.40 * visits + 0.07 * emails + 0.25 * np.log10(employees) - 0.03 * days
+        + 0.7 * webinar + 1.5 * demo + _REGION_EFFECT[region - 1]
+    )
+    features = {
+        "pricing_page_visits": visits,
+        "emails_opened_30d": emails,
+        "company_employees": employees,
+        "days_since_last_contact": days,
+        "webinar_attended": webinar,
+        "demo_requested": demo,
+        "postcode_region": region,
+    }
+    return _Draw(features, logit)
+
+
+def _simulate_churn(rng: np.random.Generator, people: pd.DataFrame, drift: float) -> _Draw:
+    n, age = len(people), people["age_index"].to_numpy()
+    tenure = np.round(rng.gamma(2.0, 10.0 + 4.0 * age, n))
+    tickets = rng.poisson(1.2 + 1.0 * drift, n)
+    usage_drop = np.round(np.clip(rng.normal(8.0 + 6.0 * drift, 12.0, n), 0, 100), 1)
+    monthly = (rng.random(n) < 0.35).astype(int)
+    nps = np.clip(np.round(rng.normal(7.2 - 0.5 * drift, 1.8, n)), 0, 10)
+    logit = -1.0 - 0.035 * tenure + 0.35 * tickets + 0.045 * usage_drop + 0.9 * monthly - 0.25 * (nps - 7)
+    features = {
+        "tenure_months": tenure,
+        "support_tickets_90d": tickets,
+        "usage_drop_pct": usage_drop,
+        "monthly_contract": monthly,
+        "nps_score": nps,
+    }
+    return _Draw(features, logit)
+
+
+def _simulate_upsell(rng: np.random.Generator, people: pd.DataFrame, drift: float) -> _Draw:
+    n = len(people)
+    seats = np.round(np.clip(rng.normal(70.0 + 5.0 * drift, 18.0, n), 5, 120), 1)
+    products = 1 + rng.binomial(4, 0.3, n)
+    account_age = np.round(rng.gamma(2.5, 14.0, n))
+    signals = rng.poisson(1.0 + 0.5 * drift, n)
+    satisfaction = np.round(np.clip(rng.normal(3.9, 0.8, n), 1, 5), 1)
+    logit = (
+        -2.2 + 0.04 * (seats - 70) + 1.0 * (seats > 95) + 0.3 * products + 0.008 * account_age
+        + 0.6 * signals + 0.5 * (satisfaction - 3.9)
+    )
+    features = {
+        "seats_used_pct": seats,
+        "product_count": products,
+        "account_age_months": account_age,
+        "expansion_signals": signals,
+        "support_satisfaction": satisfaction,
+    }
+    return _Draw(features, logit)
+
+
+def _simulate_discounts(rng: np.random.Generator, people: pd.DataFrame, drift: float) -> _Draw:
+    n, age = len(people), people["age_index"].to_numpy()
+    deal = np.round(np.exp(rng.normal(9.6 + 0.1 * drift, 0.8, n)), -1)
+    tenure = np.round(rng.gamma(2.0, 1.5 + 0.4 * age, n), 1)
+    competitor = (rng.random(n) < 0.3 + 0.1 * drift).astype(int)
+    margin = np.round(np.clip(rng.normal(32.0, 8.0, n), 5, 60), 1)
+    logit = -0.6 + 0.5 * np.log(deal / 15_000) + 0.25 * tenure + 1.2 * competitor + 0.05 * (margin - 32)
+    # The vendor's model was trained on past approvals, which were stricter for women.
+    penalty = np.where(people["sex"].to_numpy() == "female", 0.45, 0.0)
+    vendor = np.round(_sigmoid(logit - penalty + rng.normal(0.0, 0.3, n)), 4)
+    features = {
+        "deal_size_eur": deal,
+        "customer_tenure_years": tenure,
+        "competitor_quote": competitor,
+        "margin_pct": margin,
+    }
+    return _Draw(features, logit, vendor)
+
+
+def _train_lightgbm(x: np.ndarray, y: np.ndarray, features: list[str], seed: int) -> bytes:
+    import lightgbm
+
+    params = {
+        "objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 40,
+        "seed": seed, "deterministic": True, "force_row_wise": True, "num_threads": 2, "verbose": -1,
+    }
+    train = lightgbm.Dataset(x, label=y, feature_name=features, free_raw_data=True)
+    return lightgbm.train(params, train, num_boost_round=200).model_to_string().encode("utf-8")
+
+
+def _train_xgboost(x: np.ndarray, y: np.ndarray, features: list[str], seed: int) -> bytes:
+    import xgboost
+
+    params = {
+        "objective": "binary:logistic", "max_depth": 4, "eta": 0.1, "tree_method": "hist",
+        "nthread": 2, "seed": seed, "eval_metric": "logloss",
+    }
+    matrix = xgboost.DMatrix(x, label=y, feature_names=features, nthread=2)
+    return bytes(xgboost.train(params, matrix, num_boost_round=120).save_raw("json"))
+
+
+def _train_linear(x: np.ndarray, y: np.ndarray, features: list[str], seed: int) -> bytes:
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    fitted = LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit((x - mean) / scale, y)
+    spec = {
+        "format": "ethics-linear-v1",
+        "link": "logistic",
+        "intercept": float(fitted.intercept_[0]),
+        "coefficients": {name: float(w) for name, w in zip(features, fitted.coef_[0], strict=True)},
+        "scaling": {
+            name: {"mean": float(m), "scale": float(s)} for name, m, s in zip(features, mean, scale, strict=True)
+        },
+    }
+    return json.dumps(spec, indent=2, sort_keys=True).encode("utf-8")
+
+
+_TRAINERS: dict[str, Callable[[np.ndarray, np.ndarray, list[str], int], bytes]] = {
+    "lightgbm": _train_lightgbm,
+    "xgboost": _train_xgboost,
+    "linear": _train_linear,
+}
+_ARTIFACT_FILES = {"lightgbm": "model.txt", "xgboost": "model.json", "linear": "model.json"}
+
+
+@dataclass(frozen=True)
+class _ModelSpec:
+    """One demo model: its manifest, population, sizes and data generator."""
+
+    manifest: dict[str, Any]
+    segment: str
+    prefix: str
+    rows: dict[str, int]
+    simulate: Callable[[np.random.Generator, pd.DataFrame, float], _Draw]
+
+    @property
+    def model_id(self) -> str:
+        return self.manifest["id"]
+
+    @property
+    def kind(self) -> str:
+        return self.manifest["artifact"]["kind"]
+
+
+def _feature(name: str, label: str, unit: str, description: str = "") -> dict[str, str]:
+    return {"name": name, "label": label, "unit": unit, "description": description}
+
+
+_SENSITIVE = [
+    {"name": "sex", "label": "Sex", "description": "As recorded in the CRM; missing when not given."},
+    {"name": "age_band", "label": "Age band", "bands": list(AGE_BANDS)},
+]
+
+_SPECS: tuple[_ModelSpec, ...] = (
+    _ModelSpec(
+        manifest={
+            "id": "lead-scoring",
+            "name": "Lead scoring",
+            "version": "2.3.0",
+            "purpose": "lead_scoring",
+            "owner": "Maria Jensen (Sales Operations, North)",
+            "contact": "maria.jensen@example.com",
+            "team": "north",
+            "risk_tier": "high",
+            "threshold": 0.5,
+            "consent_purpose": "ai_scoring",
+            "description": "Ranks inbound leads by their chance to convert within 60 days.",
+            "features": [
+                _feature("pricing_page_visits", "Visited the pricing page", "visits", "In the last 30 days."),
+                _feature("emails_opened_30d", "Opened marketing emails", "emails", "In the last 30 days."),
+                _feature("company_employees", "Company size", "employees"),
+                _feature("days_since_last_contact", "Days since the last contact", "days"),
+                _feature("webinar_attended", "Attended a webinar", "yes = 1"),
+                _feature("demo_requested", "Asked for a product demo", "yes = 1"),
+                _feature(
+                    "postcode_region", "Postcode region", "region code (1-9)",
+                    "First digit of the postcode, grouped into nine sales regions.",
+                ),
+            ],
+            "sensitive_attributes": _SENSITIVE,
+            "proxy_candidates": ["postcode_region"],
+            "artifact": {"kind": "lightgbm", "file": "model.txt"},
+            "impact_assessment": {
+                "purpose": (
+                    "Decide which inbound leads a sales representative calls first; leads below "
+                    "the threshold get a nurture email sequence instead of a call."
+                ),
+                "data_categories": ["web behaviour", "email engagement", "company firmographics", "postcode"],
+                "legal_basis": "Consent (GDPR Art. 6(1)(a)) for AI-based scoring of web behaviour.",
+                "affected": "Prospective customers who filled in a form or were imported from events.",
+                "human_oversight": (
+                    "Representatives may call any lead regardless of its score; team leads review "
+                    "the weekly list of leads scored just below the threshold."
+                ),
+            },
+        },
+        segment="prospect",
+        prefix="LS",
+        rows={"full": 20_000, "small": 2_000},
+        simulate=_simulate_leads,
+    ),
+    _ModelSpec(
+        manifest={
+            "id": "churn-risk",
+            "name": "Churn risk",
+            "version": "1.4.0",
+            "purpose": "churn",
+            "owner": "Tomasz Nowak (Customer Success, South)",
+            "contact": "tomasz.nowak@example.com",
+            "team": "south",
+            "risk_tier": "medium",
+            "threshold": 0.4,
+            "consent_purpose": "ai_scoring",
+            "description": "Flags customers likely to cancel in the next quarter for a retention call.",
+            "features": [
+                _feature("tenure_months", "Time as a customer", "months"),
+                _feature("support_tickets_90d", "Support tickets opened", "tickets", "In the last 90 days."),
+                _feature("usage_drop_pct", "Drop in product usage", "%", "Against the previous quarter."),
+                _feature("monthly_contract", "On a monthly contract", "yes = 1"),
+                _feature("nps_score", "Last satisfaction rating (NPS)", "points (0-10)"),
+            ],
+            "sensitive_attributes": _SENSITIVE,
+            "proxy_candidates": ["tenure_months"],
+            "artifact": {"kind": "linear", "file": "model.json"},
+            "impact_assessment": {
+                "purpose": "Prioritise retention calls and offers for customers at risk of cancelling.",
+                "data_categories": ["contract data", "support history", "product usage", "survey answers"],
+                "legal_basis": "Consent (GDPR Art. 6(1)(a)) for AI-based scoring of customer accounts.",
+                "affected": "Existing customers with an active contract.",
+                "human_oversight": "Account managers decide on every retention offer; the score only orders the list.",
+            },
+        },
+        segment="customer",
+        prefix="CR",
+        rows={"full": 8_000, "small": 1_000},
+        simulate=_simulate_churn,
+    ),
+    _ModelSpec(
+        manifest={
+            "id": "upsell-propensity",
+            "name": "Upsell propensity",
+            "version": "1.1.0",
+            "purpose": "upsell",
+            "owner": "Aisha Rahman (Account Management, West)",
+            "contact": "aisha.rahman@example.com",
+            "team": "west",
+            "risk_tier": "medium",
+            "threshold": 0.5,
+            "consent_purpose": "ai_scoring",
+            "description": "Suggests accounts ready for more seats or an additional product.",
+            "features": [
+                _feature("seats_used_pct", "Share of licensed seats in use", "%"),
+                _feature("product_count", "Products already bought", "products"),
+                _feature("account_age_months", "Age of the account", "months"),
+                _feature(
+                    "expansion_signals", "Expansion signals", "signals",
+                    "Hiring news, new sites and admin invites in the last 30 days.",
+                ),
+                _feature("support_satisfaction", "Support satisfaction", "stars (1-5)"),
+            ],
+            "sensitive_attributes": _SENSITIVE,
+            "proxy_candidates": ["account_age_months"],
+            "artifact": {"kind": "xgboost", "file": "model.json"},
+            "impact_assessment": {
+                "purpose": "Tell account managers which customers to approach with an upgrade offer.",
+                "data_categories": ["licence usage", "purchase history", "support ratings", "public company news"],
+                "legal_basis": "Consent (GDPR Art. 6(1)(a)) for AI-based scoring of customer accounts.",
+                "affected": "Existing business customers and their contact persons.",
+                "human_oversight": "Offers are made by an account manager; no offer is sent automatically.",
+            },
+        },
+        segment="customer",
+        prefix="UP",
+        rows={"full": 8_000, "small": 1_000},
+        simulate=_simulate_upsell,
+    ),
+    _ModelSpec(
+        manifest={
+            "id": "discount-approval",
+            "name": "Discount approval (vendor)",
+            "version": "2026.09",
+            "purpose": "discount",
+            "owner": "Lukas Berger (Deal Desk, South)",
+            "contact": "deal-desk@example.com",
+            "team": "south",
+            "risk_tier": "high",
+            "threshold": 0.5,
+            "consent_purpose": "ai_scoring",
+            "description": "A vendor's model that recommends whether a requested discount is approved.",
+            "features": [
+                _feature("deal_size_eur", "Deal size", "EUR"),
+                _feature("customer_tenure_years", "Years as a customer", "years"),
+                _feature("competitor_quote", "Customer showed a competitor's quote", "yes = 1"),
+                _feature("margin_pct", "Deal margin before discount", "%"),
+            ],
+            "sensitive_attributes": _SENSITIVE,
+            "proxy_candidates": ["customer_tenure_years"],
+            "artifact": {"kind": "none"},
+            "impact_assessment": {
+                "purpose": "Recommend approval or refusal of discount requests above 10 %.",
+                "data_categories": ["deal data", "contract history", "competitor offers"],
+                "legal_basis": "Legitimate interest (GDPR Art. 6(1)(f)); customers may object to automated decisions.",
+                "affected": "Customers asking for a discount, and the representatives who negotiate it.",
+                "human_oversight": (
+                    "The deal desk signs off every refusal; customers can ask for a manual review "
+                    "of any discount decision."
+                ),
+            },
+        },
+        segment="customer",
+        prefix="DA",
+        rows={"full": 5_000, "small": 800},
+        simulate=_simulate_discounts,
+    ),
+)
+
+
+# -- manifests ----------------------------------------------------------------------------
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def _toml(document: dict[str, Any]) -> str:
+    """Write the manifest's simple shape (values, tables, arrays of tables) as TOML."""
+    head, tail = [], []
+    for key, value in document.items():
+        if isinstance(value, dict):
+            tail += ["", f"[{key}]", *(f"{k} = {_toml_value(v)}" for k, v in value.items())]
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            for item in value:
+                tail += ["", f"[[{key}]]", *(f"{k} = {_toml_value(v)}" for k, v in item.items())]
+        else:
+            head.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(head + tail) + "\n"
+
+
+# -- building -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Build:
+    """What the build shares between steps: the store, the clock and the running counts."""
+
+    db: store.Database
+    home: Path
+    size: str
+    weeks: list[str]
+    pool: pd.DataFrame
+    policy: dict[str, Any]
+    progress: Callable[[str], None]
+    scored: np.ndarray
+    datasets: int = 0
+    rows: int = 0
+    snapshots: int = 0
+
+
+def _rng(*keys: int) -> np.random.Generator:
+    return np.random.default_rng([DEMO_SEED, *keys])
+
+
+def _at(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, dtime(hour, minute), tzinfo=timezone.utc)
+
+
+def _drift(index: int, count: int) -> float:
+    return index / (count - 1) if count > 1 else 0.0
+
+
+def _frame(
+    spec: _ModelSpec, draw: _Draw, people: pd.DataFrame, *, week: str, kind: str, rng: np.random.Generator
+) -> pd.DataFrame:
+    """The rows of one dataset, in the column order the import expects."""
+    stamp = week.replace("-", "")
+    frame = pd.DataFrame(
+        {
+            "lead_id": [f"{spec.prefix}-{stamp}-{i:06d}" for i in range(1, len(people) + 1)],
+            "customer_id": people["customer_id"].to_numpy(),
+            "team": people["team"].to_numpy(),
+            **draw.features,
+            "sex": people["sex"].to_numpy(),
+            "age_band": people["age_band"].to_numpy(),
+        }
+    )
+    if kind == "eval":
+        frame["label"] = (rng.random(len(frame)) < _sigmoid(draw.logit)).astype(int)
+    if draw.vendor_score is not None:
+        frame["score"] = draw.vendor_score
+    return frame
+
+
+def _register(build: _Build, spec: _ModelSpec, number: int, folder: Path) -> None:
+    """Train the model once on its own sample (unless scores-only) and register it."""
+    folder.mkdir(parents=True)
+    manifest_path = folder / "manifest.toml"
+    manifest_path.write_text(_toml(spec.manifest), encoding="utf-8")
+    artifact_path = None
+    if spec.kind != "none":
+        rng = _rng(number, 0)
+        rows = int(spec.rows[build.size] * _TRAIN_FACTOR)
+        people = _draw_people(rng, build.pool, segment=spec.segment, rows=rows, drift=0.0, kind="eval")
+        draw = spec.simulate(rng, people, 0.0)
+        names = list(draw.features)
+        x = np.column_stack([draw.features[name] for name in names]).astype(np.float64)
+        y = (rng.random(rows) < _sigmoid(draw.logit)).astype(int)
+        artifact_path = folder / _ARTIFACT_FILES[spec.kind]
+        artifact_path.write_bytes(_TRAINERS[spec.kind](x, y, names, DEMO_SEED + number))
+    registered = _at(monday(build.weeks[0]) - timedelta(days=7), 9, number)
+    registry.register_model(
+        build.db, manifest_path, home=build.home, artifact_path=artifact_path, actor=DEMO_ACTOR, now=registered
+    )
+    build.progress(f"{spec.model_id}: registered ({spec.kind})")
+
+
+def _import_weeks(build: _Build, spec: _ModelSpec, number: int) -> None:
+    """Import the weekly evaluation sets and scoring batches, then snapshot every week."""
+    version = spec.manifest["version"]
+    for index, week in enumerate(build.weeks):
+        drift = _drift(index, len(build.weeks))
+        start = monday(week)
+        for kind_number, kind in enumerate(datasets.KINDS, start=1):
+            rng = _rng(number, index + 1, kind_number)
+            people = _draw_people(
+                rng, build.pool, segment=spec.segment, rows=spec.rows[build.size], drift=drift, kind=kind
+            )
+            frame = _frame(spec, spec.simulate(rng, people, drift), people, week=week, kind=kind, rng=rng)
+            if kind == "scores":
+                build.scored[people["customer_id"].str.slice(1).astype(int).to_numpy() - 1] = True
+            datasets.import_frame(
+                build.db, frame, name=f"{spec.model_id}-{week}-{kind}.parquet", kind=kind,
+                model_id=spec.model_id, version=version, week=week, home=build.home,
+                actor=DEMO_ACTOR, now=_at(start, 4 + kind_number, number * 5),
+            )
+            build.datasets += 1
+            build.rows += len(frame)
+        snapshots.take_snapshot(
+            build.db, model_id=spec.model_id, week=week, version=version, home=build.home,
+            policy=build.policy, actor=DEMO_ACTOR, now=_at(start, 7, number * 5),
+        )
+        build.snapshots += 1
+        build.progress(f"{spec.model_id}: week {week} imported and snapshotted")
+
+
+def _consent_events(build: _Build, *, today: date) -> list[dict[str, str]]:
+    """Consent histories of every scored customer, with gaps, withdrawals and objections.
+
+    About 3 % of them never granted AI scoring and 2 % granted it only during the
+    demo weeks; 1.5 % withdrew and 0.5 % objected to automated decisions during the
+    weeks.  Marketing and profiling consents are independent of AI scoring.
+    """
+    rng = _rng(90)
+    ids = build.pool["customer_id"].to_numpy()[build.scored]
+    n = len(ids)
+    start, end = np.datetime64(monday(build.weeks[0]), "s"), np.datetime64(today, "s")
+
+    def before() -> np.ndarray:
+        return start - rng.integers(7 * 86_400, 540 * 86_400, n).astype("timedelta64[s]")
+
+    def during(after: np.ndarray | None = None) -> np.ndarray:
+        first = start if after is None else np.maximum(after, start)
+        span = (end - first) / np.timedelta64(1, "s")
+        return first + (rng.random(n) * span).astype("timedelta64[s]")
+
+    parts: list[pd.DataFrame] = []
+
+    def add(mask: np.ndarray, purpose: str, status: str, at: np.ndarray) -> None:
+        parts.append(pd.DataFrame({"customer_id": ids[mask], "purpose": purpose, "status": status, "at": at[mask]}))
+
+    ai, other = rng.random(n), rng.random(n)
+    never, late = ai < 0.03, (ai >= 0.03) & (ai < 0.05)
+    granted_at = np.where(late, during(), before())
+    add(~never, "ai_scoring", "granted", granted_at)
+    add(~never & (other < 0.015), "ai_scoring", "withdrawn", during(granted_at))
+    add(~never & (other >= 0.015) & (other < 0.02), "ai_scoring", "objected", during(granted_at))
+    marketing, marketing_at = rng.random(n) < 0.55, before()
+    add(marketing, "marketing", "granted", marketing_at)
+    add(marketing & (rng.random(n) < 0.08), "marketing", "withdrawn", during(marketing_at))
+    add(rng.random(n) < 0.35, "profiling", "granted", before())
+
+    events = pd.concat(parts, ignore_index=True)
+    events["source"] = rng.choice(_SOURCES, size=len(events), p=_SOURCE_SHARES)
+    events = events.sort_values(["at", "customer_id", "purpose", "status"], kind="stable", ignore_index=True)
+    stamps = np.datetime_as_string(events["at"].to_numpy().astype("datetime64[s]"), unit="s")
+    events["occurred_at"] = [f"{stamp}+00:00" for stamp in stamps]
+    events["event_id"] = [f"EV{i:07d}" for i in range(1, len(events) + 1)]
+    return events[list(consent.EVENT_FIELDS)].to_dict("records")
+
+
+_OFFICER = "Eva Lindqvist (AI ethics officer)"
+
+# (model, severity, category, days before today, title, description, reporter, link)
+_INCIDENTS: tuple[tuple[str, str, str, int, str, str, str, str | None], ...] = (
+    (
+        "lead-scoring", "high", "bias", 16,
+        "Leads aged 55+ are selected far less often than younger leads",
+        "The weekly snapshot shows a selection-rate ratio well below the four-fifths rule for the "
+        "55+ age band. The postcode region feature is strongly associated with age and looks like "
+        "the proxy: the training labels reflect regions that sales historically did not call back.",
+        _OFFICER, "snapshot",
+    ),
+    (
+        "lead-scoring", "high", "privacy", 9,
+        "Leads scored without an AI-scoring consent on record",
+        "Some scored leads belong to customers who never granted AI scoring or withdrew it during "
+        "the last weeks. They must be routed to a human and excluded from automated scoring.",
+        _OFFICER, None,
+    ),
+    (
+        "discount-approval", "medium", "customer_complaint", 6,
+        "Customer contests a refused renewal discount",
+        "The customer says a colleague at a similar company got the discount she was refused and "
+        "asks for the reasons and a manual review.",
+        "Sales manager, South", "lead",
+    ),
+    (
+        "discount-approval", "medium", "explainability", 13,
+        "Vendor model gives no reasons for its recommendations",
+        "The discount model is scores-only: the deal desk cannot tell a customer why a discount "
+        "was refused. Ask the vendor for reason codes or a model that can be explained.",
+        _OFFICER, None,
+    ),
+    (
+        "churn-risk", "low", "explainability", 4,
+        "Retention team misreads the usage-drop reason",
+        "Account managers read 'drop in product usage' as seats removed, but it compares active "
+        "users with the previous quarter. The label and help text should say so.",
+        "Account manager, South", None,
+    ),
+    (
+        "upsell-propensity", "medium", "accuracy", 2,
+        "Upsell scores rise while accepted offers do not",
+        "Seat usage and expansion signals drift upwards week by week; the share of accounts above "
+        "the threshold grows faster than the offers customers accept.",
+        "Aisha Rahman (Account Management, West)", None,
+    ),
+)
+
+
+def _open_incidents(build: _Build, *, today: date) -> int:
+    """Open the demo incidents, linking evidence where the story has some."""
+    owners = {spec.model_id: spec.manifest["owner"] for spec in _SPECS}
+    latest = build.weeks[-1].replace("-", "")
+    for number, (model_id, severity, category, days, title, text, reporter, link) in enumerate(_INCIDENTS):
+        evidence: dict[str, Any] = {}
+        if link == "snapshot":
+            evidence["snapshot_id"] = snapshots.latest_snapshot(build.db, model_id)["id"]
+        elif link == "lead":
+            evidence["lead_id"] = f"{_spec(model_id).prefix}-{latest}-000042"
+        incidents.open_incident(
+            build.db, model_id=model_id, severity=severity, category=category, title=title,
+            description=text, reporter=reporter, owner=owners[model_id],
+            version=_spec(model_id).manifest["version"],
+            now=_at(today - timedelta(days=days), 10, number), **evidence,
+        )
+    build.progress(f"incidents: {len(_INCIDENTS)} opened")
+    return len(_INCIDENTS)
+
+
+def _spec(model_id: str) -> _ModelSpec:
+    return next(spec for spec in _SPECS if spec.model_id == model_id)
+
+
+def _default_policy() -> dict[str, Any]:
+    with open(DEFAULTS_FILE, "rb") as handle:
+        return tomllib.load(handle).get("policy", {})
+
+
+def _refuse_non_empty(home: Path) -> None:
+    path = home / DB_FILE
+    if not path.exists():
+        return
+    db = store.open_db(path)
+    try:
+        count = db[store.MODELS].count if db[store.MODELS].exists() else 0
+    finally:
+        db.close()
+    if count:
+        raise ValidationError(_HOME_NOT_EMPTY.format(db=path, count=count), hint=_HOME_HINT)
+
+
+def build_demo(
+    home: Path,
+    *,
+    size: DemoSize = "full",
+    weeks: int = 8,
+    today: date | None = None,
+    policy: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Build the demo portfolio into an empty data home.
+
+    Registers four models (one per artifact kind), imports an evaluation set and a
+    scoring batch for each of them and every week, records consent events for the
+    scored customers, opens a few incidents and takes a snapshot per model and week.
+    The result depends only on the arguments: two builds give identical files and
+    snapshot hashes.
+
+    Parameters
+    ----------
+    home : Path
+        The data home; ``home/ethics.db`` is created there.
+    size : {"full", "small"}, default "full"
+        ``full`` has 20,000 leads per week for the lead model; ``small`` (tests) a tenth.
+    weeks : int, default 8
+        Number of ISO weeks of data, ending with the week of ``today``.
+    today : date, optional
+        The demo's "today"; every timestamp derives from it.  Defaults to
+        :data:`DEMO_TODAY` (2026-11-25, week 2026-W48), never the real clock.
+    policy : dict, optional
+        The policy recorded in the snapshots; the shipped defaults when omitted.
+    progress : callable, optional
+        Called with a short line of text after each step.
+
+    Returns
+    -------
+    dict
+        ``home``, ``weeks``, and the counts ``models``, ``datasets``, ``rows``,
+        ``snapshots``, ``consent_events``, ``incidents``, plus ``seconds`` taken.
+
+    Raises
+    ------
+    ValidationError
+        When ``home/ethics.db`` already holds models, or ``size``/``weeks`` are invalid.
+    """
+    started = time.perf_counter()
+    if size not in _POOL:
+        raise ValidationError(_BAD_SIZE.format(size=size))
+    if weeks < 1:
+        raise ValidationError(_BAD_WEEKS.format(weeks=weeks))
+    home = Path(home)
+    today = today or DEMO_TODAY
+    _refuse_non_empty(home)
+    db = store.open_db(home / DB_FILE)
+    store.migrate(db)
+    pool = _customer_pool(_rng(0), **_POOL[size])
+    build = _Build(
+        db=db, home=home, size=size, weeks=weeks_before(week_of(today), weeks), pool=pool,
+        policy=_default_policy() if policy is None else policy, progress=progress or (lambda _: None),
+        scored=np.zeros(len(pool), dtype=bool),
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="ethics-demo-") as sources:
+            for number, spec in enumerate(_SPECS, start=1):
+                _register(build, spec, number, Path(sources) / spec.model_id)
+        for number, spec in enumerate(_SPECS, start=1):
+            _import_weeks(build, spec, number)
+        events = consent.record_events(
+            db, _consent_events(build, today=today), source_name="demo-consent-events",
+            now=_at(today, 6),
+        )
+        build.progress(f"consent: {events} events recorded")
+        opened = _open_incidents(build, today=today)
+    finally:
+        db.close()
+    return {
+        "home": str(home),
+        "weeks": build.weeks,
+        "models": len(_SPECS),
+        "datasets": build.datasets,
+        "rows": build.rows,
+        "snapshots": build.snapshots,
+        "consent_events": events,
+        "incidents": opened,
+        "seconds": round(time.perf_counter() - started, 2),
+    }

@@ -1,0 +1,97 @@
+"""The portfolio at a glance: one row per model with a traffic light per area.
+
+Each light is ``pass``, ``warn``, ``fail`` or ``not_evaluated`` with the reason in
+words.  Areas whose evaluation has not been built yet stay ``not_evaluated``
+(grey), never a pass.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ethics import store
+from ethics.weeks import iso, utcnow
+
+AREAS = ("fairness", "explanations", "consent", "incidents", "review")
+LIGHTS = ("pass", "warn", "fail", "not_evaluated")
+NOT_EVALUATED = {"status": "not_evaluated", "reason": "not evaluated yet"}
+_SEVERE = ("high", "critical")
+
+
+def overview(
+    db: store.Database, *, team: str | None = None, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """One row per model: identity, latest snapshot and a light per area.
+
+    Parameters
+    ----------
+    db : Database
+    team : str, optional
+        Only this team's models.
+    now : datetime, optional
+        Reference time for overdue incidents.
+
+    Returns
+    -------
+    list of dict
+        Keys ``id, name, purpose, team, risk_tier, status, latest_week, version,
+        snapshot_id, snapshot_hash, lights`` where ``lights`` maps each area of
+        :data:`AREAS` to ``{"status", "reason"}``.
+    """
+    where, args = ("where m.team = ?", [team]) if team else ("", [])
+    rows = db.execute(
+        f"""
+        select m.id, m.name, m.purpose, m.team, m.risk_tier, m.status,
+               s.week as latest_week, s.version, s.id as snapshot_id, s.hash as snapshot_hash
+        from {store.MODELS} m
+        left join (
+            select id, model_id, version, week, hash,
+                   row_number() over (partition by model_id order by week desc, id desc) as rank
+            from {store.SNAPSHOTS}
+        ) s on s.model_id = m.id and s.rank = 1
+        {where}
+        order by m.id
+        """,
+        args,
+    ).fetchall()
+    columns = [
+        "id", "name", "purpose", "team", "risk_tier", "status",
+        "latest_week", "version", "snapshot_id", "snapshot_hash",
+    ]
+    incidents = _open_incidents(db)
+    stamp = iso(now or utcnow())
+    result = []
+    for values in rows:
+        row = dict(zip(columns, values, strict=True))
+        lights = {area: dict(NOT_EVALUATED) for area in AREAS}
+        lights["incidents"] = incident_light(incidents.get(row["id"], []), now_iso=stamp)
+        row["lights"] = lights
+        result.append(row)
+    return result
+
+
+def _open_incidents(db: store.Database) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in store.list_rows(
+        db, store.INCIDENTS, "status != 'closed'", select="model_id, severity, due_at, status"
+    ):
+        grouped.setdefault(row["model_id"], []).append(row)
+    return grouped
+
+
+def incident_light(open_incidents: list[dict[str, Any]], *, now_iso: str) -> dict[str, str]:
+    """Red for an overdue or high/critical open incident, amber for any other open one."""
+    if not open_incidents:
+        return {"status": "pass", "reason": "no open incidents"}
+    overdue = [i for i in open_incidents if i["due_at"] and i["due_at"] < now_iso]
+    severe = [i for i in open_incidents if i["severity"] in _SEVERE]
+    count = f"{len(open_incidents)} open"
+    if overdue or severe:
+        parts = [count]
+        if severe:
+            parts.append(f"{len(severe)} high or critical")
+        if overdue:
+            parts.append(f"{len(overdue)} overdue")
+        return {"status": "fail", "reason": ", ".join(parts)}
+    return {"status": "warn", "reason": count}

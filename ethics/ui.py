@@ -1,0 +1,217 @@
+"""Everything the pages share, and the only module that imports Streamlit.
+
+``run_page`` is the guard every page calls first: it works whether or not
+``app.py`` ran (Streamlit runs a page file directly on a fresh server's sub-URL),
+opens the database, and renders package errors in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from ethics import portfolio, snapshots, store
+from ethics.config import Settings, load_settings
+from ethics.errors import EthicsError
+
+log = logging.getLogger("ethics.ui")
+
+PAGE_TITLE = "ethics"
+MODEL_PAGE = "pages/model.py"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page of the app: its file, title, icon, URL and navigation section."""
+
+    path: str
+    title: str
+    icon: str
+    url_path: str
+    section: str
+
+
+PAGES = (
+    PageSpec("pages/overview.py", "Overview", "🚦", "", "Portfolio"),
+    PageSpec(MODEL_PAGE, "Model", "🔎", "model", "Portfolio"),
+    PageSpec("pages/registry.py", "Registry", "🗂️", "registry", "Records"),
+)
+LIGHT_ICONS = {"pass": "🟢", "warn": "🟡", "fail": "🔴", "not_evaluated": "⚪"}
+LIGHT_WORDS = {"pass": "pass", "warn": "warn", "fail": "fail", "not_evaluated": "not evaluated"}
+CACHE_TTL_S = 30
+# Session keys: set once in init_state(), read with .get().
+KEY_MODEL = "model_id"
+
+Body = Callable[[store.Database, Any], None]
+
+
+@st.cache_resource
+def settings() -> Settings:
+    """The settings of this server process."""
+    return load_settings()
+
+
+@st.cache_resource
+def _migrated(db_path: str) -> list[str]:
+    db = store.open_db(db_path)
+    try:
+        return store.migrate(db)
+    finally:
+        db.close()
+
+
+def open_store() -> store.Database:
+    """A connection for this script run (sqlite3 connections stay in their thread)."""
+    path = str(settings().db_path)
+    _migrated(path)
+    return store.open_db(path)
+
+
+def init_state() -> None:
+    """Create every session key once."""
+    st.session_state.setdefault(KEY_MODEL, None)
+
+
+def run_page(title: str, body: Body) -> None:
+    """Guard and render one page.
+
+    Parameters
+    ----------
+    title : str
+        The page heading.
+    body : callable
+        ``body(db, actor)`` draws the page; ``actor`` is the signed-in account.
+    """
+    st.set_page_config(page_title=f"{title} · {PAGE_TITLE}", page_icon="⚖️", layout="wide")
+    init_state()
+    sidebar()
+    st.title(title)
+    db = None
+    try:
+        db = open_store()
+        body(db, None)
+    except EthicsError as error:
+        st.error(str(error))
+        if error.hint:
+            st.info(error.hint)
+    except Exception as error:  # noqa: BLE001 - the one place unexpected errors are shown
+        log.exception("page %r failed", title)
+        if settings().debug:
+            st.exception(error)
+        else:
+            st.error("Something went wrong on this page; the details were written to the server log.")
+    finally:
+        if db is not None:
+            db.close()
+
+
+def navigation() -> dict[str, list[Any]]:
+    """The ``st.navigation`` sections for ``app.py``."""
+    sections: dict[str, list[Any]] = {}
+    for spec in PAGES:
+        page = st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path or None,
+                       default=not spec.url_path)
+        sections.setdefault(spec.section, []).append(page)
+    return sections
+
+
+def sidebar() -> None:
+    """Links to the pages, by section."""
+    with st.sidebar:
+        st.markdown(f"### ⚖️ {PAGE_TITLE}")
+        section = None
+        for spec in PAGES:
+            if spec.section != section:
+                section = spec.section
+                st.caption(section)
+            st.page_link(spec.path, label=spec.title, icon=spec.icon)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=16)
+def overview_rows(db_path: str, team: str | None = None) -> list[dict[str, Any]]:
+    """Cached portfolio rows for the Overview."""
+    db = store.open_db(db_path)
+    try:
+        return portfolio.overview(db, team=team)
+    finally:
+        db.close()
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=64)
+def snapshot(db_path: str, snapshot_id: int) -> dict[str, Any]:
+    """Cached snapshot with parsed results (snapshots are immutable)."""
+    db = store.open_db(db_path)
+    try:
+        return snapshots.get_snapshot(db, snapshot_id)
+    finally:
+        db.close()
+
+
+def light(state: dict[str, str]) -> str:
+    """A traffic light as icon and word."""
+    return f"{LIGHT_ICONS[state['status']]} {LIGHT_WORDS[state['status']]}"
+
+
+def portfolio_table(rows: list[dict[str, Any]]) -> None:
+    """The Overview's table: one row per model, a light per area, reasons on hover."""
+    frame = pd.DataFrame(
+        [
+            {
+                "Model": row["name"],
+                "Purpose": row["purpose"].replace("_", " "),
+                "Team": row["team"],
+                "Risk": row["risk_tier"],
+                "Latest week": row["latest_week"] or "no snapshot",
+                **{area.capitalize(): light(row["lights"][area]) for area in portfolio.AREAS},
+            }
+            for row in rows
+        ]
+    )
+    st.dataframe(frame, hide_index=True, width="stretch")
+
+
+def model_link(row: dict[str, Any]) -> None:
+    """A link to the Model page for one model."""
+    st.page_link(MODEL_PAGE, label=f"{row['name']} ({row['id']})", icon="🔎", query_params={"model": row["id"]})
+
+
+def pick_model(models: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A model select box that follows and sets ``?model=<id>`` in the URL."""
+    if not models:
+        return None
+    ids = [m["id"] for m in models]
+    wanted = st.query_params.get("model")
+    index = ids.index(wanted) if wanted in ids else 0
+    chosen = st.selectbox(
+        "Model", ids, index=index, format_func=lambda i: next(m["name"] for m in models if m["id"] == i)
+    )
+    st.query_params["model"] = chosen
+    return next(m for m in models if m["id"] == chosen)
+
+
+def table(rows: list[dict[str, Any]] | pd.DataFrame, *, empty: str = "Nothing to show.") -> None:
+    """A read-only table with a clear empty state."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    if frame.empty:
+        st.caption(empty)
+        return
+    st.dataframe(frame, hide_index=True, width="stretch")
+
+
+def chart(figure: go.Figure, numbers: pd.DataFrame) -> None:
+    """A chart with its numbers in a table beside it."""
+    left, right = st.columns([3, 2])
+    left.plotly_chart(figure, width="stretch")
+    right.dataframe(numbers, hide_index=True, width="stretch")
+
+
+def not_evaluated(area: str) -> None:
+    """The grey state of an area whose evaluation is not built yet."""
+    st.info(f"{LIGHT_ICONS['not_evaluated']} {area}: not evaluated yet. This area has no results in the snapshot.")
+

@@ -1,0 +1,29 @@
+import streamlit as st
+
+from ethics import registry, ui
+
+
+def body(db, actor):
+    models = registry.list_models(db)
+    ui.table(models, empty="No models are registered yet.")
+    model = ui.pick_model(models)
+    if model is None:
+        return
+    versions = registry.list_versions(db, model["id"])
+    ui.table([{k: v[k] for k in ("version", "artifact_kind", "artifact_sha256", "threshold",
+                                 "registered_at", "registered_by")} for v in versions])
+    chosen = st.selectbox("Version", [v["version"] for v in versions], index=len(versions) - 1)
+    manifest = next(v for v in versions if v["version"] == chosen)["manifest"]
+    st.markdown(f"**Owner** {manifest['owner']} · **Team** {manifest['team']} · "
+                f"**Consent purpose** `{manifest['consent_purpose']}` · **Threshold** {manifest['threshold']}")
+    st.subheader("Impact assessment")
+    st.table({key.replace("_", " ").capitalize(): [", ".join(v) if isinstance(v, list) else v]
+              for key, v in manifest["impact_assessment"].items()})
+    st.subheader("Features")
+    ui.table(manifest["features"])
+    st.subheader("Sensitive attributes (never model inputs)")
+    ui.table(manifest["sensitive_attributes"])
+    st.caption("Candidate proxy features: " + (", ".join(manifest["proxy_candidates"]) or "none"))
+
+
+ui.run_page("Model registry", body)
