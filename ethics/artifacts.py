@@ -51,10 +51,12 @@ _REFUSED_MAGIC: tuple[tuple[bytes, str], ...] = (
 
 
 def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of bytes."""
     return hashlib.sha256(data).hexdigest()
 
 
 def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

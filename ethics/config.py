@@ -32,10 +32,12 @@ class Settings:
 
     @property
     def db_path(self) -> Path:
+        """The governance database file."""
         return self.home / DB_FILE
 
     @property
     def artifacts(self) -> Path:
+        """The folder of registered model artifacts."""
         return self.home / ARTIFACTS_DIR
 
 

@@ -150,8 +150,11 @@ def read_table(path: Path) -> pd.DataFrame:
     if not data.strip():
         raise ValidationError(FILE_EMPTY.format(file=path.name))
     try:
+        # The Arrow backend keeps integer columns with empty cells as nullable integers,
+        # so validation can name the empty cell instead of failing on the cast.
         return pd.read_csv(
-            io.BytesIO(data), engine="pyarrow", dtype={c: "string" for c in ID_COLUMNS}
+            io.BytesIO(data), engine="pyarrow", dtype_backend="pyarrow",
+            dtype={c: "string" for c in ID_COLUMNS},
         )
     except (ValueError, pa.ArrowException) as exc:
         raise ValidationError(FILE_UNREADABLE.format(file=path.name, reason=exc)) from None
@@ -273,7 +276,7 @@ def validate_rows(
     for column in sensitive:
         values = raw[column]
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            out[column] = values.astype("float64")
+            out[column] = values.to_numpy(dtype="float64", na_value=np.nan)
         else:
             out[column] = _text_column(values, file=file, column=column, required=False)
     if kind == "eval":
@@ -285,6 +288,14 @@ def validate_rows(
 
 def _row(position: int) -> int:
     return int(position) + 1
+
+
+def _plain(value: Any) -> str:
+    """A cell as the text a person typed, for messages (no numpy reprs)."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
 
 
 def _text_column(values: pd.Series, *, file: str, column: str, required: bool) -> pd.Series:
@@ -306,23 +317,29 @@ def _text_column(values: pd.Series, *, file: str, column: str, required: bool) -
 def _number_column(values: pd.Series, *, file: str, column: str) -> pd.Series:
     if pd.api.types.is_bool_dtype(values):
         values = values.astype("int64")
-    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-    bad = numbers.isna().to_numpy() | ~np.isfinite(numbers.to_numpy())
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    bad = ~np.isfinite(numbers)
     if bad.any():
         position = int(np.argmax(bad))
         original = values.iloc[position]
         if pd.isna(original) or str(original).strip() == "":
             raise ValidationError(CELL_MISSING.format(file=file, row=_row(position), column=column))
-        raise ValidationError(CELL_NOT_NUMBER.format(file=file, row=_row(position), column=column, value=original))
-    return numbers
+        raise ValidationError(
+            CELL_NOT_NUMBER.format(file=file, row=_row(position), column=column, value=_plain(original))
+        )
+    return pd.Series(numbers, index=values.index)
 
 
 def _label_column(values: pd.Series, *, file: str) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce")
+    numbers = pd.Series(
+        pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan), index=values.index
+    )
     bad = ~numbers.isin([0, 1]).to_numpy()
     if bad.any():
         position = int(np.argmax(bad))
-        raise ValidationError(LABEL_NOT_BINARY.format(file=file, row=_row(position), value=values.iloc[position]))
+        raise ValidationError(
+            LABEL_NOT_BINARY.format(file=file, row=_row(position), value=_plain(values.iloc[position]))
+        )
     return numbers.astype("int8")
 
 
@@ -331,7 +348,7 @@ def _score_column(values: pd.Series, *, file: str) -> pd.Series:
     bad = ((numbers < 0) | (numbers > 1)).to_numpy()
     if bad.any():
         position = int(np.argmax(bad))
-        raise ValidationError(SCORE_RANGE.format(file=file, row=_row(position), value=numbers.iloc[position]))
+        raise ValidationError(SCORE_RANGE.format(file=file, row=_row(position), value=_plain(numbers.iloc[position])))
     return numbers
 
 
@@ -345,7 +362,9 @@ def _refuse_duplicates(lead_ids: pd.Series, *, file: str) -> None:
         )
 
 
-def _check_reported_scores(reported: np.ndarray, computed: np.ndarray, *, file: str, version_row: dict[str, Any]) -> None:
+def _check_reported_scores(
+    reported: np.ndarray, computed: np.ndarray, *, file: str, version_row: dict[str, Any]
+) -> None:
     bad = np.abs(reported - computed) > SCORE_TOLERANCE
     if bad.any():
         position = int(np.argmax(bad))

@@ -98,7 +98,10 @@ FILE_EMPTY = "{file}: the file has no data rows."
 FILE_ENCODING = "{file}: not UTF-8 text (byte {position}): save the file as UTF-8."
 FILE_UNREADABLE = "{file}: cannot read the file ({reason})."
 COLUMN_MISSING = "{file}: required column {column!r} is missing."
-COLUMN_EXTRA = "{file}: column {column!r} is not a feature, sensitive attribute or known column of {model_id} {version}."
+COLUMN_EXTRA = (
+    "{file}: column {column!r} is not a feature, sensitive attribute or known column of "
+    "{model_id} {version}; remove it (unexpected columns may hold personal data)."
+)
 CELL_NOT_NUMBER = "{file}, row {row}, column {column!r}: {value!r} is not a number."
 CELL_MISSING = "{file}, row {row}, column {column!r}: value is missing."
 CELL_FORMULA = (

@@ -8,7 +8,6 @@ hash again every time it is loaded.
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any

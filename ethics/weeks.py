@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from ethics.errors import BAD_WEEK, ValidationError
 
@@ -12,12 +12,12 @@ _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 def utcnow() -> datetime:
     """The current time in UTC, to the second."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def iso(moment: datetime) -> str:
     """A UTC timestamp as ISO 8601 text."""
-    return moment.astimezone(timezone.utc).isoformat()
+    return moment.astimezone(UTC).isoformat()
 
 
 def week_of(day: date | datetime) -> str:

@@ -1,0 +1,92 @@
+import hashlib
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ethics import datasets, registry, snapshots, store
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "data" / "examples"
+EXAMPLE_MODEL = "webinar-follow-up"
+EXAMPLE_VERSION = "1.0.0"
+WEEK = "2026-W48"
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def now():
+    return NOW
+
+
+@pytest.fixture
+def fresh_db():
+    db = store.open_db(memory=True)
+    store.migrate(db)
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def home(tmp_path):
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def db(home):
+    db = store.open_db(home / "ethics.db")
+    store.migrate(db)
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def examples(tmp_path):
+    """A writable copy of data/examples."""
+    target = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, target)
+    return target
+
+
+@pytest.fixture
+def registered(db, home, examples, now):
+    """The example model registered, nothing imported."""
+    return registry.register_model(db, examples / "manifest.toml", home=home, actor="test", now=now)
+
+
+@pytest.fixture
+def example_snapshot(db, home, examples, registered, now):
+    """The example model with one week of data and its snapshot."""
+    for kind, name in (("eval", "eval.csv"), ("scores", "scores.csv")):
+        datasets.import_dataset(
+            db, examples / name, kind=kind, model_id=EXAMPLE_MODEL, version=EXAMPLE_VERSION,
+            week=WEEK, home=home, actor="test", now=now,
+        )
+    return snapshots.take_snapshot(db, model_id=EXAMPLE_MODEL, week=WEEK, home=home, policy={}, actor="test", now=now)
+
+
+def state_of(home: Path) -> dict[str, str]:
+    """Every file under the data home with its SHA-256, after folding the WAL into the database."""
+    db_file = home / "ethics.db"
+    if db_file.exists():
+        db = store.open_db(db_file)
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
+    return {
+        str(path.relative_to(home)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(home.rglob("*"))
+        if path.is_file() and not path.name.endswith(("-wal", "-shm"))
+    }
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory):
+    """A small demo portfolio, built once per test session; do not write to it."""
+    from ethics.demo import build_demo
+
+    path = tmp_path_factory.mktemp("demo")
+    build_demo(path, size="small")
+    return path

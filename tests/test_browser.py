@@ -1,0 +1,118 @@
+"""The real app, served by `streamlit run`, driven in Debian's Chromium."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from ethics import snapshots, store
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+EXCEPTION_BOX = '[data-testid="stException"]'
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(demo_home, tmp_path_factory):
+    """A fresh `streamlit run app.py` on a free port against a copy of the demo home."""
+    home = tmp_path_factory.mktemp("served") / "home"
+    shutil.copytree(demo_home, home)
+    port = _free_port()
+    env = {**os.environ, "ETHICS_HOME": str(home)}
+    log = open(home.parent / "streamlit.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail("streamlit did not start: " + (home.parent / "streamlit.log").read_text())
+    yield {"url": url, "home": home}
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def _settled(page):
+    """Wait until the script run is over: no running indicator, then assert no exception box."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000)
+    page.wait_for_timeout(300)
+    assert page.locator(EXCEPTION_BOX).count() == 0, page.locator(EXCEPTION_BOX).first.inner_text()
+
+
+def _latest_hash(home, model_id):
+    db = store.open_db(home / "ethics.db")
+    try:
+        return snapshots.latest_snapshot(db, model_id)["hash"]
+    finally:
+        db.close()
+
+
+def test_direct_model_url_on_a_fresh_server_comes_first(server, page):
+    page.goto(f"{server['url']}/model?model=churn-risk")
+    page.get_by_role("heading", name="Model").wait_for(timeout=30_000)
+    _settled(page)
+    page.get_by_text(_latest_hash(server["home"], "churn-risk")).first.wait_for(timeout=10_000)
+    page.goto(f"{server['url']}/registry")
+    page.get_by_role("heading", name="Model registry").wait_for(timeout=30_000)
+    _settled(page)
+
+
+def test_overview_then_click_into_a_model(server, page):
+    page.goto(server["url"])
+    page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=30_000)
+    _settled(page)
+    assert page.locator('[data-testid="stDataFrame"]').count() == 1
+    page.get_by_role("link", name="Lead scoring (lead-scoring)").click()
+    page.get_by_role("heading", name="Model").wait_for(timeout=30_000)
+    _settled(page)
+    assert "model=lead-scoring" in page.url
+    page.get_by_text(_latest_hash(server["home"], "lead-scoring")).first.wait_for(timeout=10_000)
+    page.get_by_role("tab", name="Fairness").click()
+    _settled(page)
+    assert page.locator(".js-plotly-plot").count() >= 1

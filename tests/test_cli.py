@@ -1,0 +1,74 @@
+import json
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from ethics.cli import cli
+from tests.conftest import REPO, WEEK
+
+
+@pytest.fixture
+def run(home, monkeypatch):
+    monkeypatch.setenv("ETHICS_HOME", str(home))
+    monkeypatch.setenv("ETHICS_ACTOR", "tester")
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+def _commands(group, prefix=()):
+    for name, command in group.commands.items():
+        yield (*prefix, name), command
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*prefix, name))
+
+
+ALL_COMMANDS = [" ".join(path) for path, _ in _commands(cli)]
+
+
+def test_register_import_snapshot_models(run, examples):
+    result = run("register", examples / "manifest.toml")
+    assert result.exit_code == 0, result.output
+    assert "registered webinar-follow-up 1.0.0 (artifact linear" in result.output
+    result = run("import", "eval", "--model", "webinar-follow-up", "--version", "1.0.0", "--week", WEEK,
+                 examples / "eval.csv")
+    assert result.exit_code == 0 and "imported 300 rows as evaluation set" in result.output
+    result = run("import", "scores", "--model", "webinar-follow-up", "--version", "1.0.0", "--week", WEEK,
+                 examples / "scores.csv")
+    assert result.exit_code == 0 and "imported 200 rows as scoring batch" in result.output
+    result = run("snapshot", "--model", "webinar-follow-up", "--week", WEEK)
+    assert result.exit_code == 0 and f"of webinar-follow-up 1.0.0 for {WEEK}:" in result.output
+    models = json.loads(run("models", "--json").output)
+    assert [(m["id"], m["latest_version"], m["team"]) for m in models] == [("webinar-follow-up", "1.0.0", "north")]
+    assert "webinar-follow-up" in run("models").output
+
+
+def test_bad_input_exits_2_with_the_message(run, examples):
+    run("register", examples / "manifest.toml")
+    bad = examples / "bad.csv"
+    bad.write_text((examples / "eval.csv").read_text().replace("WB-00001", "WB-00000", 1))
+    result = run("import", "eval", "--model", "webinar-follow-up", "--version", "1.0.0", "--week", WEEK, bad)
+    assert result.exit_code == 2
+    assert "bad.csv, rows 1, 2, column 'lead_id'" in result.output
+    assert "Traceback" not in result.output
+    result = run("snapshot", "--model", "ghost")
+    assert result.exit_code == 2 and "Unknown model 'ghost'" in result.output
+
+
+def test_migrate_and_list(run):
+    assert "applied 2 migration(s)" in run("migrate").output
+    assert run("migrate").output.strip() == "up to date"
+    listed = run("migrate", "--list").output
+    assert "applied  0001_registry_datasets_snapshots" in listed
+
+
+@pytest.mark.parametrize("command", ALL_COMMANDS)
+def test_every_command_has_help_and_is_documented(run, command):
+    result = run(*command.split(), "--help")
+    assert result.exit_code == 0
+    assert len(result.output.splitlines()) > 3
+    assert f"python -m ethics {command}" in (REPO / "README.md").read_text()

@@ -1,0 +1,107 @@
+import sqlite3
+import threading
+
+import pytest
+
+from ethics import store
+from ethics.errors import ValidationError
+from ethics.migrations import MIGRATIONS
+
+
+def test_fresh_database_ends_with_nothing_pending(fresh_db):
+    assert MIGRATIONS.pending(fresh_db) == []
+    assert [m.name for m in MIGRATIONS.applied(fresh_db)] == [
+        "0001_registry_datasets_snapshots",
+        "0002_consent_events_incidents",
+    ]
+
+
+def test_second_migrate_is_a_no_op(home):
+    db = store.open_db(home / "ethics.db")
+    assert len(store.migrate(db)) == 2
+    schema = db.execute("select sql from sqlite_master order by name").fetchall()
+    assert store.migrate(db) == []
+    assert db.execute("select sql from sqlite_master order by name").fetchall() == schema
+
+
+def test_old_database_is_upgraded(home):
+    db = store.open_db(home / "ethics.db")
+    MIGRATIONS.apply(db, stop_before="0002_consent_events_incidents")
+    assert not db[store.INCIDENTS].exists()
+    db.close()
+    db = store.open_db(home / "ethics.db")
+    assert store.migrate(db) == ["0002_consent_events_incidents"]
+    assert db[store.INCIDENTS].exists()
+    assert MIGRATIONS.pending(db) == []
+
+
+def test_file_database_uses_wal_and_busy_timeout(db):
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == int(store.BUSY_TIMEOUT_S * 1000)
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_transaction_rolls_back_everything_on_error(db, now):
+    with pytest.raises(RuntimeError):
+        with store.transaction(db):
+            db[store.MODELS].insert(
+                {"id": "m1", "name": "n", "purpose": "churn", "team": "t", "risk_tier": "low",
+                 "status": "active", "created_at": "x"}
+            )
+            raise RuntimeError("boom")
+    assert db[store.MODELS].count == 0
+    assert not db.conn.in_transaction
+
+
+def test_transaction_takes_the_write_lock_at_begin(home, db):
+    """BEGIN IMMEDIATE: a second writer waits for the lock instead of failing mid-way."""
+    other = sqlite3.connect(str(home / "ethics.db"), timeout=0, isolation_level=None)
+    with store.transaction(db):
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("ROLLBACK")
+    other.close()
+
+
+def test_concurrent_writers_queue_on_the_busy_timeout(home, db):
+    errors = []
+
+    def write(n):
+        conn = store.open_db(home / "ethics.db")
+        try:
+            for i in range(20):
+                with store.transaction(conn):
+                    conn[store.MODELS].insert(
+                        {"id": f"m{n}-{i}", "name": "n", "purpose": "churn", "team": "t",
+                         "risk_tier": "low", "status": "active", "created_at": "x"}
+                    )
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert db[store.MODELS].count == 80
+
+
+def test_integrity_errors_become_validation_errors(db):
+    row = {"id": "m1", "name": "n", "purpose": "churn", "team": "t", "risk_tier": "low",
+           "status": "active", "created_at": "x"}
+    with store.transaction(db):
+        db[store.MODELS].insert(row)
+    with pytest.raises(ValidationError, match="Rule broken in the database"):
+        with store.transaction(db):
+            db[store.MODELS].insert(row)
+
+
+def test_snapshots_and_versions_cannot_be_updated(db, example_snapshot):
+    with pytest.raises(sqlite3.IntegrityError, match="snapshots are immutable"):
+        db.execute("update snapshots set week = '2020-W01'")
+    with pytest.raises(sqlite3.IntegrityError, match="model versions are immutable"):
+        db.execute("update model_versions set threshold = 0.1")
