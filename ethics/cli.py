@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from ethics import datasets, registry, snapshots, store
+from ethics import auth, datasets, registry, snapshots, store
 from ethics.config import Settings, load_settings
 from ethics.errors import EthicsError
 
@@ -84,7 +84,7 @@ def migrate(list_only: bool) -> None:
 @click.option("--if-empty", is_flag=True, help="Do nothing when models are already registered.")
 def demo(size: str, if_empty: bool) -> None:
     """Create the demo portfolio in an empty data home."""
-    from ethics.demo import build_demo
+    from ethics.demo import DEMO_TEAMS, build_demo
 
     settings = load_settings()
     if if_empty and registry.list_models(_open(settings)):
@@ -92,6 +92,11 @@ def demo(size: str, if_empty: bool) -> None:
         return
     summary = build_demo(settings.home, size=size, policy=settings.policy, progress=click.echo)
     click.echo(f"demo portfolio created in {settings.home}: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    accounts = auth.create_demo_accounts(_open(settings), teams=DEMO_TEAMS)
+    click.echo("\nDemo accounts (passwords are shown only now; reset with `python -m ethics users set-password`):")
+    for account in accounts:
+        team = f" team {account.team}" if account.team else ""
+        click.echo(f"  {account.username:<10} {account.password:<18} {auth.ROLE_LABELS[account.role]}{team}")
 
 
 @cli.command()
@@ -170,6 +175,60 @@ def models(as_json: bool) -> None:
             f"{row['id']:<24} {row['latest_version']:<12} {row['purpose']:<16} "
             f"team={row['team']:<8} risk={row['risk_tier']:<7} {row['name']}"
         )
+
+
+PASSWORD = click.option(
+    "--password", prompt=True, hide_input=True, confirmation_prompt=True,
+    help=f"At least {auth.MIN_PASSWORD_LENGTH} characters; asked for when omitted (preferred).",
+)
+
+
+@cli.group(cls=_Group)
+def users() -> None:
+    """Manage accounts: add, list, disable, set-password."""
+
+
+@users.command(name="add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(auth.ROLES), required=True, help="What the account may do.")
+@click.option("--team", help="The sales team (sales managers only).")
+@click.option("--name", "display_name", default="", help="Display name (default: the username).")
+@PASSWORD
+def users_add(username: str, role: str, team: str | None, display_name: str, password: str) -> None:
+    """Add an account USERNAME."""
+    actor = auth.add_user(_open(load_settings()), username=username, display_name=display_name or username,
+                          role=role, team=team, password=password)
+    click.echo(f"added {actor.label} as {actor.username}")
+
+
+@users.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def users_list(as_json: bool) -> None:
+    """List accounts (never their passwords)."""
+    rows = auth.list_users(_open(load_settings()))
+    if as_json:
+        _echo_json(rows)
+        return
+    for row in rows:
+        state = "disabled" if row["disabled"] else "active"
+        click.echo(f"{row['username']:<16} {row['role']:<15} {row['team'] or '-':<8} {state:<9} {row['display_name']}")
+
+
+@users.command(name="disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable USERNAME: no more sign-ins; open sessions end at their next page."""
+    auth.disable_user(_open(load_settings()), username)
+    click.echo(f"disabled {username}")
+
+
+@users.command(name="set-password")
+@click.argument("username")
+@PASSWORD
+def users_set_password(username: str, password: str) -> None:
+    """Set a new password for USERNAME."""
+    auth.set_password(_open(load_settings()), username, password)
+    click.echo(f"password of {username} changed")
 
 
 def main() -> None:

@@ -12,7 +12,9 @@ from ethics.store import (
     DATASETS,
     INCIDENTS,
     MODELS,
+    SIGN_INS,
     SNAPSHOTS,
+    USERS,
     VERSIONS,
 )
 
@@ -148,3 +150,28 @@ def m0002(db: Database) -> None:
         not_null={"model_id", "severity", "category", "title", "status", "opened_at"},
     )
     db[INCIDENTS].create_index(["model_id", "status"])
+
+
+@MIGRATIONS(name="0003_users_sign_ins")
+def m0003(db: Database) -> None:
+    db[USERS].create(
+        {
+            "username": str,
+            "display_name": str,
+            "role": str,
+            "team": str,
+            "password_hash": str,
+            "disabled": int,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="username",
+        not_null={"display_name", "role", "password_hash", "disabled", "created_at"},
+        defaults={"disabled": 0},
+    )
+    db[SIGN_INS].create(
+        {"id": int, "username": str, "succeeded": int, "reason": str, "attempted_at": str},
+        pk="id",
+        not_null={"username", "succeeded", "attempted_at"},
+    )
+    db[SIGN_INS].create_index(["username", "attempted_at"])

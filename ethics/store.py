@@ -25,6 +25,8 @@ DATASETS = "datasets"
 SNAPSHOTS = "snapshots"
 CONSENT_EVENTS = "consent_events"
 INCIDENTS = "incidents"
+USERS = "users"
+SIGN_INS = "sign_in_attempts"
 
 BUSY_TIMEOUT_S = 30.0
 

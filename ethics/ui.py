@@ -2,7 +2,9 @@
 
 ``run_page`` is the guard every page calls first: it works whether or not
 ``app.py`` ran (Streamlit runs a page file directly on a fresh server's sub-URL),
-opens the database, and renders package errors in one place.
+opens the database, re-reads the signed-in account, shows the sign-in form to
+anyone not signed in, checks the page's permission on the server, and renders
+package errors in one place.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ethics import portfolio, snapshots, store
+from ethics import auth, portfolio, snapshots, store
+from ethics.auth import Actor
 from ethics.config import Settings, load_settings
 from ethics.errors import EthicsError
 
@@ -28,27 +31,30 @@ MODEL_PAGE = "pages/model.py"
 
 @dataclass(frozen=True)
 class PageSpec:
-    """One page of the app: its file, title, icon, URL and navigation section."""
+    """One page of the app: its file, title, icon, URL, section and the permission it needs."""
 
     path: str
     title: str
     icon: str
     url_path: str
     section: str
+    permission: str
 
 
 PAGES = (
-    PageSpec("pages/overview.py", "Overview", "🚦", "", "Portfolio"),
-    PageSpec(MODEL_PAGE, "Model", "🔎", "model", "Portfolio"),
-    PageSpec("pages/registry.py", "Registry", "🗂️", "registry", "Records"),
+    PageSpec("pages/overview.py", "Overview", ":material/traffic:", "", "Portfolio", "view_portfolio"),
+    PageSpec(MODEL_PAGE, "Model", ":material/search:", "model", "Portfolio", "view_model"),
+    PageSpec("pages/registry.py", "Registry", ":material/inventory_2:", "registry", "Records", "view_registry"),
+    PageSpec("pages/users.py", "Users", ":material/group:", "users", "Administration", "view_users"),
 )
+PAGE_BY_PATH = {spec.path: spec for spec in PAGES}
 LIGHT_ICONS = {"pass": "🟢", "warn": "🟡", "fail": "🔴", "not_evaluated": "⚪"}
 LIGHT_WORDS = {"pass": "pass", "warn": "warn", "fail": "fail", "not_evaluated": "not evaluated"}
 CACHE_TTL_S = 30
 # Session keys: set once in init_state(), read with .get().
-KEY_MODEL = "model_id"
+KEY_USER = "username"
 
-Body = Callable[[store.Database, Any], None]
+Body = Callable[[store.Database, Actor], None]
 
 
 @st.cache_resource
@@ -75,10 +81,43 @@ def open_store() -> store.Database:
 
 def init_state() -> None:
     """Create every session key once."""
-    st.session_state.setdefault(KEY_MODEL, None)
+    st.session_state.setdefault(KEY_USER, None)
 
 
-def run_page(title: str, body: Body) -> None:
+def current_actor(db: store.Database) -> Actor | None:
+    """The signed-in account, re-read from the database on every run.
+
+    A disabled or deleted account ends the session here, at its next page.
+    """
+    username = st.session_state.get(KEY_USER)
+    if not username:
+        return None
+    try:
+        return auth.get_actor(db, username)
+    except EthicsError:
+        sign_out()
+        raise
+
+
+def sign_out() -> None:
+    """Forget the signed-in account of this session."""
+    st.session_state[KEY_USER] = None
+    st.cache_data.clear()
+
+
+def _sign_in(db: store.Database) -> None:
+    st.title("Sign in")
+    with st.form("sign_in"):
+        username = st.text_input("Username", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        actor = auth.authenticate(db, username, password)
+        st.session_state[KEY_USER] = actor.username
+        st.rerun()
+
+
+def run_page(title: str, body: Body, *, page: str) -> None:
     """Guard and render one page.
 
     Parameters
@@ -87,15 +126,22 @@ def run_page(title: str, body: Body) -> None:
         The page heading.
     body : callable
         ``body(db, actor)`` draws the page; ``actor`` is the signed-in account.
+    page : str
+        The page's path in :data:`PAGES`; its permission is checked before ``body`` runs.
     """
     st.set_page_config(page_title=f"{title} · {PAGE_TITLE}", page_icon="⚖️", layout="wide")
     init_state()
-    sidebar()
-    st.title(title)
     db = None
     try:
         db = open_store()
-        body(db, None)
+        actor = current_actor(db)
+        sidebar(actor)
+        if actor is None:
+            _sign_in(db)
+            return
+        st.title(title)
+        auth.require(actor, PAGE_BY_PATH[page].permission)
+        body(db, actor)
     except EthicsError as error:
         st.error(str(error))
         if error.hint:
@@ -111,22 +157,32 @@ def run_page(title: str, body: Body) -> None:
             db.close()
 
 
-def navigation() -> dict[str, list[Any]]:
-    """The ``st.navigation`` sections for ``app.py``."""
-    sections: dict[str, list[Any]] = {}
-    for spec in PAGES:
-        page = st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path or None,
-                       default=not spec.url_path)
-        sections.setdefault(spec.section, []).append(page)
-    return sections
+def navigation() -> list[Any]:
+    """Every page for ``st.navigation``; each page's guard decides who may see it.
+
+    Registering all pages keeps a forbidden URL on the page, which then says "Not
+    allowed", instead of Streamlit's silent fallback to the default page.
+    """
+    return [
+        st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path or None,
+                default=not spec.url_path)
+        for spec in PAGES
+    ]
 
 
-def sidebar() -> None:
-    """Links to the pages, by section."""
+def sidebar(actor: Actor | None) -> None:
+    """The signed-in account, sign-out, and links to the pages this role may see."""
     with st.sidebar:
         st.markdown(f"### ⚖️ {PAGE_TITLE}")
+        if actor is None:
+            st.caption("Sign in to continue.")
+            return
+        st.caption(f"Signed in as **{actor.label}**")
+        st.button("Sign out", on_click=sign_out, icon=":material/logout:")
         section = None
         for spec in PAGES:
+            if not actor.can(spec.permission):
+                continue
             if spec.section != section:
                 section = spec.section
                 st.caption(section)
@@ -181,12 +237,18 @@ def model_link(row: dict[str, Any]) -> None:
     st.page_link(MODEL_PAGE, label=f"{row['name']} ({row['id']})", icon="🔎", query_params={"model": row["id"]})
 
 
-def pick_model(models: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """A model select box that follows and sets ``?model=<id>`` in the URL."""
-    if not models:
-        return None
+def pick_model(models: list[dict[str, Any]], actor: Actor) -> dict[str, Any] | None:
+    """A model select box that follows and sets ``?model=<id>`` in the URL.
+
+    ``models`` must already be scoped to the actor; a URL naming any other model
+    is refused, whether that model is hidden from the actor or does not exist.
+    """
     ids = [m["id"] for m in models]
     wanted = st.query_params.get("model")
+    if wanted and wanted not in ids:
+        auth.require_model(actor, None, model_id=wanted)
+    if not models:
+        return None
     index = ids.index(wanted) if wanted in ids else 0
     chosen = st.selectbox(
         "Model", ids, index=index, format_func=lambda i: next(m["name"] for m in models if m["id"] == i)

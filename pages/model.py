@@ -32,7 +32,7 @@ def fairness(snap):
 
 
 def body(db, actor):
-    model = ui.pick_model(registry.list_models(db))
+    model = ui.pick_model(registry.list_models(db, team=actor.scope), actor)
     if model is None:
         st.info("No models are registered yet.")
         return
@@ -58,4 +58,4 @@ def body(db, actor):
         ui.table(incidents.list_incidents(db, model_id=model["id"]), empty="No incidents for this model.")
 
 
-ui.run_page("Model", body)
+ui.run_page("Model", body, page="pages/model.py")

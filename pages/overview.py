@@ -4,7 +4,7 @@ from ethics import ui
 
 
 def body(db, actor):
-    rows = ui.overview_rows(str(ui.settings().db_path))
+    rows = ui.overview_rows(str(ui.settings().db_path), actor.scope)
     if not rows:
         st.info("No models are registered yet. Run `python -m ethics demo` or register one with "
                 "`python -m ethics register MANIFEST`.")
@@ -17,4 +17,4 @@ def body(db, actor):
         ui.model_link(row)
 
 
-ui.run_page("Portfolio overview", body)
+ui.run_page("Portfolio overview", body, page="pages/overview.py")

@@ -4,9 +4,9 @@ from ethics import registry, ui
 
 
 def body(db, actor):
-    models = registry.list_models(db)
+    models = registry.list_models(db, team=actor.scope)
     ui.table(models, empty="No models are registered yet.")
-    model = ui.pick_model(models)
+    model = ui.pick_model(models, actor)
     if model is None:
         return
     versions = registry.list_versions(db, model["id"])
@@ -26,4 +26,4 @@ def body(db, actor):
     st.caption("Candidate proxy features: " + (", ".join(manifest["proxy_candidates"]) or "none"))
 
 
-ui.run_page("Model registry", body)
+ui.run_page("Model registry", body, page="pages/registry.py")

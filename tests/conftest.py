@@ -90,3 +90,20 @@ def demo_home(tmp_path_factory):
     path = tmp_path_factory.mktemp("demo")
     build_demo(path, size="small")
     return path
+
+
+PASSWORD = "a long test passphrase"
+ACCOUNTS = {
+    "officer": ("olivia", "ethics_officer", None),
+    "auditor": ("aude", "auditor", None),
+    "manager_north": ("sm.north", "sales_manager", "north"),
+    "manager_south": ("sm.south", "sales_manager", "south"),
+}
+
+
+def add_accounts(db) -> None:
+    """The four test accounts, all with PASSWORD."""
+    from ethics import auth
+
+    for username, role, team in ACCOUNTS.values():
+        auth.add_user(db, username=username, display_name=username, role=role, team=team, password=PASSWORD)

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from ethics import snapshots, store
-from tests.conftest import REPO
+from tests.conftest import PASSWORD, REPO, add_accounts
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
@@ -31,6 +31,9 @@ def server(demo_home, tmp_path_factory):
     """A fresh `streamlit run app.py` on a free port against a copy of the demo home."""
     home = tmp_path_factory.mktemp("served") / "home"
     shutil.copytree(demo_home, home)
+    db = store.open_db(home / "ethics.db")
+    add_accounts(db)
+    db.close()
     port = _free_port()
     env = {**os.environ, "ETHICS_HOME": str(home)}
     log = open(home.parent / "streamlit.log", "w")
@@ -93,20 +96,42 @@ def _latest_hash(home, model_id):
         db.close()
 
 
-def test_direct_model_url_on_a_fresh_server_comes_first(server, page):
+def _sign_in(page, username):
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def _sidebar_links(page):
+    """Link labels in the sidebar (the material icon's ligature text comes first)."""
+    return [text.strip().splitlines()[-1] for text in page.locator('[data-testid="stSidebar"] a').all_inner_texts()]
+
+
+def test_every_sub_url_on_a_fresh_server_asks_for_sign_in(server, page):
+    """Before anyone opened `/`: Streamlit runs page files directly; each must guard itself."""
+    for path in ("/model?model=churn-risk", "/registry", "/users", "/"):
+        page.goto(server["url"] + path)
+        page.get_by_role("heading", name="Sign in").wait_for(timeout=30_000)
+        _settled(page)
+        assert page.locator('[data-testid="stDataFrame"]').count() == 0
+        assert "churn" not in page.locator('[data-testid="stMain"]').inner_text().lower()
+        assert _sidebar_links(page) == []
+
+
+def test_direct_model_url_after_sign_in(server, page):
     page.goto(f"{server['url']}/model?model=churn-risk")
+    _sign_in(page, "olivia")
     page.get_by_role("heading", name="Model").wait_for(timeout=30_000)
     _settled(page)
     page.get_by_text(_latest_hash(server["home"], "churn-risk")).first.wait_for(timeout=10_000)
-    page.goto(f"{server['url']}/registry")
-    page.get_by_role("heading", name="Model registry").wait_for(timeout=30_000)
-    _settled(page)
 
 
-def test_overview_then_click_into_a_model(server, page):
+def test_officer_walk_overview_then_click_into_a_model(server, page):
     page.goto(server["url"])
+    _sign_in(page, "olivia")
     page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=30_000)
     _settled(page)
+    assert _sidebar_links(page) == ["Overview", "Model", "Registry", "Users"]
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     page.get_by_role("link", name="Lead scoring (lead-scoring)").click()
     page.get_by_role("heading", name="Model").wait_for(timeout=30_000)
@@ -116,3 +141,23 @@ def test_overview_then_click_into_a_model(server, page):
     page.get_by_role("tab", name="Fairness").click()
     _settled(page)
     assert page.locator(".js-plotly-plot").count() >= 1
+    page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Registry").click()
+    page.get_by_role("heading", name="Model registry").wait_for(timeout=30_000)
+    _settled(page)
+
+
+def test_sales_manager_walk(server, page):
+    page.goto(f"{server['url']}/registry")
+    _sign_in(page, "sm.south")
+    page.get_by_text("Not allowed: a sales manager may not view registry.").wait_for(timeout=30_000)
+    _settled(page)
+    assert page.locator('[data-testid="stDataFrame"]').count() == 0
+    assert _sidebar_links(page) == ["Overview", "Model"]
+    page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Overview").click()
+    page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=30_000)
+    _settled(page)
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert "Churn" in main and "Lead scoring" not in main and "Upsell" not in main
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("heading", name="Sign in").wait_for(timeout=30_000)
+    assert _sidebar_links(page) == []

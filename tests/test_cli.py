@@ -60,7 +60,7 @@ def test_bad_input_exits_2_with_the_message(run, examples):
 
 
 def test_migrate_and_list(run):
-    assert "applied 2 migration(s)" in run("migrate").output
+    assert "applied 3 migration(s)" in run("migrate").output
     assert run("migrate").output.strip() == "up to date"
     listed = run("migrate", "--list").output
     assert "applied  0001_registry_datasets_snapshots" in listed

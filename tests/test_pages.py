@@ -1,37 +1,28 @@
-"""Each page in Streamlit's AppTest against a real data home."""
+"""Each page in Streamlit's AppTest against a real data home, signed in as the officer."""
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
-from tests.conftest import EXAMPLE_MODEL, REPO
+from tests.apptest import button, clear_caches, open_app, open_page
+from tests.conftest import EXAMPLE_MODEL, add_accounts
 
 
 @pytest.fixture
-def app_home(home, example_snapshot, monkeypatch):
+def app_home(home, db, example_snapshot, monkeypatch):
+    add_accounts(db)
     monkeypatch.setenv("ETHICS_HOME", str(home))
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    clear_caches()
     yield home
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    clear_caches()
 
 
-def _run(page, **query):
-    """Open the app, then the page (as a browser would: app.py first, page by switch_page)."""
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
-    at.run()
-    if page != "app.py":
-        for key, value in query.items():
-            at.query_params[key] = value
-        at.switch_page(page).run()
+def _ok(at):
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     return at
 
 
 def test_app_opens_the_overview(app_home):
-    at = _run("app.py")
+    at = _ok(open_app("olivia"))
     assert at.title[0].value == "Portfolio overview"
     frame = at.dataframe[0].value
     assert frame["Model"].tolist() == ["Webinar follow-up priority"]
@@ -41,7 +32,8 @@ def test_app_opens_the_overview(app_home):
 
 
 def test_model_page_shows_the_snapshot(app_home, example_snapshot):
-    at = _run("pages/model.py", model=EXAMPLE_MODEL)
+    at = _ok(open_page(open_app("olivia"), "pages/model.py", model=EXAMPLE_MODEL))
+    assert at.title[0].value == "Model"
     assert at.selectbox[0].value == EXAMPLE_MODEL
     assert any(example_snapshot["hash"] in c.value for c in at.caption)
     metrics = {m.label: m.value for m in at.metric}
@@ -50,26 +42,35 @@ def test_model_page_shows_the_snapshot(app_home, example_snapshot):
     assert metrics["AUC"] == f"{perf['auc']:.3f}"
 
 
-def test_model_page_reached_by_switch_page(app_home):
-    at = _run("app.py")
-    at.switch_page("pages/model.py").run()
-    assert not at.exception
-    assert at.title[0].value == "Model"
-
-
 def test_registry_page_shows_manifest_and_hash(app_home, registered):
-    at = _run("pages/registry.py")
+    at = _ok(open_page(open_app("olivia"), "pages/registry.py"))
     versions = at.dataframe[1].value
     assert versions["artifact_sha256"].tolist() == [registered["artifact_sha256"]]
     features = at.dataframe[2].value
     assert "Watched the webinar" in features["label"].tolist()
 
 
+def test_users_page_adds_an_account(app_home):
+    at = _ok(open_page(open_app("olivia"), "pages/users.py"))
+    assert sorted(at.dataframe[0].value["username"]) == ["aude", "olivia", "sm.north", "sm.south"]
+    at.text_input[0].input("newbie")
+    at.text_input[1].input("New Person")
+    at.text_input[3].input("a long enough passphrase")
+    button(at, "Add account").click().run()
+    assert at.success[0].value == "Account 'newbie' added."
+    at.run()
+    assert "newbie" in at.dataframe[0].value["username"].tolist()
+
+
 def test_empty_home_shows_a_clear_empty_state(tmp_path, monkeypatch):
+    from ethics import store
+
+    db = store.open_db(tmp_path / "empty" / "ethics.db")
+    store.migrate(db)
+    add_accounts(db)
     monkeypatch.setenv("ETHICS_HOME", str(tmp_path / "empty"))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = _run("app.py")
+    clear_caches()
+    at = _ok(open_app("olivia"))
     assert "No models are registered yet" in at.info[0].value
-    at = _run("pages/model.py")
+    at = _ok(open_page(at, "pages/model.py"))
     assert "No models are registered yet" in at.info[0].value

@@ -1,0 +1,289 @@
+"""Accounts, roles, permissions and team scoping.
+
+Roles: ``ethics_officer`` (everything), ``sales_manager`` (one team's models and
+leads), ``auditor`` (reads everything, changes nothing).  Passwords are hashed with
+argon2id; nothing else about them is stored.  Every page calls :func:`require`
+through ``ui.run_page``, and reads that return team-bound rows take the actor's
+:attr:`Actor.scope`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from ethics import store
+from ethics.errors import NotFound, PermissionDenied, ValidationError
+from ethics.weeks import iso, utcnow
+
+ROLES = ("ethics_officer", "sales_manager", "auditor")
+ROLE_LABELS = {"ethics_officer": "AI ethics officer", "sales_manager": "Sales manager", "auditor": "Auditor"}
+ALL_ROLES = frozenset(ROLES)
+
+# permission -> roles that hold it.  Reads of team-bound data are further scoped by team.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "view_portfolio": ALL_ROLES,
+    "view_model": ALL_ROLES,
+    "view_registry": frozenset({"ethics_officer", "auditor"}),
+    "view_users": frozenset({"ethics_officer", "auditor"}),
+    "manage_users": frozenset({"ethics_officer"}),
+}
+
+MIN_PASSWORD_LENGTH = 12
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+_USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,39}$")
+_HASHER = PasswordHasher()
+
+WRONG_CREDENTIALS = "Wrong username or password."
+ACCOUNT_DISABLED = "Account {username!r} is disabled; ask the AI ethics officer."
+LOCKED_OUT = "Too many failed sign-ins for {username!r}; try again after {until} (UTC)."
+NOT_ALLOWED = "Not allowed: a {role} may not {permission}."
+MODEL_NOT_VISIBLE = "Not allowed: model {model_id!r} is not one of team {team!r}'s models (or does not exist)."
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in account, as pages and services see it."""
+
+    username: str
+    display_name: str
+    role: str
+    team: str | None = None
+
+    @property
+    def scope(self) -> str | None:
+        """The team whose rows this actor may see; None means every team."""
+        return self.team if self.role == "sales_manager" else None
+
+    def can(self, permission: str) -> bool:
+        """Whether the role holds ``permission``."""
+        return self.role in PERMISSIONS[permission]
+
+    @property
+    def label(self) -> str:
+        """Name and role for the sidebar."""
+        team = f", team {self.team}" if self.scope else ""
+        return f"{self.display_name} ({ROLE_LABELS[self.role]}{team})"
+
+
+def require(actor: Actor | None, permission: str) -> Actor:
+    """Return ``actor`` if it holds ``permission``.
+
+    Raises
+    ------
+    PermissionDenied
+        When nobody is signed in or the role lacks the permission.
+    """
+    if actor is None:
+        raise PermissionDenied("Not signed in.")
+    if not actor.can(permission):
+        raise PermissionDenied(
+            NOT_ALLOWED.format(role=ROLE_LABELS[actor.role].lower(), permission=permission.replace("_", " "))
+        )
+    return actor
+
+
+def require_model(actor: Actor, model: dict[str, Any] | None, *, model_id: str) -> dict[str, Any]:
+    """Return ``model`` if the actor may see it; one message whether it is hidden or absent."""
+    if model is None or (actor.scope is not None and model["team"] != actor.scope):
+        if actor.scope is None and model is None:
+            raise NotFound(f"Unknown model {model_id!r}: no model with that id is registered.")
+        raise PermissionDenied(MODEL_NOT_VISIBLE.format(model_id=model_id, team=actor.scope))
+    return model
+
+
+def _check_account(username: str, role: str, team: str | None) -> None:
+    if not _USERNAME.match(username):
+        raise ValidationError(
+            f"Username {username!r} must be 2-40 lower-case letters, digits, '.', '_' or '-', starting with a letter."
+        )
+    if role not in ROLES:
+        raise ValidationError(f"Role {role!r} is not one of {', '.join(ROLES)}.")
+    if role == "sales_manager" and not team:
+        raise ValidationError("A sales manager needs a team (--team).")
+    if role != "sales_manager" and team:
+        raise ValidationError(f"Only sales managers belong to a team; a {role} sees every team.")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(f"Password rule: at least {MIN_PASSWORD_LENGTH} characters.")
+
+
+def add_user(
+    db: store.Database,
+    *,
+    username: str,
+    display_name: str,
+    role: str,
+    password: str,
+    team: str | None = None,
+    now: datetime | None = None,
+) -> Actor:
+    """Create an account with an argon2id password hash.
+
+    Raises
+    ------
+    ValidationError
+        Bad username, role, team or password, or the username is taken.
+    """
+    _check_account(username, role, team)
+    _check_password(password)
+    if db[store.USERS].count_where("username = ?", [username]):
+        raise ValidationError(f"Username {username!r} is taken.")
+    stamp = iso(now or utcnow())
+    with store.transaction(db):
+        db[store.USERS].insert(
+            {
+                "username": username,
+                "display_name": display_name.strip() or username,
+                "role": role,
+                "team": team,
+                "password_hash": _HASHER.hash(password),
+                "disabled": 0,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+    return get_actor(db, username)
+
+
+def _user(db: store.Database, username: str) -> dict[str, Any]:
+    return store.get_row(db, store.USERS, username, message=f"Unknown user {username!r}.")
+
+
+def get_actor(db: store.Database, username: str) -> Actor:
+    """The account as an :class:`Actor`.
+
+    Raises
+    ------
+    NotFound
+        Unknown username.
+    PermissionDenied
+        The account is disabled.
+    """
+    row = _user(db, username)
+    if row["disabled"]:
+        raise PermissionDenied(ACCOUNT_DISABLED.format(username=username))
+    return Actor(row["username"], row["display_name"], row["role"], row["team"])
+
+
+def list_users(db: store.Database) -> list[dict[str, Any]]:
+    """Every account without its password hash."""
+    return store.list_rows(
+        db, store.USERS, order_by="username",
+        select="username, display_name, role, team, disabled, created_at, updated_at",
+    )
+
+
+def disable_user(db: store.Database, username: str, *, now: datetime | None = None) -> None:
+    """Disable an account; it can no longer sign in and open sessions end at their next page."""
+    _user(db, username)
+    with store.transaction(db):
+        db[store.USERS].update(username, {"disabled": 1, "updated_at": iso(now or utcnow())})
+
+
+def set_password(db: store.Database, username: str, password: str, *, now: datetime | None = None) -> None:
+    """Replace an account's password (and re-enable nothing)."""
+    _user(db, username)
+    _check_password(password)
+    with store.transaction(db):
+        db[store.USERS].update(
+            username, {"password_hash": _HASHER.hash(password), "updated_at": iso(now or utcnow())}
+        )
+
+
+def _recent_failures(db: store.Database, username: str, since: str) -> list[str]:
+    rows = store.list_rows(
+        db, store.SIGN_INS, "username = ? and attempted_at >= ? and succeeded = 0", [username, since],
+        order_by="attempted_at", select="attempted_at",
+    )
+    return [row["attempted_at"] for row in rows]
+
+
+def _record_attempt(db: store.Database, username: str, *, succeeded: bool, reason: str, stamp: str) -> None:
+    with store.transaction(db):
+        db[store.SIGN_INS].insert(
+            {"username": username[:80], "succeeded": int(succeeded), "reason": reason, "attempted_at": stamp}
+        )
+
+
+def authenticate(db: store.Database, username: str, password: str, *, now: datetime | None = None) -> Actor:
+    """Check a username and password; every attempt is recorded.
+
+    After :data:`MAX_FAILURES` failures within :data:`LOCKOUT`, the username is refused
+    until the window has passed, whatever the password.
+
+    Raises
+    ------
+    PermissionDenied
+        Wrong credentials (one message for unknown user and wrong password),
+        a disabled account, or too many recent failures.
+    """
+    moment = now or utcnow()
+    stamp = iso(moment)
+    username = username.strip().lower()
+    failures = _recent_failures(db, username, iso(moment - LOCKOUT))
+    if len(failures) >= MAX_FAILURES:
+        until = datetime.fromisoformat(failures[-MAX_FAILURES]) + LOCKOUT
+        _record_attempt(db, username, succeeded=False, reason="locked out", stamp=stamp)
+        raise PermissionDenied(LOCKED_OUT.format(username=username, until=until.strftime("%Y-%m-%d %H:%M")))
+    rows = store.list_rows(db, store.USERS, "username = ?", [username])
+    try:
+        if not rows:
+            raise VerificationError("unknown user")
+        _HASHER.verify(rows[0]["password_hash"], password)
+    except (VerificationError, InvalidHashError):
+        _record_attempt(db, username, succeeded=False, reason="wrong credentials", stamp=stamp)
+        raise PermissionDenied(WRONG_CREDENTIALS) from None
+    if rows[0]["disabled"]:
+        _record_attempt(db, username, succeeded=False, reason="disabled", stamp=stamp)
+        raise PermissionDenied(ACCOUNT_DISABLED.format(username=username))
+    _record_attempt(db, username, succeeded=True, reason="ok", stamp=stamp)
+    if _HASHER.check_needs_rehash(rows[0]["password_hash"]):
+        set_password(db, username, password, now=moment)
+    return get_actor(db, username)
+
+
+def list_sign_ins(db: store.Database, *, limit: int = 200) -> list[dict[str, Any]]:
+    """The most recent sign-in attempts, newest first."""
+    return store.list_rows(db, store.SIGN_INS, order_by="id desc limit " + str(int(limit)))
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """A demo account and its one-time password."""
+
+    username: str
+    display_name: str
+    role: str
+    team: str | None
+    password: str
+
+
+def create_demo_accounts(
+    db: store.Database, *, teams: Iterable[str], now: datetime | None = None
+) -> list[DemoAccount]:
+    """Create one officer, one auditor and one sales manager per team, with random passwords.
+
+    The passwords are returned once (to be printed) and stored only as hashes.
+    """
+    accounts = [
+        ("olivia", "Olivia Officer", "ethics_officer", None),
+        ("aude", "Aude Auditor", "auditor", None),
+        *((f"sm.{team}", f"Sales manager {team.title()}", "sales_manager", team) for team in teams),
+    ]
+    created = []
+    for username, name, role, team in accounts:
+        password = secrets.token_urlsafe(12)
+        add_user(db, username=username, display_name=name, role=role, team=team, password=password, now=now)
+        created.append(DemoAccount(username, name, role, team, password))
+    return created

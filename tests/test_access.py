@@ -1,0 +1,125 @@
+"""Every page x every role, on the demo portfolio: who sees what, checked in the data sent."""
+
+import shutil
+
+import pytest
+
+from ethics import registry, store
+from tests.apptest import clear_caches, open_app, open_page, texts
+from tests.conftest import ACCOUNTS, add_accounts
+
+PAGES = ["pages/overview.py", "pages/model.py", "pages/registry.py", "pages/users.py"]
+ALLOWED = {
+    "officer": set(PAGES),
+    "auditor": set(PAGES),
+    "manager_north": {"pages/overview.py", "pages/model.py"},
+    "manager_south": {"pages/overview.py", "pages/model.py"},
+}
+
+
+@pytest.fixture(scope="module")
+def access_home(demo_home, tmp_path_factory):
+    home = tmp_path_factory.mktemp("access") / "home"
+    shutil.copytree(demo_home, home)
+    db = store.open_db(home / "ethics.db")
+    add_accounts(db)
+    models = registry.list_models(db)
+    db.close()
+    return home, models
+
+
+@pytest.fixture
+def env(access_home, monkeypatch):
+    home, models = access_home
+    monkeypatch.setenv("ETHICS_HOME", str(home))
+    clear_caches()
+    yield models
+    clear_caches()
+
+
+def _foreign_names(models, team):
+    """Ids and names of the models a manager of ``team`` must never receive."""
+    return [value for m in models if m["team"] != team for value in (m["id"], m["name"])]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_not_signed_in_sees_only_the_sign_in_form(env, page):
+    at = open_page(open_app(), page)
+    assert not at.exception
+    assert at.title[0].value == "Sign in"
+    assert len(at.dataframe) == 0
+    assert not any(m["id"] in texts(at) for m in env)
+
+
+@pytest.mark.parametrize("role", sorted(ACCOUNTS))
+@pytest.mark.parametrize("page", PAGES)
+def test_page_by_role(env, role, page):
+    username, _, team = ACCOUNTS[role]
+    at = open_page(open_app(username), page)
+    assert not at.exception, [e.message for e in at.exception]
+    shown = texts(at)
+    if page in ALLOWED[role]:
+        assert not at.error, [e.value for e in at.error]
+        assert at.title[0].value != "Sign in"
+    else:
+        assert [e.value for e in at.error] == [
+            f"Not allowed: a sales manager may not {'view registry' if 'registry' in page else 'view users'}."]
+        assert len(at.dataframe) == 0
+    if team is not None:
+        leaked = [name for name in _foreign_names(env, team) if name in shown]
+        assert leaked == [], f"{username} received {leaked}"
+
+
+@pytest.mark.parametrize("role", ["manager_north", "manager_south"])
+def test_manager_sees_exactly_the_team_models_on_the_overview(env, role):
+    username, _, team = ACCOUNTS[role]
+    at = open_app(username)
+    assert sorted(at.dataframe[0].value["Model"]) == sorted(m["name"] for m in env if m["team"] == team)
+    assert set(at.dataframe[0].value["Team"]) == {team}
+
+
+def test_manager_direct_url_to_another_teams_model_is_refused(env):
+    foreign = next(m for m in env if m["team"] != "south")
+    at = open_page(open_app("sm.south"), "pages/model.py", model=foreign["id"])
+    assert [e.value for e in at.error] == [
+        f"Not allowed: model {foreign['id']!r} is not one of team 'south''s models (or does not exist)."]
+    assert foreign["name"] not in texts(at)
+    assert len(at.dataframe) == 0 and len(at.metric) == 0
+
+
+def test_officer_sees_every_model(env):
+    at = open_app("olivia")
+    assert len(at.dataframe[0].value) == len(env) == 4
+
+
+def test_sidebar_lists_only_the_pages_a_role_may_see(env):
+    from ethics import auth, ui
+
+    manager = auth.Actor("sm.north", "M", "sales_manager", "north")
+    assert [s.title for s in ui.PAGES if manager.can(s.permission)] == ["Overview", "Model"]
+    auditor = auth.Actor("aude", "A", "auditor")
+    assert [s.title for s in ui.PAGES if auditor.can(s.permission)] == ["Overview", "Model", "Registry", "Users"]
+
+
+def test_auditor_cannot_change_accounts(env):
+    at = open_page(open_app("aude"), "pages/users.py")
+    assert "Add account" not in [b.label for b in at.button]
+    assert not any(b.label.startswith("Disable") for b in at.button)
+
+
+def test_disabled_account_is_signed_out_at_the_next_page(env, access_home):
+    from ethics import auth
+
+    home, _ = access_home
+    at = open_app("sm.north")
+    db = store.open_db(home / "ethics.db")
+    auth.disable_user(db, "sm.north")
+    try:
+        at = open_page(at, "pages/model.py")
+        assert [e.value for e in at.error] == ["Account 'sm.north' is disabled; ask the AI ethics officer."]
+        assert len(at.dataframe) == 0
+        at.run()
+        assert at.title[0].value == "Sign in"
+    finally:
+        db.execute("update users set disabled = 0 where username = 'sm.north'")
+        db.close()
