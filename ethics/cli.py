@@ -91,7 +91,12 @@ def demo(size: str, if_empty: bool) -> None:
         click.echo(f"demo: {settings.home} already holds models; nothing to do")
         return
     summary = build_demo(settings.home, size=size, policy=settings.policy, progress=click.echo)
-    click.echo(f"demo portfolio created in {settings.home}: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    click.echo(
+        f"demo portfolio created in {settings.home} in {summary['seconds']:.1f} s: {summary['models']} models, "
+        f"{summary['datasets']} datasets ({summary['rows']:,} rows, weeks {summary['weeks'][0]} to "
+        f"{summary['weeks'][-1]}), {summary['snapshots']} snapshots, {summary['consent_events']:,} consent "
+        f"events, {summary['incidents']} incidents"
+    )
     accounts = auth.create_demo_accounts(_open(settings), teams=DEMO_TEAMS)
     click.echo("\nDemo accounts (passwords are shown only now; reset with `python -m ethics users set-password`):")
     for account in accounts:

@@ -9,7 +9,7 @@ hashes.  The data carries the stories the dashboard is meant to show:
   so leads aged 55+ are selected far less often (the four-fifths rule fails).
 * ``discount-approval`` is a vendor model (scores only) whose scores are a little lower
   for women (a warning, and a customer complaint).
-* the lead and churn populations drift week by week, so trends look real.
+* every population drifts a little week by week, so trends look real.
 * consent has gaps (never granted), withdrawals and objections during the eight weeks.
 
 The models are trained once on a separate training sample; the weekly evaluation sets
@@ -20,13 +20,13 @@ real data would be.
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -56,17 +56,21 @@ _BAD_WEEKS = "The demo needs at least one week of data, got weeks={weeks}."
 _BAD_SIZE = "Demo size {size!r} is unknown; use 'full' or 'small'."
 
 # Prospects (leads) and existing customers are separate parts of one customer pool.
-_POOL = {"full": {"prospects": 50_000, "customers": 20_000}, "small": {"prospects": 5_000, "customers": 2_000}}
+_POOL = {
+    "full": {"prospects": 50_000, "customers": 20_000},
+    "small": {"prospects": 5_000, "customers": 2_000},
+}
 _TRAIN_FACTOR = 1.5
+# One thread: on a busy two-core machine OpenMP's second thread makes training 10-30x slower.
+_TRAIN_THREADS = 1
 _AGE_SHARES = np.array([0.12, 0.25, 0.25, 0.20, 0.18])
 # Where each age band lives: the centre of its postcode regions (1..9).
 _REGION_CENTRE = np.array([2.0, 3.0, 4.5, 6.0, 8.0])
 _REGION_SPREAD = 1.1
 # Historic conversion penalty per postcode region: the injected bias the lead model learns.
-_REGION_EFFECT = np.array([0.6, 0.5, 0.4, 0.2, 0.0, -0.3, -0.9, -1.2, -1.4])
+_REGION_EFFECT = np.array([0.3, 0.25, 0.2, 0.1, 0.0, -0.15, -0.35, -0.5, -0.6])
 # Labelled outcomes exist less often for the oldest leads (sampling bias of evaluation sets).
 _EVAL_AGE_WEIGHT = np.array([1.0, 1.0, 1.0, 1.0, 0.75])
-_SEXES = np.array(["female", "male"], dtype=object)
 _SOURCES = np.array(["web_form", "crm", "call"], dtype=object)
 _SOURCE_SHARES = np.array([0.55, 0.30, 0.15])
 
@@ -110,7 +114,7 @@ def _draw_people(
     if kind == "eval":
         weights = weights * _EVAL_AGE_WEIGHT[age]
     chosen = rng.choice(len(members), size=rows, replace=True, p=weights / weights.sum())
-    return members.iloc[chosen].reset_index(drop=True)
+    return members.iloc[chosen]  # the index keeps each person's position in the pool
 
 
 # -- the four models ----------------------------------------------------------------------
@@ -129,12 +133,11 @@ def _sigmoid(values: np.ndarray) -> np.ndarray:
 
 
 def _simulate_leads(rng: np.random.Generator, people: pd.DataFrame, drift: float) -> _Draw:
-    n, age = len(people), people["age_index"].to_numpy()
-    region = people["region"].to_numpy()
-    visits = rng.poisson(1.1 + 0.5 * drift + 0.3 * (age <= 1), n)
-    emails = rng.poisson(4.5 + 1.0 * drift, n)
+    n, region = len(people), people["region"].to_numpy()
+    visits = rng.poisson(1.2 + 0.3 * drift, n)
+    emails = rng.poisson(4.5 + 0.5 * drift, n)
     employees = np.clip(np.round(np.exp(rng.normal(4.0, 1.3, n))), 1, 50_000)
-    days = np.round(rng.exponential(20.0 - 5.0 * drift, n))
+    days = np.round(rng.exponential(20.0 - 3.0 * drift, n))
     webinar = (rng.random(n) < 0.18).astype(int)
     demo = (rng.random(n) < 0.06 + 0.12 * (visits >= 3)).astype(int)
     logit = (
@@ -155,12 +158,12 @@ def _simulate_leads(rng: np.random.Generator, people: pd.DataFrame, drift: float
 
 def _simulate_churn(rng: np.random.Generator, people: pd.DataFrame, drift: float) -> _Draw:
     n, age = len(people), people["age_index"].to_numpy()
-    tenure = np.round(rng.gamma(2.0, 10.0 + 4.0 * age, n))
+    tenure = np.round(rng.gamma(2.0, 16.0 + 0.5 * age, n))
     tickets = rng.poisson(1.2 + 1.0 * drift, n)
     usage_drop = np.round(np.clip(rng.normal(8.0 + 6.0 * drift, 12.0, n), 0, 100), 1)
     monthly = (rng.random(n) < 0.35).astype(int)
     nps = np.clip(np.round(rng.normal(7.2 - 0.5 * drift, 1.8, n)), 0, 10)
-    logit = -1.0 - 0.035 * tenure + 0.35 * tickets + 0.045 * usage_drop + 0.9 * monthly - 0.25 * (nps - 7)
+    logit = -1.2 - 0.025 * tenure + 0.35 * tickets + 0.045 * usage_drop + 0.9 * monthly - 0.25 * (nps - 7)
     features = {
         "tenure_months": tenure,
         "support_tickets_90d": tickets,
@@ -195,12 +198,12 @@ def _simulate_upsell(rng: np.random.Generator, people: pd.DataFrame, drift: floa
 def _simulate_discounts(rng: np.random.Generator, people: pd.DataFrame, drift: float) -> _Draw:
     n, age = len(people), people["age_index"].to_numpy()
     deal = np.round(np.exp(rng.normal(9.6 + 0.1 * drift, 0.8, n)), -1)
-    tenure = np.round(rng.gamma(2.0, 1.5 + 0.4 * age, n), 1)
+    tenure = np.round(rng.gamma(2.0, 1.6 + 0.15 * age, n), 1)
     competitor = (rng.random(n) < 0.3 + 0.1 * drift).astype(int)
     margin = np.round(np.clip(rng.normal(32.0, 8.0, n), 5, 60), 1)
     logit = -0.6 + 0.5 * np.log(deal / 15_000) + 0.25 * tenure + 1.2 * competitor + 0.05 * (margin - 32)
     # The vendor's model was trained on past approvals, which were stricter for women.
-    penalty = np.where(people["sex"].to_numpy() == "female", 0.45, 0.0)
+    penalty = np.where(people["sex"].to_numpy() == "female", 0.4, 0.0)
     vendor = np.round(_sigmoid(logit - penalty + rng.normal(0.0, 0.3, n)), 4)
     features = {
         "deal_size_eur": deal,
@@ -215,8 +218,8 @@ def _train_lightgbm(x: np.ndarray, y: np.ndarray, features: list[str], seed: int
     import lightgbm
 
     params = {
-        "objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 40,
-        "seed": seed, "deterministic": True, "force_row_wise": True, "num_threads": 2, "verbose": -1,
+        "objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 40, "seed": seed,
+        "deterministic": True, "force_row_wise": True, "num_threads": _TRAIN_THREADS, "verbose": -1,
     }
     train = lightgbm.Dataset(x, label=y, feature_name=features, free_raw_data=True)
     return lightgbm.train(params, train, num_boost_round=200).model_to_string().encode("utf-8")
@@ -227,9 +230,9 @@ def _train_xgboost(x: np.ndarray, y: np.ndarray, features: list[str], seed: int)
 
     params = {
         "objective": "binary:logistic", "max_depth": 4, "eta": 0.1, "tree_method": "hist",
-        "nthread": 2, "seed": seed, "eval_metric": "logloss",
+        "nthread": _TRAIN_THREADS, "seed": seed, "eval_metric": "logloss",
     }
-    matrix = xgboost.DMatrix(x, label=y, feature_names=features, nthread=2)
+    matrix = xgboost.DMatrix(x, label=y, feature_names=features, nthread=_TRAIN_THREADS)
     return bytes(xgboost.train(params, matrix, num_boost_round=120).save_raw("json"))
 
 
@@ -245,10 +248,11 @@ def _train_linear(x: np.ndarray, y: np.ndarray, features: list[str], seed: int) 
         "intercept": float(fitted.intercept_[0]),
         "coefficients": {name: float(w) for name, w in zip(features, fitted.coef_[0], strict=True)},
         "scaling": {
-            name: {"mean": float(m), "scale": float(s)} for name, m, s in zip(features, mean, scale, strict=True)
+            name: {"mean": float(m), "scale": float(s)}
+            for name, m, s in zip(features, mean, scale, strict=True)
         },
     }
-    return json.dumps(spec, indent=2, sort_keys=True).encode("utf-8")
+    return json.dumps(spec, indent=2).encode("utf-8")  # features stay in manifest order
 
 
 _TRAINERS: dict[str, Callable[[np.ndarray, np.ndarray, list[str], int], bytes]] = {
@@ -279,7 +283,8 @@ class _ModelSpec:
 
 
 def _feature(name: str, label: str, unit: str, description: str = "") -> dict[str, str]:
-    return {"name": name, "label": label, "unit": unit, "description": description}
+    entry = {"name": name, "label": label, "unit": unit}
+    return {**entry, "description": description} if description else entry
 
 
 _SENSITIVE = [
@@ -298,7 +303,7 @@ _SPECS: tuple[_ModelSpec, ...] = (
             "contact": "maria.jensen@example.com",
             "team": "north",
             "risk_tier": "high",
-            "threshold": 0.5,
+            "threshold": 0.4,
             "consent_purpose": "ai_scoring",
             "description": "Ranks inbound leads by their chance to convert within 60 days.",
             "features": [
@@ -363,7 +368,9 @@ _SPECS: tuple[_ModelSpec, ...] = (
                 "data_categories": ["contract data", "support history", "product usage", "survey answers"],
                 "legal_basis": "Consent (GDPR Art. 6(1)(a)) for AI-based scoring of customer accounts.",
                 "affected": "Existing customers with an active contract.",
-                "human_oversight": "Account managers decide on every retention offer; the score only orders the list.",
+                "human_oversight": (
+                    "Account managers decide on every retention offer; the score only orders the list."
+                ),
             },
         },
         segment="customer",
@@ -399,7 +406,9 @@ _SPECS: tuple[_ModelSpec, ...] = (
             "artifact": {"kind": "xgboost", "file": "model.json"},
             "impact_assessment": {
                 "purpose": "Tell account managers which customers to approach with an upgrade offer.",
-                "data_categories": ["licence usage", "purchase history", "support ratings", "public company news"],
+                "data_categories": [
+                    "licence usage", "purchase history", "support ratings", "public company news",
+                ],
                 "legal_basis": "Consent (GDPR Art. 6(1)(a)) for AI-based scoring of customer accounts.",
                 "affected": "Existing business customers and their contact persons.",
                 "human_oversight": "Offers are made by an account manager; no offer is sent automatically.",
@@ -435,7 +444,9 @@ _SPECS: tuple[_ModelSpec, ...] = (
             "impact_assessment": {
                 "purpose": "Recommend approval or refusal of discount requests above 10 %.",
                 "data_categories": ["deal data", "contract history", "competitor offers"],
-                "legal_basis": "Legitimate interest (GDPR Art. 6(1)(f)); customers may object to automated decisions.",
+                "legal_basis": (
+                    "Legitimate interest (GDPR Art. 6(1)(f)); customers may object to automated decisions."
+                ),
                 "affected": "Customers asking for a discount, and the representatives who negotiate it.",
                 "human_oversight": (
                     "The deal desk signs off every refusal; customers can ask for a manual review "
@@ -485,7 +496,7 @@ def _toml(document: dict[str, Any]) -> str:
 
 @dataclass
 class _Build:
-    """What the build shares between steps: the store, the clock and the running counts."""
+    """What the build steps share: the store, the weeks, the people and the running counts."""
 
     db: store.Database
     home: Path
@@ -505,7 +516,7 @@ def _rng(*keys: int) -> np.random.Generator:
 
 
 def _at(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, dtime(hour, minute), tzinfo=timezone.utc)
+    return datetime.combine(day, dtime(hour, minute), tzinfo=UTC)
 
 
 def _drift(index: int, count: int) -> float:
@@ -515,7 +526,7 @@ def _drift(index: int, count: int) -> float:
 def _frame(
     spec: _ModelSpec, draw: _Draw, people: pd.DataFrame, *, week: str, kind: str, rng: np.random.Generator
 ) -> pd.DataFrame:
-    """The rows of one dataset, in the column order the import expects."""
+    """Return one dataset's rows in the column order the import expects."""
     stamp = week.replace("-", "")
     frame = pd.DataFrame(
         {
@@ -552,7 +563,8 @@ def _register(build: _Build, spec: _ModelSpec, number: int, folder: Path) -> Non
         artifact_path.write_bytes(_TRAINERS[spec.kind](x, y, names, DEMO_SEED + number))
     registered = _at(monday(build.weeks[0]) - timedelta(days=7), 9, number)
     registry.register_model(
-        build.db, manifest_path, home=build.home, artifact_path=artifact_path, actor=DEMO_ACTOR, now=registered
+        build.db, manifest_path, home=build.home, artifact_path=artifact_path, actor=DEMO_ACTOR,
+        now=registered,
     )
     build.progress(f"{spec.model_id}: registered ({spec.kind})")
 
@@ -570,7 +582,7 @@ def _import_weeks(build: _Build, spec: _ModelSpec, number: int) -> None:
             )
             frame = _frame(spec, spec.simulate(rng, people, drift), people, week=week, kind=kind, rng=rng)
             if kind == "scores":
-                build.scored[people["customer_id"].str.slice(1).astype(int).to_numpy() - 1] = True
+                build.scored[people.index.to_numpy()] = True
             datasets.import_frame(
                 build.db, frame, name=f"{spec.model_id}-{week}-{kind}.parquet", kind=kind,
                 model_id=spec.model_id, version=version, week=week, home=build.home,
@@ -609,7 +621,9 @@ def _consent_events(build: _Build, *, today: date) -> list[dict[str, str]]:
     parts: list[pd.DataFrame] = []
 
     def add(mask: np.ndarray, purpose: str, status: str, at: np.ndarray) -> None:
-        parts.append(pd.DataFrame({"customer_id": ids[mask], "purpose": purpose, "status": status, "at": at[mask]}))
+        parts.append(
+            pd.DataFrame({"customer_id": ids[mask], "purpose": purpose, "status": status, "at": at[mask]})
+        )
 
     ai, other = rng.random(n), rng.random(n)
     never, late = ai < 0.03, (ai >= 0.03) & (ai < 0.05)
@@ -628,14 +642,28 @@ def _consent_events(build: _Build, *, today: date) -> list[dict[str, str]]:
     stamps = np.datetime_as_string(events["at"].to_numpy().astype("datetime64[s]"), unit="s")
     events["occurred_at"] = [f"{stamp}+00:00" for stamp in stamps]
     events["event_id"] = [f"EV{i:07d}" for i in range(1, len(events) + 1)]
-    return events[list(consent.EVENT_FIELDS)].to_dict("records")
+    columns = [events[field].to_numpy(dtype=object) for field in consent.EVENT_FIELDS]
+    return [dict(zip(consent.EVENT_FIELDS, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 _OFFICER = "Eva Lindqvist (AI ethics officer)"
 
-# (model, severity, category, days before today, title, description, reporter, link)
-_INCIDENTS: tuple[tuple[str, str, str, int, str, str, str, str | None], ...] = (
-    (
+
+class _Incident(NamedTuple):
+    """One demo incident; ``evidence`` links the week's snapshot or a refused lead."""
+
+    model_id: str
+    severity: str
+    category: str
+    days_ago: int
+    title: str
+    description: str
+    reporter: str
+    evidence: Literal["snapshot", "lead"] | None = None
+
+
+_INCIDENTS: tuple[_Incident, ...] = (
+    _Incident(
         "lead-scoring", "high", "bias", 16,
         "Leads aged 55+ are selected far less often than younger leads",
         "The weekly snapshot shows a selection-rate ratio well below the four-fifths rule for the "
@@ -643,59 +671,70 @@ _INCIDENTS: tuple[tuple[str, str, str, int, str, str, str, str | None], ...] = (
         "the proxy: the training labels reflect regions that sales historically did not call back.",
         _OFFICER, "snapshot",
     ),
-    (
+    _Incident(
         "lead-scoring", "high", "privacy", 9,
         "Leads scored without an AI-scoring consent on record",
         "Some scored leads belong to customers who never granted AI scoring or withdrew it during "
         "the last weeks. They must be routed to a human and excluded from automated scoring.",
-        _OFFICER, None,
+        _OFFICER,
     ),
-    (
+    _Incident(
         "discount-approval", "medium", "customer_complaint", 6,
         "Customer contests a refused renewal discount",
         "The customer says a colleague at a similar company got the discount she was refused and "
         "asks for the reasons and a manual review.",
         "Sales manager, South", "lead",
     ),
-    (
+    _Incident(
         "discount-approval", "medium", "explainability", 13,
         "Vendor model gives no reasons for its recommendations",
         "The discount model is scores-only: the deal desk cannot tell a customer why a discount "
         "was refused. Ask the vendor for reason codes or a model that can be explained.",
-        _OFFICER, None,
+        _OFFICER,
     ),
-    (
+    _Incident(
         "churn-risk", "low", "explainability", 4,
         "Retention team misreads the usage-drop reason",
         "Account managers read 'drop in product usage' as seats removed, but it compares active "
         "users with the previous quarter. The label and help text should say so.",
-        "Account manager, South", None,
+        "Account manager, South",
     ),
-    (
+    _Incident(
         "upsell-propensity", "medium", "accuracy", 2,
         "Upsell scores rise while accepted offers do not",
         "Seat usage and expansion signals drift upwards week by week; the share of accounts above "
         "the threshold grows faster than the offers customers accept.",
-        "Aisha Rahman (Account Management, West)", None,
+        "Aisha Rahman (Account Management, West)",
     ),
 )
 
 
+def _evidence(build: _Build, incident: _Incident, *, week: str) -> dict[str, Any]:
+    """The incident's link: that week's snapshot, or a woman's refused lead from that week's batch."""
+    if incident.evidence == "snapshot":
+        found = snapshots.list_snapshots(build.db, incident.model_id)
+        return {"snapshot_id": next(row["id"] for row in found if row["week"] == week)}
+    if incident.evidence == "lead":
+        spec = _spec(incident.model_id)
+        batch = datasets.find_dataset(
+            build.db, spec.model_id, version=spec.manifest["version"], kind="scores", week=week
+        )
+        rows = datasets.read_rows(batch, home=build.home)
+        refused = rows[(rows["score"] < spec.manifest["threshold"]) & (rows["sex"] == "female")]
+        return {"lead_id": str(refused["lead_id"].iloc[0])}
+    return {}
+
+
 def _open_incidents(build: _Build, *, today: date) -> int:
-    """Open the demo incidents, linking evidence where the story has some."""
-    owners = {spec.model_id: spec.manifest["owner"] for spec in _SPECS}
-    latest = build.weeks[-1].replace("-", "")
-    for number, (model_id, severity, category, days, title, text, reporter, link) in enumerate(_INCIDENTS):
-        evidence: dict[str, Any] = {}
-        if link == "snapshot":
-            evidence["snapshot_id"] = snapshots.latest_snapshot(build.db, model_id)["id"]
-        elif link == "lead":
-            evidence["lead_id"] = f"{_spec(model_id).prefix}-{latest}-000042"
+    """Open the demo incidents, each with evidence from the week it was opened in."""
+    for number, incident in enumerate(_INCIDENTS):
+        spec, opened = _spec(incident.model_id), today - timedelta(days=incident.days_ago)
+        week = max([w for w in build.weeks if w <= week_of(opened)], default=build.weeks[0])
         incidents.open_incident(
-            build.db, model_id=model_id, severity=severity, category=category, title=title,
-            description=text, reporter=reporter, owner=owners[model_id],
-            version=_spec(model_id).manifest["version"],
-            now=_at(today - timedelta(days=days), 10, number), **evidence,
+            build.db, model_id=spec.model_id, severity=incident.severity, category=incident.category,
+            title=incident.title, description=incident.description, reporter=incident.reporter,
+            owner=spec.manifest["owner"], version=spec.manifest["version"], now=_at(opened, 10, number),
+            **_evidence(build, incident, week=week),
         )
     build.progress(f"incidents: {len(_INCIDENTS)} opened")
     return len(_INCIDENTS)

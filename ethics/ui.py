@@ -215,7 +215,7 @@ def light(state: dict[str, str]) -> str:
 
 
 def portfolio_table(rows: list[dict[str, Any]]) -> None:
-    """The Overview's table: one row per model, a light per area, reasons on hover."""
+    """The Overview's table: one row per model, a light per area, and the reasons behind amber and red."""
     frame = pd.DataFrame(
         [
             {
@@ -225,6 +225,10 @@ def portfolio_table(rows: list[dict[str, Any]]) -> None:
                 "Risk": row["risk_tier"],
                 "Latest week": row["latest_week"] or "no snapshot",
                 **{area.capitalize(): light(row["lights"][area]) for area in portfolio.AREAS},
+                "Needs attention": "; ".join(
+                    f"{area}: {state['reason']}" for area, state in row["lights"].items()
+                    if state["status"] in ("warn", "fail")
+                ),
             }
             for row in rows
         ]
