@@ -107,6 +107,14 @@ def _sidebar_links(page):
     return [text.strip().splitlines()[-1] for text in page.locator('[data-testid="stSidebar"] a').all_inner_texts()]
 
 
+def _assert_sidebar(page, expected, timeout=10):
+    """Streamlit keeps the last run's elements until the new run replaces them: poll."""
+    deadline = time.time() + timeout
+    while _sidebar_links(page) != expected and time.time() < deadline:
+        page.wait_for_timeout(200)
+    assert _sidebar_links(page) == expected
+
+
 def test_every_sub_url_on_a_fresh_server_asks_for_sign_in(server, page):
     """Before anyone opened `/`: Streamlit runs page files directly; each must guard itself."""
     for path in ("/model?model=churn-risk", "/registry", "/users", "/"):
@@ -115,7 +123,7 @@ def test_every_sub_url_on_a_fresh_server_asks_for_sign_in(server, page):
         _settled(page)
         assert page.locator('[data-testid="stDataFrame"]').count() == 0
         assert "churn" not in page.locator('[data-testid="stMain"]').inner_text().lower()
-        assert _sidebar_links(page) == []
+        _assert_sidebar(page, [])
 
 
 def test_direct_model_url_after_sign_in(server, page):
@@ -131,7 +139,8 @@ def test_officer_walk_overview_then_click_into_a_model(server, page):
     _sign_in(page, "olivia")
     page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=30_000)
     _settled(page)
-    assert _sidebar_links(page) == ["Overview", "Model", "Registry", "Users"]
+    _assert_sidebar(page, ["Overview", "Model", "Registry", "Users"])
+    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=10_000)
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     page.get_by_role("link", name="Lead scoring (lead-scoring)").click()
     page.get_by_role("heading", name="Model").wait_for(timeout=30_000)
@@ -140,7 +149,7 @@ def test_officer_walk_overview_then_click_into_a_model(server, page):
     page.get_by_text(_latest_hash(server["home"], "lead-scoring")).first.wait_for(timeout=10_000)
     page.get_by_role("tab", name="Fairness").click()
     _settled(page)
-    assert page.locator(".js-plotly-plot").count() >= 1
+    page.locator(".js-plotly-plot >> visible=true").first.wait_for(timeout=10_000)
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Registry").click()
     page.get_by_role("heading", name="Model registry").wait_for(timeout=30_000)
     _settled(page)
@@ -152,12 +161,14 @@ def test_sales_manager_walk(server, page):
     page.get_by_text("Not allowed: a sales manager may not view registry.").wait_for(timeout=30_000)
     _settled(page)
     assert page.locator('[data-testid="stDataFrame"]').count() == 0
-    assert _sidebar_links(page) == ["Overview", "Model"]
+    _assert_sidebar(page, ["Overview", "Model"])
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Overview").click()
     page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=30_000)
     _settled(page)
+    page.get_by_role("link", name="Churn risk (churn-risk)").wait_for(timeout=10_000)
     main = page.locator('[data-testid="stMain"]').inner_text()
     assert "Churn" in main and "Lead scoring" not in main and "Upsell" not in main
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("heading", name="Sign in").wait_for(timeout=30_000)
-    assert _sidebar_links(page) == []
+    _settled(page)
+    _assert_sidebar(page, [])
