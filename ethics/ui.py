@@ -102,7 +102,6 @@ def current_actor(db: store.Database) -> Actor | None:
 def sign_out() -> None:
     """Forget the signed-in account of this session."""
     st.session_state[KEY_USER] = None
-    st.cache_data.clear()
 
 
 def _sign_in(db: store.Database) -> None:

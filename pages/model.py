@@ -18,7 +18,11 @@ def performance(snap, trend):
         ui.chart(charts.performance_trend(pd.DataFrame(trend)), pd.DataFrame(trend))
 
 
-def fairness(snap):
+GROUP_COLUMNS = {"group": "Group", "eval_count": "Evaluation rows", "eval_selection_rate": "Evaluation selected",
+                 "scores_count": "Scored leads", "scores_selection_rate": "Scored selected"}
+
+
+def fairness(snap, labels):
     groups = pd.DataFrame(snap["results"]["groups"])
     if groups.empty:
         st.caption("The manifest names no sensitive attributes.")
@@ -26,9 +30,10 @@ def fairness(snap):
     st.caption("Selection rate per group at the decision threshold (fairlearn MetricFrame). "
                "Verdicts against the policy are not evaluated yet.")
     for attribute in groups["attribute"].unique():
-        st.markdown(f"**{attribute}**")
+        st.markdown(f"**{labels.get(attribute, attribute)}**")
+        numbers = groups[groups["attribute"] == attribute]
         ui.chart(charts.group_selection_rates(groups, attribute=attribute),
-                 groups[groups["attribute"] == attribute].drop(columns="attribute"))
+                 numbers[[c for c in GROUP_COLUMNS if c in numbers]].rename(columns=GROUP_COLUMNS))
 
 
 def body(db, actor):
@@ -50,7 +55,8 @@ def body(db, actor):
     with tabs[0]:
         performance(snap, snapshots.performance_trend(db, model["id"]))
     with tabs[1]:
-        fairness(snap)
+        manifest = registry.get_version(db, model["id"], snap["version"])["manifest"]
+        fairness(snap, {a["name"]: a["label"] for a in manifest["sensitive_attributes"]})
     for tab, area in ((tabs[2], "Explanations"), (tabs[3], "Consent"), (tabs[5], "Reviews")):
         with tab:
             ui.not_evaluated(area)
