@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ethics.manifest import manifest_toml
+
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -210,30 +212,6 @@ def open_db(home: Path) -> Any:
     return db
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    raise TypeError(f"cannot write {value!r} as TOML")
-
-
-def toml_text(document: dict[str, Any]) -> str:
-    """The manifest's simple shape (values, tables, arrays of tables) as TOML."""
-    head, tail = [], []
-    for key, value in document.items():
-        if isinstance(value, dict):
-            tail += ["", f"[{key}]", *(f"{k} = {_toml_value(v)}" for k, v in value.items())]
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            for item in value:
-                tail += ["", f"[[{key}]]", *(f"{k} = {_toml_value(v)}" for k, v in item.items())]
-        else:
-            head.append(f"{key} = {_toml_value(value)}")
-    return "\n".join(head + tail) + "\n"
-
-
 def _named(names: Sequence[str]) -> list[dict[str, str]]:
     return [{"name": name, "label": name.replace("_", " ").capitalize()} for name in names]
 
@@ -269,7 +247,7 @@ def write_manifest(
     }
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "manifest.toml"
-    path.write_text(toml_text(document), encoding="utf-8")
+    path.write_text(manifest_toml(document), encoding="utf-8")
     return path
 
 

@@ -36,6 +36,7 @@ import pandas as pd
 from ethics import consent, datasets, incidents, registry, snapshots, store
 from ethics.config import DB_FILE, DEFAULTS_FILE
 from ethics.errors import ValidationError
+from ethics.manifest import manifest_toml
 from ethics.weeks import monday, week_of, weeks_before
 
 DemoSize = Literal["full", "small"]
@@ -465,32 +466,6 @@ _SPECS: tuple[_ModelSpec, ...] = (
 # -- manifests ----------------------------------------------------------------------------
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    raise TypeError(f"cannot write {value!r} as TOML")
-
-
-def _toml(document: dict[str, Any]) -> str:
-    """Write the manifest's simple shape (values, tables, arrays of tables) as TOML."""
-    head, tail = [], []
-    for key, value in document.items():
-        if isinstance(value, dict):
-            tail += ["", f"[{key}]", *(f"{k} = {_toml_value(v)}" for k, v in value.items())]
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            for item in value:
-                tail += ["", f"[[{key}]]", *(f"{k} = {_toml_value(v)}" for k, v in item.items())]
-        else:
-            head.append(f"{key} = {_toml_value(value)}")
-    return "\n".join(head + tail) + "\n"
-
-
 # -- building -----------------------------------------------------------------------------
 
 
@@ -549,7 +524,7 @@ def _register(build: _Build, spec: _ModelSpec, number: int, folder: Path) -> Non
     """Train the model once on its own sample (unless scores-only) and register it."""
     folder.mkdir(parents=True)
     manifest_path = folder / "manifest.toml"
-    manifest_path.write_text(_toml(spec.manifest), encoding="utf-8")
+    manifest_path.write_text(manifest_toml(spec.manifest), encoding="utf-8")
     artifact_path = None
     if spec.kind != "none":
         rng = _rng(number, 0)

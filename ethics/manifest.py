@@ -6,6 +6,7 @@ is a plain dict with every optional field filled in.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import tomllib
@@ -190,3 +191,33 @@ def feature_names(manifest: dict[str, Any]) -> list[str]:
 def sensitive_names(manifest: dict[str, Any]) -> list[str]:
     """The sensitive attributes (used for fairness, never as inputs)."""
     return [attribute["name"] for attribute in manifest["sensitive_attributes"]]
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def manifest_toml(document: dict[str, Any]) -> str:
+    """Write a manifest document (values, tables, arrays of tables) as TOML text.
+
+    The inverse of reading a manifest for the shapes manifests use; the demo and the
+    benchmarks write their manifests with it.
+    """
+    head, tail = [], []
+    for key, value in document.items():
+        if isinstance(value, dict):
+            tail += ["", f"[{key}]", *(f"{k} = {_toml_value(v)}" for k, v in value.items())]
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            for item in value:
+                tail += ["", f"[[{key}]]", *(f"{k} = {_toml_value(v)}" for k, v in item.items())]
+        else:
+            head.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(head + tail) + "\n"

@@ -106,3 +106,12 @@ def test_refuse_executable_names_the_format():
     with pytest.raises(artifacts.ArtifactRefused, match=r"Python pickle / joblib \(protocol 4\)"):
         artifacts.refuse_executable(b"\x80\x04\x95abc", file="m.pkl")
     artifacts.refuse_executable(b"tree\nversion=v4", file="m.txt")
+
+
+def test_manifest_toml_round_trips(tmp_path, registered):
+    from ethics.manifest import manifest_toml, read_manifest
+
+    manifest = {k: v for k, v in registered["manifest"].items()}
+    path = tmp_path / "again.toml"
+    path.write_text(manifest_toml(manifest))
+    assert read_manifest(path) == manifest
