@@ -165,6 +165,32 @@ def snapshot(model_id: str, week: str | None, version: str | None) -> None:
 
 
 @cli.command()
+@click.option("--model", "model_id", required=True, help="Model id.")
+@click.option("--week", help="ISO week of the snapshot (default: the latest snapshot).")
+@click.option("--json", "as_json", is_flag=True, help="Print the snapshot's fairness results as JSON.")
+def fairness(model_id: str, week: str | None, as_json: bool) -> None:
+    """Print a snapshot's fairness verdicts and group metrics; exit 1 if a verdict fails."""
+    snap = snapshots.latest_snapshot(_open(load_settings()), model_id, week=week)
+    results = snap["results"]
+    if as_json:
+        _echo_json({key: results.get(key) for key in ("verdicts", "fairness", "sampling", "drift")}
+                   | {"snapshot": snap["hash"], "week": snap["week"], "version": snap["version"]})
+    else:
+        click.echo(f"{model_id} {snap['version']} {snap['week']} snapshot {snap['hash']}")
+        for verdict in results.get("verdicts", []):
+            click.echo(f"{verdict['status'].upper():<8} {verdict['data']:<7} {verdict['grouping']:<24} "
+                       f"{verdict['metric']:<30} {verdict['sentence']}")
+        for grouping in results.get("fairness", {}).get("eval", []):
+            click.echo(f"\n{grouping['grouping']} (evaluation set)")
+            for group in grouping["groups"]:
+                click.echo(f"  {group['group']:<28} n={int(group['count']):<7} selected={group['selection_rate']:.3f} "
+                           f"tpr={group.get('true_positive_rate', 0):.3f} fpr={group.get('false_positive_rate', 0):.3f}"
+                           + ("" if group["judged"] else "  too few to judge"))
+    if any(v["status"] == "fail" for v in results.get("verdicts", [])):
+        raise SystemExit(1)
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def models(as_json: bool) -> None:
     """List registered models with their latest version."""

@@ -290,7 +290,7 @@ def _feature(name: str, label: str, unit: str, description: str = "") -> dict[st
 
 _SENSITIVE = [
     {"name": "sex", "label": "Sex", "description": "As recorded in the CRM; missing when not given."},
-    {"name": "age_band", "label": "Age band", "bands": list(AGE_BANDS)},
+    {"name": "age_band", "label": "Age band", "description": "Banded at collection: " + ", ".join(AGE_BANDS) + "."},
 ]
 
 _SPECS: tuple[_ModelSpec, ...] = (

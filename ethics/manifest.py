@@ -98,6 +98,10 @@ def _named_entries(raw: dict[str, Any], field: str, *, file: str) -> list[dict[s
                 f"and not one of {', '.join(RESERVED_COLUMNS)}"
             )
             raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+        bands = entry.get("bands")
+        if bands is not None and not _increasing_numbers(bands):
+            rule = f"{where}.bands must be increasing numbers (band edges such as [25, 35, 45, 55]), got {bands!r}"
+            raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
         result.append(
             {
                 "name": name,
@@ -113,6 +117,15 @@ def _named_entries(raw: dict[str, Any], field: str, *, file: str) -> list[dict[s
         rule = f"{field} names must be unique; repeated: {', '.join(duplicates)}"
         raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
     return result
+
+
+def _increasing_numbers(values: Any) -> bool:
+    return (
+        isinstance(values, list)
+        and bool(values)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        and all(a < b for a, b in zip(values, values[1:], strict=False))
+    )
 
 
 def validate_manifest(raw: dict[str, Any], *, file: str) -> dict[str, Any]:

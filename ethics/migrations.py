@@ -175,3 +175,9 @@ def m0003(db: Database) -> None:
         not_null={"username", "succeeded", "attempted_at"},
     )
     db[SIGN_INS].create_index(["username", "attempted_at"])
+
+
+@MIGRATIONS(name="0004_snapshot_summary")
+def m0004(db: Database) -> None:
+    # The lights a snapshot sets, so the Overview reads one small column per model.
+    db[SNAPSHOTS].add_column("summary_json", str)

@@ -7,13 +7,14 @@ words.  Areas whose evaluation has not been built yet stay ``not_evaluated``
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from ethics import store
 from ethics.weeks import iso, utcnow
 
-AREAS = ("fairness", "explanations", "consent", "incidents", "review")
+AREAS = ("fairness", "drift", "explanations", "consent", "incidents", "review")
 LIGHTS = ("pass", "warn", "fail", "not_evaluated")
 NOT_EVALUATED = {"status": "not_evaluated", "reason": "not evaluated yet"}
 _SEVERE = ("high", "critical")
@@ -43,10 +44,11 @@ def overview(
     rows = db.execute(
         f"""
         select m.id, m.name, m.purpose, m.team, m.risk_tier, m.status,
-               s.week as latest_week, s.version, s.id as snapshot_id, s.hash as snapshot_hash
+               s.week as latest_week, s.version, s.id as snapshot_id, s.hash as snapshot_hash,
+               s.summary_json
         from {store.MODELS} m
         left join (
-            select id, model_id, version, week, hash,
+            select id, model_id, version, week, hash, summary_json,
                    row_number() over (partition by model_id order by week desc, id desc) as rank
             from {store.SNAPSHOTS}
         ) s on s.model_id = m.id and s.rank = 1
@@ -57,7 +59,7 @@ def overview(
     ).fetchall()
     columns = [
         "id", "name", "purpose", "team", "risk_tier", "status",
-        "latest_week", "version", "snapshot_id", "snapshot_hash",
+        "latest_week", "version", "snapshot_id", "snapshot_hash", "summary_json",
     ]
     incidents = _open_incidents(db)
     stamp = iso(now or utcnow())
@@ -65,6 +67,7 @@ def overview(
     for values in rows:
         row = dict(zip(columns, values, strict=True))
         lights = {area: dict(NOT_EVALUATED) for area in AREAS}
+        lights.update(json.loads(row.pop("summary_json") or "{}").get("lights", {}))
         lights["incidents"] = incident_light(incidents.get(row["id"], []), now_iso=stamp)
         row["lights"] = lights
         result.append(row)

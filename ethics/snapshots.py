@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethics import datasets, registry, store
+from ethics import datasets, drift, fairness, registry, store
+from ethics import policy as rules
 from ethics.errors import NO_DATA_FOR_WEEK, NO_SNAPSHOT, UNKNOWN_SNAPSHOT, NotFound, ValidationError
-from ethics.manifest import sensitive_names
+from ethics.manifest import feature_names, sensitive_names
 from ethics.weeks import iso, parse_week, utcnow, week_of
 
+DEFAULT_PSI = {"warn_above": 0.1, "fail_above": 0.25}
 PACKAGES = ("ethics", "numpy", "pandas", "scikit-learn", "fairlearn", "shap", "lightgbm", "xgboost")
-MISSING_GROUP = "(missing)"
 
 
 def package_versions() -> dict[str, str]:
@@ -93,7 +94,19 @@ def take_snapshot(
             frames[kind] = datasets.read_rows(found, home=home)
     if not frames:
         raise ValidationError(NO_DATA_FOR_WEEK.format(model_id=model_id, week=week))
-    results = evaluate(frames, manifest=manifest)
+    results = evaluate(frames, manifest=manifest, policy=policy)
+    reference = _reference_batch(db, version_row)
+    if reference is not None and "scores" in frames:
+        inputs["drift_reference"] = {"dataset_id": reference["id"], "sha256": reference["parquet_sha256"],
+                                     "week": reference["week"]}
+        results["drift"] = {
+            "reference_week": reference["week"],
+            "columns": drift.drift_report(
+                datasets.read_rows(reference, home=home), frames["scores"],
+                columns=["score", *feature_names(manifest)],
+                policy=policy.get("drift", {}).get("psi", DEFAULT_PSI),
+            ),
+        }
     content = {
         "model_id": model_id,
         "version": version_row["version"],
@@ -118,10 +131,27 @@ def take_snapshot(
         "packages_json": store.to_json(content["packages"]),
         "policy_json": store.to_json(policy),
         "results_json": store.to_json(results),
+        "summary_json": store.to_json(summarize(results)),
     }
     with store.transaction(db):
         snapshot_id = db[store.SNAPSHOTS].insert(row).last_pk
     return _parsed({"id": snapshot_id, **row})
+
+
+def summarize(results: dict[str, Any]) -> dict[str, Any]:
+    """The lights a snapshot sets on the Overview (derived from its results)."""
+    return {
+        "lights": {
+            "fairness": rules.fairness_light(results.get("verdicts", [])),
+            "drift": rules.drift_light(results.get("drift")),
+        }
+    }
+
+
+def _reference_batch(db: store.Database, version_row: dict[str, Any]) -> dict[str, Any] | None:
+    """The drift reference: the version's earliest scoring batch."""
+    batches = datasets.list_datasets(db, version_row["model_id"], version=version_row["version"], kind="scores")
+    return batches[0] if batches else None
 
 
 def _version_for_week(db: store.Database, model_id: str, version: str | None, week: str) -> dict[str, Any]:
@@ -133,7 +163,7 @@ def _version_for_week(db: store.Database, model_id: str, version: str | None, we
     return (candidates or versions)[-1]
 
 
-def evaluate(frames: dict[str, pd.DataFrame], *, manifest: dict[str, Any]) -> dict[str, Any]:
+def evaluate(frames: dict[str, pd.DataFrame], *, manifest: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any]:
     """The snapshot's results from the week's evaluation set and scoring batch."""
     threshold = manifest["threshold"]
     results: dict[str, Any] = {"threshold": threshold, "rows": {k: len(v) for k, v in frames.items()}}
@@ -146,8 +176,40 @@ def evaluate(frames: dict[str, pd.DataFrame], *, manifest: dict[str, Any]) -> di
             "mean_score": _clean(scores.mean()),
             "selection_rate": _clean((scores >= threshold).mean()),
         }
-    results["groups"] = group_selection_rates(frames, attributes=sensitive_names(manifest), threshold=threshold)
+    results.update(fairness_results(frames, manifest=manifest, policy=policy))
     return results
+
+
+def fairness_results(
+    frames: dict[str, pd.DataFrame], *, manifest: dict[str, Any], policy: dict[str, Any]
+) -> dict[str, Any]:
+    """Group metrics, disparities with intervals, verdicts and sampling bias of a week."""
+    attributes = sensitive_names(manifest)
+    if not attributes:
+        return {"fairness": {}, "verdicts": [], "sampling": []}
+    bootstrap = policy.get("bootstrap", {})
+    assessments = {
+        kind: fairness.assess(
+            frame,
+            attributes=attributes,
+            threshold=manifest["threshold"],
+            bands={a["name"]: a["bands"] for a in manifest["sensitive_attributes"] if a.get("bands")},
+            min_group_size=policy.get("min_group_size", 30),
+            resamples=bootstrap.get("resamples", 1000),
+            confidence=bootstrap.get("confidence", 0.95),
+            seed=bootstrap.get("seed", 0),
+        )
+        for kind, frame in frames.items()
+    }
+    labels = {a["name"]: a["label"] for a in manifest["sensitive_attributes"]}
+    return {
+        "fairness": assessments,
+        "verdicts": rules.fairness_verdicts(assessments, policy=policy, labels=labels),
+        "sampling": rules.sampling_bias(
+            assessments.get("eval"), assessments.get("scores"),
+            max_difference=policy.get("sampling", {}).get("max_share_difference", 0.05),
+        ),
+    }
 
 
 def performance(frame: pd.DataFrame, *, threshold: float) -> dict[str, Any]:
@@ -166,28 +228,6 @@ def performance(frame: pd.DataFrame, *, threshold: float) -> dict[str, Any]:
     }
 
 
-def group_selection_rates(
-    frames: dict[str, pd.DataFrame], *, attributes: list[str], threshold: float
-) -> list[dict[str, Any]]:
-    """Per sensitive attribute and group: count and selection rate.
-
-    Same semantics as fairlearn's ``MetricFrame`` with ``count`` and
-    ``selection_rate`` (the tests use it as the oracle), counted in one groupby;
-    missing values form the group ``(missing)``.
-    """
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for kind, frame in frames.items():
-        selected = pd.Series(frame["score"].to_numpy() >= threshold, index=frame.index)
-        for attribute in attributes:
-            groups = frame[attribute].astype("string").fillna(MISSING_GROUP)
-            stats = selected.groupby(groups, sort=True).agg(["size", "mean"])
-            for group, (size, rate) in stats.iterrows():
-                entry = rows.setdefault((attribute, str(group)), {"attribute": attribute, "group": str(group)})
-                entry[f"{kind}_count"] = int(size)
-                entry[f"{kind}_selection_rate"] = _clean(rate)
-    return [rows[key] for key in sorted(rows)]
-
-
 def _clean(value: Any) -> float | None:
     value = float(value)
     return None if math.isnan(value) else round(value, 12)
@@ -195,8 +235,8 @@ def _clean(value: Any) -> float | None:
 
 def _parsed(row: dict[str, Any]) -> dict[str, Any]:
     row = dict(row)
-    for key in ("inputs", "packages", "policy", "results"):
-        row[key] = json.loads(row.pop(f"{key}_json"))
+    for key in ("inputs", "packages", "policy", "results", "summary"):
+        row[key] = json.loads(row.pop(f"{key}_json") or "{}")
     return row
 
 
@@ -216,17 +256,18 @@ def get_snapshot(db: store.Database, snapshot_id: int) -> dict[str, Any]:
     )
 
 
-def latest_snapshot(db: store.Database, model_id: str) -> dict[str, Any]:
-    """The newest snapshot of a model.
+def latest_snapshot(db: store.Database, model_id: str, *, week: str | None = None) -> dict[str, Any]:
+    """The newest snapshot of a model, or of one week of it.
 
     Raises
     ------
     NotFound
-        When the model has none.
+        When the model has none (for that week).
     """
-    found = list_snapshots(db, model_id)
+    found = [s for s in list_snapshots(db, model_id) if week is None or s["week"] == parse_week(week)]
     if not found:
-        raise NotFound(NO_SNAPSHOT.format(model_id=model_id))
+        raise NotFound(NO_SNAPSHOT.format(model_id=model_id) if week is None
+                       else f"Model {model_id!r} has no snapshot for week {week}.")
     return get_snapshot(db, found[0]["id"])
 
 
@@ -237,8 +278,7 @@ def verify_snapshot(db: store.Database, snapshot_id: int) -> bool:
     return hashlib.sha256(store.to_json(content).encode()).hexdigest() == snap["hash"]
 
 
-def performance_trend(db: store.Database, model_id: str) -> list[dict[str, Any]]:
-    """Per week (latest snapshot of each), the evaluation performance and scoring selection rate."""
+def _latest_per_week(db: store.Database, model_id: str) -> list[tuple[str, str, dict[str, Any]]]:
     rows = db.execute(
         f"""
         select week, version, results_json from (
@@ -249,9 +289,13 @@ def performance_trend(db: store.Database, model_id: str) -> list[dict[str, Any]]
         """,
         [model_id],
     ).fetchall()
+    return [(week, version, json.loads(results_json)) for week, version, results_json in rows]
+
+
+def performance_trend(db: store.Database, model_id: str) -> list[dict[str, Any]]:
+    """Per week (latest snapshot of each), the evaluation performance and scoring selection rate."""
     trend = []
-    for week, version, results_json in rows:
-        results = json.loads(results_json)
+    for week, version, results in _latest_per_week(db, model_id):
         performance = results.get("performance", {})
         trend.append(
             {
@@ -265,3 +309,42 @@ def performance_trend(db: store.Database, model_id: str) -> list[dict[str, Any]]
             }
         )
     return trend
+
+
+def disparity_trend(
+    db: store.Database, model_id: str, *, data: str, grouping: str, metric: str
+) -> list[dict[str, Any]]:
+    """One disparity across weeks (latest snapshot of each week): value and interval."""
+    trend = []
+    for week, _, results in _latest_per_week(db, model_id):
+        for entry in results.get("fairness", {}).get(data, []):
+            if entry["grouping"] == grouping and metric in entry["disparities"]:
+                found = entry["disparities"][metric]
+                low, high = found.get("interval") or (None, None)
+                trend.append({"week": week, "value": found.get("judged_value"), "low": low, "high": high})
+    return trend
+
+
+def what_if(db: store.Database, snapshot_id: int, *, home: Path, attribute: str) -> list[dict[str, Any]]:
+    """ThresholdOptimizer what-if on a snapshot's evaluation set for one sensitive attribute.
+
+    Changes nothing: it reports accuracy and disparities before and after.
+
+    Raises
+    ------
+    ValidationError
+        No evaluation set in the snapshot, or groups the optimiser cannot handle.
+    """
+    from ethics import mitigation
+
+    snap = get_snapshot(db, snapshot_id)
+    if "eval" not in snap["inputs"]:
+        raise ValidationError(f"Snapshot {snapshot_id} has no evaluation set: the what-if needs labelled rows.")
+    dataset = store.get_row(db, store.DATASETS, snap["inputs"]["eval"]["dataset_id"],
+                            message=UNKNOWN_SNAPSHOT.format(snapshot_id=snapshot_id))
+    frame = datasets.read_rows(dataset, home=home)
+    if attribute not in frame.columns:
+        raise ValidationError(f"Sensitive attribute {attribute!r} is not in snapshot {snapshot_id}'s evaluation set.")
+    return mitigation.threshold_optimizer_what_if(
+        frame["label"], frame["score"], frame[attribute].rename(attribute), threshold=snap["results"]["threshold"]
+    )

@@ -44,12 +44,16 @@ class PageSpec:
 PAGES = (
     PageSpec("pages/overview.py", "Overview", ":material/traffic:", "", "Portfolio", "view_portfolio"),
     PageSpec(MODEL_PAGE, "Model", ":material/search:", "model", "Portfolio", "view_model"),
+    PageSpec("pages/fairness.py", "Fairness", ":material/balance:", "fairness", "Portfolio", "view_model"),
     PageSpec("pages/registry.py", "Registry", ":material/inventory_2:", "registry", "Records", "view_registry"),
     PageSpec("pages/users.py", "Users", ":material/group:", "users", "Administration", "view_users"),
 )
 PAGE_BY_PATH = {spec.path: spec for spec in PAGES}
-LIGHT_ICONS = {"pass": "🟢", "warn": "🟡", "fail": "🔴", "not_evaluated": "⚪"}
-LIGHT_WORDS = {"pass": "pass", "warn": "warn", "fail": "fail", "not_evaluated": "not evaluated"}
+LIGHT_ICONS = {"pass": "🟢", "warn": "🟡", "fail": "🔴", "not_evaluated": "⚪", "too_few": "⚪"}
+LIGHT_WORDS = {
+    "pass": "pass", "warn": "warn", "fail": "fail", "not_evaluated": "not evaluated", "too_few": "too few to judge",
+}
+DATA_LABELS = {"eval": "Evaluation set", "scores": "Scoring batch"}
 CACHE_TTL_S = 30
 # Session keys: set once in init_state(), read with .get().
 KEY_USER = "username"
@@ -208,9 +212,77 @@ def snapshot(db_path: str, snapshot_id: int) -> dict[str, Any]:
         db.close()
 
 
+@st.cache_data(ttl=3600, max_entries=32, show_spinner="Running ThresholdOptimizer on the evaluation set…")
+def what_if(db_path: str, snapshot_id: int, attribute: str) -> list[dict[str, Any]]:
+    """Cached what-if of one snapshot and attribute (the snapshot never changes)."""
+    db = store.open_db(db_path)
+    try:
+        return snapshots.what_if(db, snapshot_id, home=settings().home, attribute=attribute)
+    finally:
+        db.close()
+
+
 def light(state: dict[str, str]) -> str:
     """A traffic light as icon and word."""
-    return f"{LIGHT_ICONS[state['status']]} {LIGHT_WORDS[state['status']]}"
+    return status(state["status"])
+
+
+def status(name: str) -> str:
+    """A status (pass, warn, fail, too_few, not_evaluated) as icon and word."""
+    return f"{LIGHT_ICONS[name]} {LIGHT_WORDS[name]}"
+
+
+def pick_snapshot(db: store.Database, model: dict[str, Any]) -> dict[str, Any] | None:
+    """A select box of the model's snapshots, newest first; the chosen one, parsed."""
+    history = snapshots.list_snapshots(db, model["id"])
+    if not history:
+        st.warning(f"Model {model['id']!r} has no snapshot yet: run `python -m ethics snapshot --model "
+                   f"{model['id']}` after importing data.")
+        return None
+    labels = {s["id"]: f"{s['week']} · version {s['version']} · {s['hash'][:12]}" for s in history}
+    chosen = st.selectbox("Snapshot", list(labels), format_func=labels.get)
+    return snapshot(str(settings().db_path), chosen)
+
+
+def interval(bounds: list[float | None] | None) -> str:
+    """A 95% interval as "0.44–0.54" (empty when there is none)."""
+    if not bounds or bounds[0] is None:
+        return ""
+    return f"{bounds[0]:.2f}–{bounds[1]:.2f}"
+
+
+def findings(rows: list[dict[str, Any]]) -> None:
+    """The failing and warning verdicts as sentences, then a count of the rest."""
+    if not rows:
+        st.caption("No fairness verdicts in this snapshot.")
+        return
+    for verdict in rows:
+        if verdict["status"] in ("fail", "warn"):
+            st.markdown(f"{status(verdict['status'])} · **{verdict['label']}**, {verdict['grouping']} "
+                        f"({DATA_LABELS[verdict['data']].lower()}): {verdict['sentence']}")
+    passed = sum(v["status"] == "pass" for v in rows)
+    st.caption(f"{passed} of {len(rows)} verdicts pass.")
+
+
+def verdicts(rows: list[dict[str, Any]]) -> None:
+    """The policy verdicts of a snapshot, worst first, each with its sentence."""
+    order = {"fail": 0, "warn": 1, "too_few": 2, "pass": 3}
+    frame = pd.DataFrame(
+        [
+            {
+                "Status": status(v["status"]),
+                "Data": DATA_LABELS[v["data"]],
+                "Groups": v["grouping"],
+                "Metric": v["label"],
+                "Value": v["value"],
+                "95% interval": interval(v.get("interval")),
+                "Threshold": ", ".join(f"{k.replace('_', ' ')} {t:g}" for k, t in v["threshold"].items()),
+                "Finding": v["sentence"],
+            }
+            for v in sorted(rows, key=lambda v: order[v["status"]])
+        ]
+    )
+    table(frame, empty="No verdicts: the manifest names no sensitive attributes.")
 
 
 def portfolio_table(rows: list[dict[str, Any]]) -> None:

@@ -20,6 +20,15 @@ def now():
     return NOW
 
 
+def default_policy():
+    """The shipped policy (ethics/default.toml), as snapshots record it."""
+    import tomllib
+
+    from ethics.config import DEFAULTS_FILE
+
+    return tomllib.loads(DEFAULTS_FILE.read_text())["policy"]
+
+
 @pytest.fixture
 def fresh_db():
     db = store.open_db(memory=True)
@@ -65,7 +74,9 @@ def example_snapshot(db, home, examples, registered, now):
             db, examples / name, kind=kind, model_id=EXAMPLE_MODEL, version=EXAMPLE_VERSION,
             week=WEEK, home=home, actor="test", now=now,
         )
-    return snapshots.take_snapshot(db, model_id=EXAMPLE_MODEL, week=WEEK, home=home, policy={}, actor="test", now=now)
+    return snapshots.take_snapshot(
+        db, model_id=EXAMPLE_MODEL, week=WEEK, home=home, policy=default_policy(), actor="test", now=now
+    )
 
 
 def state_of(home: Path) -> dict[str, str]:

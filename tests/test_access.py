@@ -8,12 +8,12 @@ from ethics import registry, store
 from tests.apptest import clear_caches, open_app, open_page, texts
 from tests.conftest import ACCOUNTS, add_accounts
 
-PAGES = ["pages/overview.py", "pages/model.py", "pages/registry.py", "pages/users.py"]
+PAGES = ["pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/registry.py", "pages/users.py"]
 ALLOWED = {
     "officer": set(PAGES),
     "auditor": set(PAGES),
-    "manager_north": {"pages/overview.py", "pages/model.py"},
-    "manager_south": {"pages/overview.py", "pages/model.py"},
+    "manager_north": {"pages/overview.py", "pages/model.py", "pages/fairness.py"},
+    "manager_south": {"pages/overview.py", "pages/model.py", "pages/fairness.py"},
 }
 
 
@@ -96,9 +96,10 @@ def test_sidebar_lists_only_the_pages_a_role_may_see(env):
     from ethics import auth, ui
 
     manager = auth.Actor("sm.north", "M", "sales_manager", "north")
-    assert [s.title for s in ui.PAGES if manager.can(s.permission)] == ["Overview", "Model"]
+    assert [s.title for s in ui.PAGES if manager.can(s.permission)] == ["Overview", "Model", "Fairness"]
     auditor = auth.Actor("aude", "A", "auditor")
-    assert [s.title for s in ui.PAGES if auditor.can(s.permission)] == ["Overview", "Model", "Registry", "Users"]
+    everything = ["Overview", "Model", "Fairness", "Registry", "Users"]
+    assert [s.title for s in ui.PAGES if auditor.can(s.permission)] == everything
 
 
 def test_auditor_cannot_change_accounts(env):

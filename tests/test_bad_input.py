@@ -144,6 +144,10 @@ CASES = {
     "sensitive attribute used as feature": (
         lambda c: c.register(c.manifest('name = "region_code"', 'name = "sex"')),
         ["bad.toml", "sensitive attributes are never model inputs", "sex"]),
+    "bands that are not edges": (
+        lambda c: c.register(c.manifest('name = "age_band"\nlabel = "Age band"',
+                                        'name = "age_band"\nlabel = "Age band"\nbands = ["old", "young"]')),
+        ["bad.toml", "sensitive_attributes[1].bands must be increasing numbers"]),
     "proxy that is not a feature": (
         lambda c: c.register(c.manifest('proxy_candidates = ["region_code"]', 'proxy_candidates = ["postcode"]')),
         ["bad.toml", "proxy_candidates must be features", "postcode"]),

@@ -139,7 +139,7 @@ def test_officer_walk_overview_then_click_into_a_model(server, page):
     _sign_in(page, "olivia")
     page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=30_000)
     _settled(page)
-    _assert_sidebar(page, ["Overview", "Model", "Registry", "Users"])
+    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Registry", "Users"])
     page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=10_000)
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     page.get_by_role("link", name="Lead scoring (lead-scoring)").click()
@@ -161,7 +161,7 @@ def test_sales_manager_walk(server, page):
     page.get_by_text("Not allowed: a sales manager may not view registry.").wait_for(timeout=30_000)
     _settled(page)
     assert page.locator('[data-testid="stDataFrame"]').count() == 0
-    _assert_sidebar(page, ["Overview", "Model"])
+    _assert_sidebar(page, ["Overview", "Model", "Fairness"])
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Overview").click()
     page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=30_000)
     _settled(page)

@@ -4,6 +4,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from ethics import store
 from ethics.cli import cli
 from tests.conftest import REPO, WEEK
 
@@ -60,7 +61,9 @@ def test_bad_input_exits_2_with_the_message(run, examples):
 
 
 def test_migrate_and_list(run):
-    assert "applied 3 migration(s)" in run("migrate").output
+    from ethics.migrations import MIGRATIONS
+
+    assert f"applied {len(MIGRATIONS.pending(store.open_db(memory=True)))} migration(s)" in run("migrate").output
     assert run("migrate").output.strip() == "up to date"
     listed = run("migrate", "--list").output
     assert "applied  0001_registry_datasets_snapshots" in listed

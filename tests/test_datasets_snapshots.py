@@ -6,7 +6,7 @@ from sklearn.metrics import roc_auc_score
 
 from ethics import datasets, snapshots
 from ethics.errors import NotFound, ValidationError
-from tests.conftest import EXAMPLE_MODEL, EXAMPLE_VERSION, WEEK
+from tests.conftest import EXAMPLE_MODEL, EXAMPLE_VERSION, WEEK, default_policy
 
 
 def _expected_scores(frame, home, version_row):
@@ -65,29 +65,35 @@ def test_snapshot_results_match_independent_computations(db, example_snapshot, e
     assert perf["base_rate"] == pytest.approx(frame["label"].mean())
     expected = MetricFrame(metrics=selection_rate, y_true=frame["label"], y_pred=y_pred,
                            sensitive_features=frame["age_band"]).by_group
-    got = {g["group"]: g["eval_selection_rate"] for g in example_snapshot["results"]["groups"]
-           if g["attribute"] == "age_band"}
+    got = {g["group"]: g["selection_rate"] for g in _grouping(example_snapshot, "eval", "age_band")["groups"]}
     assert got == pytest.approx(expected.to_dict())
-    counts = {g["group"]: g["eval_count"] for g in example_snapshot["results"]["groups"]
-              if g["attribute"] == "sex"}
+    counts = {g["group"]: g["count"] for g in _grouping(example_snapshot, "eval", "sex")["groups"]}
     assert counts == frame["sex"].value_counts().to_dict()
+    assert _grouping(example_snapshot, "scores", "sex × age_band")["disparities"]["demographic_parity_ratio"]
     assert example_snapshot["results"]["rows"] == {"eval": 300, "scores": 200}
+
+
+def _grouping(snapshot, data, name):
+    return next(g for g in snapshot["results"]["fairness"][data] if g["grouping"] == name)
 
 
 def test_snapshot_records_inputs_packages_and_policy(db, example_snapshot):
     snap = snapshots.get_snapshot(db, example_snapshot["id"])
-    assert set(snap["inputs"]) == {"artifact_sha256", "eval", "scores"}
+    assert set(snap["inputs"]) == {"artifact_sha256", "eval", "scores", "drift_reference"}
+    assert snap["inputs"]["drift_reference"]["week"] == WEEK
+    assert snap["results"]["drift"]["reference_week"] == WEEK
+    assert {c["column"]: c["psi"] for c in snap["results"]["drift"]["columns"]}["score"] == 0.0
     assert snap["inputs"]["eval"]["rows"] == 300
     assert snap["packages"]["fairlearn"] and snap["packages"]["pandas"]
     assert snapshots.verify_snapshot(db, snap["id"])
 
 
 def test_snapshot_is_computed_once_for_unchanged_inputs(db, home, example_snapshot, now):
-    again = snapshots.take_snapshot(db, model_id=EXAMPLE_MODEL, week=WEEK, home=home, policy={},
+    again = snapshots.take_snapshot(db, model_id=EXAMPLE_MODEL, week=WEEK, home=home, policy=default_policy(),
                                     actor="t", now=now)
     assert again["id"] == example_snapshot["id"] and again["hash"] == example_snapshot["hash"]
     other_policy = snapshots.take_snapshot(db, model_id=EXAMPLE_MODEL, week=WEEK, home=home,
-                                           policy={"min_group_size": 50}, actor="t", now=now)
+                                           policy={**default_policy(), "min_group_size": 50}, actor="t", now=now)
     assert other_policy["hash"] != example_snapshot["hash"]
     assert [s["id"] for s in snapshots.list_snapshots(db, EXAMPLE_MODEL)] == [other_policy["id"],
                                                                             example_snapshot["id"]]
@@ -101,7 +107,7 @@ def test_missing_sensitive_values_form_their_own_group(db, home, examples, regis
                             version=EXAMPLE_VERSION, week=WEEK, home=home, actor="t", now=now)
     snap = snapshots.take_snapshot(db, model_id=EXAMPLE_MODEL, week=WEEK, home=home, policy={},
                                    actor="t", now=now)
-    groups = {g["group"]: g["eval_count"] for g in snap["results"]["groups"] if g["attribute"] == "sex"}
+    groups = {g["group"]: g["count"] for g in _grouping(snap, "eval", "sex")["groups"]}
     assert groups["(missing)"] == 10
 
 

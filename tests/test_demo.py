@@ -110,12 +110,23 @@ def test_a_snapshot_per_model_and_week_that_verifies(demo_db):
 
 
 def test_lead_scoring_selects_older_leads_far_less_often(demo_db):
-    groups = snapshots.latest_snapshot(demo_db, "lead-scoring")["results"]["groups"]
-    ages = {g["group"]: g for g in groups if g["attribute"] == "age_band"}
-    assert set(ages) == set(demo.AGE_BANDS)
+    results = snapshots.latest_snapshot(demo_db, "lead-scoring")["results"]
     for kind in ("eval", "scores"):
-        rates = {band: ages[band][f"{kind}_selection_rate"] for band in demo.AGE_BANDS}
+        ages = next(g for g in results["fairness"][kind] if g["grouping"] == "age_band")
+        rates = {g["group"]: g["selection_rate"] for g in ages["groups"]}
+        assert set(rates) == set(demo.AGE_BANDS)
         assert rates["55+"] / max(rates.values()) < 0.8, (kind, rates)
+
+
+def test_the_injected_bias_fails_the_four_fifths_rule_for_the_oldest_leads(demo_db):
+    verdicts = snapshots.latest_snapshot(demo_db, "lead-scoring")["results"]["verdicts"]
+    (age,) = [v for v in verdicts if v["data"] == "scores" and v["grouping"] == "age_band"
+              and v["metric"] == "demographic_parity_ratio"]
+    assert age["status"] == "fail" and age["worst_group"] == "55+" and age["value"] < 0.8
+    assert age["interval"][1] < 0.8 and not age["interval_crosses"]
+    assert age["sentence"].startswith("Leads with Age band 55+ are selected 0.")
+    sex = [v for v in verdicts if v["grouping"] == "sex" and v["metric"] == "demographic_parity_ratio"]
+    assert {v["status"] for v in sex} <= {"pass", "warn"}
 
 
 def test_postcode_region_is_a_strong_proxy_for_age(demo_db, demo_home):

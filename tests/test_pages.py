@@ -2,6 +2,7 @@
 
 import pytest
 
+from ethics import policy, store, ui
 from tests.apptest import button, clear_caches, open_app, open_page
 from tests.conftest import EXAMPLE_MODEL, add_accounts
 
@@ -21,13 +22,15 @@ def _ok(at):
     return at
 
 
-def test_app_opens_the_overview(app_home):
+def test_app_opens_the_overview(app_home, example_snapshot):
     at = _ok(open_app("olivia"))
     assert at.title[0].value == "Portfolio overview"
     frame = at.dataframe[0].value
     assert frame["Model"].tolist() == ["Webinar follow-up priority"]
     assert frame["Latest week"].tolist() == ["2026-W48"]
-    assert frame["Fairness"].tolist() == ["⚪ not evaluated"]
+    light = policy.fairness_light(example_snapshot["results"]["verdicts"])
+    assert frame["Fairness"].tolist() == [ui.light(light)] and light["status"] in ("pass", "warn", "fail")
+    assert frame["Explanations"].tolist() == ["⚪ not evaluated"]
     assert frame["Incidents"].tolist() == ["🟢 pass"]
 
 
@@ -74,3 +77,33 @@ def test_empty_home_shows_a_clear_empty_state(tmp_path, monkeypatch):
     assert "No models are registered yet" in at.info[0].value
     at = _ok(open_page(at, "pages/model.py"))
     assert "No models are registered yet" in at.info[0].value
+
+
+def test_fairness_page_shows_verdicts_groups_and_trend(app_home, example_snapshot):
+    at = _ok(open_page(open_app("olivia"), "pages/fairness.py", model=EXAMPLE_MODEL))
+    verdicts = at.dataframe[0].value
+    expected = example_snapshot["results"]["verdicts"]
+    assert len(verdicts) == len(expected)
+    assert set(verdicts["Finding"]) == {v["sentence"] for v in expected}
+    groups = at.dataframe[1].value
+    sex = next(g for g in example_snapshot["results"]["fairness"]["eval"] if g["grouping"] == "sex")
+    assert groups["group"].tolist() == [g["group"] for g in sex["groups"]]
+    assert groups["selection_rate"].tolist() == [g["selection_rate"] for g in sex["groups"]]
+    assert len(at.get("plotly_chart")) == 3  # groups, trend, drift
+
+
+def test_fairness_what_if_runs_on_request_and_matches_fairlearn(app_home, db, example_snapshot):
+    from fairlearn.metrics import demographic_parity_difference
+
+    from ethics import datasets
+
+    at = _ok(open_page(open_app("olivia"), "pages/fairness.py", model=EXAMPLE_MODEL))
+    button(at, "Run the what-if").click().run()
+    assert not at.exception and not at.error
+    table = at.dataframe[-1].value
+    assert table["scenario"].tolist() == ["current threshold", "ThresholdOptimizer: demographic parity",
+                                          "ThresholdOptimizer: equalized odds"]
+    rows = datasets.read_rows(db[store.DATASETS].get(example_snapshot["inputs"]["eval"]["dataset_id"]), home=app_home)
+    expected = demographic_parity_difference(rows["label"], rows["score"] >= 0.5, sensitive_features=rows["sex"])
+    assert table["demographic_parity_difference"][0] == pytest.approx(expected)
+    assert table["rows"].tolist() == [len(rows)] * 3

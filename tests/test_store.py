@@ -14,12 +14,13 @@ def test_fresh_database_ends_with_nothing_pending(fresh_db):
         "0001_registry_datasets_snapshots",
         "0002_consent_events_incidents",
         "0003_users_sign_ins",
+        "0004_snapshot_summary",
     ]
 
 
 def test_second_migrate_is_a_no_op(home):
     db = store.open_db(home / "ethics.db")
-    assert len(store.migrate(db)) == 3
+    assert len(store.migrate(db)) == len(MIGRATIONS.pending(store.open_db(memory=True)))
     schema = db.execute("select sql from sqlite_master order by name").fetchall()
     assert store.migrate(db) == []
     assert db.execute("select sql from sqlite_master order by name").fetchall() == schema
@@ -31,7 +32,8 @@ def test_old_database_is_upgraded(home):
     assert not db[store.INCIDENTS].exists()
     db.close()
     db = store.open_db(home / "ethics.db")
-    assert store.migrate(db) == ["0002_consent_events_incidents", "0003_users_sign_ins"]
+    assert store.migrate(db) == [
+        "0002_consent_events_incidents", "0003_users_sign_ins", "0004_snapshot_summary"]
     assert db[store.INCIDENTS].exists()
     assert MIGRATIONS.pending(db) == []
 
