@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -32,6 +33,7 @@ NO_LABELS = "Fairness needs a 'label' column with 0/1 values for metric {metric!
 NO_ATTRIBUTE = "Sensitive attribute {attribute!r} is not a column of the data (columns: {columns})."
 NO_ROWS = "Fairness needs at least one row; the {data} is empty."
 BAD_LABEL = "Column 'label' must hold only 0 and 1; found {value!r}."
+NO_SCORE = "Fairness needs a 'score' column; this data has none."
 
 
 class Counts:
@@ -118,7 +120,12 @@ def disparity_values(counts: Counts, name: str) -> np.ndarray:
     """One disparity from per-group counts (worst case over its metrics, as fairlearn's agg)."""
     spec = DISPARITIES[name]
     per_metric = np.stack([compare(METRICS[m].formula(counts), spec.kind) for m in spec.metrics])
-    return per_metric.max(axis=0) if spec.kind == "difference" else per_metric.min(axis=0)
+    if len(spec.metrics) == 1:
+        return per_metric[0]
+    # A metric that is undefined (a ratio of 0/0) does not hide the other one, as in fairlearn.
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmax(per_metric, axis=0) if spec.kind == "difference" else np.nanmin(per_metric, axis=0)
 
 
 # -- groups ------------------------------------------------------------------------------
@@ -137,10 +144,13 @@ class Grouping:
 def _column_codes(values: pd.Series, bands: Sequence[float] | None) -> tuple[np.ndarray, list[str]]:
     if bands:
         values = band(values, bands)
-    codes, uniques = pd.factorize(values.astype("string"), sort=True, use_na_sentinel=True)
+    text = values.astype("string")
+    # Missing values and a literal "(missing)" are one group, last.
+    missing = (text.isna() | (text == MISSING_GROUP)).to_numpy(dtype=bool)
+    codes, uniques = pd.factorize(text.mask(missing), sort=True, use_na_sentinel=True)
     labels = [str(u) for u in uniques]
-    if (codes < 0).any():
-        codes = np.where(codes < 0, len(labels), codes)
+    if missing.any():
+        codes = np.where(missing, len(labels), codes)
         labels.append(MISSING_GROUP)
     return codes.astype(np.int64), labels
 
@@ -195,13 +205,20 @@ def groupings(
     sizes = range(1, len(attributes) + 1) if intersections else range(1, 2)
     for size in sizes:
         for combo in itertools.combinations(attributes, size):
+            if size == 1:
+                codes, labels = coded[combo[0]]
+                result.append(Grouping(combo[0], combo, codes, labels))
+                continue
             combined = np.zeros(len(frame), dtype=np.int64)
             for attribute in combo:
                 codes, labels = coded[attribute]
                 combined = combined * len(labels) + codes
-            present, inverse = np.unique(combined, return_inverse=True)
+            # Keep only the combinations that occur, numbered in order (a bincount, not a sort).
+            present = np.flatnonzero(np.bincount(combined))
+            renumber = np.zeros(int(present[-1]) + 1, dtype=np.int64)
+            renumber[present] = np.arange(len(present))
             labels = [_combined_label(value, combo, coded) for value in present]
-            result.append(Grouping(JOIN.join(combo), combo, inverse.astype(np.int64), labels))
+            result.append(Grouping(JOIN.join(combo), combo, renumber[combined], labels))
     return result
 
 
@@ -215,18 +232,50 @@ def _combined_label(value: int, combo: tuple[str, ...], coded: dict[str, tuple[n
 
 
 def confusion_counts(codes: np.ndarray, y_pred: np.ndarray, y_true: np.ndarray | None, *, groups: int) -> np.ndarray:
-    """Per group ``[tn, fp, fn, tp]`` in one bincount; without labels, selected rows count as tp."""
-    truth = y_pred if y_true is None else y_true
+    """Per group ``[tn, fp, fn, tp]`` in one bincount; without labels, selected rows count as tp.
+
+    Inputs may be any 1-d container (list, array, Series, one-column DataFrame).
+    """
+    codes, y_pred = _flat(codes), _flat(y_pred)
+    truth = y_pred if y_true is None else _flat(y_true)
     cells = np.bincount(codes * 4 + truth.astype(np.int64) * 2 + y_pred.astype(np.int64), minlength=groups * 4)
     return cells.reshape(groups, 4)
 
 
-def group_auc(codes: np.ndarray, scores: np.ndarray, y_true: np.ndarray, *, groups: int) -> np.ndarray:
-    """ROC AUC per group from ranks (Mann-Whitney), NaN where a group lacks one class."""
-    ranks = pd.Series(scores).groupby(codes).rank(method="average").to_numpy()
-    positives = np.bincount(codes, weights=y_true, minlength=groups)
-    negatives = np.bincount(codes, minlength=groups) - positives
-    rank_sum = np.bincount(codes, weights=ranks * y_true, minlength=groups)
+def _flat(values: Any) -> np.ndarray:
+    return np.asarray(values).ravel()
+
+
+def score_order(scores: Any) -> np.ndarray:
+    """The rows in score order, computed once and shared by every grouping's AUC."""
+    return np.argsort(_flat(scores), kind="stable")
+
+
+def group_auc(
+    codes: Any, scores: Any, y_true: Any, *, groups: int, order: np.ndarray | None = None
+) -> np.ndarray:
+    """ROC AUC per group (Mann-Whitney rank sums), NaN where a group lacks one class.
+
+    One stable sort of the group codes in score order puts each group's scores in
+    order; tied (group, score) runs get their average position, as ``rankdata``
+    does.  Pass ``order`` from :func:`score_order` to share the score sort.
+    """
+    codes, scores, y_true = _flat(codes).astype(np.int64), _flat(scores), _flat(y_true).astype(np.float64)
+    order = score_order(scores) if order is None else order
+    keys = codes[order]
+    # A stable sort of small integers is a radix sort: int16 keys make it several times faster.
+    keys = keys.astype(np.int16) if groups < 2**15 else keys
+    by_group = order[np.argsort(keys, kind="stable")]
+    code, score, truth = codes[by_group], scores[by_group], y_true[by_group]
+    starts = np.ones(len(code), dtype=bool)
+    starts[1:] = (code[1:] != code[:-1]) | (score[1:] != score[:-1])
+    first = np.flatnonzero(starts)
+    last = np.append(first[1:], len(code)) - 1
+    position = ((first + last) / 2 + 1)[np.cumsum(starts) - 1]
+    group_start = np.searchsorted(code, np.arange(groups))
+    positives = np.bincount(code, weights=truth, minlength=groups)
+    negatives = np.bincount(code, minlength=groups) - positives
+    rank_sum = np.bincount(code, weights=position * truth, minlength=groups) - positives * group_start
     with np.errstate(divide="ignore", invalid="ignore"):
         auc = (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
     return np.where((positives > 0) & (negatives > 0), auc, np.nan)
@@ -291,15 +340,20 @@ def assess(
     """
     if frame.empty:
         raise ValidationError(NO_ROWS.format(data="data"))
-    y_pred = (frame["score"].to_numpy() >= threshold).astype(np.int64)
+    if "score" not in frame.columns:
+        raise ValidationError(NO_SCORE)
+    scores = frame["score"].to_numpy()
+    y_pred = (scores >= threshold).astype(np.int64)
     y_true = None
     if "label" in frame.columns:
         y_true = frame["label"].to_numpy()
         bad = ~np.isin(y_true, (0, 1))
         if bad.any():
-            raise ValidationError(BAD_LABEL.format(value=y_true[np.argmax(bad)]))
+            value = y_true[np.argmax(bad)]
+            raise ValidationError(BAD_LABEL.format(value=value.item() if isinstance(value, np.generic) else value))
         y_true = y_true.astype(np.int64)
     rng = np.random.default_rng(seed)
+    order = None if y_true is None else score_order(scores)
     results = []
     for grouping in groupings(frame, attributes=attributes, bands=bands):
         size = len(grouping.labels)
@@ -309,8 +363,7 @@ def assess(
             _assess_grouping(
                 grouping, cells, boot, labelled=y_true is not None, min_group_size=min_group_size,
                 confidence=confidence,
-                auc=None if y_true is None else group_auc(
-                    grouping.codes, frame["score"].to_numpy(), y_true, groups=size),
+                auc=None if y_true is None else group_auc(grouping.codes, scores, y_true, groups=size, order=order),
             )
         )
     return results

@@ -134,6 +134,19 @@ def _verdict(
                 f"{minimum} rows in the {DATA_NAMES[data]}."
             ),
         }
+    if entry["judged_value"] is None:
+        return {
+            **base,
+            "status": "too_few",
+            "interval_crosses": False,
+            "worst_group": entry.get("worst_group"),
+            "best_group": entry.get("best_group"),
+            "too_few_groups": too_small,
+            "sentence": (
+                f"Cannot judge: the {DISPARITIES[name].label.lower()} is undefined for {grouping['grouping']} in "
+                f"the {DATA_NAMES[data]} (the {METRICS[entry['metric']].label.lower()} is 0 in every group)."
+            ),
+        }
     attributes = grouping["attributes"]
     worst = group_phrase(entry["worst_group"], attributes, labels)
     best = group_phrase(entry["best_group"], attributes, labels)

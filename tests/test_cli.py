@@ -75,3 +75,43 @@ def test_every_command_has_help_and_is_documented(run, command):
     assert result.exit_code == 0
     assert len(result.output.splitlines()) > 3
     assert f"python -m ethics {command}" in (REPO / "README.md").read_text()
+
+
+def test_fairness_prints_the_snapshot_verdicts_and_exits_1_on_a_fail(run, home, demo_home, tmp_path, monkeypatch):
+    import shutil
+
+    from ethics import snapshots
+
+    copy = tmp_path / "demo"
+    shutil.copytree(demo_home, copy)
+    monkeypatch.setenv("ETHICS_HOME", str(copy))
+    result = run("fairness", "--model", "lead-scoring")
+    assert result.exit_code == 1
+    latest = snapshots.latest_snapshot(store.open_db(copy / "ethics.db"), "lead-scoring")
+    for verdict in latest["results"]["verdicts"]:
+        assert verdict["sentence"] in result.output
+    data = json.loads(run("fairness", "--model", "lead-scoring", "--json").output)
+    assert data["snapshot"] == latest["hash"] and data["verdicts"] == latest["results"]["verdicts"]
+    week = run("fairness", "--model", "lead-scoring", "--week", "2026-W41", "--json")
+    assert json.loads(week.output)["week"] == "2026-W41"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["fairness", "--model", "ghost"], "Unknown model 'ghost'"),
+    (["fairness", "--model", "webinar-follow-up", "--week", "2026-W01"],
+     "Model 'webinar-follow-up' has no snapshot for week 2026-W01."),
+    (["fairness", "--model", "webinar-follow-up", "--week", "someday"], "'someday' is not an ISO week"),
+    (["snapshot", "--model", "webinar-follow-up", "--week", "2026-W02"],
+     "Model 'webinar-follow-up' has no evaluation set or scoring batch for week 2026-W02."),
+])
+def test_fairness_bad_input_exits_2_and_writes_nothing(run, examples, home, args, message):
+    from tests.conftest import state_of
+
+    run("register", examples / "manifest.toml")
+    run("import", "eval", "--model", "webinar-follow-up", "--version", "1.0.0", "--week", WEEK,
+        examples / "eval.csv")
+    run("snapshot", "--model", "webinar-follow-up", "--week", WEEK)
+    before = state_of(home)
+    result = run(*args)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert state_of(home) == before

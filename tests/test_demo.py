@@ -202,3 +202,12 @@ def test_bad_arguments_are_refused_before_anything_is_written(tmp_path, argument
     with pytest.raises(ValidationError, match=message):
         demo.build_demo(tmp_path, **arguments)
     assert not (tmp_path / "ethics.db").exists()
+
+
+def test_overview_lights_fairness_red_for_the_biased_model(demo_db):
+    from ethics import portfolio
+
+    lights = {row["id"]: row["lights"] for row in portfolio.overview(demo_db)}
+    assert lights["lead-scoring"]["fairness"]["status"] == "fail"
+    assert "selection-rate ratio" in lights["lead-scoring"]["fairness"]["reason"]
+    assert {light["drift"]["status"] for light in lights.values()} <= {"pass", "warn", "fail"}
