@@ -78,6 +78,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     local = home / SETTINGS_FILE
     if local.exists():
         settings = _merge(settings, _read_toml(local))
+        from ethics.policy import check_policy
+
+        check_policy(settings.get("policy", {}), file=str(local))
     return Settings(
         home=home,
         policy=settings.get("policy", {}),

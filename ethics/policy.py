@@ -10,11 +10,35 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ethics.errors import ValidationError
 from ethics.fairness import DISPARITIES, JOIN, METRICS, MISSING_GROUP
 
 STATUSES = ("pass", "warn", "fail", "too_few")
 _RANK = {"pass": 0, "too_few": 1, "warn": 2, "fail": 3}
 DATA_NAMES = {"eval": "evaluation set", "scores": "scoring batch"}
+
+
+THRESHOLD_KEYS = ("fail_below", "warn_below", "warn_above", "fail_above")
+
+
+def check_policy(policy: Mapping[str, Any], *, file: str) -> None:
+    """Refuse a policy whose fairness metrics or thresholds the code does not know.
+
+    Raises
+    ------
+    ValidationError
+        Naming the file, the table and the key.
+    """
+    for name, threshold in policy.get("fairness", {}).items():
+        where = f"{file}: [policy.fairness] {name}"
+        if name not in DISPARITIES:
+            raise ValidationError(f"{where}: unknown metric; use one of {', '.join(DISPARITIES)}.")
+        if not isinstance(threshold, Mapping) or not threshold:
+            raise ValidationError(f"{where}: must be a table such as {{ fail_below = 0.8 }}.")
+        for key, value in threshold.items():
+            if key not in THRESHOLD_KEYS or isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValidationError(f"{where}: {key} = {value!r} is not one of {', '.join(THRESHOLD_KEYS)} "
+                                      "with a number.")
 
 
 def judge(value: float | None, threshold: Mapping[str, float]) -> str:
