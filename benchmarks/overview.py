@@ -121,7 +121,7 @@ def add_officer(home: Path) -> None:
         return
     db = common.open_db(home)
     auth.add_user(db, username=USERNAME, display_name="Bench Officer", role="ethics_officer",
-                  password=PASSWORD)
+                  password=PASSWORD, actor="benchmark")
     db.close()
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ethics import store
+from ethics import audit, store
 from ethics.errors import NotFound, PermissionDenied, ValidationError
 from ethics.weeks import iso, utcnow
 
@@ -33,6 +33,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view_model": ALL_ROLES,
     "view_registry": frozenset({"ethics_officer", "auditor"}),
     "view_users": frozenset({"ethics_officer", "auditor"}),
+    "view_incidents": ALL_ROLES,
+    "open_incident": frozenset({"ethics_officer", "sales_manager"}),
+    "manage_incidents": frozenset({"ethics_officer"}),
+    "view_audit": frozenset({"ethics_officer", "auditor"}),
     "manage_users": frozenset({"ethics_officer"}),
 }
 
@@ -126,6 +130,7 @@ def add_user(
     role: str,
     password: str,
     team: str | None = None,
+    actor: str,
     now: datetime | None = None,
 ) -> Actor:
     """Create an account with an argon2id password hash.
@@ -153,6 +158,8 @@ def add_user(
                 "updated_at": stamp,
             }
         )
+        audit.record(db, audit.UserChanged(actor, "user", username, change="added", role=role, team=team,
+                                           created=now))
     return get_actor(db, username)
 
 
@@ -184,14 +191,17 @@ def list_users(db: store.Database) -> list[dict[str, Any]]:
     )
 
 
-def disable_user(db: store.Database, username: str, *, now: datetime | None = None) -> None:
+def disable_user(db: store.Database, username: str, *, actor: str, now: datetime | None = None) -> None:
     """Disable an account; it can no longer sign in and open sessions end at their next page."""
     _user(db, username)
     with store.transaction(db):
         db[store.USERS].update(username, {"disabled": 1, "updated_at": iso(now or utcnow())})
+        audit.record(db, audit.UserChanged(actor, "user", username, change="disabled", created=now))
 
 
-def set_password(db: store.Database, username: str, password: str, *, now: datetime | None = None) -> None:
+def set_password(
+    db: store.Database, username: str, password: str, *, actor: str, now: datetime | None = None
+) -> None:
     """Replace an account's password (and re-enable nothing)."""
     _user(db, username)
     _check_password(password)
@@ -199,6 +209,7 @@ def set_password(db: store.Database, username: str, password: str, *, now: datet
         db[store.USERS].update(
             username, {"password_hash": _HASHER.hash(password), "updated_at": iso(now or utcnow())}
         )
+        audit.record(db, audit.UserChanged(actor, "user", username, change="password set", created=now))
 
 
 def _recent_failures(db: store.Database, username: str, since: str) -> list[str]:
@@ -214,6 +225,8 @@ def _record_attempt(db: store.Database, username: str, *, succeeded: bool, reaso
         db[store.SIGN_INS].insert(
             {"username": username[:80], "succeeded": int(succeeded), "reason": reason, "attempted_at": stamp}
         )
+        audit.record(db, audit.SignIn(username[:80], "user", username[:80], succeeded=succeeded, reason=reason,
+                                      created=datetime.fromisoformat(stamp)))
 
 
 def authenticate(db: store.Database, username: str, password: str, *, now: datetime | None = None) -> Actor:
@@ -249,7 +262,7 @@ def authenticate(db: store.Database, username: str, password: str, *, now: datet
         raise PermissionDenied(ACCOUNT_DISABLED.format(username=username))
     _record_attempt(db, username, succeeded=True, reason="ok", stamp=stamp)
     if _HASHER.check_needs_rehash(rows[0]["password_hash"]):
-        set_password(db, username, password, now=moment)
+        set_password(db, username, password, actor=username, now=moment)
     return get_actor(db, username)
 
 
@@ -284,6 +297,7 @@ def create_demo_accounts(
     created = []
     for username, name, role, team in accounts:
         password = secrets.token_urlsafe(12)
-        add_user(db, username=username, display_name=name, role=role, team=team, password=password, now=now)
+        add_user(db, username=username, display_name=name, role=role, team=team, password=password,
+                 actor="demo", now=now)
         created.append(DemoAccount(username, name, role, team, password))
     return created

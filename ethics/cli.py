@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from ethics import auth, datasets, registry, snapshots, store
+from ethics import audit, auth, datasets, incidents, registry, snapshots, store
 from ethics.config import Settings, load_settings
 from ethics.errors import EthicsError
 
@@ -208,6 +208,92 @@ def models(as_json: bool) -> None:
         )
 
 
+@cli.group(cls=_Group)
+def incident() -> None:
+    """Incidents: add, update, list."""
+
+
+@incident.command(name="add")
+@click.option("--model", "model_id", required=True, help="Model id.")
+@click.option("--severity", type=click.Choice(incidents.SEVERITIES), required=True, help="Sets the due date.")
+@click.option("--category", type=click.Choice(incidents.CATEGORIES), required=True, help="Kind of problem.")
+@click.option("--title", required=True, help="One line.")
+@click.option("--description", default="", help="What was found, and where.")
+@click.option("--owner", help="Who works on it.")
+@click.option("--lead", "lead_id", help="Linked lead id (evidence).")
+@click.option("--snapshot", "snapshot_id", type=int, help="Linked snapshot id (evidence).")
+def incident_add(model_id: str, severity: str, category: str, title: str, description: str, owner: str | None,
+                 lead_id: str | None, snapshot_id: int | None) -> None:
+    """Open an incident against a model."""
+    row = incidents.open_incident(
+        _open(load_settings()), model_id=model_id, severity=severity, category=category, title=title,
+        description=description, reporter=_actor(), owner=owner, lead_id=lead_id, snapshot_id=snapshot_id,
+    )
+    click.echo(f"incident {row['id']} opened on {model_id}, due {row['due_at']}")
+
+
+@incident.command(name="update")
+@click.argument("incident_id", type=int)
+@click.option("--status", type=click.Choice(incidents.STATUSES), help="New status.")
+@click.option("--owner", help="New owner.")
+@click.option("--severity", type=click.Choice(incidents.SEVERITIES), help="New severity (moves the due date).")
+@click.option("--reason", default="", help="Why; required to move the status backwards.")
+@click.option("--comment", help="Add a comment.")
+def incident_update(incident_id: int, status: str | None, owner: str | None, severity: str | None, reason: str,
+                    comment: str | None) -> None:
+    """Change an incident's status, owner or severity, or comment on it."""
+    db = _open(load_settings())
+    if comment:
+        incidents.add_comment(db, incident_id, author=_actor(), body=comment)
+    if status or owner or severity or not comment:
+        row = incidents.update_incident(db, incident_id, actor=_actor(), status=status, owner=owner,
+                                        severity=severity, reason=reason)
+        click.echo(f"incident {incident_id}: {row['status']}, {row['severity']}, owner {row['owner'] or '-'}")
+    else:
+        click.echo(f"incident {incident_id}: comment added")
+
+
+@incident.command(name="list")
+@click.option("--model", "model_id", help="Only this model.")
+@click.option("--status", type=click.Choice(incidents.STATUSES), help="Only this status.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def incident_list(model_id: str | None, status: str | None, as_json: bool) -> None:
+    """List incidents, newest first."""
+    rows = incidents.list_incidents(_open(load_settings()), model_id=model_id, status=status)
+    if as_json:
+        _echo_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['id']:>4} {row['status']:<13} {row['severity']:<8} {row['model_id']:<20} "
+                   f"due {row['due_at'][:10]}  {row['title']}")
+
+
+@cli.group(name="audit", cls=_Group)
+def audit_group() -> None:
+    """The tamper-evident audit log: verify, export."""
+
+
+@audit_group.command(name="verify")
+def audit_verify() -> None:
+    """Check the hash chain and keyed checkpoints; exit 1 naming the first bad entry."""
+    result = audit.verify(_open(load_settings()))
+    click.echo(str(result))
+    if not result.ok:
+        raise SystemExit(1)
+
+
+@audit_group.command(name="export")
+@click.option("--out", type=click.Path(path_type=Path), help="CSV file to write (default: standard output).")
+def audit_export(out: Path | None) -> None:
+    """Export the whole log as CSV (formula-safe)."""
+    text = audit.export_csv(_open(load_settings()))
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}")
+
+
 PASSWORD = click.option(
     "--password", prompt=True, hide_input=True, confirmation_prompt=True,
     help=f"At least {auth.MIN_PASSWORD_LENGTH} characters; asked for when omitted (preferred).",
@@ -228,7 +314,7 @@ def users() -> None:
 def users_add(username: str, role: str, team: str | None, display_name: str, password: str) -> None:
     """Add an account USERNAME."""
     actor = auth.add_user(_open(load_settings()), username=username, display_name=display_name or username,
-                          role=role, team=team, password=password)
+                          role=role, team=team, password=password, actor=_actor())
     click.echo(f"added {actor.label} as {actor.username}")
 
 
@@ -249,7 +335,7 @@ def users_list(as_json: bool) -> None:
 @click.argument("username")
 def users_disable(username: str) -> None:
     """Disable USERNAME: no more sign-ins; open sessions end at their next page."""
-    auth.disable_user(_open(load_settings()), username)
+    auth.disable_user(_open(load_settings()), username, actor=_actor())
     click.echo(f"disabled {username}")
 
 
@@ -258,7 +344,7 @@ def users_disable(username: str) -> None:
 @PASSWORD
 def users_set_password(username: str, password: str) -> None:
     """Set a new password for USERNAME."""
-    auth.set_password(_open(load_settings()), username, password)
+    auth.set_password(_open(load_settings()), username, password, actor=_actor())
     click.echo(f"password of {username} changed")
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from ethics import store
+from ethics import audit, store
 from ethics.errors import ValidationError
 from ethics.weeks import iso, utcnow
 
@@ -23,6 +23,7 @@ def record_events(
     events: Iterable[dict[str, Any]],
     *,
     source_name: str,
+    actor: str,
     now: datetime | None = None,
 ) -> int:
     """Append consent events after checking all of them.
@@ -34,6 +35,8 @@ def record_events(
         Each with ``event_id, customer_id, purpose, status, source, occurred_at``.
     source_name : str
         File or feed name used in messages.
+    actor : str
+        Who imports them (audited).
     now : datetime, optional
 
     Returns
@@ -65,6 +68,8 @@ def record_events(
         rows.append({**{field: str(event[field]) for field in EVENT_FIELDS}, "imported_at": stamp})
     with store.transaction(db):
         db[store.CONSENT_EVENTS].insert_all(rows, batch_size=5000)
+        audit.record(db, audit.ConsentImported(actor, "consent_import", source_name, events=len(rows),
+                                               source=source_name, created=now))
     return len(rows)
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ethics import artifacts, registry, store
+from ethics import artifacts, audit, registry, store
 from ethics.errors import (
     CELL_FORMULA,
     CELL_MISSING,
@@ -224,6 +224,8 @@ def _store(
     }
     with store.transaction(db):
         dataset_id = db[store.DATASETS].insert(row).last_pk
+        audit.record(db, audit.DatasetImported(actor, "dataset", str(dataset_id), kind=kind, week=week, rows=len(frame),
+                                               parquet_sha256=sha, source=file, created=now))
     return {"id": dataset_id, **row}
 
 

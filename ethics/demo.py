@@ -804,7 +804,7 @@ def build_demo(
         for number, spec in enumerate(_SPECS, start=1):
             _import_weeks(build, spec, number)
         events = consent.record_events(
-            db, _consent_events(build, today=today), source_name="demo-consent-events",
+            db, _consent_events(build, today=today), source_name="demo-consent-events", actor=DEMO_ACTOR,
             now=_at(today, 6),
         )
         build.progress(f"consent: {events} events recorded")

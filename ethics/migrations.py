@@ -8,8 +8,11 @@ from __future__ import annotations
 from sqlite_utils import Database, Migrations
 
 from ethics.store import (
+    AUDIT,
+    CHECKPOINTS,
     CONSENT_EVENTS,
     DATASETS,
+    INCIDENT_COMMENTS,
     INCIDENTS,
     MODELS,
     SIGN_INS,
@@ -181,3 +184,34 @@ def m0003(db: Database) -> None:
 def m0004(db: Database) -> None:
     # The lights a snapshot sets, so the Overview reads one small column per model.
     db[SNAPSHOTS].add_column("summary_json", str)
+
+
+@MIGRATIONS(name="0005_audit_log_incident_comments")
+def m0005(db: Database) -> None:
+    db[AUDIT].create(
+        {
+            "seq": int,
+            "created_at": str,
+            "actor": str,
+            "action": str,
+            "object_type": str,
+            "object_id": str,
+            "digest": str,
+            "properties_json": str,
+            "prev_hash": str,
+            "hash": str,
+        },
+        pk="seq",
+        not_null={"created_at", "actor", "action", "object_type", "object_id", "digest", "prev_hash", "hash"},
+    )
+    db[AUDIT].create_index(["object_type", "object_id"])
+    _forbid(db, AUDIT, "UPDATE", "the audit log is append-only")
+    _forbid(db, AUDIT, "DELETE", "the audit log is append-only")
+    db[CHECKPOINTS].create({"id": int, "seq": int, "mac": str}, pk="id", not_null={"seq", "mac"})
+    db[INCIDENT_COMMENTS].create(
+        {"id": int, "incident_id": int, "author": str, "body": str, "created_at": str},
+        pk="id",
+        foreign_keys=[("incident_id", INCIDENTS, "id")],
+        not_null={"incident_id", "author", "body", "created_at"},
+    )
+    db[INCIDENT_COMMENTS].create_index(["incident_id"])

@@ -17,7 +17,7 @@ from ethics.weeks import iso, utcnow
 AREAS = ("fairness", "drift", "explanations", "consent", "incidents", "review")
 LIGHTS = ("pass", "warn", "fail", "not_evaluated")
 NOT_EVALUATED = {"status": "not_evaluated", "reason": "not evaluated yet"}
-_SEVERE = ("high", "critical")
+_SEVERE = ("critical",)
 
 
 def overview(
@@ -84,7 +84,7 @@ def _open_incidents(db: store.Database) -> dict[str, list[dict[str, Any]]]:
 
 
 def incident_light(open_incidents: list[dict[str, Any]], *, now_iso: str) -> dict[str, str]:
-    """Red for an overdue or high/critical open incident, amber for any other open one."""
+    """Red for an overdue or critical open incident, amber for any other open one."""
     if not open_incidents:
         return {"status": "pass", "reason": "no open incidents"}
     overdue = [i for i in open_incidents if i["due_at"] and i["due_at"] < now_iso]
@@ -93,7 +93,7 @@ def incident_light(open_incidents: list[dict[str, Any]], *, now_iso: str) -> dic
     if overdue or severe:
         parts = [count]
         if severe:
-            parts.append(f"{len(severe)} high or critical")
+            parts.append(f"{len(severe)} critical")
         if overdue:
             parts.append(f"{len(overdue)} overdue")
         return {"status": "fail", "reason": ", ".join(parts)}

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ethics import artifacts, store
+from ethics import artifacts, audit, store
 from ethics.artifacts import Scorer
 from ethics.config import ARTIFACTS_DIR
 from ethics.errors import (
@@ -118,6 +118,8 @@ def register_model(
                 "registered_by": actor,
             }
         )
+        audit.record(db, audit.ModelRegistered(actor, "model_version", f"{model_id} {version}", version=version,
+                                               artifact_sha256=sha, manifest_sha256=manifest_sha, created=now))
     return get_version(db, model_id, version)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethics import datasets, drift, fairness, registry, store
+from ethics import audit, datasets, drift, fairness, registry, store
 from ethics import policy as rules
 from ethics.errors import NO_DATA_FOR_WEEK, NO_SNAPSHOT, UNKNOWN_SNAPSHOT, NotFound, ValidationError
 from ethics.manifest import feature_names, sensitive_names
@@ -135,6 +135,7 @@ def take_snapshot(
     }
     with store.transaction(db):
         snapshot_id = db[store.SNAPSHOTS].insert(row).last_pk
+        audit.record(db, audit.SnapshotTaken(actor, "snapshot", str(snapshot_id), week=week, hash=digest, created=now))
     return _parsed({"id": snapshot_id, **row})
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,9 @@ CONSENT_EVENTS = "consent_events"
 INCIDENTS = "incidents"
 USERS = "users"
 SIGN_INS = "sign_in_attempts"
+AUDIT = "audit_log"
+CHECKPOINTS = "audit_checkpoints"
+INCIDENT_COMMENTS = "incident_comments"
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -99,14 +102,28 @@ def transaction(db: Database) -> Iterator[Database]:
             yield db
         return
     db.conn.execute("BEGIN IMMEDIATE")
+    _AFTER_COMMIT.pop(id(db), None)
     try:
         with _translated():
             yield db
     except BaseException:
+        _AFTER_COMMIT.pop(id(db), None)
         if db.conn.in_transaction:
             db.conn.execute("ROLLBACK")
         raise
     db.conn.execute("COMMIT")
+    for callback in _AFTER_COMMIT.pop(id(db), []):
+        callback(db)
+
+
+_AFTER_COMMIT: dict[int, list[Callable[[Database], None]]] = {}
+
+
+def after_commit(db: Database, callback: Callable[[Database], None]) -> None:
+    """Run ``callback(db)`` once after the open transaction commits (not if it rolls back)."""
+    pending = _AFTER_COMMIT.setdefault(id(db), [])
+    if callback not in pending:
+        pending.append(callback)
 
 
 def get_row(db: Database, table: str, pk: Any, *, message: str) -> dict[str, Any]:

@@ -45,7 +45,9 @@ PAGES = (
     PageSpec("pages/overview.py", "Overview", ":material/traffic:", "", "Portfolio", "view_portfolio"),
     PageSpec(MODEL_PAGE, "Model", ":material/search:", "model", "Portfolio", "view_model"),
     PageSpec("pages/fairness.py", "Fairness", ":material/balance:", "fairness", "Portfolio", "view_model"),
+    PageSpec("pages/incidents.py", "Incidents", ":material/report:", "incidents", "Records", "view_incidents"),
     PageSpec("pages/registry.py", "Registry", ":material/inventory_2:", "registry", "Records", "view_registry"),
+    PageSpec("pages/audit.py", "Audit log", ":material/verified_user:", "audit", "Records", "view_audit"),
     PageSpec("pages/users.py", "Users", ":material/group:", "users", "Administration", "view_users"),
 )
 PAGE_BY_PATH = {spec.path: spec for spec in PAGES}
@@ -225,6 +227,11 @@ def what_if(db_path: str, snapshot_id: int, attribute: str) -> list[dict[str, An
 def light(state: dict[str, str]) -> str:
     """A traffic light as icon and word."""
     return status(state["status"])
+
+
+def status_text(value: str) -> str:
+    """A workflow status word, upper-cased for headings."""
+    return value.replace("_", " ").upper()
 
 
 def status(name: str) -> str:

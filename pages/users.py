@@ -3,7 +3,7 @@ import streamlit as st
 from ethics import auth, ui
 
 
-def add_form(db):
+def add_form(db, actor):
     with st.form("add_user", clear_on_submit=True):
         st.markdown("**Add an account**")
         left, right = st.columns(2)
@@ -15,18 +15,18 @@ def add_form(db):
                                  type="password")
         if st.form_submit_button("Add account"):
             auth.add_user(db, username=username.strip(), display_name=name, role=role,
-                          team=team.strip() or None, password=password)
+                          team=team.strip() or None, password=password, actor=actor.username)
             st.success(f"Account {username.strip()!r} added.")
 
 
 def body(db, actor):
     ui.table(auth.list_users(db), empty="No accounts yet.")
     if actor.can("manage_users"):
-        add_form(db)
+        add_form(db, actor)
         username = st.selectbox("Disable an account", [u["username"] for u in auth.list_users(db)
                                                         if not u["disabled"] and u["username"] != actor.username])
         if username and st.button(f"Disable {username}"):
-            auth.disable_user(db, username)
+            auth.disable_user(db, username, actor=actor.username)
             st.rerun()
     st.subheader("Recent sign-in attempts")
     ui.table(auth.list_sign_ins(db, limit=50), empty="No sign-in attempts yet.")

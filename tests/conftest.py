@@ -117,4 +117,5 @@ def add_accounts(db) -> None:
     from ethics import auth
 
     for username, role, team in ACCOUNTS.values():
-        auth.add_user(db, username=username, display_name=username, role=role, team=team, password=PASSWORD)
+        auth.add_user(db, username=username, display_name=username, role=role, team=team, password=PASSWORD,
+                      actor="test")

@@ -8,12 +8,14 @@ from ethics import registry, store
 from tests.apptest import clear_caches, open_app, open_page, texts
 from tests.conftest import ACCOUNTS, add_accounts
 
-PAGES = ["pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/registry.py", "pages/users.py"]
+PAGES = ["pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/incidents.py", "pages/registry.py",
+         "pages/audit.py", "pages/users.py"]
+FORBIDDEN_WORDS = {"pages/registry.py": "view registry", "pages/audit.py": "view audit", "pages/users.py": "view users"}
 ALLOWED = {
     "officer": set(PAGES),
     "auditor": set(PAGES),
-    "manager_north": {"pages/overview.py", "pages/model.py", "pages/fairness.py"},
-    "manager_south": {"pages/overview.py", "pages/model.py", "pages/fairness.py"},
+    "manager_north": {"pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/incidents.py"},
+    "manager_south": {"pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/incidents.py"},
 }
 
 
@@ -62,8 +64,7 @@ def test_page_by_role(env, role, page):
         assert not at.error, [e.value for e in at.error]
         assert at.title[0].value != "Sign in"
     else:
-        assert [e.value for e in at.error] == [
-            f"Not allowed: a sales manager may not {'view registry' if 'registry' in page else 'view users'}."]
+        assert [e.value for e in at.error] == [f"Not allowed: a sales manager may not {FORBIDDEN_WORDS[page]}."]
         assert len(at.dataframe) == 0
     if team is not None:
         leaked = [name for name in _foreign_names(env, team) if name in shown]
@@ -96,9 +97,9 @@ def test_sidebar_lists_only_the_pages_a_role_may_see(env):
     from ethics import auth, ui
 
     manager = auth.Actor("sm.north", "M", "sales_manager", "north")
-    assert [s.title for s in ui.PAGES if manager.can(s.permission)] == ["Overview", "Model", "Fairness"]
+    assert [s.title for s in ui.PAGES if manager.can(s.permission)] == ["Overview", "Model", "Fairness", "Incidents"]
     auditor = auth.Actor("aude", "A", "auditor")
-    everything = ["Overview", "Model", "Fairness", "Registry", "Users"]
+    everything = ["Overview", "Model", "Fairness", "Incidents", "Registry", "Audit log", "Users"]
     assert [s.title for s in ui.PAGES if auditor.can(s.permission)] == everything
 
 
@@ -114,7 +115,7 @@ def test_disabled_account_is_signed_out_at_the_next_page(env, access_home):
     home, _ = access_home
     at = open_app("sm.north")
     db = store.open_db(home / "ethics.db")
-    auth.disable_user(db, "sm.north")
+    auth.disable_user(db, "sm.north", actor="test")
     try:
         at = open_page(at, "pages/model.py")
         assert [e.value for e in at.error] == ["Account 'sm.north' is disabled; ask the AI ethics officer."]

@@ -13,7 +13,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def officer(fresh_db, now):
     return auth.add_user(fresh_db, username="olivia", display_name="Olivia", role="ethics_officer",
-                         password=PASSWORD, now=now)
+                         password=PASSWORD, actor="test", now=now)
 
 
 def test_password_is_stored_only_as_argon2id(fresh_db, officer):
@@ -48,7 +48,7 @@ def test_failed_sign_ins_are_rate_limited(fresh_db, officer, now):
 
 
 def test_disabled_account_cannot_sign_in_or_continue(fresh_db, officer, now):
-    auth.disable_user(fresh_db, "olivia", now=now)
+    auth.disable_user(fresh_db, "olivia", actor="test", now=now)
     with pytest.raises(PermissionDenied, match="Account 'olivia' is disabled"):
         auth.authenticate(fresh_db, "olivia", PASSWORD, now=now)
     with pytest.raises(PermissionDenied, match="disabled"):
@@ -56,7 +56,7 @@ def test_disabled_account_cannot_sign_in_or_continue(fresh_db, officer, now):
 
 
 def test_set_password_replaces_the_old_one(fresh_db, officer, now):
-    auth.set_password(fresh_db, "olivia", "a brand new passphrase", now=now)
+    auth.set_password(fresh_db, "olivia", "a brand new passphrase", actor="test", now=now)
     with pytest.raises(PermissionDenied):
         auth.authenticate(fresh_db, "olivia", PASSWORD, now=now)
     assert auth.authenticate(fresh_db, "olivia", "a brand new passphrase", now=now).role == "ethics_officer"
@@ -75,7 +75,7 @@ def test_bad_accounts_are_refused_and_nothing_written(fresh_db, officer, fields,
     values = {"username": "newbie", "display_name": "N", "role": "ethics_officer", "password": PASSWORD,
               "team": None} | fields
     with pytest.raises(ValidationError, match=message):
-        auth.add_user(fresh_db, **values)
+        auth.add_user(fresh_db, **values, actor="test")
     assert auth.list_users(fresh_db) == before
 
 

@@ -102,6 +102,15 @@ def _sign_in(page, username):
     page.get_by_role("button", name="Sign in").click()
 
 
+def _choose(page, label, text):
+    """Pick an option of a Streamlit select box by typing it (the list is virtual)."""
+    box = page.get_by_role("combobox", name=label)
+    box.click()
+    box.fill(text)
+    page.keyboard.press("Enter")
+    _settled(page)
+
+
 def _sidebar_links(page):
     """Link labels in the sidebar (the material icon's ligature text comes first)."""
     return [text.strip().splitlines()[-1] for text in page.locator('[data-testid="stSidebar"] a').all_inner_texts()]
@@ -139,7 +148,7 @@ def test_officer_walk_overview_then_click_into_a_model(server, page):
     _sign_in(page, "olivia")
     page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=30_000)
     _settled(page)
-    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Registry", "Users"])
+    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Incidents", "Registry", "Audit log", "Users"])
     page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=10_000)
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     page.get_by_role("link", name="Lead scoring (lead-scoring)").click()
@@ -171,7 +180,7 @@ def test_sales_manager_walk(server, page):
     page.get_by_text("Not allowed: a sales manager may not view registry.").wait_for(timeout=30_000)
     _settled(page)
     assert page.locator('[data-testid="stDataFrame"]').count() == 0
-    _assert_sidebar(page, ["Overview", "Model", "Fairness"])
+    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Incidents"])
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Overview").click()
     page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=30_000)
     _settled(page)
@@ -182,3 +191,33 @@ def test_sales_manager_walk(server, page):
     page.get_by_role("heading", name="Sign in").wait_for(timeout=30_000)
     _settled(page)
     _assert_sidebar(page, [])
+
+
+def test_officer_opens_and_closes_an_incident(server, page):
+    page.goto(f"{server['url']}/incidents")
+    _sign_in(page, "olivia")
+    page.get_by_role("heading", name="Incidents").wait_for(timeout=30_000)
+    _settled(page)
+    page.get_by_text("Open an incident").click()
+    page.get_by_role("textbox", name="Title").fill("<img src=x onerror=alert(1)> browser test incident")
+    page.get_by_role("button", name="Open incident").click()
+    page.get_by_text("opened; due").wait_for(timeout=30_000)
+    _settled(page)
+    assert page.locator("img[src=x]").count() == 0  # the title is text, never HTML
+    db = store.open_db(server["home"] / "ethics.db")
+    try:
+        opened = db.execute("select id from incidents where title like '%browser test incident'").fetchone()[0]
+    finally:
+        db.close()
+    _choose(page, "Incident", f"{opened} · <img")
+    _choose(page, "Status", "closed")
+    page.get_by_role("button", name="Save").click()
+    _settled(page)
+    db = store.open_db(server["home"] / "ethics.db")
+    try:
+        deadline = time.time() + 15
+        while db.execute("select status from incidents where id = ?", [opened]).fetchone()[0] != "closed":
+            assert time.time() < deadline, "the incident was not closed"
+            time.sleep(0.3)
+    finally:
+        db.close()

@@ -107,3 +107,32 @@ def test_fairness_what_if_runs_on_request_and_matches_fairlearn(app_home, db, ex
     expected = demographic_parity_difference(rows["label"], rows["score"] >= 0.5, sensitive_features=rows["sex"])
     assert table["demographic_parity_difference"][0] == pytest.approx(expected)
     assert table["rows"].tolist() == [len(rows)] * 3
+
+
+def test_incidents_page_opens_and_closes_an_incident(app_home):
+    from ethics import incidents
+
+    at = _ok(open_page(open_app("olivia"), "pages/incidents.py"))
+    title = next(t for t in at.text_input if t.label == "Title")
+    title.input("Scores drop for <b>older</b> leads")
+    next(t for t in at.text_area if t.label == "What was found, and where").input("See snapshot of W48.")
+    button(at, "Open incident").click().run()
+    assert at.success[0].value.startswith("Incident 1 opened")
+    db = store.open_db(app_home / "ethics.db")
+    assert incidents.get_incident(db, 1)["title"] == "Scores drop for <b>older</b> leads"
+    at.run()
+    assert at.dataframe[0].value["title"].tolist() == ["Scores drop for <b>older</b> leads"]
+    assert "Scores drop for <b>older</b> leads" in [t.value for t in at.text]  # shown as text, not HTML
+    next(s for s in at.selectbox if s.label == "Status").select("closed")
+    next(t for t in at.text_area if t.label == "Comment").input("Fixed in version 1.0.1.")
+    button(at, "Save").click().run()
+    assert not at.exception and not at.error
+    closed = incidents.get_incident(db, 1)
+    assert closed["status"] == "closed" and closed["comments"][0]["body"] == "Fixed in version 1.0.1."
+
+
+def test_audit_page_verifies_the_chain(app_home):
+    at = _ok(open_page(open_app("olivia"), "pages/audit.py"))
+    assert at.success[0].value.startswith("Audit log ok, ")
+    actions = at.dataframe[0].value["action"].tolist()
+    assert "snapshot.taken" in actions and "user.sign_in" in actions

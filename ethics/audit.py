@@ -1,0 +1,409 @@
+"""The append-only, hash-chained audit log with keyed checkpoints.
+
+Every write in the system records exactly one event in the same transaction as the
+write.  Entry ``n`` stores ``hash_n = SHA-256(hash_{n-1} | n | time | actor | action |
+object | digest)``, so changing, deleting, inserting or reordering an entry breaks the
+chain from there on.  Rewriting the whole chain consistently is stopped by keyed
+checkpoints: an HMAC-SHA256 of ``(seq, hash)`` for the head (updated with every write)
+and for every :data:`CHECKPOINT_EVERY`-th entry, with a key kept in the data home
+(``audit.key``), never in the database.  Truncating the tail is caught by the head
+checkpoint and by the anchor file ``audit.head`` in the data home, written after each
+commit: a database whose chain ends before the anchor has lost entries.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ethics import store
+from ethics.errors import ValidationError
+from ethics.weeks import iso, utcnow
+
+CHECKPOINT_EVERY = 1000
+HEAD = 0  # the checkpoint row that always holds the current head
+KEY_FILE = "audit.key"
+ANCHOR_FILE = "audit.head"
+GENESIS = "0" * 64
+_MEMORY_KEYS: dict[int, bytes] = {}
+
+
+# -- events ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every audited event.
+
+    Attributes
+    ----------
+    actor : str
+        Who did it (a username, ``cli:<user>``, ``demo``).
+    object_type, object_id : str
+        What it was done to.
+    created : datetime, optional
+        When (UTC); the current time when omitted.
+    """
+
+    name: ClassVar[str] = "event"
+    actor: str
+    object_type: str
+    object_id: str
+    created: datetime | None = field(default=None, kw_only=True)
+
+    def properties(self) -> dict[str, Any]:
+        """The event's own fields (what changed), JSON-ready."""
+        skip = {"actor", "object_type", "object_id", "created"}
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name not in skip}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+EVENTS: dict[str, type[Event]] = {}
+
+
+def event(cls: type[Event]) -> type[Event]:
+    """Register an event class under its ``name`` (only registered events are recorded)."""
+    EVENTS[cls.name] = cls
+    return cls
+
+
+@event
+@dataclass(frozen=True)
+class ModelRegistered(Event):
+    """A model version was registered."""
+
+    name: ClassVar[str] = "model.registered"
+    version: str = ""
+    artifact_sha256: str | None = None
+    manifest_sha256: str = ""
+
+
+@event
+@dataclass(frozen=True)
+class DatasetImported(Event):
+    """An evaluation set or scoring batch was imported."""
+
+    name: ClassVar[str] = "dataset.imported"
+    kind: str = ""
+    week: str = ""
+    rows: int = 0
+    parquet_sha256: str = ""
+    source: str = ""
+
+
+@event
+@dataclass(frozen=True)
+class SnapshotTaken(Event):
+    """A weekly snapshot was computed and stored."""
+
+    name: ClassVar[str] = "snapshot.taken"
+    week: str = ""
+    hash: str = ""
+
+
+@event
+@dataclass(frozen=True)
+class ConsentImported(Event):
+    """Consent events were appended."""
+
+    name: ClassVar[str] = "consent.imported"
+    events: int = 0
+    source: str = ""
+
+
+@event
+@dataclass(frozen=True)
+class IncidentOpened(Event):
+    """An incident was opened."""
+
+    name: ClassVar[str] = "incident.opened"
+    model_id: str = ""
+    severity: str = ""
+    category: str = ""
+    title: str = ""
+
+
+@event
+@dataclass(frozen=True)
+class IncidentUpdated(Event):
+    """An incident's fields (status, owner, severity, ...) changed."""
+
+    name: ClassVar[str] = "incident.updated"
+    changes: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+
+@event
+@dataclass(frozen=True)
+class IncidentCommented(Event):
+    """A comment was added to an incident."""
+
+    name: ClassVar[str] = "incident.commented"
+    comment_id: int = 0
+
+
+@event
+@dataclass(frozen=True)
+class UserChanged(Event):
+    """An account was added, disabled, or got a new password."""
+
+    name: ClassVar[str] = "user.changed"
+    change: str = ""
+    role: str | None = None
+    team: str | None = None
+
+
+@event
+@dataclass(frozen=True)
+class SignIn(Event):
+    """A sign-in attempt (succeeded or not)."""
+
+    name: ClassVar[str] = "user.sign_in"
+    succeeded: bool = False
+    reason: str = ""
+
+
+# -- keys and anchors ------------------------------------------------------------------------
+
+
+def _db_file(db: store.Database) -> Path | None:
+    for _, name, path in db.execute("PRAGMA database_list").fetchall():
+        if name == "main" and path:
+            return Path(path)
+    return None
+
+
+def key_for(db: store.Database) -> bytes:
+    """The HMAC key beside the database (``audit.key``), created on first use.
+
+    In-memory databases (tests) get a key for the life of the process.
+    """
+    path = _db_file(db)
+    if path is None:
+        return _MEMORY_KEYS.setdefault(id(db.conn), secrets.token_bytes(32))
+    key_path = path.parent / KEY_FILE
+    if not key_path.exists():
+        tmp = key_path.with_suffix(f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, key_path)  # first writer wins; a concurrent one reads the winner's key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return bytes.fromhex(key_path.read_text().strip())
+
+
+def _mac(key: bytes, seq: int, entry_hash: str) -> str:
+    return hmac.new(key, f"{seq}|{entry_hash}".encode(), hashlib.sha256).hexdigest()
+
+
+def entry_hash(previous: str, row: dict[str, Any]) -> str:
+    """The chain hash of one entry given the previous entry's hash."""
+    text = "|".join(
+        str(row[k]) for k in ("seq", "created_at", "actor", "action", "object_type", "object_id", "digest")
+    )
+    return hashlib.sha256(f"{previous}|{text}".encode()).hexdigest()
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def record(db: store.Database, item: Event, *, now: datetime | None = None) -> dict[str, Any]:
+    """Append one event to the chain; call inside the write's ``store.transaction``.
+
+    Raises
+    ------
+    ValidationError
+        When the event's class is not registered, or no transaction is open.
+    """
+    if EVENTS.get(item.name) is not type(item):
+        raise ValidationError(f"Audit event {type(item).__name__} is not registered.")
+    if not db.conn.in_transaction:
+        raise ValidationError("Audit events are recorded inside the write's transaction.")
+    properties = item.properties()
+    payload = store.to_json(properties)
+    last = db.execute(f"select seq, hash from {store.AUDIT} order by seq desc limit 1").fetchone()
+    seq, previous = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    row = {
+        "seq": seq,
+        "created_at": iso(item.created or now or utcnow()),
+        "actor": item.actor,
+        "action": item.name,
+        "object_type": item.object_type,
+        "object_id": str(item.object_id),
+        "digest": hashlib.sha256(payload.encode()).hexdigest(),
+        "properties_json": payload,
+        "prev_hash": previous,
+    }
+    row["hash"] = entry_hash(previous, row)
+    db[store.AUDIT].insert(row)
+    store.after_commit(db, write_anchor)
+    key = key_for(db)
+    db[store.CHECKPOINTS].upsert({"id": HEAD, "seq": seq, "mac": _mac(key, seq, row["hash"])}, pk="id")
+    if seq % CHECKPOINT_EVERY == 0:
+        db[store.CHECKPOINTS].insert({"id": seq, "seq": seq, "mac": _mac(key, seq, row["hash"])})
+    return row
+
+
+def write_anchor(db: store.Database) -> None:
+    """After a commit: remember the head outside the database (``audit.head``)."""
+    path = _db_file(db)
+    if path is None:
+        return
+    last = db.execute(f"select seq, hash from {store.AUDIT} order by seq desc limit 1").fetchone()
+    if last is None:
+        return
+    anchor = path.parent / ANCHOR_FILE
+    current = _read_anchor(anchor)
+    if current is not None and current[0] >= last[0]:
+        return  # a concurrent writer already anchored a later head
+    tmp = anchor.with_suffix(f".{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp.write_text(f"{last[0]} {last[1]} {_mac(key_for(db), last[0], last[1])}\n")
+    tmp.replace(anchor)
+
+
+def _read_anchor(path: Path) -> tuple[int, str, str] | None:
+    try:
+        seq, entry, mac = path.read_text().split()
+        return int(seq), entry, mac
+    except (OSError, ValueError):
+        return None
+
+
+# -- reading and verifying ------------------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    """The result of :func:`verify`."""
+
+    ok: bool
+    entries: int
+    head: str | None
+    problem: str | None = None
+    first_bad_seq: int | None = None
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"ok, {self.entries} entries, head {self.head}"
+        return f"FAILED at entry {self.first_bad_seq}: {self.problem}"
+
+
+def verify(db: store.Database) -> Verification:
+    """Walk the chain and the checkpoints; report the first bad entry and why."""
+    key = key_for(db)
+    checkpoints = {row["id"]: row for row in store.list_rows(db, store.CHECKPOINTS)}
+    path = _db_file(db)
+    anchor = _read_anchor(path.parent / ANCHOR_FILE) if path else None
+    previous, expected_seq, count, last_hash = GENESIS, 1, 0, None
+    cursor = db.execute(
+        f"select seq, created_at, actor, action, object_type, object_id, digest, properties_json, prev_hash, hash "
+        f"from {store.AUDIT} order by seq"
+    )
+    names = [d[0] for d in cursor.description]
+    for values in cursor:
+        row = dict(zip(names, values, strict=True))
+        seq = row["seq"]
+        problem = None
+        if seq != expected_seq:
+            problem = f"sequence jumps from {expected_seq - 1} to {seq} (entries deleted or inserted)"
+        elif row["prev_hash"] != previous:
+            problem = "its previous-hash does not match the entry before it (reordered, inserted or deleted)"
+        elif hashlib.sha256(row["properties_json"].encode()).hexdigest() != row["digest"]:
+            problem = "its properties do not match their digest (the entry was changed)"
+        elif entry_hash(previous, row) != row["hash"]:
+            problem = "its hash does not match its content (the entry was changed)"
+        elif seq in checkpoints and not hmac.compare_digest(checkpoints[seq]["mac"], _mac(key, seq, row["hash"])):
+            problem = "the keyed checkpoint does not match (the chain was rewritten)"
+        elif anchor is not None and anchor[0] == seq and anchor[1] != row["hash"]:
+            problem = f"the anchor file {ANCHOR_FILE} holds another hash for this entry (the chain was rewritten)"
+        if problem:
+            return Verification(False, count, last_hash, problem, seq)
+        previous, last_hash, expected_seq, count = row["hash"], row["hash"], seq + 1, count + 1
+    head = checkpoints.get(HEAD)
+    if count and head is None:
+        return Verification(False, count, last_hash, "the head checkpoint is missing", count)
+    if head is not None and (
+        head["seq"] != count or not hmac.compare_digest(head["mac"], _mac(key, count, last_hash or ""))
+    ):
+        return Verification(False, count, last_hash,
+                            f"the keyed head checkpoint is for entry {head['seq']}, the chain ends at {count} "
+                            "(truncated or rewritten)", min(head["seq"], count) or 1)
+    if anchor is not None:
+        seq, entry, mac = anchor
+        if seq > count:
+            return Verification(False, count, last_hash,
+                                f"the anchor file {ANCHOR_FILE} records entry {seq}, the chain ends at {count} "
+                                "(the tail was truncated)", count + 1)
+        if not hmac.compare_digest(mac, _mac(key, seq, entry)):
+            return Verification(False, count, last_hash, f"the anchor file {ANCHOR_FILE} has a bad MAC", seq)
+    return Verification(True, count, last_hash)
+
+
+def list_entries(
+    db: store.Database, *, object_type: str | None = None, object_id: str | None = None, limit: int = 500
+) -> list[dict[str, Any]]:
+    """Entries, newest first, optionally for one object; ``properties`` parsed."""
+    clauses, args = [], []
+    if object_type is not None:
+        clauses.append("object_type = ?")
+        args.append(object_type)
+    if object_id is not None:
+        clauses.append("object_id = ?")
+        args.append(str(object_id))
+    rows = store.list_rows(db, store.AUDIT, " and ".join(clauses) or None, args,
+                           order_by=f"seq desc limit {int(limit)}")
+    for row in rows:
+        row["properties"] = json.loads(row.pop("properties_json"))
+    return rows
+
+
+def head(db: store.Database) -> dict[str, Any] | None:
+    """The last entry's sequence number and hash (printed on reports)."""
+    last = db.execute(f"select seq, hash from {store.AUDIT} order by seq desc limit 1").fetchone()
+    return {"seq": last[0], "hash": last[1]} if last else None
+
+
+def export_csv(db: store.Database) -> str:
+    """The whole log as CSV; cells that a spreadsheet would run as formulas are neutralised."""
+    out = io.StringIO()
+    columns = ["seq", "created_at", "actor", "action", "object_type", "object_id", "digest", "properties_json",
+               "prev_hash", "hash"]
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for values in db.execute(f"select {', '.join(columns)} from {store.AUDIT} order by seq"):
+        writer.writerow([safe_cell(v) for v in values])
+    return out.getvalue()
+
+
+def safe_cell(value: Any) -> Any:
+    """A CSV cell that cannot start a formula (``=``, ``+``, ``-``, ``@``, tab, CR get a leading ``'``)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def to_dict(item: Event) -> dict[str, Any]:
+    """An event as a plain dict (for tests and debugging)."""
+    return {"name": item.name, **{k: _plain(v) for k, v in asdict(item).items()}}
