@@ -1,9 +1,9 @@
 """Take the weekly snapshot of one evaluation set of 10k, 100k and 1M rows; where its time goes.
 
-For each size: import the rows (linear model), time ``snapshots.take_snapshot``, then
-its parts: reading the Parquet back, ``performance`` and ``group_selection_rates``.
-For comparison (up to 100k rows) the same numbers are computed with fairlearn's
-``MetricFrame``, the tests' oracle, and checked to be identical.
+For each size: import the rows (linear model), time ``snapshots.take_snapshot`` with the
+shipped policy (1,000 bootstrap resamples), then its parts: reading the Parquet back,
+``performance`` and ``fairness_results`` (group metrics, intervals, verdicts).  The
+fairness numbers are compared with fairlearn in ``benchmarks/fairness.py``.
 
     .venv/bin/python benchmarks/snapshot.py [--quick]
 """
@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -24,29 +23,6 @@ import _common as common  # noqa: E402
 SIZES = {"full": (10_000, 100_000, 1_000_000), "quick": (10_000,)}
 ATTRIBUTES = ["sex", "age_band"]
 THRESHOLD = 0.5
-ORACLE_MAX_ROWS = 100_000  # fairlearn takes about 28 s for 1M rows here
-
-
-def fairlearn_selection_rates(frames: dict[str, pd.DataFrame], *, attributes: list[str]) -> list[dict[str, Any]]:
-    """``snapshots.group_selection_rates`` computed with fairlearn ``MetricFrame`` (the oracle)."""
-    from fairlearn.metrics import MetricFrame, count, selection_rate
-
-    from ethics.snapshots import MISSING_GROUP, _clean
-
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for kind, frame in frames.items():
-        selected = (frame["score"].to_numpy() >= THRESHOLD).astype(int)
-        for attribute in attributes:
-            groups = frame[attribute].astype("string").fillna(MISSING_GROUP).to_numpy(dtype=object)
-            by_group = MetricFrame(
-                metrics={"count": count, "selection_rate": selection_rate}, y_true=selected, y_pred=selected,
-                sensitive_features=pd.Series(groups, name=attribute),
-            ).by_group
-            for group, values in by_group.iterrows():
-                entry = rows.setdefault((attribute, str(group)), {"attribute": attribute, "group": str(group)})
-                entry[f"{kind}_count"] = int(values["count"])
-                entry[f"{kind}_selection_rate"] = _clean(values["selection_rate"])
-    return [rows[key] for key in sorted(rows)]
 
 
 def import_rows(db: Any, home: Path, rows: int) -> tuple[str, float]:
@@ -67,14 +43,20 @@ def time_snapshot(db: Any, home: Path, model_id: str) -> float:
     from ethics import snapshots
 
     with common.timer() as elapsed:
-        snapshots.take_snapshot(db, model_id=model_id, week=common.WEEK, home=home, policy={},
+        snapshots.take_snapshot(db, model_id=model_id, week=common.WEEK, home=home, policy=_policy(),
                                 actor=common.ACTOR, now=common.NOW)
     return elapsed.seconds
 
 
-def time_parts(db: Any, home: Path, model_id: str) -> tuple[dict[str, float], bool | None]:
-    """The snapshot's parts, timed one by one, and the groupby alternative."""
-    from ethics import datasets, snapshots
+def _policy() -> dict[str, Any]:
+    from ethics.config import load_settings
+
+    return load_settings({"ETHICS_HOME": "/nonexistent-benchmark-home"}).policy
+
+
+def time_parts(db: Any, home: Path, model_id: str) -> dict[str, float]:
+    """The snapshot's parts, timed one by one."""
+    from ethics import datasets, registry, snapshots
 
     found = datasets.list_datasets(db, model_id)[0]
     parts: dict[str, float] = {}
@@ -84,15 +66,11 @@ def time_parts(db: Any, home: Path, model_id: str) -> tuple[dict[str, float], bo
     with common.timer() as elapsed:
         snapshots.performance(frames["eval"], threshold=THRESHOLD)
     parts["performance (accuracy, AUC)"] = elapsed.seconds
+    manifest = registry.get_version(db, model_id)["manifest"]
     with common.timer() as elapsed:
-        rates = snapshots.group_selection_rates(frames, attributes=ATTRIBUTES, threshold=THRESHOLD)
-    parts["group_selection_rates"] = elapsed.seconds
-    if len(frames["eval"]) > ORACLE_MAX_ROWS:
-        return parts, None
-    with common.timer() as elapsed:
-        oracle = fairlearn_selection_rates(frames, attributes=ATTRIBUTES)
-    parts["fairlearn MetricFrame, same numbers (oracle)"] = elapsed.seconds
-    return parts, rates == oracle
+        snapshots.fairness_results(frames, manifest=manifest, policy=_policy())
+    parts["fairness_results (3 groupings, 1,000 resamples, verdicts)"] = elapsed.seconds
+    return parts
 
 
 def measure(db: Any, home: Path, rows: int) -> None:
@@ -101,11 +79,8 @@ def measure(db: Any, home: Path, rows: int) -> None:
     common.heading(f"{rows:,} rows (one evaluation set, attributes {', '.join(ATTRIBUTES)})")
     common.report("import_frame", import_seconds, "s")
     common.report("take_snapshot", snapshot_seconds, "s")
-    parts, identical = time_parts(db, home, model_id)
-    for name, seconds in parts.items():
+    for name, seconds in time_parts(db, home, model_id).items():
         common.report(f"  {name}", seconds, "s")
-    if identical is not None:
-        common.report("group_selection_rates identical to fairlearn's", identical)
 
 
 def main() -> None:
