@@ -162,6 +162,19 @@ class IncidentCommented(Event):
 
 @event
 @dataclass(frozen=True)
+class ReviewSigned(Event):
+    """The ethics officer signed a weekly review bound to a snapshot hash."""
+
+    name: ClassVar[str] = "review.signed"
+    model_id: str = ""
+    week: str = ""
+    decision: str = ""
+    snapshot_hash: str = ""
+    corrects_review_id: int | None = None
+
+
+@event
+@dataclass(frozen=True)
 class UserChanged(Event):
     """An account was added, disabled, or got a new password."""
 
@@ -191,16 +204,35 @@ def _db_file(db: store.Database) -> Path | None:
     return None
 
 
-def key_for(db: store.Database) -> bytes:
-    """The HMAC key beside the database (``audit.key``), created on first use.
+KEY_MISSING = (
+    "{path} is missing but the audit log has entries: the log cannot be extended or verified without its key. "
+    "Restore the key file from the backup of the data home."
+)
+_KEYS: dict[str, bytes] = {}
 
+
+def key_for(db: store.Database, *, create: bool = False) -> bytes:
+    """The HMAC key beside the database (``audit.key``), read once per process.
+
+    It is created only when ``create`` is set and the log is still empty: a key that
+    disappears from a data home with entries is an error, never silently replaced.
     In-memory databases (tests) get a key for the life of the process.
+
+    Raises
+    ------
+    ValidationError
+        When the key file is missing and may not be created.
     """
     path = _db_file(db)
     if path is None:
         return _MEMORY_KEYS.setdefault(id(db.conn), secrets.token_bytes(32))
     key_path = path.parent / KEY_FILE
+    if key_path.exists() and str(key_path) in _KEYS:
+        return _KEYS[str(key_path)]
     if not key_path.exists():
+        empty = db.execute(f"select count(*) from {store.AUDIT}").fetchone()[0] == 0
+        if not (create and empty):
+            raise ValidationError(KEY_MISSING.format(path=key_path))
         tmp = key_path.with_suffix(f".{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -211,7 +243,8 @@ def key_for(db: store.Database) -> bytes:
             pass
         finally:
             tmp.unlink()
-    return bytes.fromhex(key_path.read_text().strip())
+    _KEYS[str(key_path)] = bytes.fromhex(key_path.read_text().strip())
+    return _KEYS[str(key_path)]
 
 
 def _mac(key: bytes, seq: int, entry_hash: str) -> str:
@@ -257,13 +290,23 @@ def record(db: store.Database, item: Event, *, now: datetime | None = None) -> d
         "prev_hash": previous,
     }
     row["hash"] = entry_hash(previous, row)
-    db[store.AUDIT].insert(row)
-    store.after_commit(db, write_anchor)
-    key = key_for(db)
-    db[store.CHECKPOINTS].upsert({"id": HEAD, "seq": seq, "mac": _mac(key, seq, row["hash"])}, pk="id")
+    key = key_for(db, create=seq == 1)
+    mac = _mac(key, seq, row["hash"])
+    # Plain prepared statements: the write lock is held for as short a time as possible.
+    db.execute(_INSERT_ENTRY, [row[c] for c in _ENTRY_COLUMNS])
+    db.execute(_UPSERT_CHECKPOINT, [HEAD, seq, mac])
     if seq % CHECKPOINT_EVERY == 0:
-        db[store.CHECKPOINTS].insert({"id": seq, "seq": seq, "mac": _mac(key, seq, row["hash"])})
+        db.execute(_UPSERT_CHECKPOINT, [seq, seq, mac])
+    store.after_commit(db, write_anchor)
     return row
+
+
+_ENTRY_COLUMNS = ("seq", "created_at", "actor", "action", "object_type", "object_id", "digest", "properties_json",
+                  "prev_hash", "hash")
+_INSERT_ENTRY = (f"insert into {store.AUDIT} ({', '.join(_ENTRY_COLUMNS)}) "
+                 f"values ({', '.join('?' * len(_ENTRY_COLUMNS))})")
+_UPSERT_CHECKPOINT = (f"insert into {store.CHECKPOINTS} (id, seq, mac) values (?, ?, ?) "
+                      "on conflict(id) do update set seq = excluded.seq, mac = excluded.mac")
 
 
 def write_anchor(db: store.Database) -> None:
@@ -311,45 +354,68 @@ class Verification:
 
 
 def verify(db: store.Database) -> Verification:
-    """Walk the chain and the checkpoints; report the first bad entry and why."""
-    key = key_for(db)
-    checkpoints = {row["id"]: row for row in store.list_rows(db, store.CHECKPOINTS)}
+    """Walk the chain and the checkpoints; report the first bad entry and why.
+
+    The anchor file is read first and everything else inside one read transaction,
+    so a writer committing meanwhile cannot make a sound log look broken.
+    """
     path = _db_file(db)
     anchor = _read_anchor(path.parent / ANCHOR_FILE) if path else None
-    previous, expected_seq, count, last_hash = GENESIS, 1, 0, None
-    cursor = db.execute(
+    own_transaction = not db.conn.in_transaction
+    if own_transaction:
+        db.conn.execute("BEGIN")
+    try:
+        return _verify(db, anchor)
+    finally:
+        if own_transaction:
+            db.conn.execute("COMMIT")
+
+
+def _verify(db: store.Database, anchor: tuple[int, str, str] | None) -> Verification:
+    checkpoints = {row[0]: (row[1], row[2]) for row in db.execute(f"select id, seq, mac from {store.CHECKPOINTS}")}
+    total = db.execute(f"select count(*) from {store.AUDIT}").fetchone()[0]
+    if total == 0 and HEAD not in checkpoints and anchor is None:
+        return Verification(True, 0, None)
+    try:
+        key = key_for(db)
+    except ValidationError as error:
+        return Verification(False, 0, None, str(error), 1)
+    previous, expected_seq, count = GENESIS, 1, 0
+    sha256 = hashlib.sha256
+    anchor_seq = anchor[0] if anchor else None
+    rows = db.execute(
         f"select seq, created_at, actor, action, object_type, object_id, digest, properties_json, prev_hash, hash "
         f"from {store.AUDIT} order by seq"
     )
-    names = [d[0] for d in cursor.description]
-    for values in cursor:
-        row = dict(zip(names, values, strict=True))
-        seq = row["seq"]
+    for seq, created_at, actor, action, object_type, object_id, digest, properties, prev_hash, stored in rows:
         problem = None
         if seq != expected_seq:
             problem = f"sequence jumps from {expected_seq - 1} to {seq} (entries deleted or inserted)"
-        elif row["prev_hash"] != previous:
+        elif prev_hash != previous:
             problem = "its previous-hash does not match the entry before it (reordered, inserted or deleted)"
-        elif hashlib.sha256(row["properties_json"].encode()).hexdigest() != row["digest"]:
+        elif sha256(properties.encode()).hexdigest() != digest:
             problem = "its properties do not match their digest (the entry was changed)"
-        elif entry_hash(previous, row) != row["hash"]:
+        elif sha256(f"{previous}|{seq}|{created_at}|{actor}|{action}|{object_type}|{object_id}|{digest}"
+                    .encode()).hexdigest() != stored:
             problem = "its hash does not match its content (the entry was changed)"
-        elif seq in checkpoints and not hmac.compare_digest(checkpoints[seq]["mac"], _mac(key, seq, row["hash"])):
+        elif seq in checkpoints and not hmac.compare_digest(checkpoints[seq][1], _mac(key, seq, stored)):
             problem = "the keyed checkpoint does not match (the chain was rewritten)"
-        elif anchor is not None and anchor[0] == seq and anchor[1] != row["hash"]:
+        elif seq == anchor_seq and anchor[1] != stored:
             problem = f"the anchor file {ANCHOR_FILE} holds another hash for this entry (the chain was rewritten)"
         if problem:
-            return Verification(False, count, last_hash, problem, seq)
-        previous, last_hash, expected_seq, count = row["hash"], row["hash"], seq + 1, count + 1
+            return Verification(False, count, previous if count else None, problem, seq)
+        previous, expected_seq, count = stored, seq + 1, count + 1
+    last_hash = previous if count else None
     head = checkpoints.get(HEAD)
     if count and head is None:
         return Verification(False, count, last_hash, "the head checkpoint is missing", count)
-    if head is not None and (
-        head["seq"] != count or not hmac.compare_digest(head["mac"], _mac(key, count, last_hash or ""))
-    ):
+    if head is not None and head[0] != count:
         return Verification(False, count, last_hash,
-                            f"the keyed head checkpoint is for entry {head['seq']}, the chain ends at {count} "
-                            "(truncated or rewritten)", min(head["seq"], count) or 1)
+                            f"the keyed head checkpoint is for entry {head[0]}, the chain ends at {count} "
+                            "(truncated or rewritten)", min(head[0], count) + 1)
+    if head is not None and not hmac.compare_digest(head[1], _mac(key, count, last_hash or "")):
+        return Verification(False, count, last_hash,
+                            f"the keyed head checkpoint does not match entry {count} (the chain was rewritten)", count)
     if anchor is not None:
         seq, entry, mac = anchor
         if seq > count:

@@ -37,6 +37,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "open_incident": frozenset({"ethics_officer", "sales_manager"}),
     "manage_incidents": frozenset({"ethics_officer"}),
     "view_audit": frozenset({"ethics_officer", "auditor"}),
+    "view_reviews": frozenset({"ethics_officer", "auditor"}),
+    "sign_reviews": frozenset({"ethics_officer"}),
     "manage_users": frozenset({"ethics_officer"}),
 }
 

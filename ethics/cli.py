@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from ethics import audit, auth, datasets, incidents, registry, snapshots, store
+from ethics import audit, auth, datasets, incidents, registry, reviews, snapshots, store
 from ethics.config import Settings, load_settings
 from ethics.errors import EthicsError
 
@@ -266,6 +266,27 @@ def incident_list(model_id: str | None, status: str | None, as_json: bool) -> No
     for row in rows:
         click.echo(f"{row['id']:>4} {row['status']:<13} {row['severity']:<8} {row['model_id']:<20} "
                    f"due {row['due_at'][:10]}  {row['title']}")
+
+
+@cli.group(cls=_Group)
+def review() -> None:
+    """Weekly reviews: what is due."""
+
+
+@review.command(name="due")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for a mail or chat hook).")
+def review_due(as_json: bool) -> None:
+    """List models whose review is due or overdue this ISO week; exit 1 if one is overdue."""
+    rows = reviews.due(_open(load_settings()))
+    if as_json:
+        _echo_json(rows)
+    else:
+        for row in rows:
+            click.echo(f"{row['light']['status'].upper():<5} {row['model_id']:<24} {row['light']['reason']}")
+        if not rows:
+            click.echo("every model is reviewed this week")
+    if any(row["light"]["status"] == "fail" for row in rows):
+        raise SystemExit(1)
 
 
 @cli.group(name="audit", cls=_Group)

@@ -15,6 +15,7 @@ from ethics.store import (
     INCIDENT_COMMENTS,
     INCIDENTS,
     MODELS,
+    REVIEWS,
     SIGN_INS,
     SNAPSHOTS,
     USERS,
@@ -215,3 +216,30 @@ def m0005(db: Database) -> None:
         not_null={"incident_id", "author", "body", "created_at"},
     )
     db[INCIDENT_COMMENTS].create_index(["incident_id"])
+
+
+@MIGRATIONS(name="0006_reviews")
+def m0006(db: Database) -> None:
+    db[REVIEWS].create(
+        {
+            "id": int,
+            "model_id": str,
+            "week": str,
+            "snapshot_id": int,
+            "snapshot_hash": str,
+            "decision": str,
+            "conditions": str,
+            "comment": str,
+            "checklist_json": str,
+            "reviewer": str,
+            "signed_at": str,
+            "follow_up_incident_id": int,
+            "corrects_review_id": int,
+        },
+        pk="id",
+        foreign_keys=[("model_id", MODELS, "id"), ("snapshot_id", SNAPSHOTS, "id")],
+        not_null={"model_id", "week", "snapshot_id", "snapshot_hash", "decision", "reviewer", "signed_at"},
+    )
+    db[REVIEWS].create_index(["model_id", "week"])
+    _forbid(db, REVIEWS, "UPDATE", "signed reviews are immutable")
+    _forbid(db, REVIEWS, "DELETE", "signed reviews are immutable")

@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from ethics import store
-from ethics.weeks import iso, utcnow
+from ethics.reviews import review_light
+from ethics.weeks import iso, utcnow, week_of
 
 AREAS = ("fairness", "drift", "explanations", "consent", "incidents", "review")
 LIGHTS = ("pass", "warn", "fail", "not_evaluated")
@@ -62,13 +63,22 @@ def overview(
         "latest_week", "version", "snapshot_id", "snapshot_hash", "summary_json",
     ]
     incidents = _open_incidents(db)
-    stamp = iso(now or utcnow())
+    moment = now or utcnow()
+    stamp = iso(moment)
+    latest_reviews = {
+        row["model_id"]: row
+        for row in db.execute_returning_dicts(
+            f"select * from {store.REVIEWS} r "
+            f"where id = (select max(id) from {store.REVIEWS} where model_id = r.model_id)"
+        )
+    }
     result = []
     for values in rows:
         row = dict(zip(columns, values, strict=True))
         lights = {area: dict(NOT_EVALUATED) for area in AREAS}
         lights.update(json.loads(row.pop("summary_json") or "{}").get("lights", {}))
         lights["incidents"] = incident_light(incidents.get(row["id"], []), now_iso=stamp)
+        lights["review"] = review_light(row, latest_reviews.get(row["id"]), week=week_of(moment))
         row["lights"] = lights
         result.append(row)
     return result

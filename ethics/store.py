@@ -30,6 +30,7 @@ SIGN_INS = "sign_in_attempts"
 AUDIT = "audit_log"
 CHECKPOINTS = "audit_checkpoints"
 INCIDENT_COMMENTS = "incident_comments"
+REVIEWS = "reviews"
 
 BUSY_TIMEOUT_S = 30.0
 

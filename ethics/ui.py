@@ -45,6 +45,7 @@ PAGES = (
     PageSpec("pages/overview.py", "Overview", ":material/traffic:", "", "Portfolio", "view_portfolio"),
     PageSpec(MODEL_PAGE, "Model", ":material/search:", "model", "Portfolio", "view_model"),
     PageSpec("pages/fairness.py", "Fairness", ":material/balance:", "fairness", "Portfolio", "view_model"),
+    PageSpec("pages/review.py", "Weekly review", ":material/task_alt:", "review", "Portfolio", "view_reviews"),
     PageSpec("pages/incidents.py", "Incidents", ":material/report:", "incidents", "Records", "view_incidents"),
     PageSpec("pages/registry.py", "Registry", ":material/inventory_2:", "registry", "Records", "view_registry"),
     PageSpec("pages/audit.py", "Audit log", ":material/verified_user:", "audit", "Records", "view_audit"),
@@ -59,6 +60,7 @@ DATA_LABELS = {"eval": "Evaluation set", "scores": "Scoring batch"}
 CACHE_TTL_S = 30
 # Session keys: set once in init_state(), read with .get().
 KEY_USER = "username"
+KEY_FLASH = "flash"
 
 Body = Callable[[store.Database, Actor], None]
 
@@ -88,6 +90,20 @@ def open_store() -> store.Database:
 def init_state() -> None:
     """Create every session key once."""
     st.session_state.setdefault(KEY_USER, None)
+    st.session_state.setdefault(KEY_FLASH, None)
+
+
+def flash(message: str) -> None:
+    """A success message for the next run (after ``st.rerun``)."""
+    st.session_state[KEY_FLASH] = message
+
+
+def show_flash() -> None:
+    """Show, once, the message left by :func:`flash`."""
+    message = st.session_state.get(KEY_FLASH)
+    if message:
+        st.success(message)
+        st.session_state[KEY_FLASH] = None
 
 
 def current_actor(db: store.Database) -> Actor | None:
@@ -224,6 +240,11 @@ def what_if(db_path: str, snapshot_id: int, attribute: str) -> list[dict[str, An
         db.close()
 
 
+def clear_readers() -> None:
+    """After a write: drop cached reads so every page shows it."""
+    overview_rows.clear()
+
+
 def light(state: dict[str, str]) -> str:
     """A traffic light as icon and word."""
     return status(state["status"])
@@ -297,7 +318,7 @@ def portfolio_table(rows: list[dict[str, Any]]) -> None:
     frame = pd.DataFrame(
         [
             {
-                "Model": row["name"],
+                "Model": f"⛔ {row['name']} (suspended)" if row["status"] == "suspended" else row["name"],
                 "Purpose": row["purpose"].replace("_", " "),
                 "Team": row["team"],
                 "Risk": row["risk_tier"],

@@ -1,7 +1,7 @@
 import pandas as pd
 import streamlit as st
 
-from ethics import charts, incidents, registry, snapshots, ui
+from ethics import charts, incidents, registry, reviews, snapshots, ui
 
 
 def performance(snap, trend):
@@ -29,6 +29,9 @@ def body(db, actor):
     if model is None:
         st.info("No models are registered yet.")
         return
+    if model["status"] == "suspended":
+        st.error("⛔ Suspended at the last weekly review: its decisions must not be used until a new review "
+                 "approves it.")
     st.markdown(f"**{model['purpose'].replace('_', ' ')}** · team **{model['team']}** · "
                 f"risk **{model['risk_tier']}** · owner {model['owner']}")
     snap = ui.pick_snapshot(db, model)
@@ -40,7 +43,11 @@ def body(db, actor):
         performance(snap, snapshots.performance_trend(db, model["id"]))
     with tabs[1]:
         fairness_section(snap, model)
-    for tab, area in ((tabs[2], "Explanations"), (tabs[3], "Consent"), (tabs[5], "Reviews")):
+    with tabs[5]:
+        ui.table([{k: r[k] for k in ("week", "decision", "reviewer", "signed_at", "snapshot_hash", "conditions",
+                                    "comment", "corrects_review_id")} for r in reviews.list_reviews(db, model["id"])],
+                 empty="No signed reviews yet.")
+    for tab, area in ((tabs[2], "Explanations"), (tabs[3], "Consent")):
         with tab:
             ui.not_evaluated(area)
     with tabs[4]:

@@ -8,9 +8,10 @@ from ethics import registry, store
 from tests.apptest import clear_caches, open_app, open_page, texts
 from tests.conftest import ACCOUNTS, add_accounts
 
-PAGES = ["pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/incidents.py", "pages/registry.py",
-         "pages/audit.py", "pages/users.py"]
-FORBIDDEN_WORDS = {"pages/registry.py": "view registry", "pages/audit.py": "view audit", "pages/users.py": "view users"}
+PAGES = ["pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/review.py", "pages/incidents.py",
+         "pages/registry.py", "pages/audit.py", "pages/users.py"]
+FORBIDDEN_WORDS = {"pages/registry.py": "view registry", "pages/audit.py": "view audit", "pages/users.py": "view users",
+                   "pages/review.py": "view reviews"}
 ALLOWED = {
     "officer": set(PAGES),
     "auditor": set(PAGES),
@@ -99,7 +100,7 @@ def test_sidebar_lists_only_the_pages_a_role_may_see(env):
     manager = auth.Actor("sm.north", "M", "sales_manager", "north")
     assert [s.title for s in ui.PAGES if manager.can(s.permission)] == ["Overview", "Model", "Fairness", "Incidents"]
     auditor = auth.Actor("aude", "A", "auditor")
-    everything = ["Overview", "Model", "Fairness", "Incidents", "Registry", "Audit log", "Users"]
+    everything = ["Overview", "Model", "Fairness", "Weekly review", "Incidents", "Registry", "Audit log", "Users"]
     assert [s.title for s in ui.PAGES if auditor.can(s.permission)] == everything
 
 

@@ -148,7 +148,8 @@ def test_officer_walk_overview_then_click_into_a_model(server, page):
     _sign_in(page, "olivia")
     page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=30_000)
     _settled(page)
-    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Incidents", "Registry", "Audit log", "Users"])
+    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Weekly review", "Incidents", "Registry", "Audit log",
+                           "Users"])
     page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=10_000)
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     page.get_by_role("link", name="Lead scoring (lead-scoring)").click()
@@ -221,3 +222,32 @@ def test_officer_opens_and_closes_an_incident(server, page):
             time.sleep(0.3)
     finally:
         db.close()
+
+
+def test_officer_weekly_review_loop(server, page):
+    """Queue -> model -> tick, decide, sign -> next, for every demo model; counts the clicks."""
+    page.goto(f"{server['url']}/review")
+    _sign_in(page, "olivia")
+    page.get_by_role("heading", name="Weekly review").wait_for(timeout=30_000)
+    _settled(page)
+    db = store.open_db(server["home"] / "ethics.db")
+    try:
+        models = [row[0] for row in db.execute("select id from models order by id")]
+    finally:
+        db.close()
+    clicks = 0
+    for _ in models:
+        for label in ("Fairness verdicts", "Top features", "Consent coverage", "Open and overdue", "Human oversight"):
+            page.get_by_text(label).first.click()
+            clicks += 1
+        page.get_by_role("button", name="Sign the review of").click()
+        clicks += 1
+        page.get_by_text("signed: approve, bound to snapshot").wait_for(timeout=30_000)
+        _settled(page)  # the next model due is already selected
+    db = store.open_db(server["home"] / "ethics.db")
+    try:
+        signed = {row[0] for row in db.execute("select model_id from reviews")}
+    finally:
+        db.close()
+    assert signed == set(models)
+    assert clicks == 6 * len(models)

@@ -136,3 +136,28 @@ def test_audit_page_verifies_the_chain(app_home):
     assert at.success[0].value.startswith("Audit log ok, ")
     actions = at.dataframe[0].value["action"].tolist()
     assert "snapshot.taken" in actions and "user.sign_in" in actions
+
+
+def test_review_page_signs_the_weekly_review(app_home, example_snapshot):
+    from ethics import reviews
+
+    at = _ok(open_page(open_app("olivia"), "pages/review.py"))
+    queue = at.dataframe[0].value
+    assert queue["Review"].tolist() == ["🔴 fail"] and "never reviewed" in queue["Changed since last review"][0]
+    assert any(example_snapshot["hash"] in c.value for c in at.caption)
+    for box in at.checkbox:
+        box.check()
+    button(at, "Sign the review of 2026-W48").click().run()
+    assert not at.exception and not at.error
+    assert at.success[0].value == (f"Review 1 of Webinar follow-up priority signed: approve, bound to snapshot "
+                                   f"{example_snapshot['hash']}.")
+    assert at.success[1].value == "Every model with a snapshot is reviewed this week."
+    db = store.open_db(app_home / "ethics.db")
+    assert reviews.list_reviews(db, EXAMPLE_MODEL)[0]["snapshot_hash"] == example_snapshot["hash"]
+    assert at.dataframe[0].value["Review"].tolist() == ["🟢 pass"]
+
+
+def test_review_page_refuses_an_unticked_checklist(app_home, example_snapshot):
+    at = _ok(open_page(open_app("olivia"), "pages/review.py"))
+    button(at, "Sign the review of 2026-W48").click().run()
+    assert at.error[0].value.startswith("Review checklist: 'Fairness verdicts and their intervals were read'")

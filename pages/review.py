@@ -1,0 +1,54 @@
+import streamlit as st
+
+from ethics import registry, reviews, snapshots, ui
+
+
+def queue_table(queue):
+    ui.table([{"Model": q["name"], "Review": ui.light(q["light"]), "Why": q["light"]["reason"], "Risk": q["risk_tier"],
+               "Latest week": q["latest_week"], "Changed since last review": "; ".join(q["changes"])}
+              for q in queue], empty="No models to review.")
+
+
+def sign_form(db, actor, model, snap):
+    with st.form(f"sign_{model['id']}"):
+        st.markdown("**Checklist**")
+        checklist = {item: st.checkbox(label, key=f"check_{model['id']}_{item}")
+                     for item, label in reviews.CHECKLIST.items()}
+        decision = st.radio("Decision", reviews.DECISIONS, format_func=reviews.DECISION_LABELS.get, horizontal=True)
+        conditions = st.text_area("Conditions (for an approval with conditions)")
+        comment = st.text_area("Comment")
+        follow_up = st.text_input("Follow-up incident title (optional)")
+        if st.form_submit_button(f"Sign the review of {snap['week']}", type="primary"):
+            signed = reviews.sign_review(
+                db, model_id=model["id"], snapshot_hash=snap["hash"], decision=decision, checklist=checklist,
+                reviewer=actor.username, conditions=conditions, comment=comment,
+                follow_up={"title": follow_up, "severity": "medium", "category": "other"} if follow_up else None)
+            ui.clear_readers()
+            ui.flash(f"Review {signed['id']} of {model['name']} signed: {reviews.DECISION_LABELS[decision]}, "
+                     f"bound to snapshot {signed['snapshot_hash']}.")
+            st.rerun()
+
+
+def body(db, actor):
+    ui.show_flash()
+    queue = reviews.review_queue(db, team=actor.scope)
+    queue_table(queue)
+    pending = [q["model_id"] for q in queue if q["light"]["status"] != "pass" and q["snapshot_hash"]]
+    if not pending:
+        st.success("Every model with a snapshot is reviewed this week.")
+        return
+    names = {q["model_id"]: q["name"] for q in queue}
+    model = registry.get_model(db, st.selectbox("Next model to review", pending, format_func=names.get))
+    snap = snapshots.latest_snapshot(db, model["id"])
+    st.subheader(f"{model['name']} · {snap['week']}")
+    st.caption(f"Evidence: snapshot `{snap['hash']}`. Signing is refused if a newer snapshot appears meanwhile.")
+    ui.findings(snap["results"].get("verdicts", []))
+    for area, light in snap["summary"].get("lights", {}).items():
+        st.markdown(f"{ui.light(light)} · {area}: {light['reason']}")
+    st.page_link(ui.MODEL_PAGE, label="Open the model page", icon=":material/search:",
+                 query_params={"model": model["id"]})
+    if actor.can("sign_reviews"):
+        sign_form(db, actor, model, snap)
+
+
+ui.run_page("Weekly review", body, page="pages/review.py")
