@@ -185,7 +185,7 @@ def _mac(key: bytes, seq: int, entry: str) -> str:
 
 def build_fast(db: store.Database, entries: int) -> float:
     """``entries - 1`` chained rows by ``executemany``, then the last one by ``audit.record``; seconds."""
-    key = audit.key_for(db)
+    key = audit.key_for(db, create=True)  # the log is still empty here
     payload = store.to_json(audit.UserChanged(common.ACTOR, "user", "x", change="added", role="auditor").properties())
     digest = hashlib.sha256(payload.encode()).hexdigest()
     checkpoints = []
