@@ -102,6 +102,14 @@ def _sign_in(page, username):
     page.get_by_role("button", name="Sign in").click()
 
 
+def _open_as(page, server, path, username, *, heading):
+    """Open a URL, sign in there, and wait for the page's heading."""
+    page.goto(server["url"] + path)
+    _sign_in(page, username)
+    page.get_by_role("heading", name=heading).wait_for(timeout=30_000)
+    _settled(page)
+
+
 def _choose(page, label, text):
     """Pick an option of a Streamlit select box by typing it (the list is virtual)."""
     box = page.get_by_role("combobox", name=label)
@@ -136,18 +144,12 @@ def test_every_sub_url_on_a_fresh_server_asks_for_sign_in(server, page):
 
 
 def test_direct_model_url_after_sign_in(server, page):
-    page.goto(f"{server['url']}/model?model=churn-risk")
-    _sign_in(page, "olivia")
-    page.get_by_role("heading", name="Model").wait_for(timeout=30_000)
-    _settled(page)
+    _open_as(page, server, "/model?model=churn-risk", "olivia", heading="Model")
     page.get_by_text(_latest_hash(server["home"], "churn-risk")).first.wait_for(timeout=10_000)
 
 
 def test_officer_walk_overview_then_click_into_a_model(server, page):
-    page.goto(server["url"])
-    _sign_in(page, "olivia")
-    page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=30_000)
-    _settled(page)
+    _open_as(page, server, "/", "olivia", heading="Portfolio overview")
     _assert_sidebar(page, ["Overview", "Model", "Fairness", "Weekly review", "Incidents", "Registry", "Audit log",
                            "Users"])
     page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=10_000)
@@ -195,10 +197,7 @@ def test_sales_manager_walk(server, page):
 
 
 def test_officer_opens_and_closes_an_incident(server, page):
-    page.goto(f"{server['url']}/incidents")
-    _sign_in(page, "olivia")
-    page.get_by_role("heading", name="Incidents").wait_for(timeout=30_000)
-    _settled(page)
+    _open_as(page, server, "/incidents", "olivia", heading="Incidents")
     page.get_by_text("Open an incident").click()
     page.get_by_role("textbox", name="Title").fill("<img src=x onerror=alert(1)> browser test incident")
     page.get_by_role("button", name="Open incident").click()
@@ -226,10 +225,7 @@ def test_officer_opens_and_closes_an_incident(server, page):
 
 def test_officer_weekly_review_loop(server, page):
     """Queue -> model -> tick, decide, sign -> next, for every demo model; counts the clicks."""
-    page.goto(f"{server['url']}/review")
-    _sign_in(page, "olivia")
-    page.get_by_role("heading", name="Weekly review").wait_for(timeout=30_000)
-    _settled(page)
+    _open_as(page, server, "/review", "olivia", heading="Weekly review")
     db = store.open_db(server["home"] / "ethics.db")
     try:
         models = [row[0] for row in db.execute("select id from models order by id")]
