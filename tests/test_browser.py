@@ -232,13 +232,15 @@ def test_officer_weekly_review_loop(server, page):
     finally:
         db.close()
     clicks = 0
-    for _ in models:
+    for number in range(1, len(models) + 1):
         for label in ("Fairness verdicts", "Top features", "Consent coverage", "Open and overdue", "Human oversight"):
             page.get_by_text(label).first.click()
             clicks += 1
+            _settled(page)
         page.get_by_role("button", name="Sign the review of").click()
         clicks += 1
-        page.get_by_text("signed: approve, bound to snapshot").wait_for(timeout=30_000)
+        # Review ids count up from 1 in this fresh home; waiting for this one's message, not a stale one.
+        page.get_by_text(f"Review {number} of ").wait_for(timeout=30_000)
         _settled(page)  # the next model due is already selected
     db = store.open_db(server["home"] / "ethics.db")
     try:
