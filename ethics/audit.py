@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ethics import store
+from ethics.cells import safe_cell
 from ethics.errors import ValidationError
 from ethics.weeks import iso, utcnow
 
@@ -395,6 +396,7 @@ def _verify(db: store.Database, anchor: tuple[int, str, str] | None) -> Verifica
             problem = "its previous-hash does not match the entry before it (reordered, inserted or deleted)"
         elif sha256(properties.encode()).hexdigest() != digest:
             problem = "its properties do not match their digest (the entry was changed)"
+        # The same bytes as entry_hash(), inlined: building a dict per row doubled the time for 1M entries.
         elif sha256(f"{previous}|{seq}|{created_at}|{actor}|{action}|{object_type}|{object_id}|{digest}"
                     .encode()).hexdigest() != stored:
             problem = "its hash does not match its content (the entry was changed)"
@@ -461,13 +463,6 @@ def export_csv(db: store.Database) -> str:
     for values in db.execute(f"select {', '.join(columns)} from {store.AUDIT} order by seq"):
         writer.writerow([safe_cell(v) for v in values])
     return out.getvalue()
-
-
-def safe_cell(value: Any) -> Any:
-    """A CSV cell that cannot start a formula (``=``, ``+``, ``-``, ``@``, tab, CR get a leading ``'``)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def to_dict(item: Event) -> dict[str, Any]:

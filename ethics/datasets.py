@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ethics import artifacts, audit, registry, store
+from ethics.cells import FORMULA_PREFIXES
 from ethics.errors import (
     CELL_FORMULA,
     CELL_MISSING,
@@ -45,7 +46,6 @@ KINDS: tuple[str, ...] = ("eval", "scores")
 KIND_NAMES = {"eval": "evaluation set", "scores": "scoring batch"}
 DATASETS_DIR = "datasets"
 ID_COLUMNS = ("lead_id", "customer_id", "team")
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 SCORE_TOLERANCE = 1e-6
 
 

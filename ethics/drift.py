@@ -43,6 +43,8 @@ import numpy as np
 import pandas as pd
 
 from ethics.errors import ValidationError
+from ethics.policy import judge
+from ethics.store import json_number
 
 #: Floor for an empty bin's share, so that ln(c/r) stays finite.
 EPSILON = 1e-6
@@ -174,11 +176,7 @@ def status_for(value: float, *, warn_above: float, fail_above: float) -> Status:
     {"pass", "warn", "fail"}
         The status.
     """
-    if value > fail_above:
-        return "fail"
-    if value > warn_above:
-        return "warn"
-    return "pass"
+    return judge(value, {"warn_above": warn_above, "fail_above": fail_above})  # type: ignore[return-value]
 
 
 # -- internals -----------------------------------------------------------------------------------------------------
@@ -190,7 +188,7 @@ def _column_row(
     ref = _sample(reference, which=f"reference column {column!r}")
     cur = _sample(current, which=f"current column {column!r}")
     # Judge the stored (rounded) value, so that the row never contradicts itself.
-    value = _clean(_psi(ref, cur, bins=bins, which=f"column {column!r}"))
+    value = json_number(_psi(ref, cur, bins=bins, which=f"column {column!r}"))
     return {
         "column": column,
         "psi": value,
@@ -291,7 +289,7 @@ def _is_numeric(values: np.ndarray) -> bool:
 def _mean(values: np.ndarray) -> float | None:
     if not _is_numeric(values) or np.isnan(values).all():
         return None
-    return _clean(np.nanmean(values))
+    return json_number(np.nanmean(values))
 
 
 def _check_bins(bins: int) -> None:
@@ -326,6 +324,3 @@ def _thresholds(policy: Mapping[str, Any]) -> tuple[float, float]:
     return warn_above, fail_above
 
 
-def _clean(value: Any) -> float | None:
-    value = float(value)
-    return None if math.isnan(value) else round(value, 12)

@@ -15,7 +15,6 @@ and the result is exact for that bootstrap.
 from __future__ import annotations
 
 import itertools
-import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ethics.errors import ValidationError
+from ethics.store import json_number
 
 MISSING_GROUP = "(missing)"
 JOIN = " × "
@@ -284,10 +284,6 @@ def group_auc(
 # -- the assessment ------------------------------------------------------------------------
 
 
-def _clean(value: Any) -> float | None:
-    value = float(value)
-    return None if math.isnan(value) or math.isinf(value) else round(value, 12)
-
 
 def _interval(samples: np.ndarray, confidence: float) -> list[float | None]:
     tail = (1 - confidence) / 2 * 100
@@ -295,7 +291,7 @@ def _interval(samples: np.ndarray, confidence: float) -> list[float | None]:
     if finite.size == 0:
         return [None, None]
     low, high = np.percentile(finite, [tail, 100 - tail])
-    return [_clean(low), _clean(high)]
+    return [json_number(low), json_number(high)]
 
 
 def assess(
@@ -398,20 +394,22 @@ def _assess_grouping(
     for index, label in enumerate(grouping.labels):
         row: dict[str, Any] = {"group": label, "judged": bool(judged[index])}
         for name in _metric_names(labelled):
-            row[name] = _clean(METRICS[name].formula(counts)[index])
+            row[name] = json_number(METRICS[name].formula(counts)[index])
             if boot_counts is not None and name != "count":
                 row[f"{name}_interval"] = _interval(METRICS[name].formula(boot_counts)[:, index], confidence)
         if auc is not None:
-            row["auc"] = _clean(auc[index])
+            row["auc"] = json_number(auc[index])
         groups.append(row)
     disparities = {}
     for name, spec in DISPARITIES.items():
         if spec.needs_labels and not labelled:
             continue
-        entry: dict[str, Any] = {"value": _clean(disparity_values(counts, name)), "judged_groups": int(judged.sum())}
+        entry: dict[str, Any] = {
+            "value": json_number(disparity_values(counts, name)), "judged_groups": int(judged.sum())
+        }
         if judged.sum() >= 2:
             judged_counts = Counts(cells[judged])
-            entry["judged_value"] = _clean(disparity_values(judged_counts, name))
+            entry["judged_value"] = json_number(disparity_values(judged_counts, name))
             extremes = _extremes(judged_counts, spec)
             labels = [g for g, j in zip(grouping.labels, judged, strict=True) if j]
             entry.update(_named(extremes, judged_counts, labels))
@@ -441,9 +439,9 @@ def _named(extremes: tuple[str, int, int], counts: Counts, labels: list[str]) ->
     return {
         "metric": metric,
         "worst_group": labels[low],
-        "worst_value": _clean(values[low]),
+        "worst_value": json_number(values[low]),
         "best_group": labels[high],
-        "best_value": _clean(values[high]),
+        "best_value": json_number(values[high]),
     }
 
 

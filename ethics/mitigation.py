@@ -43,6 +43,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
 
 from ethics.errors import ValidationError
+from ethics.store import json_number
 
 #: Constraints the what-if runs by default, and the scenario label of each.
 CONSTRAINT_LABELS = {
@@ -239,13 +240,15 @@ def _scenario_row(
     return {
         "scenario": scenario,
         "constraint": constraint,
-        "accuracy": _clean(accuracy_score(labels, predicted)),
-        "selection_rate": _clean(predicted.mean()),
-        "demographic_parity_difference": _clean(
+        "accuracy": json_number(accuracy_score(labels, predicted)),
+        "selection_rate": json_number(predicted.mean()),
+        "demographic_parity_difference": json_number(
             demographic_parity_difference(labels, predicted, sensitive_features=groups)
         ),
-        "equalized_odds_difference": _clean(equalized_odds_difference(labels, predicted, sensitive_features=groups)),
-        "groups": {str(group): _clean(rate) for group, rate in rates.items()},
+        "equalized_odds_difference": json_number(
+            equalized_odds_difference(labels, predicted, sensitive_features=groups)
+        ),
+        "groups": {str(group): json_number(rate) for group, rate in rates.items()},
         "rows": int(labels.size),
     }
 
@@ -340,6 +343,3 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _clean(value: Any) -> float | None:
-    value = float(value)
-    return None if math.isnan(value) else round(value, 12)

@@ -11,9 +11,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from ethics import store
+from ethics import incidents, store
 from ethics.reviews import review_light
-from ethics.weeks import iso, utcnow, week_of
+from ethics.weeks import utcnow, week_of
 
 AREAS = ("fairness", "drift", "explanations", "consent", "incidents", "review")
 LIGHTS = ("pass", "warn", "fail", "not_evaluated")
@@ -62,9 +62,10 @@ def overview(
         "id", "name", "purpose", "team", "risk_tier", "status",
         "latest_week", "version", "snapshot_id", "snapshot_hash", "summary_json",
     ]
-    incidents = _open_incidents(db)
+    open_incidents: dict[str, list[dict[str, Any]]] = {}
+    for incident in incidents.list_incidents(db, open_only=True):
+        open_incidents.setdefault(incident["model_id"], []).append(incident)
     moment = now or utcnow()
-    stamp = iso(moment)
     latest_reviews = {
         row["model_id"]: row
         for row in db.execute_returning_dicts(
@@ -77,27 +78,18 @@ def overview(
         row = dict(zip(columns, values, strict=True))
         lights = {area: dict(NOT_EVALUATED) for area in AREAS}
         lights.update(json.loads(row.pop("summary_json") or "{}").get("lights", {}))
-        lights["incidents"] = incident_light(incidents.get(row["id"], []), now_iso=stamp)
+        lights["incidents"] = incident_light(open_incidents.get(row["id"], []), now=moment)
         lights["review"] = review_light(row, latest_reviews.get(row["id"]), week=week_of(moment))
         row["lights"] = lights
         result.append(row)
     return result
 
 
-def _open_incidents(db: store.Database) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for row in store.list_rows(
-        db, store.INCIDENTS, "status != 'closed'", select="model_id, severity, due_at, status"
-    ):
-        grouped.setdefault(row["model_id"], []).append(row)
-    return grouped
-
-
-def incident_light(open_incidents: list[dict[str, Any]], *, now_iso: str) -> dict[str, str]:
+def incident_light(open_incidents: list[dict[str, Any]], *, now: datetime) -> dict[str, str]:
     """Red for an overdue or critical open incident, amber for any other open one."""
     if not open_incidents:
         return {"status": "pass", "reason": "no open incidents"}
-    overdue = [i for i in open_incidents if i["due_at"] and i["due_at"] < now_iso]
+    overdue = [i for i in open_incidents if incidents.is_overdue(i, now=now)]
     severe = [i for i in open_incidents if i["severity"] in _SEVERE]
     count = f"{len(open_incidents)} open"
     if overdue or severe:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import platform
 from datetime import datetime
 from importlib import metadata
@@ -23,6 +22,7 @@ from ethics import audit, datasets, drift, fairness, registry, store
 from ethics import policy as rules
 from ethics.errors import NO_DATA_FOR_WEEK, NO_SNAPSHOT, UNKNOWN_SNAPSHOT, NotFound, ValidationError
 from ethics.manifest import feature_names, sensitive_names
+from ethics.store import json_number
 from ethics.weeks import iso, parse_week, utcnow, week_of
 
 DEFAULT_PSI = {"warn_above": 0.1, "fail_above": 0.25}
@@ -174,8 +174,8 @@ def evaluate(frames: dict[str, pd.DataFrame], *, manifest: dict[str, Any], polic
         scores = frames["scores"]["score"].to_numpy()
         results["scoring"] = {
             "rows": len(scores),
-            "mean_score": _clean(scores.mean()),
-            "selection_rate": _clean((scores >= threshold).mean()),
+            "mean_score": json_number(scores.mean()),
+            "selection_rate": json_number((scores >= threshold).mean()),
         }
     results.update(fairness_results(frames, manifest=manifest, policy=policy))
     return results
@@ -222,16 +222,12 @@ def performance(frame: pd.DataFrame, *, threshold: float) -> dict[str, Any]:
     both_classes = len(np.unique(y_true)) == 2
     return {
         "rows": len(frame),
-        "accuracy": _clean(accuracy_score(y_true, y_pred)),
-        "auc": _clean(roc_auc_score(y_true, frame["score"])) if both_classes else None,
-        "base_rate": _clean(y_true.mean()),
-        "selection_rate": _clean(y_pred.mean()),
+        "accuracy": json_number(accuracy_score(y_true, y_pred)),
+        "auc": json_number(roc_auc_score(y_true, frame["score"])) if both_classes else None,
+        "base_rate": json_number(y_true.mean()),
+        "selection_rate": json_number(y_pred.mean()),
     }
 
-
-def _clean(value: Any) -> float | None:
-    value = float(value)
-    return None if math.isnan(value) else round(value, 12)
 
 
 def _parsed(row: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ constants below.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -151,6 +152,12 @@ def list_rows(
         dict(row)
         for row in db[table].rows_where(where, where_args, order_by=order_by, select=select)
     ]
+
+
+def json_number(value: Any) -> float | None:
+    """A number as stored in JSON results: rounded to 12 digits; NaN and infinity become None."""
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else round(value, 12)
 
 
 def to_json(value: Any) -> str:

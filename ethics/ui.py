@@ -22,6 +22,7 @@ from ethics import auth, portfolio, snapshots, store
 from ethics.auth import Actor
 from ethics.config import Settings, load_settings
 from ethics.errors import EthicsError
+from ethics.policy import describe_threshold
 
 log = logging.getLogger("ethics.ui")
 
@@ -304,7 +305,7 @@ def verdicts(rows: list[dict[str, Any]]) -> None:
                 "Metric": v["label"],
                 "Value": v["value"],
                 "95% interval": interval(v.get("interval")),
-                "Threshold": ", ".join(f"{k.replace('_', ' ')} {t:g}" for k, t in v["threshold"].items()),
+                "Threshold": describe_threshold(v["threshold"]),
                 "Finding": v["sentence"],
             }
             for v in sorted(rows, key=lambda v: order[v["status"]])
