@@ -88,7 +88,7 @@ def _purpose(document: Document, facts: dict[str, Any]) -> None:
 def _data(document: Document, facts: dict[str, Any]) -> None:
     document.heading("Data used")
     document.paragraph("The snapshot's inputs, each identified by the SHA-256 of its stored Parquet file.")
-    document.rows_table([{**row, "week": row["week"] or facts["week"]} for row in facts["data"]],
+    document.rows_table(facts["data"],
                    widths=(28, 12, 10, 60))
     document.fields([("Artifact", facts["artifact"]["kind"]),
                      ("Artifact sha256", facts["artifact"]["sha256"] or "none (scores only)")],

@@ -113,3 +113,12 @@ def portfolio_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
          **{area.capitalize(): row["lights"][area]["status"].replace("_", " ") for area in portfolio.AREAS}}
         for row in rows
     ]
+
+
+def text_of(value: Any) -> str:
+    """A field value as text: lists joined with commas, None as an em dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)

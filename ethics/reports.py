@@ -133,7 +133,7 @@ def model_facts(
         "sensitive_attributes": [{"name": a["name"], "label": a["label"]} for a in manifest["sensitive_attributes"]],
         "proxy_candidates": manifest.get("proxy_candidates", []),
         "artifact": {"kind": manifest["artifact"]["kind"], "sha256": snap["inputs"].get("artifact_sha256")},
-        "data": _data_used(snap["inputs"]),
+        "data": _data_used(snap["inputs"], week=snap["week"]),
         "performance": results.get("performance"),
         "scoring": results.get("scoring"),
         "performance_trend": [row for row in snapshots.performance_trend(db, model_id) if row["week"] <= snap["week"]],
@@ -155,9 +155,9 @@ def model_facts(
     return facts
 
 
-def _data_used(inputs: dict[str, Any]) -> list[dict[str, Any]]:
+def _data_used(inputs: dict[str, Any], *, week: str) -> list[dict[str, Any]]:
     rows = [
-        {"data": tables.DATA_LABELS[kind], "week": None, "rows": inputs[kind]["rows"], "sha256": inputs[kind]["sha256"]}
+        {"data": tables.DATA_LABELS[kind], "week": week, "rows": inputs[kind]["rows"], "sha256": inputs[kind]["sha256"]}
         for kind in tables.DATA_LABELS if kind in inputs
     ]
     if "drift_reference" in inputs:
