@@ -22,6 +22,7 @@ CHROMIUM_MISSING = "Chart images need Chromium at {path}: install Debian's chrom
 WIDTH, HEIGHT, SCALE = 900, 380, 2
 _LOCK = threading.RLock()
 _depth = 0
+_kept = False
 
 
 @contextmanager
@@ -49,6 +50,26 @@ def renderer() -> Iterator[None]:
             _depth -= 1
             if _depth == 0:
                 kaleido.stop_sync_server(silence_warnings=True)
+
+
+def keep_open() -> None:
+    """Start the renderer once and keep it for the life of the process (idempotent).
+
+    The app calls this so that a download does not wait for Chromium to start (about
+    3 s); a command-line report starts and stops its own.
+    """
+    global _depth, _kept
+    import kaleido
+
+    with _LOCK:
+        if _kept:
+            return
+        if not CHROMIUM.is_file():
+            raise EthicsError(CHROMIUM_MISSING.format(path=CHROMIUM))
+        if _depth == 0:
+            kaleido.start_sync_server(path=str(CHROMIUM), silence_warnings=True)
+        _depth += 1
+        _kept = True
 
 
 def to_png(figure: go.Figure, *, width: int = WIDTH, height: int = HEIGHT) -> bytes:

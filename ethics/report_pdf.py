@@ -19,6 +19,9 @@ from ethics.pdf import Document
 from ethics.policy import DATA_NAMES, describe_threshold
 
 GENERATED = "Generated"
+# A portfolio page must fit one model on one page.
+SUMMARY_FINDINGS = 3
+SUMMARY_WEEKS = 8
 
 
 def write_model_report(document: Document, facts: dict[str, Any]) -> None:
@@ -303,11 +306,14 @@ def write_model_summary(document: Document, row: dict[str, Any], facts: dict[str
     for area in portfolio.AREAS:
         light = row["lights"][area]
         document.status_line(light["status"], f"{area.capitalize()}: {light['reason']}")
-    for verdict in facts["fairness"]["verdicts"]:
-        if verdict["status"] == "fail":
-            document.status_line("fail", f"{verdict['label']}, {verdict['grouping']}: {verdict['sentence']}")
-    trend = pd.DataFrame(facts["performance_trend"])
+    failing = [v for v in facts["fairness"]["verdicts"] if v["status"] == "fail"]
+    for verdict in failing[:SUMMARY_FINDINGS]:
+        document.status_line("fail", f"{verdict['label']}, {verdict['grouping']}: {verdict['sentence']}")
+    if len(failing) > SUMMARY_FINDINGS:
+        document.paragraph(f"… and {len(failing) - SUMMARY_FINDINGS} more failing verdicts: see the model's report.",
+                           grey=True)
+    trend = pd.DataFrame(facts["performance_trend"]).tail(SUMMARY_WEEKS)
     if len(trend):
-        document.chart(chart_images.to_png(charts.performance_trend(trend), height=300),
-                       caption="Performance across weekly snapshots.")
+        document.chart(chart_images.to_png(charts.performance_trend(trend), height=260),
+                       caption=f"Performance across the last {len(trend)} weekly snapshots.")
         document.rows_table(trend[["week", "accuracy", "auc", "selection_rate"]].to_dict("records"), small=True)

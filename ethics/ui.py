@@ -384,7 +384,11 @@ def not_evaluated(area: str) -> None:
 
 
 
-def _with_store(db_path: str, make: Callable[[store.Database], Any]) -> Any:
+def _with_store(db_path: str, make: Callable[[store.Database], Any], *, charts: bool = False) -> Any:
+    from ethics import chart_images
+
+    if charts:
+        chart_images.keep_open()  # one Chromium for the server's PDFs, started at the first one
     db = store.open_db(db_path)
     try:
         return make(db)
@@ -410,7 +414,7 @@ def report_downloads(actor: Actor, model: dict[str, Any], week: str) -> None:
         "Transparency report (PDF)", icon=":material/picture_as_pdf:", file_name=f"{name}.pdf",
         mime="application/pdf", on_click="ignore", key=f"pdf-{name}",
         data=lambda: _with_store(db_path, lambda db: reports.model_report_pdf(
-            db, model_id=model["id"], actor=actor, week=week)),
+            db, model_id=model["id"], actor=actor, week=week), charts=True),
     )
     middle.download_button(
         "Model card (Markdown)", icon=":material/description:", file_name=f"{name}-model-card.md",
@@ -447,7 +451,7 @@ def portfolio_downloads(actor: Actor) -> None:
     left.download_button(
         "Portfolio report (PDF)", icon=":material/picture_as_pdf:", file_name="portfolio-report.pdf",
         mime="application/pdf", on_click="ignore", key="pdf-portfolio",
-        data=lambda: _with_store(db_path, lambda db: reports.portfolio_report_pdf(db, actor=actor)),
+        data=lambda: _with_store(db_path, lambda db: reports.portfolio_report_pdf(db, actor=actor), charts=True),
     )
     right.download_button(
         "Traffic lights (CSV)", icon=":material/table:", file_name="portfolio-lights.csv", mime="text/csv",
