@@ -37,6 +37,7 @@ _HEADING_SIZES = {1: 16, 2: 13, 3: 11}
 _BODY = 9.5
 _SMALL = 8
 _GREY = (110, 110, 110)
+KEEP_TOGETHER_MM = 90
 _HEADER_FILL = (230, 236, 244)
 _STATUS_COLOURS = {"pass": (44, 160, 44), "warn": (230, 140, 0), "fail": (214, 39, 40)}
 
@@ -157,8 +158,8 @@ class Document(FPDF):
         columns = list(rows[0])
         size = _SMALL - (0.5 if small else 0)
         self.set_font(FONT, size=size)
-        if self.will_page_break(14):
-            self.add_page()
+        if self.will_page_break(min(table_height(len(rows), small=small), KEEP_TOGETHER_MM)):
+            self.add_page()  # a short table is not split; a long one starts with a few rows at least
         with self.table(
             col_widths=tuple(widths) if widths else None,
             text_align="LEFT",
@@ -175,11 +176,18 @@ class Document(FPDF):
         self.set_font(FONT, size=_BODY)
         self.ln(2.5)
 
-    def chart(self, png: bytes, *, caption: str) -> None:
-        """A chart image across the text width (height from its aspect ratio) with a caption under it."""
+    def image_height(self, png: bytes) -> float:
+        """The height in mm of a PNG drawn across the text width."""
         pixels_wide, pixels_high = struct.unpack(">II", png[16:24])  # the PNG header's IHDR size
-        height = self.epw * pixels_high / pixels_wide
-        if self.will_page_break(height + 8):
+        return self.epw * pixels_high / pixels_wide
+
+    def chart(self, png: bytes, *, caption: str, reserve: float = 0) -> None:
+        """A chart image across the text width (height from its aspect ratio) with a caption under it.
+
+        ``reserve`` mm more must fit under it (its table), or the chart starts a new page.
+        """
+        height = self.image_height(png)
+        if self.will_page_break(height + 8 + min(reserve, KEEP_TOGETHER_MM)):
             self.add_page()
         self.image(BytesIO(png), x=self.l_margin, w=self.epw, h=height)
         self.paragraph(caption, small=True, grey=True)
@@ -187,6 +195,12 @@ class Document(FPDF):
     def render(self) -> bytes:
         """The finished PDF as bytes."""
         return bytes(self.output())
+
+
+def table_height(rows: int, *, small: bool = False) -> float:
+    """The least height in mm of a table of ``rows`` one-line rows plus its heading row."""
+    size = _SMALL - (0.5 if small else 0)
+    return (rows + 1) * (size * 0.47 + 1.7) + 2.5
 
 
 def _text(value: Any) -> str:

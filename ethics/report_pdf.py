@@ -15,7 +15,7 @@ import pandas as pd
 
 from ethics import chart_images, charts, portfolio, reviews
 from ethics import report_rows as tables
-from ethics.pdf import Document
+from ethics.pdf import KEEP_TOGETHER_MM, Document, table_height
 from ethics.policy import DATA_NAMES, describe_threshold
 
 GENERATED = "Generated"
@@ -121,14 +121,17 @@ def _performance(document: Document, facts: dict[str, Any]) -> None:
                            f"{tables.percent(scoring['selection_rate'])} selected.")
     trend = pd.DataFrame(facts["performance_trend"])
     if len(trend):
-        document.heading("Trend", level=2, keep=80)
-        _chart(document, charts.performance_trend(trend), "Performance across weekly snapshots (up to this week).",
+        _chart(document, "Trend", charts.performance_trend(trend),
+               "Performance across weekly snapshots (up to this week).",
                trend[["week", "version", "accuracy", "auc", "selection_rate", "scored_leads"]])
 
 
-def _chart(document: Document, figure: Any, caption: str, numbers: pd.DataFrame) -> None:
-    """A chart as an image and, under it, the numbers it draws."""
-    document.chart(chart_images.to_png(figure), caption=caption)
+def _chart(document: Document, heading: str, figure: Any, caption: str, numbers: pd.DataFrame) -> None:
+    """A sub-heading, the chart as an image and, under it, the numbers it draws, kept on one page if they fit."""
+    png = chart_images.to_png(figure)
+    table = table_height(len(numbers), small=True)
+    document.heading(heading, level=2, keep=document.image_height(png) + 8 + min(table, KEEP_TOGETHER_MM))
+    document.chart(png, caption=caption, reserve=table)
     document.rows_table(numbers.to_dict("records"), small=True)
 
 
@@ -157,9 +160,9 @@ def _fairness_section(document: Document, facts: dict[str, Any]) -> None:
         document.rows_table(tables.group_rows(grouping), small=True, widths=(20, 8, 10, 17, 17, 17, 17))
     trend = found["trend"]
     if trend and trend["rows"]:
-        document.heading(f"Trend: {trend['label']}, {trend['grouping']}", level=2, keep=80)
         rows = pd.DataFrame(trend["rows"])
-        _chart(document, charts.disparity_trend(rows, label=trend["label"], threshold=trend["threshold"]),
+        figure = charts.disparity_trend(rows, label=trend["label"], threshold=trend["threshold"])
+        _chart(document, f"Trend: {trend['label']}, {trend['grouping']}", figure,
                f"The worst verdict's disparity across weeks with its 95% interval; dashed: policy lines "
                f"({describe_threshold(trend['threshold'])}).", rows)
     if found["sampling"]:
@@ -248,9 +251,9 @@ def _oversight(document: Document, facts: dict[str, Any]) -> None:
 
 
 def _limitations(document: Document, facts: dict[str, Any]) -> None:
-    document.heading("Instructions for use and limitations (EU AI Act Art. 13(3))")
-    document.paragraph("Each item of Art. 13(3) where it applies, answered from the registered manifest and this "
-                       "week's snapshot.", grey=True)
+    document.heading("Instructions for use and limitations")
+    document.paragraph("The items that EU AI Act Art. 13(3) expects of instructions for use, where they apply, "
+                       "answered from the registered manifest and this week's snapshot.", grey=True)
     document.rows_table([{"Art. 13(3)": row["item"], "In this model's case": row["answer"]}
                          for row in facts["instructions_for_use"]], widths=(32, 68))
 
@@ -258,8 +261,8 @@ def _limitations(document: Document, facts: dict[str, Any]) -> None:
 def _reproducibility(document: Document, facts: dict[str, Any]) -> None:
     document.heading("Reproducibility")
     document.paragraph("The numbers come from the stored snapshot, computed with the packages below; the report was "
-                       "laid out with the second set. `python -m ethics report --model "
-                       f"{facts['model']['id']} --week {facts['week']}` reproduces it.")
+                       "laid out with the second set. The command python -m ethics report --model "
+                       f"{facts['model']['id']} --week {facts['week']} reproduces it.")
     snap_pkgs, report_pkgs = facts["packages"]["snapshot"], facts["packages"]["report"]
     names = sorted(set(snap_pkgs) | set(report_pkgs))
     document.rows_table([{"Package": n, "Snapshot": snap_pkgs.get(n, "—"), "Report": report_pkgs.get(n, "—")}

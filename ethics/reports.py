@@ -229,7 +229,7 @@ def instructions_for_use(facts: dict[str, Any]) -> list[dict[str, str]]:
         "oversight": impact["human_oversight"],
         "maintenance": "Weekly snapshot and signed weekly review; incidents tracked with due dates by severity.",
         "logging": "Every write is in the hash-chained audit log with keyed checkpoints "
-                   "(`python -m ethics audit verify`).",
+                   "(python -m ethics audit verify).",
     }
     return [{"item": item, "answer": answers[key]} for item, key in ART_13_ITEMS]
 
@@ -304,7 +304,8 @@ def portfolio_report_pdf(db: store.Database, *, actor: auth.Actor, now: datetime
         ("Audit head", tables.head_text(audit.head(db))),
     ], mono=("Audit head",))
     document.heading("Traffic lights", level=2)
-    document.rows_table(tables.portfolio_rows(rows), small=True, empty="No models registered.")
+    document.rows_table(tables.portfolio_rows(rows), small=True, empty="No models registered.",
+                        widths=(22, 9, 9, 12, 10, 9, 14, 10, 11, 9))
     with chart_images.renderer():
         for row in rows:
             facts = model_facts(db, model_id=row["id"], actor=actor, now=moment) if row["snapshot_id"] else None

@@ -23,7 +23,8 @@ HOSTILE_TITLE = '=HYPERLINK("http://evil.example") [link](javascript:alert(1)) <
 HOSTILE_COMMENT = "--strike-- ~~gone~~ {{template}} <i>ok</i> & done"
 SECTIONS = ["Transparency report", "At a glance", "Purpose and impact assessment", "Data used", "Performance",
             "Fairness", "Verdicts against the policy", "Explanations", "Consent", "Incidents", "Review history",
-            "Human oversight and contact", "Instructions for use and limitations (EU AI Act Art.", "Reproducibility"]
+            "Human oversight and contact", "Instructions for use and limitations", "EU AI Act Art. 13(3)",
+            "(f) Logging of events", "Reproducibility"]
 
 
 @pytest.fixture(scope="module", autouse=True)
