@@ -242,3 +242,12 @@ def test_cli_report(db, hostile, home, tmp_path, monkeypatch):
     for bad in (["report", "--out", str(out)], ["report", "--portfolio", "--model", EXAMPLE_MODEL, "--out", str(out)]):
         result = runner.invoke(cli, bad)
         assert result.exit_code == 2 and "exactly one of --model ID or --portfolio" in result.output
+    missing = tmp_path / "never.pdf"
+    for bad, message in (
+        (["--model", "no-such-model"], "Unknown model 'no-such-model'"),
+        (["--model", EXAMPLE_MODEL, "--week", "2026-48"], "2026-48"),
+        (["--model", EXAMPLE_MODEL, "--week", "2026-W40"], "has no snapshot for week 2026-W40"),
+    ):
+        result = runner.invoke(cli, ["report", *bad, "--out", str(missing)])
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert not missing.exists()
