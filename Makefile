@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 PORT ?= 8501
 
-.PHONY: run test setup setup-test chromium lint bench demo
+.PHONY: run test setup setup-test chromium fonts lint bench demo
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,15 +17,21 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed chromium fonts
 
-setup-test: $(VENV)/.installed-test chromium
+setup-test: $(VENV)/.installed-test chromium fonts
 
-# Debian's Chromium for the browser tests (Playwright's own browser download cannot work here).
+# Debian's Chromium for the browser tests and the report charts (Playwright's own browser download cannot work here).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# PDF reports: Chromium (above) renders the charts through kaleido; DejaVu is the embedded Unicode font.
+fonts:
+	@dpkg -s fonts-dejavu-core >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-dejavu-core >/dev/null; }
 
 demo: setup
 	$(PY) -m ethics demo --if-empty

@@ -40,6 +40,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view_reviews": frozenset({"ethics_officer", "auditor"}),
     "sign_reviews": frozenset({"ethics_officer"}),
     "manage_users": frozenset({"ethics_officer"}),
+    "export_reports": ALL_ROLES,  # sales managers: only their team's models (reports.visible_model)
 }
 
 MIN_PASSWORD_LENGTH = 12

@@ -17,7 +17,7 @@ import click
 
 from ethics import audit, auth, datasets, incidents, registry, reviews, snapshots, store
 from ethics.config import Settings, load_settings
-from ethics.errors import EthicsError
+from ethics.errors import EthicsError, ValidationError
 
 WEEK_HELP = "ISO week such as 2026-W48 (default: the current week)."
 
@@ -367,6 +367,38 @@ def users_set_password(username: str, password: str) -> None:
     """Set a new password for USERNAME."""
     auth.set_password(_open(load_settings()), username, password, actor=_actor())
     click.echo(f"password of {username} changed")
+
+
+@cli.command()
+@click.option("--model", "model_id", help="Model id (or --portfolio).")
+@click.option("--portfolio", is_flag=True, help="One report on every model: traffic lights and a page per model.")
+@click.option("--week", help="ISO week of the snapshot (default: the latest snapshot).")
+@click.option("--format", "kind", type=click.Choice(["pdf", "markdown", "json"]), default="pdf", show_default=True,
+              help="pdf: the transparency report; markdown/json: the model card.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="File to write.")
+def report(model_id: str | None, portfolio: bool, week: str | None, kind: str, out: Path) -> None:
+    """Write a model's transparency report (PDF) or model card, or the portfolio report."""
+    from ethics import model_card, reports
+
+    if bool(model_id) == portfolio:
+        raise ValidationError("report: give exactly one of --model ID or --portfolio.")
+    if portfolio and (week or kind != "pdf"):
+        raise ValidationError("report --portfolio: always the latest snapshots as PDF (no --week or --format).")
+    db = _open(load_settings())
+    # The command line runs with the data home's full access, like every other command.
+    actor = auth.Actor(username=_actor(), display_name=_actor(), role="ethics_officer")
+    if portfolio:
+        content: bytes | str = reports.portfolio_report_pdf(db, actor=actor)
+    elif kind == "pdf":
+        content = reports.model_report_pdf(db, model_id=model_id, actor=actor, week=week)
+    else:
+        facts = reports.model_facts(db, model_id=model_id, actor=actor, week=week)
+        content = model_card.card_markdown(facts) if kind == "markdown" else model_card.card_json(facts)
+    if isinstance(content, bytes):
+        out.write_bytes(content)
+    else:
+        out.write_text(content, encoding="utf-8")
+    click.echo(f"wrote {out} ({out.stat().st_size:,} bytes)")
 
 
 def main() -> None:

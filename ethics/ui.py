@@ -50,6 +50,7 @@ PAGES = (
     PageSpec("pages/incidents.py", "Incidents", ":material/report:", "incidents", "Records", "view_incidents"),
     PageSpec("pages/registry.py", "Registry", ":material/inventory_2:", "registry", "Records", "view_registry"),
     PageSpec("pages/audit.py", "Audit log", ":material/verified_user:", "audit", "Records", "view_audit"),
+    PageSpec("pages/reports.py", "Reports", ":material/picture_as_pdf:", "reports", "Records", "export_reports"),
     PageSpec("pages/users.py", "Users", ":material/group:", "users", "Administration", "view_users"),
 )
 PAGE_BY_PATH = {spec.path: spec for spec in PAGES}
@@ -381,3 +382,80 @@ def not_evaluated(area: str) -> None:
     """The grey state of an area whose evaluation is not built yet."""
     st.info(f"{LIGHT_ICONS['not_evaluated']} {area}: not evaluated yet. This area has no results in the snapshot.")
 
+
+
+def _with_store(db_path: str, make: Callable[[store.Database], Any], *, charts: bool = False) -> Any:
+    from ethics import chart_images
+
+    if charts:
+        chart_images.keep_open()  # one Chromium for the server's PDFs, started at the first one
+    db = store.open_db(db_path)
+    try:
+        return make(db)
+    finally:
+        db.close()
+
+
+def report_downloads(actor: Actor, model: dict[str, Any], week: str) -> None:
+    """Download buttons for one model and week: PDF report, model card (Markdown, JSON).
+
+    Each file is made when its button is clicked (Streamlit's deferred download), in a
+    connection of its own; the reports module checks the actor's permission and team.
+    """
+    from ethics import model_card, reports
+
+    db_path, name = str(settings().db_path), f"{model['id']}-{week}"
+
+    def facts(db: store.Database) -> dict[str, Any]:
+        return reports.model_facts(db, model_id=model["id"], actor=actor, week=week)
+
+    left, middle, right = st.columns(3)
+    left.download_button(
+        "Transparency report (PDF)", icon=":material/picture_as_pdf:", file_name=f"{name}.pdf",
+        mime="application/pdf", on_click="ignore", key=f"pdf-{name}",
+        data=lambda: _with_store(db_path, lambda db: reports.model_report_pdf(
+            db, model_id=model["id"], actor=actor, week=week), charts=True),
+    )
+    middle.download_button(
+        "Model card (Markdown)", icon=":material/description:", file_name=f"{name}-model-card.md",
+        mime="text/markdown", on_click="ignore", key=f"md-{name}",
+        data=lambda: _with_store(db_path, lambda db: model_card.card_markdown(facts(db))),
+    )
+    right.download_button(
+        "Model card (JSON)", icon=":material/data_object:", file_name=f"{name}-model-card.json",
+        mime="application/json", on_click="ignore", key=f"json-{name}",
+        data=lambda: _with_store(db_path, lambda db: model_card.card_json(facts(db))),
+    )
+    st.caption("Files are made when you click; the PDF takes a few seconds (its charts are drawn in Chromium).")
+
+
+def table_download(actor: Actor, model: dict[str, Any], week: str, table: str) -> None:
+    """A formula-safe CSV of one of the report's tables for one model and week."""
+    from ethics import model_card, reports
+
+    db_path, name = str(settings().db_path), f"{model['id']}-{week}-{table}"
+    st.download_button(
+        f"{table.capitalize()} (CSV)", icon=":material/table:", file_name=f"{name}.csv", mime="text/csv",
+        on_click="ignore", key=f"csv-{name}",
+        data=lambda: _with_store(db_path, lambda db: model_card.to_csv(model_card.table_rows(
+            reports.model_facts(db, model_id=model["id"], actor=actor, week=week), table))),
+    )
+
+
+def portfolio_downloads(actor: Actor) -> None:
+    """The portfolio report (PDF) and the traffic-light table (CSV), scoped to the actor's team."""
+    from ethics import model_card, report_rows, reports
+
+    db_path = str(settings().db_path)
+    left, right = st.columns(2)
+    left.download_button(
+        "Portfolio report (PDF)", icon=":material/picture_as_pdf:", file_name="portfolio-report.pdf",
+        mime="application/pdf", on_click="ignore", key="pdf-portfolio",
+        data=lambda: _with_store(db_path, lambda db: reports.portfolio_report_pdf(db, actor=actor), charts=True),
+    )
+    right.download_button(
+        "Traffic lights (CSV)", icon=":material/table:", file_name="portfolio-lights.csv", mime="text/csv",
+        on_click="ignore", key="csv-portfolio",
+        data=lambda: _with_store(db_path, lambda db: model_card.to_csv(report_rows.portfolio_rows(
+            portfolio.overview(db, team=actor.scope)))),
+    )

@@ -24,6 +24,11 @@ def fairness_section(snap, model):
                  query_params={"model": model["id"]})
 
 
+def downloads(actor, model, snap):
+    if actor.can("export_reports"):
+        ui.report_downloads(actor, model, snap["week"])
+
+
 def body(db, actor):
     model = ui.pick_model(registry.list_models(db, team=actor.scope), actor)
     if model is None:
@@ -38,6 +43,7 @@ def body(db, actor):
     if snap is None:
         return
     st.caption(f"Snapshot hash `{snap['hash']}` · taken {snap['created_at']} by {snap['created_by']}")
+    downloads(actor, model, snap)
     tabs = st.tabs(["Performance", "Fairness", "Explanations", "Consent", "Incidents", "Reviews"])
     with tabs[0]:
         performance(snap, snapshots.performance_trend(db, model["id"]))

@@ -148,10 +148,26 @@ def test_direct_model_url_after_sign_in(server, page):
     page.get_by_text(_latest_hash(server["home"], "churn-risk")).first.wait_for(timeout=10_000)
 
 
+def test_model_page_downloads_the_transparency_report(server, page):
+    import io
+
+    from pypdf import PdfReader
+
+    _open_as(page, server, "/model?model=lead-scoring", "olivia", heading="Model")
+    with page.expect_download(timeout=90_000) as download:
+        page.get_by_role("button", name="Transparency report (PDF)").click()
+    body = open(download.value.path(), "rb").read()
+    assert download.value.suggested_filename.startswith("lead-scoring-2026-W")
+    assert body.startswith(b"%PDF-")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(body)).pages)
+    assert "Lead scoring (lead-scoring)" in text
+    assert _latest_hash(server["home"], "lead-scoring") in "".join(text.split())
+
+
 def test_officer_walk_overview_then_click_into_a_model(server, page):
     _open_as(page, server, "/", "olivia", heading="Portfolio overview")
     _assert_sidebar(page, ["Overview", "Model", "Fairness", "Weekly review", "Incidents", "Registry", "Audit log",
-                           "Users"])
+                           "Reports", "Users"])
     page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=10_000)
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     page.get_by_role("link", name="Lead scoring (lead-scoring)").click()
@@ -183,7 +199,7 @@ def test_sales_manager_walk(server, page):
     page.get_by_text("Not allowed: a sales manager may not view registry.").wait_for(timeout=30_000)
     _settled(page)
     assert page.locator('[data-testid="stDataFrame"]').count() == 0
-    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Incidents"])
+    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Incidents", "Reports"])
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Overview").click()
     page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=30_000)
     _settled(page)

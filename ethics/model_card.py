@@ -1,0 +1,144 @@
+"""The model card as Markdown and JSON, and CSV exports of the report's tables.
+
+All three print the report facts (``reports.model_facts``), like the PDF.  Untrusted
+text (names, titles, comments) is escaped in Markdown so it shows literally and
+cannot add links, images or HTML; CSV cells go through ``cells.safe_cell`` so a
+spreadsheet never runs them as formulas.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from ethics import report_rows as tables
+from ethics.cells import safe_cell
+
+# Characters with a meaning anywhere in CommonMark or GitHub tables, and those that start a block.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~])")
+_BLOCK_START = re.compile(r"^(\s*\d*)([-+>.)])")
+TABLES = ("verdicts", "groups", "incidents", "reviews", "features", "proxies", "consent", "instructions")
+
+
+def escape_markdown(text: Any) -> str:
+    """Text that Markdown renders literally: special characters escaped, HTML as entities, one line."""
+    value = str(text if text is not None else "—")
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    value = _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(value.splitlines()))
+    return _BLOCK_START.sub(lambda m: m[1] + "\\" + m[2], value)
+
+
+def card_json(facts: dict[str, Any]) -> str:
+    """The model card as JSON (the facts themselves, keys sorted)."""
+    return json.dumps(facts, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _md_table(rows: Sequence[dict[str, Any]], *, empty: str = "Nothing to show.") -> list[str]:
+    if not rows:
+        return [f"_{escape_markdown(empty)}_", ""]
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(escape_markdown(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(escape_markdown(_cell(row[c])) for c in columns) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return "—" if value is None else str(value)
+
+
+def card_markdown(facts: dict[str, Any]) -> str:
+    """The model card as Markdown: the report's sections as text and tables, no charts."""
+    model, impact, snap = facts["model"], facts["impact_assessment"], facts["snapshot"]
+    perf = facts["performance"]
+    e = escape_markdown
+    lines = [
+        f"# Model card: {e(model['name'])}", "",
+        f"Version {e(model['version'])} · week {e(facts['week'])} · team {e(model['team'])} · "
+        f"risk {e(model['risk_tier'])} · status {e(model['status'])}", "",
+        f"- Snapshot hash: `{snap['hash']}`",
+        f"- Audit head: {e(tables.head_text(facts['audit_head']))}",
+        f"- Generated: {e(facts['generated']['at'])} by {e(facts['generated']['by'])}", "",
+        "## Purpose and impact assessment", "",
+        *_md_table([{"Field": k.replace("_", " ").capitalize(), "Value": tables.text_of(impact[k])}
+                    for k in ("purpose", "affected", "data_categories", "legal_basis", "human_oversight")]),
+        "## Data used", "",
+        *_md_table(facts["data"]),
+        "## Performance", "",
+        (f"Accuracy {tables.percent(perf['accuracy'])}, AUC {tables.number(perf['auc'])}, base rate "
+         f"{tables.percent(perf['base_rate'])}, selected at threshold {tables.percent(perf['selection_rate'])} "
+         f"({perf['rows']:,} labelled rows)." if perf else "No evaluation set this week."), "",
+        "## Fairness verdicts", "",
+        *_md_table(tables.verdict_rows(facts), empty="No verdicts: the manifest names no sensitive attributes."),
+    ]
+    for grouping in facts["fairness"]["groupings"]:
+        lines += [f"### Groups: {e(grouping['grouping'])}", "", *_md_table(tables.group_rows(grouping))]
+    lines += ["## Explanations", ""]
+    explanations = facts["explanations"]
+    if not explanations:
+        lines += [tables.NOT_AVAILABLE, ""]
+    elif explanations.get("status") != "available":
+        lines += [f"Unavailable: {e(explanations.get('reason', ''))}", ""]
+    else:
+        features, proxies = tables.explanation_rows(explanations)
+        lines += [*_md_table(features), "### Proxy check", "", *_md_table(proxies, empty="No proxies checked.")]
+    lines += ["## Consent", ""]
+    consent = facts["consent"]
+    if consent:
+        lines += [f"Coverage {tables.percent(consent['coverage'])} ({consent['covered']:,} of {consent['scored']:,}); "
+                  f"violations {consent['violations']:,}; routed to a human {consent['human_routing']:,}.", "",
+                  *_md_table(tables.consent_rows(consent), empty="No per-team breakdown.")]
+    else:
+        lines += [tables.NOT_AVAILABLE, ""]
+    lines += [
+        "## Incidents", "", *_md_table(tables.incident_rows(facts), empty="No incidents."),
+        "## Review history", "", *_md_table(tables.review_rows(facts), empty="No signed reviews up to this week."),
+        "## Human oversight and contact", "",
+        f"{e(impact['human_oversight'])} Owner: {e(model['owner'])}; contact {e(model['contact'])}.", "",
+        "## Instructions for use (EU AI Act Art. 13(3))", "",
+        *_md_table([{"Item": r["item"], "Answer": r["answer"]} for r in facts["instructions_for_use"]]),
+        "## Packages", "",
+        *_md_table([{"Package": name, "Snapshot": facts["packages"]["snapshot"].get(name, "—"),
+                     "Report": facts["packages"]["report"].get(name, "—")}
+                    for name in sorted(set(facts["packages"]["snapshot"]) | set(facts["packages"]["report"]))]),
+    ]
+    return "\n".join(lines)
+
+
+def table_rows(facts: dict[str, Any], table: str) -> list[dict[str, Any]]:
+    """One of the report's tables (:data:`TABLES`) as rows, for a CSV export.
+
+    Raises
+    ------
+    KeyError
+        Unknown table name.
+    """
+    explanations = facts["explanations"] if (facts["explanations"] or {}).get("status") == "available" else None
+    makers = {
+        "verdicts": lambda: tables.verdict_rows(facts),
+        "groups": lambda: [{"Data": g["data"], "Grouping": g["grouping"], **row}
+                           for g in facts["fairness"]["groupings"] for row in tables.group_rows(g)],
+        "incidents": lambda: tables.incident_rows(facts),
+        "reviews": lambda: tables.review_rows(facts),
+        "features": lambda: tables.explanation_rows(explanations)[0] if explanations else [],
+        "proxies": lambda: tables.explanation_rows(explanations)[1] if explanations else [],
+        "consent": lambda: tables.consent_rows(facts["consent"]) if facts["consent"] else [],
+        "instructions": lambda: facts["instructions_for_use"],
+    }
+    return makers[table]()
+
+
+def to_csv(rows: Sequence[dict[str, Any]]) -> str:
+    """Rows as CSV text whose cells cannot start a spreadsheet formula (``cells.safe_cell``)."""
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: safe_cell(value) for key, value in row.items()})
+    return buffer.getvalue()

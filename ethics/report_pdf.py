@@ -1,0 +1,322 @@
+"""The sections of the PDF reports, each drawn from the report facts (``reports.model_facts``).
+
+A model report is :data:`MODEL_SECTIONS` in order; a portfolio report is a cover
+with the traffic-light table and one :func:`write_model_summary` page per model.
+Every chart is the app's plotly figure (``ethics.charts``) as an image, followed by
+the table of the numbers it draws.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from ethics import chart_images, charts, portfolio, reviews
+from ethics import report_rows as tables
+from ethics.pdf import KEEP_TOGETHER_MM, Document, table_height
+from ethics.policy import DATA_NAMES, describe_threshold
+
+GENERATED = "Generated"
+# A portfolio page must fit one model on one page.
+SUMMARY_FINDINGS = 3
+SUMMARY_WEEKS = 8
+
+
+def write_model_report(document: Document, facts: dict[str, Any]) -> None:
+    """Every section of a model's report, in order, into ``document``."""
+    for section in MODEL_SECTIONS:
+        section(document, facts)
+
+
+def _cover(document: Document, facts: dict[str, Any]) -> None:
+    model = facts["model"]
+    document.add_page()
+    document.heading("Transparency report", level=1)
+    document.paragraph(f"{model['name']} — version {model['version']} — week {facts['week']}")
+    head = facts["audit_head"]
+    document.fields([
+        ("Model", f"{model['name']} ({model['id']})"),
+        ("Version", model["version"]),
+        ("Week", facts["week"]),
+        ("Purpose", model["purpose"].replace("_", " ")),
+        ("Team · risk tier", f"{model['team']} · {model['risk_tier']}"),
+        ("Status", model["status"]),
+        (GENERATED, f"{facts['generated']['at']} by {facts['generated']['by']}"),
+        ("Snapshot", f"#{facts['snapshot']['id']} taken {facts['snapshot']['created_at']} by "
+                     f"{facts['snapshot']['created_by']}; hash "
+                     f"{'verified' if facts['snapshot']['verified'] else 'DOES NOT MATCH its content'}"),
+        ("Snapshot hash", facts["snapshot"]["hash"]),
+        ("Audit head", f"entry {head['seq']} · {head['hash']}" if head else "empty audit log"),
+    ], mono=("Snapshot hash", "Audit head"))
+    document.heading("At a glance", level=2)
+    lights = facts["lights"]
+    for area in portfolio.AREAS:
+        light = lights.get(area) or _area_light(facts, area)
+        document.status_line(light["status"], f"{area.capitalize()}: {light['reason']}")
+    if model["description"]:
+        document.paragraph(model["description"])
+
+
+def _area_light(facts: dict[str, Any], area: str) -> dict[str, str]:
+    """Lights the snapshot does not hold (incidents and review change after it) from the report's own facts."""
+    if area == "incidents":
+        open_ = [i for i in facts["incidents"] if i["status"] != "closed"]
+        return {"status": "warn" if open_ else "pass", "reason": f"{len(open_)} open, "
+                f"{len(facts['incidents']) - len(open_)} closed (status at generation)"}
+    if area == "review":
+        signed = [r for r in facts["reviews"] if r["week"] == facts["week"]]
+        if signed:
+            return {"status": "fail" if signed[0]["decision"] == "suspend" else "pass",
+                    "reason": f"{reviews.DECISION_LABELS[signed[0]['decision']]} by {signed[0]['reviewer']}"}
+        return {"status": "warn", "reason": f"not signed for {facts['week']}"}
+    return {"status": "not_evaluated", "reason": tables.NOT_AVAILABLE.lower().rstrip(".")}
+
+
+def _purpose(document: Document, facts: dict[str, Any]) -> None:
+    impact = facts["impact_assessment"]
+    document.heading("Purpose and impact assessment")
+    document.fields([
+        ("Purpose", impact["purpose"]),
+        ("Affected", impact["affected"]),
+        ("Data categories", impact["data_categories"]),
+        ("Legal basis", impact["legal_basis"]),
+        ("Human oversight", impact["human_oversight"]),
+        ("Consent required", facts["consent_purpose"]),
+        ("Decision threshold", f"score ≥ {facts['threshold']} means selected"),
+    ])
+
+
+def _data(document: Document, facts: dict[str, Any]) -> None:
+    document.heading("Data used")
+    document.paragraph("The snapshot's inputs, each identified by the SHA-256 of its stored Parquet file.")
+    document.rows_table(facts["data"],
+                   widths=(28, 12, 10, 60))
+    document.fields([("Artifact", facts["artifact"]["kind"]),
+                     ("Artifact sha256", facts["artifact"]["sha256"] or "none (scores only)")],
+                    mono=("Artifact sha256",))
+    document.heading("Model inputs", level=2, keep=25)
+    document.rows_table([{"Feature": f["name"], "Label": f["label"], "Unit": f["unit"], "Description": f["description"]}
+                    for f in facts["features"]], widths=(25, 30, 15, 40))
+    document.paragraph("Sensitive attributes (used for fairness only, never model inputs): "
+                       + (", ".join(f"{a['label']} ({a['name']})" for a in facts["sensitive_attributes"]) or "none"))
+
+
+def _performance(document: Document, facts: dict[str, Any]) -> None:
+    document.heading("Performance")
+    perf, scoring = facts["performance"], facts["scoring"]
+    if perf:
+        document.fields([
+            ("Accuracy", tables.percent(perf["accuracy"])), ("AUC", tables.number(perf["auc"])),
+            ("Base rate", tables.percent(perf["base_rate"])),
+            ("Selected at threshold", tables.percent(perf["selection_rate"])),
+            ("Labelled rows", f"{perf['rows']:,}"),
+        ])
+    else:
+        document.paragraph("No evaluation set this week: performance needs labelled tables.", grey=True)
+    if scoring:
+        document.paragraph(f"Scoring batch: {scoring['rows']:,} leads scored, "
+                           f"mean score {tables.number(scoring['mean_score'])}, "
+                           f"{tables.percent(scoring['selection_rate'])} selected.")
+    trend = pd.DataFrame(facts["performance_trend"])
+    if len(trend):
+        _chart(document, "Trend", charts.performance_trend(trend),
+               "Performance across weekly snapshots (up to this week).",
+               trend[["week", "version", "accuracy", "auc", "selection_rate", "scored_leads"]])
+
+
+def _chart(document: Document, heading: str, figure: Any, caption: str, numbers: pd.DataFrame) -> None:
+    """A sub-heading, the chart as an image and, under it, the numbers it draws, kept on one page if they fit."""
+    png = chart_images.to_png(figure)
+    table = table_height(len(numbers), small=True)
+    document.heading(heading, level=2, keep=document.image_height(png) + 8 + min(table, KEEP_TOGETHER_MM))
+    document.chart(png, caption=caption, reserve=table)
+    document.rows_table(numbers.to_dict("records"), small=True)
+
+
+def _fairness_section(document: Document, facts: dict[str, Any]) -> None:
+    found = facts["fairness"]
+    document.heading("Fairness")
+    if not found["verdicts"]:
+        document.paragraph("No fairness verdicts: the manifest names no sensitive attributes.", grey=True)
+        return
+    light = found["light"] or {"status": "not_evaluated", "reason": ""}
+    document.status_line(light["status"], f"Overall: {light['reason']}")
+    for verdict in found["verdicts"]:
+        if verdict["status"] in ("fail", "warn"):
+            document.status_line(verdict["status"], f"{verdict['label']}, {verdict['grouping']} "
+                                 f"({DATA_NAMES[verdict['data']]}): {verdict['sentence']}")
+    passed = sum(v["status"] == "pass" for v in found["verdicts"])
+    document.paragraph(f"{passed} of {len(found['verdicts'])} verdicts pass.", grey=True)
+    document.heading("Verdicts against the policy", level=2)
+    document.rows_table(tables.verdict_rows(facts), widths=(10, 18, 20, 30, 10, 16, 30), small=True)
+    for grouping in found["groupings"]:
+        document.heading(f"Groups: {grouping['grouping']} ({DATA_NAMES[grouping['data']]})", level=2, keep=75)
+        groups = pd.DataFrame(grouping["groups"])
+        document.chart(chart_images.to_png(charts.group_metric(groups, metric="selection_rate", label="Selection rate"),
+                                           height=320),
+                       caption="Selection rate per group; whiskers: 95% bootstrap interval; grey: too few to judge.")
+        document.rows_table(tables.group_rows(grouping), small=True, widths=(20, 8, 10, 17, 17, 17, 17))
+    trend = found["trend"]
+    if trend and trend["rows"]:
+        rows = pd.DataFrame(trend["rows"])
+        figure = charts.disparity_trend(rows, label=trend["label"], threshold=trend["threshold"])
+        _chart(document, f"Trend: {trend['label']}, {trend['grouping']}", figure,
+               f"The worst verdict's disparity across weeks with its 95% interval; dashed: policy lines "
+               f"({describe_threshold(trend['threshold'])}).", rows)
+    if found["sampling"]:
+        document.heading("Sampling bias: evaluation set against scoring batch", level=2)
+        document.rows_table([
+            {"Attribute": s["attribute"], "Group": s["group"], "Eval share": tables.percent(s["eval_share"]),
+             "Scoring share": tables.percent(s["scores_share"]), "Difference": tables.number(s["difference"]),
+             "Flagged": "FLAGGED" if s["flagged"] else "no"} for s in found["sampling"]], small=True)
+    if facts["drift"]:
+        document.heading(f"Drift against {facts['drift']['reference_week']} (population stability index)", level=2)
+        document.rows_table([
+            {"Column": c["column"], "PSI": tables.number(c["psi"]), "Status": c["status"],
+             "Reference mean": tables.number(c["reference_mean"]), "Current mean": tables.number(c["current_mean"])}
+            for c in facts["drift"]["columns"]], small=True)
+
+
+def _explanations(document: Document, facts: dict[str, Any]) -> None:
+    document.heading("Explanations")
+    found = facts["explanations"]
+    if not found:
+        document.paragraph(tables.NOT_AVAILABLE, grey=True)
+        return
+    if found.get("status") != "available":
+        document.status_line("not_evaluated", f"Unavailable: {found.get('reason', 'no reason recorded')}")
+        return
+    document.fields([
+        ("Explainer", f"{found['explainer']} SHAP, output in {found['output_space']} space"),
+        ("Rows explained", f"{found['rows']:,}"),
+        ("Base value", tables.number(found["base_value"], "{:.4f}")),
+        ("Additivity error", f"max {found['additivity_max_error']:.2e}"),
+    ])
+    features, proxies = tables.explanation_rows(found)
+    document.heading("Top features (mean absolute SHAP value)", level=2)
+    document.rows_table(features, widths=(8, 40, 18, 14, 14))
+    document.heading("Proxy check", level=2)
+    flagged = [p for p in found.get("proxies", []) if p["flagged"]]
+    document.paragraph(f"{len(flagged)} feature(s) flagged as a possible proxy for a sensitive attribute.")
+    document.rows_table(proxies, empty="No proxy candidates checked.")
+
+
+def _consent(document: Document, facts: dict[str, Any]) -> None:
+    document.heading("Consent")
+    found = facts["consent"]
+    if not found:
+        document.paragraph(tables.NOT_AVAILABLE, grey=True)
+        return
+    document.fields([
+        ("Consent purpose", found["purpose"]),
+        ("Coverage", f"{tables.percent(found['coverage'])} ({found['covered']:,} of {found['scored']:,} scored leads)"),
+        ("Violations", f"{found['violations']:,} (without consent {found['without_consent']:,}, after withdrawal "
+                       f"{found['after_withdrawal']:,}, after objection {found['after_objection']:,})"),
+        ("Routed to a human", f"{found['human_routing']:,}"),
+    ])
+    document.rows_table(tables.consent_rows(found), empty="No per-team breakdown.", small=True)
+    consented = (found.get("fairness_consented") or {}).get("verdicts") or []
+    if consented:
+        failing = [v for v in consented if v["status"] in ("fail", "warn")]
+        document.paragraph(f"Fairness on consented rows only: {len(failing)} of {len(consented)} verdicts "
+                           "fail or warn.")
+
+
+def _incidents_section(document: Document, facts: dict[str, Any]) -> None:
+    document.heading("Incidents")
+    open_ = sum(i["status"] != "closed" for i in facts["incidents"])
+    document.paragraph(f"Incidents opened up to the end of {facts['week']}: {open_} open, "
+                       f"{len(facts['incidents']) - open_} closed (status at generation time).")
+    document.rows_table(tables.incident_rows(facts), widths=(5, 11, 16, 13, 45, 13, 13), empty="No incidents.",
+                        small=True)
+
+
+def _reviews_section(document: Document, facts: dict[str, Any]) -> None:
+    document.heading("Review history")
+    document.rows_table(tables.review_rows(facts), widths=(13, 16, 16, 18, 14, 40),
+                        empty="No signed reviews up to this week.", small=True)
+
+
+def _oversight(document: Document, facts: dict[str, Any]) -> None:
+    document.heading("Human oversight and contact")
+    model = facts["model"]
+    document.fields([
+        ("Human oversight", facts["impact_assessment"]["human_oversight"]),
+        ("Accountable owner", model["owner"]),
+        ("Contact", model["contact"]),
+        ("Team", model["team"]),
+    ])
+
+
+def _limitations(document: Document, facts: dict[str, Any]) -> None:
+    document.heading("Instructions for use and limitations")
+    document.paragraph("The items that EU AI Act Art. 13(3) expects of instructions for use, where they apply, "
+                       "answered from the registered manifest and this week's snapshot.", grey=True)
+    document.rows_table([{"Art. 13(3)": row["item"], "In this model's case": row["answer"]}
+                         for row in facts["instructions_for_use"]], widths=(32, 68))
+
+
+def _reproducibility(document: Document, facts: dict[str, Any]) -> None:
+    document.heading("Reproducibility")
+    document.paragraph("The numbers come from the stored snapshot, computed with the packages below; the report was "
+                       "laid out with the second set. The command python -m ethics report --model "
+                       f"{facts['model']['id']} --week {facts['week']} reproduces it.")
+    snap_pkgs, report_pkgs = facts["packages"]["snapshot"], facts["packages"]["report"]
+    names = sorted(set(snap_pkgs) | set(report_pkgs))
+    document.rows_table([{"Package": n, "Snapshot": snap_pkgs.get(n, "—"), "Report": report_pkgs.get(n, "—")}
+                    for n in names], widths=(30, 25, 25))
+    bootstrap = facts["policy"].get("bootstrap", {})
+    document.paragraph(f"Policy: minimum group size {facts['policy'].get('min_group_size', '—')}, bootstrap "
+                       f"{bootstrap.get('resamples', '—')} resamples at {bootstrap.get('confidence', '—')} "
+                       f"(seed {bootstrap.get('seed', '—')}).", small=True)
+
+
+MODEL_SECTIONS: tuple[Callable[[Document, dict[str, Any]], None], ...] = (
+    _cover, _purpose, _data, _performance, _fairness_section, _explanations, _consent, _incidents_section,
+    _reviews_section, _oversight, _limitations, _reproducibility,
+)
+
+
+def write_model_summary(document: Document, row: dict[str, Any], facts: dict[str, Any] | None) -> None:
+    """One portfolio page: a model's identity, lights, failing verdicts and performance trend.
+
+    Parameters
+    ----------
+    document : Document
+    row : dict
+        The model's ``portfolio.overview`` row.
+    facts : dict or None
+        The model's latest facts; None when it has no snapshot.
+    """
+    document.add_page()
+    document.heading(f"{row['name']} ({row['id']})")
+    if facts is None:
+        document.paragraph("No snapshot yet: nothing has been evaluated.", grey=True)
+        return
+    model, perf = facts["model"], facts["performance"]
+    document.fields([
+        ("Version · week", f"{model['version']} · {facts['week']}"),
+        ("Purpose", facts["impact_assessment"]["purpose"]),
+        ("Team · risk · owner", f"{model['team']} · {model['risk_tier']} · {model['owner']}"),
+        ("Performance", f"accuracy {tables.percent(perf['accuracy'])}, AUC {tables.number(perf['auc'])}"
+                        if perf else "not measured"),
+        ("Consent coverage",
+         tables.percent(facts["consent"]["coverage"]) if facts["consent"] else tables.NOT_AVAILABLE),
+        ("Snapshot hash", facts["snapshot"]["hash"]),
+    ], mono=("Snapshot hash",))
+    for area in portfolio.AREAS:
+        light = row["lights"][area]
+        document.status_line(light["status"], f"{area.capitalize()}: {light['reason']}")
+    failing = [v for v in facts["fairness"]["verdicts"] if v["status"] == "fail"]
+    for verdict in failing[:SUMMARY_FINDINGS]:
+        document.status_line("fail", f"{verdict['label']}, {verdict['grouping']}: {verdict['sentence']}")
+    if len(failing) > SUMMARY_FINDINGS:
+        document.paragraph(f"… and {len(failing) - SUMMARY_FINDINGS} more failing verdicts: see the model's report.",
+                           grey=True)
+    trend = pd.DataFrame(facts["performance_trend"]).tail(SUMMARY_WEEKS)
+    if len(trend):
+        document.chart(chart_images.to_png(charts.performance_trend(trend), height=260),
+                       caption=f"Performance across the last {len(trend)} weekly snapshots.")
+        document.rows_table(trend[["week", "accuracy", "auc", "selection_rate"]].to_dict("records"), small=True)

@@ -1,0 +1,124 @@
+"""The report's tables and number formats, shared by the PDF, the model card and the CSV exports.
+
+Each function turns part of the report facts (``reports.model_facts``) into rows of
+``{column heading: text}``, so every output shows the same figures the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ethics import fairness, portfolio, reviews
+from ethics.policy import DATA_NAMES, describe_threshold
+
+NOT_AVAILABLE = "Not available in this snapshot."
+DATA_LABELS = {"eval": "Evaluation set", "scores": "Scoring batch"}
+
+
+def number(value: float | None, pattern: str = "{:.3f}") -> str:
+    """A number for reading; an em dash when missing."""
+    return "—" if value is None else pattern.format(value)
+
+
+def percent(value: float | None) -> str:
+    """A share as a percentage with one decimal."""
+    return number(value, "{:.1%}")
+
+
+def interval_text(bounds: list[float | None] | None, pattern: str = "{:.2f}") -> str:
+    """An interval as "low–high"; an em dash when there is none."""
+    if not bounds or bounds[0] is None:
+        return "—"
+    return f"{pattern.format(bounds[0])}–{pattern.format(bounds[1])}"
+
+
+def verdict_rows(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The fairness verdicts as table rows (PDF, card and CSV)."""
+    return [
+        {"Status": v["status"].replace("_", " "), "Data": DATA_NAMES[v["data"]], "Groups": v["grouping"],
+         "Metric": v["label"], "Value": number(v["value"], "{:.2f}"), "95% interval": interval_text(v.get("interval")),
+         "Threshold": describe_threshold(v["threshold"])}
+        for v in facts["fairness"]["verdicts"]
+    ]
+
+
+def group_rows(grouping: dict[str, Any]) -> list[dict[str, Any]]:
+    """One grouping's per-group metrics with intervals, as table rows."""
+    rows = []
+    for group in grouping["groups"]:
+        row = {"Group": group["group"], "n": int(group["count"]), "Judged": "yes" if group["judged"] else "too few"}
+        for metric in ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy"):
+            if metric in group:
+                row[fairness.METRICS[metric].label] = (
+                    f"{percent(group[metric])} ({interval_text(group.get(f'{metric}_interval'), '{:.0%}')})")
+        rows.append(row)
+    return rows
+
+
+def explanation_rows(explanations: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Top features (rank, change) and proxy checks as table rows."""
+    features = [
+        {"Rank": f["rank"], "Feature": f["label"], "Mean |SHAP|": number(f["mean_abs_shap"], "{:.4f}"),
+         "Previous rank": f.get("previous_rank") or "—", "Change": f.get("change") or "—"}
+        for f in sorted(explanations.get("importance", []), key=lambda f: f["rank"])[:10]
+    ]
+    proxies = [
+        {"Feature": p["label"], "Sensitive attribute": p["attribute_label"], "Measure": p["measure"],
+         "Value": number(p["value"], "{:.2f}"), "Threshold": number(p["threshold"], "{:.2f}"),
+         "Flagged": "FLAGGED" if p["flagged"] else "no"}
+        for p in explanations.get("proxies", [])
+    ]
+    return features, proxies
+
+
+def consent_rows(consent: dict[str, Any]) -> list[dict[str, Any]]:
+    """Consent coverage per team as table rows."""
+    return [
+        {"Team": t["team"], "Scored": t["scored"], "Covered": t["covered"], "Coverage": percent(t["coverage"]),
+         "Without consent": t["without_consent"], "After withdrawal": t["after_withdrawal"],
+         "After objection": t["after_objection"]}
+        for t in consent.get("by_team", [])
+    ]
+
+
+def incident_rows(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The report's incidents as table rows."""
+    return [
+        {"#": i["id"], "Severity": i["severity"], "Category": i["category"].replace("_", " "), "Status": i["status"],
+         "Title": i["title"], "Opened": i["opened_at"][:10], "Due": i["due_at"][:10]}
+        for i in facts["incidents"]
+    ]
+
+
+def review_rows(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The signed weekly reviews up to the report's week, newest first."""
+    return [
+        {"Week": r["week"], "Decision": reviews.DECISION_LABELS[r["decision"]], "Reviewer": r["reviewer"],
+         "Signed": r["signed_at"][:16].replace("T", " "), "Snapshot": r["snapshot_hash"][:12],
+         "Conditions / comment": "; ".join(x for x in (r["conditions"], r["comment"]) if x) or "—"}
+        for r in facts["reviews"]
+    ]
+
+
+def head_text(head: dict[str, Any] | None) -> str:
+    """The audit head as "entry N · hash"."""
+    return f"entry {head['seq']} · {head['hash']}" if head else "empty audit log"
+
+
+def portfolio_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Overview's rows as a table: one light per area as a word."""
+    return [
+        {"Model": row["name"] + (" (suspended)" if row["status"] == "suspended" else ""), "Team": row["team"],
+         "Risk": row["risk_tier"], "Week": row["latest_week"] or "no snapshot",
+         **{area.capitalize(): row["lights"][area]["status"].replace("_", " ") for area in portfolio.AREAS}}
+        for row in rows
+    ]
+
+
+def text_of(value: Any) -> str:
+    """A field value as text: lists joined with commas, None as an em dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)

@@ -1,0 +1,313 @@
+"""Transparency reports: the facts of one model and week, as a PDF, a model card and CSV.
+
+:func:`model_facts` gathers everything a report says from the stored snapshot and the
+governance records (manifest, incidents, reviews, audit head); the PDF
+(:func:`model_report_pdf`), the model card (``ethics.model_card``) and the CSV
+exports all print those same facts, so they cannot disagree.  Nothing is recomputed:
+the numbers are the snapshot's, and its hash is on the cover.
+
+Report generation is not recorded in the audit log: it writes nothing, the log
+records writes, and an entry per export would move the audit head that the report
+itself prints (two exports of the same snapshot would then differ).
+
+Access: every role may export (``export_reports``); a sales manager only the models
+of the team, checked here on the server for the PDF, card and portfolio alike.
+"""
+
+from __future__ import annotations
+
+import platform
+from datetime import UTC, datetime, time, timedelta
+from importlib import metadata
+from typing import Any
+
+from ethics import audit, auth, chart_images, incidents, portfolio, registry, report_pdf, reviews, snapshots, store
+from ethics import report_rows as tables
+from ethics.errors import NotFound
+from ethics.pdf import Document
+from ethics.weeks import iso, monday, utcnow
+
+REPORT_PACKAGES = ("ethics", "fpdf2", "kaleido", "choreographer", "plotly", "pandas")
+_STATUS_ORDER = {"fail": 0, "warn": 1, "too_few": 2, "pass": 3}
+# Article 13(3) of the EU AI Act: what "instructions for use" must contain, where it applies.
+ART_13_ITEMS = (
+    ("(a) Provider identity and contact", "contact"),
+    ("(b)(i) Intended purpose", "purpose"),
+    ("(b)(ii) Level of accuracy, metrics used", "accuracy"),
+    ("(b)(iii) Known circumstances that may lead to risks", "risks"),
+    ("(b)(iv) Information to explain the output", "explain"),
+    ("(b)(v) Performance for specific groups of persons", "groups"),
+    ("(b)(vi) Input data specifications", "inputs"),
+    ("(b)(vii) Interpreting the output", "output"),
+    ("(c) Pre-determined changes", "changes"),
+    ("(d) Human oversight measures", "oversight"),
+    ("(e) Maintenance and care, expected lifetime", "maintenance"),
+    ("(f) Logging of events", "logging"),
+)
+
+
+def report_packages() -> dict[str, str]:
+    """Versions of the packages that laid out this report (the snapshot records its own)."""
+    versions = {"python": platform.python_version()}
+    for name in REPORT_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def visible_model(db: store.Database, *, actor: auth.Actor, model_id: str) -> dict[str, Any]:
+    """The model if ``actor`` may export its reports.
+
+    Raises
+    ------
+    PermissionDenied
+        The role may not export, or a sales manager asks for another team's model
+        (the same message whether it exists or not).
+    NotFound
+        Unknown model (for roles that see every team).
+    """
+    auth.require(actor, "export_reports")
+    try:
+        model = registry.get_model(db, model_id)
+    except NotFound:
+        model = None
+    return auth.require_model(actor, model, model_id=model_id)
+
+
+def model_facts(
+    db: store.Database,
+    *,
+    model_id: str,
+    actor: auth.Actor,
+    week: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Everything a report on one model and week says, as plain JSON-ready data.
+
+    Parameters
+    ----------
+    db : Database
+    model_id : str
+    actor : Actor
+        Who generates the report; checked for ``export_reports`` and team scope.
+    week : str, optional
+        ISO week; the model's latest snapshot when omitted (the latest of that week otherwise).
+    now : datetime, optional
+        Generation time printed on the report.
+
+    Returns
+    -------
+    dict
+        The model card: model, snapshot, data, performance, fairness, explanations,
+        consent, incidents, reviews, oversight, instructions for use, packages.
+
+    Raises
+    ------
+    PermissionDenied, NotFound
+        See :func:`visible_model`; also when the model has no snapshot (for the week).
+    """
+    model = visible_model(db, actor=actor, model_id=model_id)
+    snap = snapshots.latest_snapshot(db, model_id, week=week)
+    manifest = registry.get_version(db, model_id, snap["version"])["manifest"]
+    results = snap["results"]
+    week_end = iso(datetime.combine(monday(snap["week"]) + timedelta(days=7), time.min, tzinfo=UTC))
+    facts: dict[str, Any] = {
+        "format": "ethics-model-card-v1",
+        "model": {
+            "id": model["id"], "name": model["name"], "version": snap["version"], "purpose": model["purpose"],
+            "team": model["team"], "risk_tier": model["risk_tier"], "owner": manifest["owner"],
+            "contact": manifest.get("contact") or manifest["owner"], "status": model["status"],
+            "description": manifest.get("description", ""),
+        },
+        "week": snap["week"],
+        "snapshot": {"id": snap["id"], "hash": snap["hash"], "created_at": snap["created_at"],
+                     "created_by": snap["created_by"], "verified": snapshots.verify_snapshot(db, snap["id"])},
+        "audit_head": audit.head(db),
+        "impact_assessment": manifest["impact_assessment"],
+        "threshold": results.get("threshold", manifest["threshold"]),
+        "consent_purpose": manifest["consent_purpose"],
+        "features": [{k: f.get(k, "") for k in ("name", "label", "unit", "description")}
+                     for f in manifest["features"]],
+        "sensitive_attributes": [{"name": a["name"], "label": a["label"]} for a in manifest["sensitive_attributes"]],
+        "proxy_candidates": manifest.get("proxy_candidates", []),
+        "artifact": {"kind": manifest["artifact"]["kind"], "sha256": snap["inputs"].get("artifact_sha256")},
+        "data": _data_used(snap["inputs"], week=snap["week"]),
+        "performance": results.get("performance"),
+        "scoring": results.get("scoring"),
+        "performance_trend": [row for row in snapshots.performance_trend(db, model_id) if row["week"] <= snap["week"]],
+        "fairness": _fairness(db, snap),
+        "drift": results.get("drift"),
+        "explanations": results.get("explanations"),
+        "consent": results.get("consent"),
+        "lights": snap["summary"].get("lights", {}),
+        "incidents": _incidents(db, model_id, until=week_end),
+        "reviews": [
+            {k: r[k] for k in ("week", "decision", "reviewer", "signed_at", "snapshot_hash", "conditions", "comment")}
+            for r in reviews.list_reviews(db, model_id) if r["week"] <= snap["week"]
+        ],
+        "policy": snap["policy"],
+        "packages": {"snapshot": snap["packages"], "report": report_packages()},
+        "generated": {"by": actor.label, "at": iso(now or utcnow())},
+    }
+    facts["instructions_for_use"] = instructions_for_use(facts)
+    return facts
+
+
+def _data_used(inputs: dict[str, Any], *, week: str) -> list[dict[str, Any]]:
+    rows = [
+        {"data": tables.DATA_LABELS[kind], "week": week, "rows": inputs[kind]["rows"], "sha256": inputs[kind]["sha256"]}
+        for kind in tables.DATA_LABELS if kind in inputs
+    ]
+    if "drift_reference" in inputs:
+        reference = inputs["drift_reference"]
+        rows.append({"data": "Drift reference (scoring batch)", "week": reference["week"], "rows": None,
+                     "sha256": reference["sha256"]})
+    return rows
+
+
+def _incidents(db: store.Database, model_id: str, *, until: str) -> list[dict[str, Any]]:
+    """The model's incidents opened before the end of the report's week, with their status today."""
+    return [
+        {k: i[k] for k in ("id", "severity", "category", "status", "title", "opened_at", "due_at", "updated_at")}
+        for i in incidents.list_incidents(db, model_id=model_id) if i["opened_at"] < until
+    ]
+
+
+def _fairness(db: store.Database, snap: dict[str, Any]) -> dict[str, Any]:
+    """Verdicts worst first, the group tables of one data set, and the trend of the worst disparity."""
+    results = snap["results"]
+    verdicts = sorted(results.get("verdicts", []), key=lambda v: _STATUS_ORDER[v["status"]])
+    assessed = results.get("fairness", {})
+    data = "eval" if assessed.get("eval") else "scores"
+    groupings = [
+        {"data": data, "grouping": g["grouping"], "groups": g["groups"]} for g in assessed.get(data, [])
+    ]
+    trend = None
+    if verdicts:
+        worst = verdicts[0]
+        trend = {
+            "data": worst["data"], "grouping": worst["grouping"], "metric": worst["metric"], "label": worst["label"],
+            "threshold": worst["threshold"],
+            "rows": [row for row in snapshots.disparity_trend(db, snap["model_id"], data=worst["data"],
+                                                              grouping=worst["grouping"], metric=worst["metric"])
+                     if row["week"] <= snap["week"]],
+        }
+    return {"light": snap["summary"].get("lights", {}).get("fairness"), "verdicts": verdicts,
+            "groupings": groupings, "trend": trend, "sampling": results.get("sampling", [])}
+
+
+def instructions_for_use(facts: dict[str, Any]) -> list[dict[str, str]]:
+    """The items of EU AI Act Art. 13(3) answered from the facts ("not stated" where the record is silent)."""
+    impact = facts["impact_assessment"]
+    perf = facts["performance"]
+    failing = [v for v in facts["fairness"]["verdicts"] if v["status"] in ("fail", "warn")]
+    flagged = [p for p in (facts["explanations"] or {}).get("proxies", []) if p.get("flagged")]
+    drifted = [c["column"] for c in (facts["drift"] or {}).get("columns", []) if c["status"] != "pass"]
+    risks = [f"{v['label']} on {v['grouping']}: {v['status']}" for v in failing]
+    risks += [f"proxy: {p['label']} stands in for {p['attribute_label']}" for p in flagged]
+    risks += [f"drift in {', '.join(drifted)}"] if drifted else []
+    explanations = facts["explanations"]
+    answers = {
+        "contact": f"{facts['model']['owner']}; contact {facts['model']['contact']}; team {facts['model']['team']}.",
+        "purpose": impact["purpose"],
+        "accuracy": (f"Accuracy {perf['accuracy']:.1%}, AUC {tables.number(perf['auc'])} on {perf['rows']:,} "
+                     f"labelled rows of {facts['week']} at threshold {facts['threshold']}." if perf
+                     else "No labelled evaluation set this week: accuracy is not measured."),
+        "risks": "; ".join(risks) or "No failing or warning verdict, flagged proxy or drift this week.",
+        "explain": (f"SHAP ({explanations.get('explainer')}) feature importance and per-lead reasons."
+                    if explanations and explanations.get("status") == "available"
+                    else "Explanations: " + (explanations or {}).get("reason", "not available in this snapshot")),
+        "groups": f"{len(facts['fairness']['verdicts'])} fairness verdicts over "
+                  f"{', '.join(a['label'] for a in facts['sensitive_attributes']) or 'no sensitive attributes'}; "
+                  "see Fairness.",
+        "inputs": "; ".join(f"{f['label']} ({f['unit']})" if f["unit"] else f["label"] for f in facts["features"]),
+        "output": f"A score in [0, 1]; a score ≥ {facts['threshold']} selects the lead or customer. "
+                  f"Scoring requires consent purpose '{facts['consent_purpose']}'.",
+        "changes": "None pre-determined: every version is registered with its own manifest and artifact hash.",
+        "oversight": impact["human_oversight"],
+        "maintenance": "Weekly snapshot and signed weekly review; incidents tracked with due dates by severity.",
+        "logging": "Every write is in the hash-chained audit log with keyed checkpoints "
+                   "(python -m ethics audit verify).",
+    }
+    return [{"item": item, "answer": answers[key]} for item, key in ART_13_ITEMS]
+
+
+def model_report_pdf(
+    db: store.Database,
+    *,
+    model_id: str,
+    actor: auth.Actor,
+    week: str | None = None,
+    now: datetime | None = None,
+) -> bytes:
+    """The transparency report of one model and week as PDF bytes.
+
+    Parameters
+    ----------
+    db : Database
+    model_id : str
+    actor : Actor
+        Who generates it (checked: ``export_reports`` and team scope).
+    week : str, optional
+        ISO week; the latest snapshot when omitted.
+    now : datetime, optional
+        Generation time printed on the cover.
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    PermissionDenied, NotFound
+        See :func:`model_facts`.
+    """
+    facts = model_facts(db, model_id=model_id, actor=actor, week=week, now=now)
+    document = Document(title=f"Transparency report · {facts['model']['name']} · {facts['week']}",
+                        created=datetime.fromisoformat(facts["generated"]["at"]))
+    with chart_images.renderer():
+        report_pdf.write_model_report(document, facts)
+    return document.render()
+
+
+def portfolio_report_pdf(db: store.Database, *, actor: auth.Actor, now: datetime | None = None) -> bytes:
+    """The portfolio report: the traffic-light table, then one summary page per model the actor may see.
+
+    Parameters
+    ----------
+    db : Database
+    actor : Actor
+        A sales manager gets only the team's models.
+    now : datetime, optional
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    PermissionDenied
+        The role may not export reports.
+    """
+    auth.require(actor, "export_reports")
+    moment = now or utcnow()
+    rows = portfolio.overview(db, team=actor.scope, now=moment)
+    document = Document(title="Portfolio transparency report", created=moment)
+    document.add_page()
+    document.heading("Portfolio transparency report")
+    document.fields([
+        ("Models", len(rows)),
+        ("Scope", f"team {actor.scope}" if actor.scope else "every team"),
+        (report_pdf.GENERATED, f"{iso(moment)} by {actor.label}"),
+        ("Audit head", tables.head_text(audit.head(db))),
+    ], mono=("Audit head",))
+    document.heading("Traffic lights", level=2)
+    document.rows_table(tables.portfolio_rows(rows), small=True, empty="No models registered.",
+                        widths=(22, 9, 9, 12, 10, 9, 14, 10, 11, 9))
+    with chart_images.renderer():
+        for row in rows:
+            facts = model_facts(db, model_id=row["id"], actor=actor, now=moment) if row["snapshot_id"] else None
+            report_pdf.write_model_summary(document, row, facts)
+    return document.render()
