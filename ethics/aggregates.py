@@ -395,7 +395,8 @@ def validate(raw: pd.DataFrame, *, manifest: dict[str, Any], threshold: float, f
     if (bad := first(duplicated)) is not None:
         same = np.flatnonzero((frame[key].astype("string").fillna("") == frame[key].astype("string").fillna("")
                                .iloc[bad]).all(axis=1).to_numpy())[:5]
-        cell = ", ".join(f"{c}={frame[c].iloc[bad]}" for c in key)
+        values = {c: frame[c].iloc[bad] for c in key}
+        cell = ", ".join(f"{c}={_plain(v) if isinstance(v, float) else v}" for c, v in values.items() if pd.notna(v))
         raise ValidationError(AGG_DUPLICATE.format(file=file, rows=", ".join(str(r + 1) for r in same), cell=cell))
     for dataset, part in frame.groupby("dataset"):
         total, declared = int(part["leads"].sum()), part["dataset_leads"].unique()

@@ -406,7 +406,10 @@ def what_if(db: store.Database, snapshot_id: int, *, home: Path, attribute: str)
 
     snap = get_snapshot(db, snapshot_id)
     if "eval" not in snap["inputs"]:
-        raise ValidationError(f"Snapshot {snapshot_id} has no evaluation set: the what-if needs labelled rows.")
+        scaled = snap["results"].get("source", {}).get("eval") == aggregates.KIND
+        raise ValidationError(f"Snapshot {snapshot_id} has no evaluation set"
+                              + (" rows (it was computed from aggregates)" if scaled else "")
+                              + ": the what-if needs labelled rows.")
     dataset = store.get_row(db, store.DATASETS, snap["inputs"]["eval"]["dataset_id"],
                             message=UNKNOWN_SNAPSHOT.format(snapshot_id=snapshot_id))
     frame = datasets.read_rows(dataset, home=home)

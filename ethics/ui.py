@@ -381,3 +381,18 @@ def not_evaluated(area: str) -> None:
     """The grey state of an area whose evaluation is not built yet."""
     st.info(f"{LIGHT_ICONS['not_evaluated']} {area}: not evaluated yet. This area has no results in the snapshot.")
 
+
+
+def source_note(snap: dict[str, Any]) -> None:
+    """Say when a snapshot was computed from imported aggregates rather than rows, and what that means."""
+    source = snap["results"].get("source", {})
+    scaled = [DATA_LABELS[kind].lower() for kind, where in source.items() if where == "aggregates"]
+    if not scaled:
+        return
+    rows = snap["results"].get("rows", {})
+    leads = sum(rows.get(kind, 0) for kind, where in source.items() if where == "aggregates")
+    bounds = snap["results"].get("performance", {}).get("auc_bounds")
+    auc = f" AUC is estimated from score histograms (between {bounds[0]:.3f} and {bounds[1]:.3f})." if bounds else ""
+    st.info(f"Computed from aggregates ({' and '.join(scaled)}, {leads:,} leads) imported from where the data "
+            f"lives: fairness, intervals and verdicts are exact; drift compares score histograms only.{auc} "
+            "Per-lead explanations need a sample of rows.", icon=":material/database:")
