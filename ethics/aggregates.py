@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from ethics import artifacts, datasets, registry, store
 from ethics.cells import FORMULA_PREFIXES
 from ethics.errors import COLUMN_MISSING, ValidationError
-from ethics.fairness import MISSING_GROUP, band_names, groupings
+from ethics.fairness import MISSING_GROUP, band_names, binned_auc, groupings
 from ethics.manifest import sensitive_names
 from ethics.store import json_number
 from ethics.weeks import parse_week
@@ -188,8 +188,6 @@ def parts(statistics: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def performance(statistics: pd.DataFrame) -> dict[str, Any]:
     """Accuracy, base and selection rate, and the AUC (binned estimate and bounds) of an evaluation set."""
-    from ethics.fairness import binned_auc
-
     leads = statistics["leads"].to_numpy(dtype=np.float64)
     label = statistics["label"].to_numpy(dtype=np.float64, na_value=np.nan)
     selected = statistics["selected"].to_numpy(dtype=np.int64)

@@ -185,8 +185,9 @@ def stored_rows(db, home, kind):
     return home / found["parquet_file"]
 
 
-def test_a_snapshot_from_aggregates_has_the_verdicts_of_the_rows(example_snapshot, db, home, tmp_path, now):
-    """Import the example rows' aggregates for another week: same fairness, verdicts and sampling."""
+@pytest.fixture
+def scaled_snapshot(example_snapshot, db, home, tmp_path, now):
+    """The example rows' aggregates (by DuckDB, through a CSV) imported for the next week, and its snapshot."""
     version = snapshots.registry.get_version(db, EXAMPLE_MODEL, EXAMPLE_VERSION)
     paths = {kind: stored_rows(db, home, kind) for kind in ("eval", "scores")}
     statistics = warehouse.compute_statistics(paths, manifest=version["manifest"], engine="duckdb")
@@ -195,8 +196,13 @@ def test_a_snapshot_from_aggregates_has_the_verdicts_of_the_rows(example_snapsho
     row = aggregates.import_aggregates(db, file, model_id=EXAMPLE_MODEL, version=EXAMPLE_VERSION, week="2026-W49",
                                        home=home, actor="test", now=now)
     assert row["kind"] == "aggregates" and row["rows"] == 500
-    snap = snapshots.take_snapshot(db, model_id=EXAMPLE_MODEL, week="2026-W49", home=home,
+    return snapshots.take_snapshot(db, model_id=EXAMPLE_MODEL, week="2026-W49", home=home,
                                    policy=default_policy(), actor="test", now=now)
+
+
+def test_a_snapshot_from_aggregates_has_the_verdicts_of_the_rows(example_snapshot, scaled_snapshot):
+    """Same fairness, verdicts and sampling from the aggregates as from the rows."""
+    snap = scaled_snapshot
     by_rows, by_aggregates = example_snapshot["results"], snap["results"]
     assert by_rows["source"] == {"eval": "rows", "scores": "rows"}
     assert by_aggregates["source"] == {"eval": "aggregates", "scores": "aggregates"}
@@ -241,3 +247,18 @@ def test_cli_aggregate_import_and_sql(tmp_path, home, monkeypatch, examples):
     result = run("sql", *model, "--data", "scores", "--source", "crm.scored_leads", "--consent")
     assert "FROM crm.scored_leads" in result.output and "CAST(NULL AS INT) AS label" in result.output
     assert "CASE WHEN score >= CAST(0.5 AS DOUBLE) THEN 1 ELSE 0 END AS selected" in result.output
+
+
+def test_pages_say_the_snapshot_comes_from_aggregates(scaled_snapshot, db, home, monkeypatch):
+    from tests.apptest import clear_caches, open_app, open_page
+    from tests.conftest import add_accounts
+
+    add_accounts(db)
+    monkeypatch.setenv("ETHICS_HOME", str(home))
+    clear_caches()
+    for page in ("pages/model.py", "pages/fairness.py"):
+        at = open_page(open_app("olivia"), page, model=EXAMPLE_MODEL)
+        assert not at.exception, [e.message for e in at.exception]
+        notes = [i.value for i in at.info if "Computed from aggregates" in i.value]
+        assert notes and "(evaluation set and scoring batch, 500 leads)" in notes[0], page
+    clear_caches()
