@@ -61,7 +61,9 @@ def spark():
     session = (
         SparkSession.builder.master("local[2]").appName("ethics-tests")
         .config("spark.ui.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.sql.shuffle.partitions", "2").getOrCreate()
+        # Small data: no whole-stage code generation or adaptive planning, whose set-up costs more than the query.
+        .config("spark.sql.shuffle.partitions", "1").config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.adaptive.enabled", "false").getOrCreate()
     )
     yield session
     session.stop()
