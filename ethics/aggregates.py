@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from ethics import artifacts, datasets, registry, store
 from ethics.cells import FORMULA_PREFIXES
-from ethics.errors import COLUMN_MISSING, ValidationError
+from ethics.errors import COLUMN_MISSING, FILE_EMPTY, ValidationError
 from ethics.fairness import MISSING_GROUP, band_names, binned_auc, groupings
 from ethics.manifest import sensitive_names
 from ethics.store import json_number
@@ -43,6 +43,8 @@ CONSENT_STATES = ("granted", "none", "withdrawn", "objected")
 #: Columns after the sensitive attributes, in order (the attributes come second).
 KEY_COLUMNS = ("consent_status", "label", "selected", "score_bin")
 VALUE_COLUMNS = ("leads", "score_sum", "dataset_leads", "threshold", "bins")
+#: Columns an imported file may leave out: no consent states, or no score sums (bin middles are assumed).
+OPTIONAL_COLUMNS = ("consent_status", "score_sum")
 THRESHOLD_TOLERANCE = 1e-12
 SUM_TOLERANCE = 1e-6
 
@@ -293,116 +295,148 @@ def validate(raw: pd.DataFrame, *, manifest: dict[str, Any], threshold: float, f
         unknown datasets, groups or consent states, missing or out-of-range bins, negative
         counts, totals that do not add up, another threshold or bin count, duplicate cells.
     """
-    from ethics.errors import FILE_EMPTY
-
     if raw.empty:
         raise ValidationError(FILE_EMPTY.format(file=file))
     attributes = sensitive_names(manifest)
+    _check_columns(raw, manifest=manifest, file=file)
+    raw = raw.reset_index(drop=True)
+    text = _text_columns(raw, manifest=manifest, file=file)
+    numbers = _number_columns(raw, file=file)
+    _check_cells(numbers, eval_rows=(text["dataset"] == "eval").to_numpy(dtype=bool), threshold=threshold,
+                 manifest=manifest, file=file)
+    frame = raw.assign(**text, **numbers)
+    frame["label"] = np.where(frame["dataset"] == "eval", numbers["label"], np.nan)
+    if "consent_status" not in frame.columns:
+        frame["consent_status"] = None
+    if "score_sum" not in frame.columns:
+        frame["score_sum"] = (numbers["score_bin"] + 0.5) / BINS * numbers["leads"]
+    _check_duplicates(frame, key=["dataset", *attributes, *KEY_COLUMNS], file=file)
+    _check_totals(frame, file=file)
+    return normalize(frame, attributes=attributes)
+
+
+def _fail(file: str, position: int, column: str, problem: str) -> ValidationError:
+    return ValidationError(AGG_CELL.format(file=file, row=int(position) + 1, column=column, problem=problem))
+
+
+def _first(mask: Any) -> int | None:
+    """Position of the first true value, or None."""
+    mask = np.asarray(mask, dtype=bool)
+    return int(np.argmax(mask)) if mask.any() else None
+
+
+def _check_columns(raw: pd.DataFrame, *, manifest: dict[str, Any], file: str) -> None:
+    attributes = sensitive_names(manifest)
     expected = columns(attributes)
     for column in expected:
-        if column not in raw.columns and column not in ("consent_status", "score_sum"):
+        if column not in raw.columns and column not in OPTIONAL_COLUMNS:
             raise ValidationError(COLUMN_MISSING.format(file=file, column=column))
     for column in raw.columns:
         if column not in expected:
             raise ValidationError(AGG_COLUMN_EXTRA.format(
                 file=file, column=column, model_id=manifest["id"], version=manifest["version"],
                 attributes=", ".join(attributes) or "no sensitive attributes"))
-    raw = raw.reset_index(drop=True)
 
-    def fail(position: int, column: str, problem: str) -> ValidationError:
-        return ValidationError(AGG_CELL.format(file=file, row=int(position) + 1, column=column, problem=problem))
 
-    def first(mask: Any) -> int | None:
-        mask = np.asarray(mask, dtype=bool)
-        return int(np.argmax(mask)) if mask.any() else None
-
-    text = {c: raw[c].astype("string") for c in ("dataset", *attributes) if c in raw.columns}
-    if (bad := first(~text["dataset"].isin(DATASET_KINDS).fillna(False))) is not None:
-        raise fail(bad, "dataset", f"{raw['dataset'].iloc[bad]!r} is not eval or scores")
+def _text_columns(raw: pd.DataFrame, *, manifest: dict[str, Any], file: str) -> dict[str, pd.Series]:
+    """Dataset kinds, group labels (known bands, no formulas) and consent states, checked."""
+    dataset = raw["dataset"].astype("string")
+    if (bad := _first(~dataset.isin(DATASET_KINDS).fillna(False))) is not None:
+        raise _fail(file, bad, "dataset", f"{raw['dataset'].iloc[bad]!r} is not eval or scores")
+    out = {"dataset": dataset}
     bands = {a["name"]: a["bands"] for a in manifest["sensitive_attributes"] if a.get("bands")}
-    for attribute in attributes:
-        values = text[attribute]
-        if (bad := first(values.isna() | (values.str.strip() == ""))) is not None:
-            raise fail(bad, attribute, f"group is missing (write {MISSING_GROUP!r} for leads without a value)")
-        if (bad := first(values.str.slice(0, 1).isin(FORMULA_PREFIXES).fillna(False))) is not None:
-            raise fail(bad, attribute, f"{values.iloc[bad]!r} would run as a spreadsheet formula; refused")
+    for attribute in sensitive_names(manifest):
+        values = raw[attribute].astype("string").str.strip()
+        if (bad := _first((values.isna() | (values == "")).to_numpy())) is not None:
+            raise _fail(file, bad, attribute, f"group is missing (write {MISSING_GROUP!r} for leads without a value)")
+        if (bad := _first(values.str.slice(0, 1).isin(FORMULA_PREFIXES).fillna(False))) is not None:
+            raise _fail(file, bad, attribute, f"{values.iloc[bad]!r} would run as a spreadsheet formula; refused")
         if attribute in bands:
             known = [*band_names(bands[attribute]), MISSING_GROUP]
-            if (bad := first(~values.isin(known))) is not None:
-                raise fail(bad, attribute, f"unknown group {values.iloc[bad]!r}; the bands of {attribute!r} are "
-                                           f"{', '.join(known)}")
+            if (bad := _first(~values.isin(known))) is not None:
+                raise _fail(file, bad, attribute, f"unknown group {values.iloc[bad]!r}; the bands of {attribute!r} "
+                                                  f"are {', '.join(known)}")
+        out[attribute] = values
     if "consent_status" in raw.columns:
         consent = raw["consent_status"].astype("string")
-        if (bad := first(consent.notna() & ~consent.isin(CONSENT_STATES).fillna(False))) is not None:
-            raise fail(bad, "consent_status", f"{consent.iloc[bad]!r} is not one of {', '.join(CONSENT_STATES)} "
-                                              "(or empty)")
+        if (bad := _first(consent.notna() & ~consent.isin(CONSENT_STATES).fillna(False))) is not None:
+            raise _fail(file, bad, "consent_status", f"{consent.iloc[bad]!r} is not one of "
+                                                     f"{', '.join(CONSENT_STATES)} (or empty)")
+    return out
+
+
+def _number_columns(raw: pd.DataFrame, *, file: str) -> dict[str, np.ndarray]:
+    """The numeric columns as floats: present, whole counts and bins in range."""
     numbers = {}
-    for column in ("label", "selected", "score_bin", "leads", "dataset_leads", "threshold", "bins",
-                   *(["score_sum"] if "score_sum" in raw.columns else [])):
+    for column in ("label", "selected", "score_bin", "leads", "dataset_leads", "threshold", "bins", "score_sum"):
+        if column not in raw.columns:
+            continue
         values = pd.to_numeric(raw[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        if column != "label" and (bad := first(~np.isfinite(values))) is not None:
+        if column != "label" and (bad := _first(~np.isfinite(values))) is not None:
             what = "score bin is missing" if column == "score_bin" else "value is missing or not a number"
-            raise fail(bad, column, what)
+            raise _fail(file, bad, column, what)
         numbers[column] = values
-    if (bad := first(numbers["bins"] != BINS)) is not None:
-        raise fail(bad, "bins", f"{_plain(numbers['bins'][bad])} score bins; the statistics use {BINS} equal-width "
-                                "bins on [0, 1] (render the SQL with `python -m ethics sql`)")
+    if (bad := _first(numbers["bins"] != BINS)) is not None:
+        raise _fail(file, bad, "bins", f"{_plain(numbers['bins'][bad])} score bins; the statistics use {BINS} "
+                                       "equal-width bins on [0, 1] (render the SQL with `python -m ethics sql`)")
     score_bin = numbers["score_bin"]
-    if (bad := first((score_bin != np.floor(score_bin)) | (score_bin < 0) | (score_bin >= BINS))) is not None:
-        raise fail(bad, "score_bin", f"{_plain(score_bin[bad])} is not a bin between 0 and {BINS - 1}")
+    if (bad := _first((score_bin != np.floor(score_bin)) | (score_bin < 0) | (score_bin >= BINS))) is not None:
+        raise _fail(file, bad, "score_bin", f"{_plain(score_bin[bad])} is not a bin between 0 and {BINS - 1}")
     for column in ("leads", "dataset_leads"):
         values = numbers[column]
-        if (bad := first((values < 0) | (values != np.floor(values)))) is not None:
-            raise fail(bad, column, f"{_plain(values[bad])} is not a count (a whole number, 0 or more)")
-    if (bad := first(~np.isin(numbers["selected"], (0, 1)))) is not None:
-        raise fail(bad, "selected", f"{_plain(numbers['selected'][bad])} is not 0 or 1")
-    if (bad := first(np.abs(numbers["threshold"] - threshold) > THRESHOLD_TOLERANCE)) is not None:
+        if (bad := _first((values < 0) | (values != np.floor(values)))) is not None:
+            raise _fail(file, bad, column, f"{_plain(values[bad])} is not a count (a whole number, 0 or more)")
+    if (bad := _first(~np.isin(numbers["selected"], (0, 1)))) is not None:
+        raise _fail(file, bad, "selected", f"{_plain(numbers['selected'][bad])} is not 0 or 1")
+    return numbers
+
+
+def _check_cells(
+    numbers: dict[str, np.ndarray], *, eval_rows: np.ndarray, threshold: float, manifest: dict[str, Any], file: str
+) -> None:
+    """The registered threshold, labels where they belong, and cells that agree with their bin."""
+    if (bad := _first(np.abs(numbers["threshold"] - threshold) > THRESHOLD_TOLERANCE)) is not None:
         raise ValidationError(AGG_THRESHOLD.format(
             file=file, row=bad + 1, value=float(numbers["threshold"][bad]), registered=threshold,
             model_id=manifest["id"], version=manifest["version"]))
-    labelled = (text["dataset"] == "eval").to_numpy(dtype=bool)
     label = numbers["label"]
-    if (bad := first(labelled & ~np.isin(label, (0, 1)))) is not None:
-        raise fail(bad, "label", f"{_plain(label[bad])} is not 0 or 1 (evaluation sets are labelled)")
-    if (bad := first(~labelled & ~np.isnan(label))) is not None:
-        raise fail(bad, "label", "a scoring batch has no labels; leave it empty")
+    if (bad := _first(eval_rows & ~np.isin(label, (0, 1)))) is not None:
+        raise _fail(file, bad, "label", f"{_plain(label[bad])} is not 0 or 1 (evaluation sets are labelled)")
+    if (bad := _first(~eval_rows & ~np.isnan(label))) is not None:
+        raise _fail(file, bad, "label", "a scoring batch has no labels; leave it empty")
     # A bin wholly on one side of the threshold cannot hold the other side's leads.
+    score_bin, selected, leads = numbers["score_bin"], numbers["selected"], numbers["leads"]
     low, high = score_bin / BINS, (score_bin + 1) / BINS
-    wrong = ((numbers["selected"] == 1) & (high <= threshold) & (score_bin < BINS - 1)) | (
-        (numbers["selected"] == 0) & (low >= threshold))
-    if (bad := first(wrong)) is not None:
-        side = "selected" if numbers["selected"][bad] == 1 else "not selected"
-        raise fail(bad, "selected", f"leads in score bin {int(score_bin[bad])} ([{low[bad]:g}, {high[bad]:g})) "
-                                    f"cannot be {side} at threshold {threshold:g}")
-    if "score_sum" in raw.columns:
-        sums, leads = numbers["score_sum"], numbers["leads"]
+    wrong = ((selected == 1) & (high <= threshold) & (score_bin < BINS - 1)) | ((selected == 0) & (low >= threshold))
+    if (bad := _first(wrong)) is not None:
+        side = "selected" if selected[bad] == 1 else "not selected"
+        raise _fail(file, bad, "selected", f"leads in score bin {int(score_bin[bad])} ([{low[bad]:g}, "
+                                           f"{high[bad]:g})) cannot be {side} at threshold {threshold:g}")
+    if "score_sum" in numbers:
+        sums = numbers["score_sum"]
         slack = SUM_TOLERANCE * np.maximum(leads, 1)
-        if (bad := first((sums < low * leads - slack) | (sums > np.minimum(high, 1) * leads + slack))) is not None:
-            raise fail(bad, "score_sum", f"{sums[bad]!r} is not a sum of {int(leads[bad])} scores in bin "
-                                         f"{int(score_bin[bad])}")
-    frame = raw.assign(**{c: numbers[c] for c in numbers if c != "label"})
-    frame["label"] = np.where(labelled, label, np.nan)
-    if "consent_status" not in frame.columns:
-        frame["consent_status"] = None
-    if "score_sum" not in frame.columns:
-        frame["score_sum"] = (score_bin + 0.5) / BINS * numbers["leads"]
-    for attribute in attributes:
-        frame[attribute] = text[attribute].str.strip()
-    key = ["dataset", *attributes, *KEY_COLUMNS]
-    duplicated = frame[key].astype("string").fillna("").duplicated(keep=False).to_numpy()
-    if (bad := first(duplicated)) is not None:
-        same = np.flatnonzero((frame[key].astype("string").fillna("") == frame[key].astype("string").fillna("")
-                               .iloc[bad]).all(axis=1).to_numpy())[:5]
+        if (bad := _first((sums < low * leads - slack) | (sums > np.minimum(high, 1) * leads + slack))) is not None:
+            raise _fail(file, bad, "score_sum", f"{sums[bad]!r} is not a sum of {int(leads[bad])} scores in bin "
+                                                f"{int(score_bin[bad])}")
+
+
+def _check_duplicates(frame: pd.DataFrame, *, key: list[str], file: str) -> None:
+    cells = frame[key].astype("string").fillna("")
+    if (bad := _first(cells.duplicated(keep=False).to_numpy())) is not None:
+        same = np.flatnonzero((cells == cells.iloc[bad]).all(axis=1).to_numpy())[:5]
         values = {c: frame[c].iloc[bad] for c in key}
         cell = ", ".join(f"{c}={_plain(v) if isinstance(v, float) else v}" for c, v in values.items() if pd.notna(v))
         raise ValidationError(AGG_DUPLICATE.format(file=file, rows=", ".join(str(r + 1) for r in same), cell=cell))
+
+
+def _check_totals(frame: pd.DataFrame, *, file: str) -> None:
+    """Each dataset's cells add up to the leads it declares, and there are some."""
     for dataset, part in frame.groupby("dataset"):
         total, declared = int(part["leads"].sum()), part["dataset_leads"].unique()
         if len(declared) > 1 or total != int(declared[0]):
             raise ValidationError(AGG_TOTAL.format(file=file, dataset=dataset, total=total, declared=int(declared[0])))
         if total == 0:
             raise ValidationError(NO_LEADS.format(file=file, dataset=dataset))
-    return normalize(frame, attributes=attributes)
 
 
 def _plain(value: float) -> str:

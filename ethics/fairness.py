@@ -34,6 +34,7 @@ NO_ATTRIBUTE = "Sensitive attribute {attribute!r} is not a column of the data (c
 NO_ROWS = "Fairness needs at least one row; the {data} is empty."
 BAD_LABEL = "Column 'label' must hold only 0 and 1; found {value!r}."
 NO_SCORE = "Fairness needs a 'score' column; this data has none."
+MIXED_DATASETS = "Fairness assesses one dataset's statistics at a time; these hold {datasets} (split them first)."
 
 
 class Counts:
@@ -402,6 +403,8 @@ def assess_statistics(
     list of dict
         As :func:`assess`; each group's ``auc`` is the binned estimate, with ``auc_bounds``.
     """
+    if "dataset" in statistics.columns and statistics["dataset"].nunique() > 1:
+        raise ValidationError(MIXED_DATASETS.format(datasets=", ".join(sorted(statistics["dataset"].unique()))))
     cells_frame = statistics[statistics["leads"] > 0].reset_index(drop=True)
     if cells_frame.empty:
         raise ValidationError(NO_ROWS.format(data="statistics"))
