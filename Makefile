@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 PORT ?= 8501
 
-.PHONY: run test setup setup-test chromium lint bench demo
+.PHONY: run test setup setup-test chromium java lint bench demo
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,13 +19,19 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-dev.txt
 
 setup: $(VENV)/.installed
 
-setup-test: $(VENV)/.installed-test chromium
+setup-test: $(VENV)/.installed-test chromium java
 
 # Debian's Chromium for the browser tests (Playwright's own browser download cannot work here).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# A Java runtime for pyspark (the statistics SQL is tested on Spark in local mode).
+java:
+	@command -v java >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
 
 demo: setup
 	$(PY) -m ethics demo --if-empty
