@@ -1,7 +1,6 @@
 """Group fairness: metrics, disparities, intervals and policy verdicts.
 
-Everything is computed from per-group confusion counts (one ``np.bincount`` pass over
-the rows), driven by two declarative tables: :data:`METRICS` (a formula on counts per
+Everything is computed from per-group confusion counts, driven by two declarative tables: :data:`METRICS` (a formula on counts per
 group) and :data:`DISPARITIES` (how groups are compared).  The semantics are those of
 fairlearn's ``MetricFrame`` and its ``demographic_parity_*`` / ``equalized_odds_*`` /
 ``equal_opportunity_*`` functions, which the tests use as the oracle.
@@ -10,6 +9,10 @@ Uncertainty comes from a stratified bootstrap: resampling the rows of each group
 replacement is the same as drawing that group's four confusion counts from a
 multinomial with the observed proportions, so the counts are resampled, not the rows,
 and the result is exact for that bootstrap.
+
+Rows are first reduced to their sufficient statistics (:mod:`ethics.aggregates`), and
+:func:`assess_statistics` works on those; statistics computed elsewhere (DuckDB, Spark,
+a warehouse) and imported give the same numbers, intervals included.
 """
 
 from __future__ import annotations
