@@ -1,7 +1,8 @@
 """Group fairness: metrics, disparities, intervals and policy verdicts.
 
-Everything is computed from per-group confusion counts, driven by two declarative tables: :data:`METRICS` (a formula on counts per
-group) and :data:`DISPARITIES` (how groups are compared).  The semantics are those of
+Everything is computed from per-group confusion counts, driven by two declarative
+tables: :data:`METRICS` (a formula on counts per group) and :data:`DISPARITIES` (how
+groups are compared).  The semantics are those of
 fairlearn's ``MetricFrame`` and its ``demographic_parity_*`` / ``equalized_odds_*`` /
 ``equal_opportunity_*`` functions, which the tests use as the oracle.
 

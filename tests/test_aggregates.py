@@ -264,3 +264,15 @@ def test_pages_say_the_snapshot_comes_from_aggregates(scaled_snapshot, db, home,
         notes = [i.value for i in at.info if "Computed from aggregates" in i.value]
         assert notes and "(evaluation set and scoring batch, 500 leads)" in notes[0], page
     clear_caches()
+
+
+def test_aggregates_cover_the_population_and_a_sample_of_rows_is_kept_for_explanations(
+        scaled_snapshot, db, home, examples, now):
+    datasets.import_dataset(db, examples / "scores.csv", kind="scores", model_id=EXAMPLE_MODEL,
+                            version=EXAMPLE_VERSION, week="2026-W49", home=home, actor="test", now=now)
+    snap = snapshots.take_snapshot(db, model_id=EXAMPLE_MODEL, week="2026-W49", home=home,
+                                   policy=default_policy(), actor="test", now=now)
+    assert snap["results"]["source"] == {"eval": "aggregates", "scores": "aggregates"}
+    assert set(snap["inputs"]) >= {"scores", "aggregates"}  # the sample is an input, for explanations
+    assert "explanations" not in snap["results"]  # the explain step reads the sample
+    assert snap["results"]["fairness"] == scaled_snapshot["results"]["fairness"]
