@@ -15,7 +15,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from ethics import aggregates
-from ethics.errors import ValidationError
+from ethics.errors import COLUMN_MISSING, ValidationError
 from ethics.fairness import MISSING_GROUP, band_names
 from ethics.manifest import sensitive_names
 
@@ -133,11 +133,13 @@ def duckdb_statistics(
             relation = f"read_parquet('{_literal(str(path))}')"
             try:
                 names = [row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+                _check_source(names, dataset=dataset, attributes=attributes, file=Path(path).name)
                 sql = render_sql(manifest, dataset=dataset, source=relation,  # type: ignore[arg-type]
                                  consent="consent_status" in names)
                 frames.append(connection.execute(sql).df())
             except duckdb.Error as exc:
-                raise ValidationError(SOURCE_MISSING.format(file=Path(path).name, reason=exc)) from None
+                reason = str(exc).splitlines()[0]
+                raise ValidationError(SOURCE_MISSING.format(file=Path(path).name, reason=reason)) from None
     return aggregates.normalize(pd.concat(frames, ignore_index=True), attributes=attributes)
 
 
@@ -147,12 +149,20 @@ def pandas_statistics(paths: dict[str, Path], *, manifest: dict[str, Any]) -> pd
 
     attributes = sensitive_names(manifest)
     bands = {a["name"]: a["bands"] for a in manifest["sensitive_attributes"] if a.get("bands")}
-    frames = [
-        aggregates.from_rows(read_table(Path(path)), attributes=attributes, bands=bands,
-                             threshold=manifest["threshold"], dataset=dataset)
-        for dataset, path in paths.items()
-    ]
+    frames = []
+    for dataset, path in paths.items():
+        rows = read_table(Path(path))
+        _check_source(list(rows.columns), dataset=dataset, attributes=attributes, file=Path(path).name)
+        frames.append(aggregates.from_rows(rows, attributes=attributes, bands=bands,
+                                           threshold=manifest["threshold"], dataset=dataset))
     return aggregates.normalize(pd.concat(frames, ignore_index=True), attributes=attributes)
+
+
+def _check_source(names: Sequence[str], *, dataset: str, attributes: Sequence[str], file: str) -> None:
+    """The columns the statistics read: the score, the attributes and, for evaluation rows, the label."""
+    for column in ("score", *attributes, *(["label"] if dataset == "eval" else [])):
+        if column not in names:
+            raise ValidationError(COLUMN_MISSING.format(file=file, column=column))
 
 
 def compute_statistics(

@@ -120,3 +120,17 @@ def test_a_week_takes_one_set_of_aggregates(good, db, home, now, tmp_path):
     load(db, home, now, path)
     with pytest.raises(ValidationError, match="the aggregates of banded 1.0.0 for week 2026-W48 is already imported"):
         load(db, home, now, path)
+
+
+def test_engines_name_the_missing_rows_file_and_column(banded, tmp_path):
+    from ethics import warehouse
+
+    manifest = banded["manifest"]
+    with pytest.raises(ValidationError, match=r"nope.parquet: cannot read the rows \(IO Error"):
+        warehouse.compute_statistics({"eval": tmp_path / "nope.parquet"}, manifest=manifest, engine="duckdb")
+    pd.DataFrame({"sex": ["female"], "age": [30.0], "label": [1]}).to_parquet(tmp_path / "rows.parquet")
+    for engine in warehouse.ENGINES:
+        with pytest.raises(ValidationError, match="rows.parquet: required column 'score' is missing"):
+            warehouse.compute_statistics({"eval": tmp_path / "rows.parquet"}, manifest=manifest, engine=engine)
+    with pytest.raises(ValidationError, match="Engine 'polars' is unknown; use pandas, duckdb"):
+        warehouse.compute_statistics({"eval": tmp_path / "rows.parquet"}, manifest=manifest, engine="polars")
