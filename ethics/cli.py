@@ -150,6 +150,71 @@ import_.add_command(_import_command("eval", "Import an evaluation set (labelled 
 import_.add_command(_import_command("scores", "Import a scoring batch (current leads) from FILE."))
 
 
+@import_.command(name="aggregates")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--model", "model_id", required=True, help="Model id.")
+@click.option("--version", required=True, help="Registered version of the model.")
+@click.option("--week", help=WEEK_HELP)
+def import_aggregates(file: Path, model_id: str, version: str, week: str | None) -> None:
+    """Import the statistics of a week (output of `python -m ethics sql`) from FILE."""
+    from ethics import aggregates
+    from ethics.weeks import utcnow, week_of
+
+    settings = load_settings()
+    row = aggregates.import_aggregates(
+        _open(settings), file, model_id=model_id, version=version, week=week or week_of(utcnow()),
+        home=settings.home, actor=_actor(),
+    )
+    click.echo(f"imported aggregates of {row['rows']:,} leads as dataset {row['id']} of {model_id} {version} "
+               f"for {row['week']} (sha256 {row['parquet_sha256']})")
+
+
+def _version_manifest(model_id: str, version: str) -> dict[str, Any]:
+    return registry.get_version(_open(load_settings()), model_id, version)["manifest"]
+
+
+@cli.command()
+@click.option("--model", "model_id", required=True, help="Model id.")
+@click.option("--version", required=True, help="Registered version of the model.")
+@click.option("--data", "dataset", type=click.Choice(["eval", "scores"]), required=True,
+              help="eval: labelled rows; scores: a scoring batch.")
+@click.option("--source", default="scored_leads", show_default=True, help="Table or view holding the rows.")
+@click.option("--consent", is_flag=True, help="The rows carry a consent_status column.")
+def sql(model_id: str, version: str, dataset: str, source: str, consent: bool) -> None:
+    """Print the statistics SQL of a model version, to run on Spark or a warehouse."""
+    from ethics import warehouse
+
+    click.echo(warehouse.render_sql(_version_manifest(model_id, version), dataset=dataset,  # type: ignore[arg-type]
+                                    source=source, consent=consent))
+
+
+@cli.command()
+@click.option("--model", "model_id", required=True, help="Model id.")
+@click.option("--version", required=True, help="Registered version of the model.")
+@click.option("--eval", "eval_file", type=click.Path(path_type=Path), help="Labelled scored rows (CSV or Parquet).")
+@click.option("--scores", "scores_file", type=click.Path(path_type=Path), help="Scored rows of a scoring batch.")
+@click.option("--engine", type=click.Choice(["pandas", "duckdb"]), default="pandas", show_default=True,
+              help="pandas reads the rows into memory; duckdb streams Parquet in bounded memory.")
+@click.option("--memory-limit", default="1GB", show_default=True, help="DuckDB memory limit.")
+@click.option("--threads", type=int, default=2, show_default=True, help="DuckDB threads.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Statistics file to write (.parquet).")
+def aggregate(model_id: str, version: str, eval_file: Path | None, scores_file: Path | None, engine: str,
+              memory_limit: str, threads: int, out: Path) -> None:
+    """Compute the statistics of scored rows where they live, for `import aggregates`."""
+    from ethics import aggregates, warehouse
+    from ethics.errors import ValidationError
+
+    paths = {k: v for k, v in (("eval", eval_file), ("scores", scores_file)) if v is not None}
+    if not paths:
+        raise ValidationError("aggregate: give --eval FILE, --scores FILE or both.")
+    options = {"memory_limit": memory_limit, "threads": threads} if engine == "duckdb" else {}
+    statistics = warehouse.compute_statistics(paths, manifest=_version_manifest(model_id, version), engine=engine,
+                                              **options)
+    aggregates.write_parquet(statistics, out)
+    click.echo(f"wrote {len(statistics):,} cells describing "
+               f"{int(statistics.groupby('dataset')['dataset_leads'].first().sum()):,} leads to {out}")
+
+
 @cli.command()
 @click.option("--model", "model_id", required=True, help="Model id.")
 @click.option("--week", help=WEEK_HELP)
@@ -173,7 +238,7 @@ def fairness(model_id: str, week: str | None, as_json: bool) -> None:
     snap = snapshots.latest_snapshot(_open(load_settings()), model_id, week=week)
     results = snap["results"]
     if as_json:
-        _echo_json({key: results.get(key) for key in ("verdicts", "fairness", "sampling", "drift")}
+        _echo_json({key: results.get(key) for key in ("verdicts", "fairness", "sampling", "drift", "source")}
                    | {"snapshot": snap["hash"], "week": snap["week"], "version": snap["version"]})
     else:
         click.echo(f"{model_id} {snap['version']} {snap['week']} snapshot {snap['hash']}")

@@ -43,7 +43,7 @@ from ethics.weeks import iso, parse_week, utcnow
 
 DatasetKind = Literal["eval", "scores"]
 KINDS: tuple[str, ...] = ("eval", "scores")
-KIND_NAMES = {"eval": "evaluation set", "scores": "scoring batch"}
+KIND_NAMES = {"eval": "evaluation set", "scores": "scoring batch", "aggregates": "aggregates"}
 DATASETS_DIR = "datasets"
 ID_COLUMNS = ("lead_id", "customer_id", "team")
 SCORE_TOLERANCE = 1e-6
@@ -94,7 +94,7 @@ def import_dataset(
     path = Path(path)
     version_row = registry.get_version(db, model_id, version)
     week = parse_week(week)
-    _refuse_existing(db, file=path.name, kind=kind, model_id=model_id, version=version, week=week)
+    refuse_existing(db, file=path.name, kind=kind, model_id=model_id, version=version, week=week)
     raw = read_table(path)
     source_sha = artifacts.sha256_file(path)
     return _store(
@@ -119,7 +119,7 @@ def import_frame(
     """Import rows already in memory (the demo, tests); same checks as a file."""
     version_row = registry.get_version(db, model_id, version)
     week = parse_week(week)
-    _refuse_existing(db, file=name, kind=kind, model_id=model_id, version=version, week=week)
+    refuse_existing(db, file=name, kind=kind, model_id=model_id, version=version, week=week)
     return _store(
         db, frame, file=name, source_sha=None, kind=kind, version_row=version_row,
         week=week, home=home, actor=actor, now=now,
@@ -160,9 +160,16 @@ def read_table(path: Path) -> pd.DataFrame:
         raise ValidationError(FILE_UNREADABLE.format(file=path.name, reason=exc)) from None
 
 
-def _refuse_existing(db: store.Database, *, file: str, kind: str, model_id: str, version: str, week: str) -> None:
-    if kind not in KINDS:
-        raise ValidationError(f"{file}: dataset kind {kind!r} is unknown; use eval or scores.")
+def refuse_existing(db: store.Database, *, file: str, kind: str, model_id: str, version: str, week: str) -> None:
+    """Refuse a second dataset of one kind for a version and week (datasets are immutable).
+
+    Raises
+    ------
+    ValidationError
+        Naming the file and the dataset already imported.
+    """
+    if kind not in KIND_NAMES:
+        raise ValidationError(f"{file}: dataset kind {kind!r} is unknown; use {', '.join(KIND_NAMES)}.")
     found = store.list_rows(
         db, store.DATASETS, "model_id = ? and version = ? and kind = ? and week = ?",
         [model_id, version, kind, week],
@@ -197,6 +204,29 @@ def _store(
         if "score" in raw.columns:
             _check_reported_scores(frame["score"].to_numpy(), computed, file=file, version_row=version_row)
         frame["score"] = computed
+    return store_frame(db, frame, file=file, source_sha=source_sha, kind=kind, version_row=version_row, week=week,
+                       home=home, actor=actor, now=now, rows=len(frame))
+
+
+def store_frame(
+    db: store.Database,
+    frame: pd.DataFrame,
+    *,
+    file: str,
+    source_sha: str | None,
+    kind: str,
+    version_row: dict[str, Any],
+    week: str,
+    home: Path,
+    actor: str,
+    now: datetime | None,
+    rows: int,
+) -> dict[str, Any]:
+    """Store a validated frame as Parquet named by its SHA-256 and record it (one transaction).
+
+    ``rows`` is the number of leads the frame describes (its length, or for aggregates
+    the leads they count).
+    """
     buffer = pa.BufferOutputStream()
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer, compression="zstd")
     payload = buffer.getvalue().to_pybytes()
@@ -217,14 +247,14 @@ def _store(
         "source_sha256": source_sha or sha,
         "parquet_sha256": sha,
         "parquet_file": relative,
-        "rows": len(frame),
+        "rows": rows,
         "columns_json": store.to_json(list(frame.columns)),
         "imported_at": iso(now or utcnow()),
         "imported_by": actor,
     }
     with store.transaction(db):
         dataset_id = db[store.DATASETS].insert(row).last_pk
-        audit.record(db, audit.DatasetImported(actor, "dataset", str(dataset_id), kind=kind, week=week, rows=len(frame),
+        audit.record(db, audit.DatasetImported(actor, "dataset", str(dataset_id), kind=kind, week=week, rows=rows,
                                                parquet_sha256=sha, source=file, created=now))
     return {"id": dataset_id, **row}
 

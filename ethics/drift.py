@@ -159,6 +159,43 @@ def drift_report(
     ]
 
 
+def histogram_report(
+    reference: np.ndarray, current: np.ndarray, *, column: str, policy: Mapping[str, Any], bins: int = DEFAULT_BINS
+) -> dict[str, Any]:
+    """PSI of one column from counts per fixed bin (aggregates carry score histograms, not rows).
+
+    The fine histograms are merged into ``bins`` equal-width bins first, so the index has
+    the same resolution as :func:`psi`; the bins are fixed, not the reference's quantiles.
+
+    Parameters
+    ----------
+    reference, current : numpy.ndarray
+        Counts per fine bin, equal lengths (a multiple of ``bins``).
+    column : str
+    policy : mapping
+        ``{"warn_above": 0.1, "fail_above": 0.25}``.
+    bins : int, default=10
+
+    Returns
+    -------
+    dict
+        As a :func:`drift_report` row, with ``"bins": "fixed"`` and no means.
+    """
+    warn_above, fail_above = _thresholds(policy)
+    _check_bins(bins)
+    ref = np.asarray(reference, dtype=float).reshape(bins, -1).sum(axis=1)
+    cur = np.asarray(current, dtype=float).reshape(bins, -1).sum(axis=1)
+    for which, counts in (("reference", ref), ("current", cur)):
+        if counts.sum() <= 0:
+            raise ValidationError(SAMPLE_EMPTY.format(which=which))
+    value = json_number(_index(ref, cur))
+    return {
+        "column": column, "psi": value, "status": status_for(value, warn_above=warn_above, fail_above=fail_above),
+        "reference_mean": None, "current_mean": None, "reference_rows": int(ref.sum()),
+        "current_rows": int(cur.sum()), "bins": "fixed",
+    }
+
+
 def status_for(value: float, *, warn_above: float, fail_above: float) -> Status:
     """Traffic light of one PSI value; a value exactly at a threshold is not above it.
 

@@ -1,8 +1,8 @@
 """Group fairness: metrics, disparities, intervals and policy verdicts.
 
-Everything is computed from per-group confusion counts (one ``np.bincount`` pass over
-the rows), driven by two declarative tables: :data:`METRICS` (a formula on counts per
-group) and :data:`DISPARITIES` (how groups are compared).  The semantics are those of
+Everything is computed from per-group confusion counts, driven by two declarative
+tables: :data:`METRICS` (a formula on counts per group) and :data:`DISPARITIES` (how
+groups are compared).  The semantics are those of
 fairlearn's ``MetricFrame`` and its ``demographic_parity_*`` / ``equalized_odds_*`` /
 ``equal_opportunity_*`` functions, which the tests use as the oracle.
 
@@ -10,6 +10,10 @@ Uncertainty comes from a stratified bootstrap: resampling the rows of each group
 replacement is the same as drawing that group's four confusion counts from a
 multinomial with the observed proportions, so the counts are resampled, not the rows,
 and the result is exact for that bootstrap.
+
+Rows are first reduced to their sufficient statistics (:mod:`ethics.aggregates`), and
+:func:`assess_statistics` works on those; statistics computed elsewhere (DuckDB, Spark,
+a warehouse) and imported give the same numbers, intervals included.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ NO_ATTRIBUTE = "Sensitive attribute {attribute!r} is not a column of the data (c
 NO_ROWS = "Fairness needs at least one row; the {data} is empty."
 BAD_LABEL = "Column 'label' must hold only 0 and 1; found {value!r}."
 NO_SCORE = "Fairness needs a 'score' column; this data has none."
+MIXED_DATASETS = "Fairness assesses one dataset's statistics at a time; these hold {datasets} (split them first)."
 
 
 class Counts:
@@ -161,14 +166,21 @@ def band(values: pd.Series, edges: Sequence[float]) -> pd.Series:
     Bands are labelled for whole numbers (ages); missing values stay missing.
     """
     edges = sorted(float(e) for e in edges)
-    names = [f"<{edges[0]:g}"]
-    names += [f"{lo:g}-{hi - 1:g}" for lo, hi in itertools.pairwise(edges)]
-    names.append(f"{edges[-1]:g}+")
+    names = band_names(edges)
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     index = np.searchsorted(np.asarray(edges), numbers, side="right")
     result = np.asarray(names, dtype=object)[np.minimum(index, len(names) - 1)]
     result[np.isnan(numbers)] = None
     return pd.Series(result, index=values.index, dtype="object")
+
+
+def band_names(edges: Sequence[float]) -> list[str]:
+    """The labels :func:`band` gives for band edges, lowest band first."""
+    edges = sorted(float(e) for e in edges)
+    names = [f"<{edges[0]:g}"]
+    names += [f"{lo:g}-{hi - 1:g}" for lo, hi in itertools.pairwise(edges)]
+    names.append(f"{edges[-1]:g}+")
+    return names
 
 
 def groupings(
@@ -307,6 +319,11 @@ def assess(
 ) -> list[dict[str, Any]]:
     """Group metrics with intervals, and every disparity, for each grouping of the rows.
 
+    The rows are first reduced to their sufficient statistics (:func:`ethics.aggregates.from_rows`)
+    and assessed by :func:`assess_statistics`, so rows and imported aggregates of the same
+    rows give the same numbers.  Only the per-group AUC is exact here (a rank statistic of
+    the rows); from aggregates it is the binned estimate within ``auc_bounds``.
+
     Parameters
     ----------
     frame : DataFrame
@@ -334,12 +351,14 @@ def assess(
         all groups as fairlearn computes it; ``judged_value``, ``interval``,
         ``worst_group``, ``best_group`` over the judged groups).
     """
+    # aggregates defines the statistics on top of this module's grouping rules.
+    from ethics import aggregates
+
     if frame.empty:
         raise ValidationError(NO_ROWS.format(data="data"))
     if "score" not in frame.columns:
         raise ValidationError(NO_SCORE)
     scores = frame["score"].to_numpy()
-    y_pred = (scores >= threshold).astype(np.int64)
     y_true = None
     if "label" in frame.columns:
         y_true = frame["label"].to_numpy()
@@ -348,21 +367,112 @@ def assess(
             value = y_true[np.argmax(bad)]
             raise ValidationError(BAD_LABEL.format(value=value.item() if isinstance(value, np.generic) else value))
         y_true = y_true.astype(np.int64)
+    statistics = aggregates.from_rows(frame, attributes=attributes, bands=bands, threshold=threshold)
+    results = assess_statistics(
+        statistics, attributes=attributes, min_group_size=min_group_size, resamples=resamples,
+        confidence=confidence, seed=seed,
+    )
+    if y_true is not None:
+        order = score_order(scores)
+        for grouping, result in zip(groupings(frame, attributes=attributes, bands=bands), results, strict=True):
+            auc = group_auc(grouping.codes, scores, y_true, groups=len(grouping.labels), order=order)
+            for row, value in zip(result["groups"], auc, strict=True):
+                row["auc"] = json_number(value)
+    return results
+
+
+def assess_statistics(
+    statistics: pd.DataFrame,
+    *,
+    attributes: Sequence[str],
+    min_group_size: int = 30,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """:func:`assess` from the sufficient statistics of one dataset instead of its rows.
+
+    Parameters
+    ----------
+    statistics : DataFrame
+        One dataset's statistics (:data:`ethics.aggregates.COLUMNS`): a row per cell of
+        (sensitive attributes, label, selected, score bin) with its ``leads``.
+    attributes : sequence of str
+        Sensitive attributes; their values are already banded group labels.
+    min_group_size, resamples, confidence, seed
+        As in :func:`assess`; the same seed gives the same intervals as on the rows.
+
+    Returns
+    -------
+    list of dict
+        As :func:`assess`; each group's ``auc`` is the binned estimate, with ``auc_bounds``.
+    """
+    if "dataset" in statistics.columns and statistics["dataset"].nunique() > 1:
+        raise ValidationError(MIXED_DATASETS.format(datasets=", ".join(sorted(statistics["dataset"].unique()))))
+    cells_frame = statistics[statistics["leads"] > 0].reset_index(drop=True)
+    if cells_frame.empty:
+        raise ValidationError(NO_ROWS.format(data="statistics"))
+    leads = cells_frame["leads"].to_numpy(dtype=np.float64)
+    selected = cells_frame["selected"].to_numpy(dtype=np.int64)
+    labelled = bool(cells_frame["label"].notna().any())
+    truth = cells_frame["label"].to_numpy(dtype=np.float64, na_value=-1).astype(np.int64) if labelled else selected
     rng = np.random.default_rng(seed)
-    order = None if y_true is None else score_order(scores)
     results = []
-    for grouping in groupings(frame, attributes=attributes, bands=bands):
+    for grouping in groupings(cells_frame, attributes=attributes):
         size = len(grouping.labels)
-        cells = confusion_counts(grouping.codes, y_pred, y_true, groups=size)
+        keys = grouping.codes * 4 + truth * 2 + selected
+        cells = np.rint(np.bincount(keys, weights=leads, minlength=size * 4)).astype(np.int64).reshape(size, 4)
         boot = _resample(cells, resamples, rng)
+        bounds = None
+        if labelled:
+            order = cells_frame["score_bin"].to_numpy(dtype=np.int64) * 2 + selected
+            bounds = binned_auc(grouping.codes, order, truth, leads, groups=size)
         results.append(
             _assess_grouping(
-                grouping, cells, boot, labelled=y_true is not None, min_group_size=min_group_size,
-                confidence=confidence,
-                auc=None if y_true is None else group_auc(grouping.codes, scores, y_true, groups=size, order=order),
+                grouping, cells, boot, labelled=labelled, min_group_size=min_group_size, confidence=confidence,
+                auc=None if bounds is None else bounds.mean(axis=0), auc_bounds=bounds,
             )
         )
     return results
+
+
+def binned_auc(codes: Any, order: Any, y_true: Any, weights: Any, *, groups: int) -> np.ndarray:
+    """Bounds of each group's ROC AUC from counts of rows per ordered score bin.
+
+    Pairs of a positive and a negative row in different bins are ordered for certain;
+    pairs in the same bin may go either way, so they count 0 for the lower bound and
+    1 for the upper one (their midpoint treats them as ties, as the exact AUC does).
+
+    Parameters
+    ----------
+    codes : array of int
+        Group of each cell.
+    order : array of int
+        Ordered score bin of each cell (higher = higher scores).
+    y_true : array of 0/1
+        Label of each cell.
+    weights : array
+        Rows in each cell.
+    groups : int
+        Number of groups.
+
+    Returns
+    -------
+    ndarray of shape (2, groups)
+        Lower and upper bounds; NaN where a group lacks one class.
+    """
+    codes, order, y_true = _flat(codes).astype(np.int64), _flat(order).astype(np.int64), _flat(y_true)
+    weights = _flat(weights).astype(np.float64)
+    width = int(order.max()) + 1 if order.size else 1
+    keys = codes * width + order
+    positives = np.bincount(keys, weights=weights * (y_true == 1), minlength=groups * width).reshape(groups, width)
+    negatives = np.bincount(keys, weights=weights * (y_true == 0), minlength=groups * width).reshape(groups, width)
+    below = np.cumsum(negatives, axis=1) - negatives
+    pairs = positives.sum(axis=1) * negatives.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low = (positives * below).sum(axis=1) / pairs
+        high = low + (positives * negatives).sum(axis=1) / pairs
+    return np.where(pairs > 0, np.stack([low, high]), np.nan)
 
 
 def _resample(cells: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray | None:
@@ -386,6 +496,7 @@ def _assess_grouping(
     min_group_size: int,
     confidence: float,
     auc: np.ndarray | None,
+    auc_bounds: np.ndarray | None = None,
 ) -> dict[str, Any]:
     counts = Counts(cells)
     judged = counts.n >= min_group_size
@@ -399,6 +510,8 @@ def _assess_grouping(
                 row[f"{name}_interval"] = _interval(METRICS[name].formula(boot_counts)[:, index], confidence)
         if auc is not None:
             row["auc"] = json_number(auc[index])
+        if auc_bounds is not None:
+            row["auc_bounds"] = [json_number(auc_bounds[0, index]), json_number(auc_bounds[1, index])]
         groups.append(row)
     disparities = {}
     for name, spec in DISPARITIES.items():

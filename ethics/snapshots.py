@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethics import audit, datasets, drift, fairness, registry, store
+from ethics import aggregates, audit, datasets, drift, fairness, registry, store
 from ethics import policy as rules
 from ethics.errors import NO_DATA_FOR_WEEK, NO_SNAPSHOT, UNKNOWN_SNAPSHOT, NotFound, ValidationError
 from ethics.manifest import feature_names, sensitive_names
@@ -92,11 +92,20 @@ def take_snapshot(
         if found:
             inputs[kind] = {"dataset_id": found["id"], "sha256": found["parquet_sha256"], "rows": found["rows"]}
             frames[kind] = datasets.read_rows(found, home=home)
-    if not frames:
+    statistics: dict[str, pd.DataFrame] = {}
+    found = datasets.find_dataset(db, model_id, version=version_row["version"], kind=aggregates.KIND, week=week)
+    if found:
+        inputs[aggregates.KIND] = {"dataset_id": found["id"], "sha256": found["parquet_sha256"], "rows": found["rows"]}
+        statistics = aggregates.parts(datasets.read_rows(found, home=home))
+    if not frames and not statistics:
         raise ValidationError(NO_DATA_FOR_WEEK.format(model_id=model_id, week=week))
-    results = evaluate(frames, manifest=manifest, policy=policy)
+    results = evaluate(frames, manifest=manifest, policy=policy, statistics=statistics)
     reference = _reference_batch(db, version_row)
-    if reference is not None and "scores" in frames:
+    if "scores" in statistics:
+        drift_inputs = _histogram_drift(db, version_row, statistics["scores"], home=home, policy=policy)
+        if drift_inputs is not None:
+            inputs["drift_reference"], results["drift"] = drift_inputs
+    elif reference is not None and "scores" in frames:
         inputs["drift_reference"] = {"dataset_id": reference["id"], "sha256": reference["parquet_sha256"],
                                      "week": reference["week"]}
         results["drift"] = {
@@ -155,6 +164,28 @@ def _reference_batch(db: store.Database, version_row: dict[str, Any]) -> dict[st
     return batches[0] if batches else None
 
 
+def _histogram_drift(
+    db: store.Database, version_row: dict[str, Any], current: pd.DataFrame, *, home: Path, policy: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Score drift of aggregates against the version's earliest scoring data (rows or aggregates)."""
+    found = datasets.list_datasets(db, version_row["model_id"], version=version_row["version"])
+    candidates = [row for row in found if row["kind"] in ("scores", aggregates.KIND)]
+    for reference in candidates:
+        stored = datasets.read_rows(reference, home=home)
+        if reference["kind"] == "scores":
+            histogram = np.bincount(aggregates.score_bins(stored["score"].to_numpy()), minlength=aggregates.BINS)
+        elif "scores" in aggregates.parts(stored):
+            histogram = aggregates.histogram(aggregates.parts(stored)["scores"])
+        else:
+            continue
+        row = drift.histogram_report(histogram, aggregates.histogram(current), column="score",
+                                     policy=policy.get("drift", {}).get("psi", DEFAULT_PSI))
+        return ({"dataset_id": reference["id"], "sha256": reference["parquet_sha256"], "week": reference["week"]},
+                {"reference_week": reference["week"], "columns": [row],
+                 "note": "score only, fixed bins: aggregates carry score histograms, not features"})
+    return None
+
+
 def _version_for_week(db: store.Database, model_id: str, version: str | None, week: str) -> dict[str, Any]:
     if version is not None:
         return registry.get_version(db, model_id, version)
@@ -164,43 +195,82 @@ def _version_for_week(db: store.Database, model_id: str, version: str | None, we
     return (candidates or versions)[-1]
 
 
-def evaluate(frames: dict[str, pd.DataFrame], *, manifest: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any]:
-    """The snapshot's results from the week's evaluation set and scoring batch."""
+NOT_AT_SCALE = (
+    "not available at this scale: only aggregates were imported for this week; import a sample of rows "
+    "(python -m ethics import scores) to explain leads"
+)
+
+
+def evaluate(
+    frames: dict[str, pd.DataFrame],
+    *,
+    manifest: dict[str, Any],
+    policy: dict[str, Any],
+    statistics: dict[str, pd.DataFrame] | None = None,
+) -> dict[str, Any]:
+    """The snapshot's results from the week's evaluation set and scoring batch.
+
+    ``statistics`` (per dataset kind, from imported aggregates) cover the whole
+    population and take precedence over rows of the same kind, which are then a sample
+    (kept for explanations).  ``results["source"]`` says which was used.
+    """
+    statistics = statistics or {}
     threshold = manifest["threshold"]
-    results: dict[str, Any] = {"threshold": threshold, "rows": {k: len(v) for k, v in frames.items()}}
-    if "eval" in frames:
+    kinds = [kind for kind in datasets.KINDS if kind in frames or kind in statistics]
+    results: dict[str, Any] = {
+        "threshold": threshold,
+        "source": {kind: aggregates.KIND if kind in statistics else "rows" for kind in kinds},
+        "rows": {kind: int(statistics[kind]["leads"].sum()) if kind in statistics else len(frames[kind])
+                 for kind in kinds},
+    }
+    if "eval" in statistics:
+        results["performance"] = aggregates.performance(statistics["eval"])
+    elif "eval" in frames:
         results["performance"] = performance(frames["eval"], threshold=threshold)
-    if "scores" in frames:
+    if "scores" in statistics:
+        results["scoring"] = aggregates.scoring(statistics["scores"])
+    elif "scores" in frames:
         scores = frames["scores"]["score"].to_numpy()
         results["scoring"] = {
             "rows": len(scores),
             "mean_score": json_number(scores.mean()),
             "selection_rate": json_number((scores >= threshold).mean()),
         }
-    results.update(fairness_results(frames, manifest=manifest, policy=policy))
+    if statistics and not frames:
+        results["explanations"] = {"status": "unavailable", "reason": NOT_AT_SCALE}
+    consent = {kind: aggregates.consent_counts(part, attributes=sensitive_names(manifest))
+               for kind, part in statistics.items()}
+    if any(consent.values()):
+        results["consent_counts"] = consent
+    results.update(fairness_results(frames, manifest=manifest, policy=policy, statistics=statistics))
     return results
 
 
 def fairness_results(
-    frames: dict[str, pd.DataFrame], *, manifest: dict[str, Any], policy: dict[str, Any]
+    frames: dict[str, pd.DataFrame],
+    *,
+    manifest: dict[str, Any],
+    policy: dict[str, Any],
+    statistics: dict[str, pd.DataFrame] | None = None,
 ) -> dict[str, Any]:
     """Group metrics, disparities with intervals, verdicts and sampling bias of a week."""
+    statistics = statistics or {}
     attributes = sensitive_names(manifest)
     if not attributes:
         return {"fairness": {}, "verdicts": [], "sampling": []}
     bootstrap = policy.get("bootstrap", {})
+    options = {
+        "attributes": attributes,
+        "min_group_size": policy.get("min_group_size", 30),
+        "resamples": bootstrap.get("resamples", 1000),
+        "confidence": bootstrap.get("confidence", 0.95),
+        "seed": bootstrap.get("seed", 0),
+    }
+    bands = {a["name"]: a["bands"] for a in manifest["sensitive_attributes"] if a.get("bands")}
     assessments = {
-        kind: fairness.assess(
-            frame,
-            attributes=attributes,
-            threshold=manifest["threshold"],
-            bands={a["name"]: a["bands"] for a in manifest["sensitive_attributes"] if a.get("bands")},
-            min_group_size=policy.get("min_group_size", 30),
-            resamples=bootstrap.get("resamples", 1000),
-            confidence=bootstrap.get("confidence", 0.95),
-            seed=bootstrap.get("seed", 0),
-        )
-        for kind, frame in frames.items()
+        kind: fairness.assess_statistics(statistics[kind], **options) if kind in statistics
+        else fairness.assess(frames[kind], threshold=manifest["threshold"], bands=bands, **options)
+        for kind in datasets.KINDS if kind in statistics or kind in frames
     }
     labels = {a["name"]: a["label"] for a in manifest["sensitive_attributes"]}
     return {
@@ -336,7 +406,10 @@ def what_if(db: store.Database, snapshot_id: int, *, home: Path, attribute: str)
 
     snap = get_snapshot(db, snapshot_id)
     if "eval" not in snap["inputs"]:
-        raise ValidationError(f"Snapshot {snapshot_id} has no evaluation set: the what-if needs labelled rows.")
+        scaled = snap["results"].get("source", {}).get("eval") == aggregates.KIND
+        raise ValidationError(f"Snapshot {snapshot_id} has no evaluation set"
+                              + (" rows (it was computed from aggregates)" if scaled else "")
+                              + ": the what-if needs labelled rows.")
     dataset = store.get_row(db, store.DATASETS, snap["inputs"]["eval"]["dataset_id"],
                             message=UNKNOWN_SNAPSHOT.format(snapshot_id=snapshot_id))
     frame = datasets.read_rows(dataset, home=home)

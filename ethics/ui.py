@@ -459,3 +459,16 @@ def portfolio_downloads(actor: Actor) -> None:
         data=lambda: _with_store(db_path, lambda db: model_card.to_csv(report_rows.portfolio_rows(
             portfolio.overview(db, team=actor.scope)))),
     )
+def source_note(snap: dict[str, Any]) -> None:
+    """Say when a snapshot was computed from imported aggregates rather than rows, and what that means."""
+    source = snap["results"].get("source", {})
+    scaled = [DATA_LABELS[kind].lower() for kind, where in source.items() if where == "aggregates"]
+    if not scaled:
+        return
+    rows = snap["results"].get("rows", {})
+    leads = sum(rows.get(kind, 0) for kind, where in source.items() if where == "aggregates")
+    bounds = snap["results"].get("performance", {}).get("auc_bounds")
+    auc = f" AUC is estimated from score histograms (between {bounds[0]:.3f} and {bounds[1]:.3f})." if bounds else ""
+    st.info(f"Computed from aggregates ({' and '.join(scaled)}, {leads:,} leads) imported from where the data "
+            f"lives: fairness, intervals and verdicts are exact; drift compares score histograms only.{auc} "
+            "Per-lead explanations need a sample of rows.", icon=":material/database:")

@@ -64,6 +64,7 @@ def body(db, actor):
         st.info("This snapshot has no fairness results: the manifest names no sensitive attributes, "
                 "or the snapshot was taken before fairness was evaluated.")
         return
+    ui.source_note(snap)
     st.subheader("Verdicts against the policy")
     ui.findings(results["verdicts"])
     ui.verdicts(results["verdicts"])

@@ -44,6 +44,7 @@ def body(db, actor):
         return
     st.caption(f"Snapshot hash `{snap['hash']}` · taken {snap['created_at']} by {snap['created_by']}")
     downloads(actor, model, snap)
+    ui.source_note(snap)
     tabs = st.tabs(["Performance", "Fairness", "Explanations", "Consent", "Incidents", "Reviews"])
     with tabs[0]:
         performance(snap, snapshots.performance_trend(db, model["id"]))
