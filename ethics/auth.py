@@ -40,6 +40,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view_reviews": frozenset({"ethics_officer", "auditor"}),
     "sign_reviews": frozenset({"ethics_officer"}),
     "manage_users": frozenset({"ethics_officer"}),
+    "view_leads": ALL_ROLES,
+    "override_decisions": frozenset({"ethics_officer", "sales_manager"}),
 }
 
 MIN_PASSWORD_LENGTH = 12
