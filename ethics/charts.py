@@ -167,7 +167,9 @@ def shap_dependence(points: pd.DataFrame, *, label: str) -> go.Figure:
     return figure
 
 
-def shap_waterfall(steps: pd.DataFrame, *, base_value: float, output_space: str) -> go.Figure:
+def shap_waterfall(
+    steps: pd.DataFrame, *, base_value: float, output_space: str, threshold: float | None = None
+) -> go.Figure:
     """One lead's contributions from the base value to the model output, largest first.
 
     Parameters
@@ -178,6 +180,8 @@ def shap_waterfall(steps: pd.DataFrame, *, base_value: float, output_space: str)
         Where the bars start (the average model output).
     output_space : str
         Axis title: ``log-odds``, ``probability`` or ``score``.
+    threshold : float, optional
+        The decision threshold in the same space, drawn as a dashed line.
     """
     labels = [f"{row.label} = {row.value:,.4g}" for row in steps.itertuples()]
     figure = go.Figure(go.Waterfall(
@@ -186,6 +190,8 @@ def shap_waterfall(steps: pd.DataFrame, *, base_value: float, output_space: str)
         increasing={"marker": {"color": "#d62728"}}, decreasing={"marker": {"color": "#1f77b4"}},
         totals={"marker": {"color": "#7f7f7f"}},
     ))
+    if threshold is not None:
+        figure.add_vline(x=threshold, line_dash="dash", line_color="#ff7f0e", annotation_text="threshold")
     figure.update_layout(xaxis_title=f"model output ({output_space})", yaxis={"autorange": "reversed"},
                          height=_HEIGHT + 20 * len(steps), showlegend=False)
     return figure

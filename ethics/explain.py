@@ -478,6 +478,11 @@ def reason_codes(
     return reasons
 
 
+def threshold_in(space: str, threshold: float) -> float:
+    """The decision threshold (a score) in an explained output space: its logit for ``log-odds``."""
+    return math.log(threshold / (1 - threshold)) if space == "log-odds" else threshold
+
+
 def waterfall(lead: Mapping[str, Any], *, base_value: float, manifest: Mapping[str, Any]) -> pd.DataFrame:
     """One lead's contributions, largest effect first, with the running total from the base value."""
     labels = _labels(manifest)

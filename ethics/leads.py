@@ -58,7 +58,7 @@ def match_customer(customer_ids: pd.Series, typed: str) -> np.ndarray:
     The one place that compares a typed customer id with stored ids, so that stored ids
     can be pseudonymised (the typed id hashed here) without touching the callers.
     """
-    return (customer_ids.astype("string") == typed).fillna(False).to_numpy(dtype=bool)
+    return (customer_ids == typed).to_numpy(dtype=bool, na_value=False)
 
 
 def visible_model(db: store.Database, model_id: str, *, team: str | None) -> dict[str, Any]:

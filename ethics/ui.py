@@ -257,7 +257,7 @@ def explanation_summary(found: dict[str, Any]) -> None:
     """The explainer, output space, rows and additivity of a snapshot's explanations."""
     st.caption(f"{found['explainer'].capitalize()} SHAP on {found['rows']:,} leads, in the {found['output_space']} "
                f"space: base value {found['base_value']:.4f} (the average model output); base value + contributions "
-               f"= model output within {found['additivity_max_error']:.1g} for every lead (additivity, checked).")
+               f"= model output within {found['additivity_max_error']:.1e} for every lead (additivity, checked).")
 
 
 def proxies(rows: list[dict[str, Any]]) -> None:
@@ -285,7 +285,8 @@ def lead_card(detail: dict[str, Any]) -> None:
     """One lead: score, decision, consent, plain-language reasons and the waterfall."""
     cols = st.columns(4)
     cols[0].metric("Score", f"{detail['score']:.3f}")
-    cols[1].metric("Decision", detail["decision"], help=f"Selected when the score is at least {detail['threshold']:g}.")
+    cols[1].metric("Model's decision", detail["decision"],
+                   help=f"Selected when the score is at least {detail['threshold']:g}.")
     cols[2].metric("Consent at scoring", detail["consent"]["status"],
                    help=f"Consent purpose {detail['consent']['purpose']!r} at {detail['consent']['at']}.")
     cols[3].metric("Team", detail["team"])
@@ -310,8 +311,14 @@ def lead_card(detail: dict[str, Any]) -> None:
         if not found["reasons"][direction]:
             column.caption("Nothing notable.")
     steps = pd.DataFrame(found["waterfall"])
-    chart(charts.shap_waterfall(steps, base_value=found["base_value"], output_space=found["output_space"]),
-          steps[["label", "value", "shap"]].rename(columns={"shap": f"SHAP ({found['output_space']})"}))
+    space = found["output_space"]
+    chart(charts.shap_waterfall(steps, base_value=found["base_value"], output_space=space,
+                                threshold=explain.threshold_in(space, detail["threshold"])),
+          steps[["label", "value", "shap"]].rename(columns={"shap": f"SHAP ({space})"}))
+    if space == "log-odds":
+        st.caption("The bars add up in log-odds, the model's raw output; the score is 1 / (1 + e^−output), so "
+                   f"the threshold {detail['threshold']:g} is {explain.threshold_in(space, detail['threshold']):.2f} "
+                   "in log-odds.")
 
 
 def clear_readers() -> None:
