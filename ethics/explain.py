@@ -8,8 +8,10 @@ The only module that imports ``shap`` (lazily).  The explainer follows the model
 * linear JSON models: ``shap.LinearExplainer`` on the unscaled coefficients, with the
   artifact's scaling means as the background (the "average lead" the model was
   standardised on), in the model's raw output space (log-odds for the logistic link).
-* any other model with a ``score(frame)`` function: ``shap.PermutationExplainer`` on a
+* any other model with a ``score(frame)`` function: ``shap.KernelExplainer`` on a
   background sample, with an evaluation budget, in the score (probability) space.
+  (``shap.PermutationExplainer`` was tried first: its numba compilation took 10-40 s
+  per process before the first row on this machine.)
 
 Additivity (base value + sum of contributions = model output, in the explained
 space) is checked on every run against an output computed by a different code path.
@@ -43,6 +45,7 @@ REASON_COUNT = 3
 REASON_MIN_SHARE = 0.01
 GLOBAL_SAMPLE_ROWS = 500
 BACKGROUND_ROWS = 100
+KERNEL_SAMPLES = 256
 PROXY_BINS = 5
 PROXY_MAX_CATEGORIES = 10
 TREE_KINDS = ("lightgbm", "xgboost")
@@ -81,7 +84,7 @@ class Attribution:
     output : ndarray
         The model's output per row in ``output_space``, computed independently of the values.
     explainer : str
-        ``tree``, ``linear`` or ``permutation``.
+        ``tree``, ``linear`` or ``kernel``.
     output_space : str
         ``log-odds``, ``score`` (identity link) or ``probability``.
     additivity_max_error : float
@@ -97,13 +100,13 @@ class Attribution:
 
 
 def explainer_for(model: Any) -> str:
-    """The explainer a model gets: ``tree``, ``linear`` or ``permutation``."""
+    """The explainer a model gets: ``tree``, ``linear`` or ``kernel``."""
     kind = getattr(model, "kind", None)
     if kind in TREE_KINDS:
         return "tree"
     if kind == "linear":
         return "linear"
-    return "permutation"
+    return "kernel"
 
 
 def explain_rows(
@@ -115,6 +118,7 @@ def explain_rows(
     max_evals: int | None = None,
     check: bool = True,
     source: str = "the rows",
+    threads: int | None = None,
 ) -> Attribution:
     """SHAP values of every row of ``frame``.
 
@@ -125,19 +129,22 @@ def explain_rows(
         ``features`` and ``score(frame)``.
     frame : DataFrame
         Must hold every feature of the model.
-    method : {"tree", "linear", "permutation"}, optional
-        Override the explainer chosen by :func:`explainer_for` (``permutation``
-        works for every model).
+    method : {"tree", "linear", "kernel"}, optional
+        Override the explainer chosen by :func:`explainer_for` (``kernel`` works
+        for every model).
     background : DataFrame, optional
-        Background rows of the permutation explainer (default: up to
-        :data:`BACKGROUND_ROWS` rows of ``frame``).
+        Background rows of the kernel explainer (default: up to
+        :data:`BACKGROUND_ROWS` rows of ``frame``, evenly spread).
     max_evals : int, optional
-        Model evaluations per row for the permutation explainer (its budget;
-        default ``2 * features + 1``, one forward and backward permutation).
+        Coalitions evaluated per row by the kernel explainer (its budget; default
+        ``2 * features + KERNEL_SAMPLES``), each on every background row.
     check : bool, default True
         Raise :class:`CheckFailed` when additivity fails beyond :data:`ADDITIVITY_TOLERANCE`.
     source : str
         Name of the rows in messages.
+    threads : int, optional
+        Threads of the tree libraries (default :data:`THREADS`; more than the machine's
+        cores makes LightGBM much slower on a busy machine).
 
     Returns
     -------
@@ -155,13 +162,13 @@ def explain_rows(
             raise ValidationError(FEATURE_MISSING.format(source=source, feature=feature))
     method = method or explainer_for(model)
     if method == "tree":
-        found = _tree(model, frame)
+        found = _tree(model, frame, threads=threads or THREADS)
     elif method == "linear":
         found = _linear(model, frame)
-    elif method == "permutation":
-        found = _permutation(model, frame, background=background, max_evals=max_evals)
+    elif method == "kernel":
+        found = _kernel(model, frame, background=background, max_evals=max_evals)
     else:
-        raise ValidationError(f"Unknown explainer {method!r}; use tree, linear or permutation.")
+        raise ValidationError(f"Unknown explainer {method!r}; use tree, linear or kernel.")
     if check:
         check_additivity(found)
     return found
@@ -191,14 +198,14 @@ def _attribution(
                        explainer, space, error)
 
 
-def _tree(model: Any, frame: pd.DataFrame) -> Attribution:
+def _tree(model: Any, frame: pd.DataFrame, *, threads: int) -> Attribution:
     x = frame[model.features].to_numpy(dtype=np.float64)
     if model.kind == "lightgbm":
-        contributions = model.model.predict(x, pred_contrib=True, num_threads=THREADS)
+        contributions = model.model.predict(x, pred_contrib=True, num_threads=threads)
     else:
         import xgboost
 
-        matrix = xgboost.DMatrix(x, feature_names=model.features, nthread=THREADS)
+        matrix = xgboost.DMatrix(x, feature_names=model.features, nthread=threads)
         contributions = model.model.predict(matrix, pred_contribs=True)
     contributions = np.asarray(contributions, dtype=np.float64)
     base = float(contributions[0, -1]) if len(contributions) else 0.0
@@ -222,7 +229,7 @@ def _linear(model: Any, frame: pd.DataFrame) -> Attribution:
                         explainer="linear", space=space)
 
 
-def _permutation(
+def _kernel(
     model: Any, frame: pd.DataFrame, *, background: pd.DataFrame | None, max_evals: int | None
 ) -> Attribution:
     import shap
@@ -230,16 +237,15 @@ def _permutation(
     features = list(model.features)
     x = frame[features].to_numpy(dtype=np.float64)
     rows = (background if background is not None else frame)[features].to_numpy(dtype=np.float64)
-    rows = rows[:BACKGROUND_ROWS]
+    rows = rows[_sample(len(rows), BACKGROUND_ROWS)]
 
     def predict(values: np.ndarray) -> np.ndarray:
         return np.asarray(model.score(pd.DataFrame(values, columns=features)), dtype=np.float64)
 
-    explainer = shap.PermutationExplainer(predict, shap.maskers.Independent(rows, max_samples=len(rows)),
-                                          seed=0)
-    found = explainer(x, max_evals=max_evals or 2 * len(features) + 1, silent=True)
-    base = float(np.ravel(found.base_values)[0]) if len(x) else 0.0
-    return _attribution(found.values, base, predict(x), frame=frame, features=features, explainer="permutation",
+    explainer = shap.KernelExplainer(predict, rows, silent=True)
+    values = explainer.shap_values(x, nsamples=max_evals or 2 * len(features) + KERNEL_SAMPLES, silent=True)
+    base = float(np.ravel(explainer.expected_value)[-1])
+    return _attribution(values, base, predict(x), frame=frame, features=features, explainer="kernel",
                         space="probability")
 
 
@@ -483,8 +489,8 @@ def threshold_in(space: str, threshold: float) -> float:
     return math.log(threshold / (1 - threshold)) if space == "log-odds" else threshold
 
 
-def waterfall(lead: Mapping[str, Any], *, base_value: float, manifest: Mapping[str, Any]) -> pd.DataFrame:
-    """One lead's contributions, largest effect first, with the running total from the base value."""
+def waterfall(lead: Mapping[str, Any], *, base_value: float, manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One lead's contributions, largest effect first, each with its ``start`` and ``end`` from the base value."""
     labels = _labels(manifest)
     rows = sorted(
         ({"feature": name, "label": labels.get(name, name), "value": float(lead[name]),
@@ -492,10 +498,11 @@ def waterfall(lead: Mapping[str, Any], *, base_value: float, manifest: Mapping[s
          for name in feature_names(manifest) if SHAP_PREFIX + name in lead),
         key=lambda row: -abs(row["shap"]),
     )
-    frame = pd.DataFrame(rows, columns=["feature", "label", "value", "shap"])
-    frame["end"] = base_value + frame["shap"].cumsum()
-    frame["start"] = frame["end"] - frame["shap"]
-    return frame
+    total = base_value
+    for row in rows:
+        row["start"], total = total, total + row["shap"]
+        row["end"] = total
+    return rows
 
 
 # -- proxy check ------------------------------------------------------------------------------
@@ -575,7 +582,8 @@ def explanations_light(explanations: Mapping[str, Any] | None) -> dict[str, str]
         reason = explanations["reason"]
         if reason == NO_SCORING_BATCH:
             return {"status": "not_evaluated", "reason": reason}
-        status = "fail" if "additivity" in reason else "warn"
+        broken = (explanations.get("additivity_max_error") or 0) > ADDITIVITY_TOLERANCE
+        status = "fail" if broken else "warn"
         return {"status": status, "reason": "; ".join(filter(None, [f"no explanation available: {reason}",
                                                                     proxy_text]))}
     if proxies:

@@ -138,7 +138,8 @@ def find_leads(
     Returns
     -------
     list of dict
-        One entry per matching lead (at most :data:`MAX_MATCHES`), see :func:`lead_detail`.
+        One entry per matching lead (at most :data:`MAX_MATCHES`) with ``score, decision, threshold,
+        consent, override, explanation`` and the lead's and snapshot's ids.
 
     Raises
     ------
@@ -163,22 +164,25 @@ def find_leads(
         if team is not None:
             raise PermissionDenied(LEAD_NOT_VISIBLE.format(team=team, **where))
         raise NotFound(LEAD_NOT_FOUND.format(**where))
-    rows = frame[mask].head(MAX_MATCHES)
-    return [lead_detail(db, snap, row, explained=explained) for row in rows.to_dict("records")]
+    # Plain dicts of the few matching rows: DataFrame.to_dict costs more than the whole search.
+    matches = frame.iloc[np.flatnonzero(mask)[:MAX_MATCHES]]
+    columns = {name: matches[name].to_numpy() for name in matches.columns}
+    rows = [{name: values[position] for name, values in columns.items()} for position in range(len(matches))]
+    context = {"manifest": registry.get_version(db, snap["model_id"], snap["version"])["manifest"],
+               "model_name": model["name"], "scored_at": _batch(db, snap)["imported_at"]}
+    return [_lead_detail(db, snap, row, explained=explained, **context) for row in rows]
 
 
-def lead_detail(
-    db: store.Database, snap: Mapping[str, Any], row: Mapping[str, Any], *, explained: bool
+def _lead_detail(
+    db: store.Database, snap: Mapping[str, Any], row: Mapping[str, Any], *, explained: bool,
+    manifest: Mapping[str, Any], model_name: str, scored_at: str,
 ) -> dict[str, Any]:
     """Score, decision, explanation, consent and any override of one lead of a snapshot."""
-    version = registry.get_version(db, snap["model_id"], snap["version"])
-    manifest = version["manifest"]
     threshold = snap["results"]["threshold"]
     results = snap["results"].get("explanations", {})
-    scored_at = _batch(db, snap)["imported_at"]
     detail = {
-        "lead_id": row["lead_id"], "customer_id": row["customer_id"], "team": row["team"],
-        "model_id": snap["model_id"], "model_name": registry.get_model(db, snap["model_id"])["name"],
+        "lead_id": str(row["lead_id"]), "customer_id": str(row["customer_id"]), "team": str(row["team"]),
+        "model_id": snap["model_id"], "model_name": model_name,
         "version": snap["version"], "snapshot_id": snap["id"], "snapshot_hash": snap["hash"], "week": snap["week"],
         "score": float(row["score"]), "threshold": threshold, "decision": decision(float(row["score"]), threshold),
         "consent": {"purpose": manifest["consent_purpose"], "at": scored_at,
@@ -202,7 +206,7 @@ def _explanation(
         "available": True, "explainer": results["explainer"], "output_space": results["output_space"],
         "base_value": base, "output": float(row["output"]),
         "reasons": explain.reason_codes(row, manifest=manifest, proxies=results.get("proxies", [])),
-        "waterfall": explain.waterfall(row, base_value=base, manifest=manifest).to_dict("records"),
+        "waterfall": explain.waterfall(row, base_value=base, manifest=manifest),
     }
 
 

@@ -80,16 +80,46 @@ class _ForestPredictor:
         return self.model.predict_proba(frame[self.features].to_numpy())[:, 1]
 
 
-def test_permutation_explainer_for_any_model_is_additive_in_probability(db, home, example_snapshot):
+def test_kernel_explainer_for_any_model_is_additive_in_probability(db, home, example_snapshot):
     frame = datasets.read_rows(datasets.find_dataset(db, EXAMPLE_MODEL, version="1.0.0", kind="scores",
                                                      week="2026-W48"), home=home).head(40)
     model = _ForestPredictor(frame, ["minutes_watched", "questions_asked", "company_employees"])
-    assert explain.explainer_for(model) == "permutation"
+    assert explain.explainer_for(model) == "kernel"
     found = explain.explain_rows(model, frame, max_evals=20)
-    assert (found.explainer, found.output_space) == ("permutation", "probability")
+    assert (found.explainer, found.output_space) == ("kernel", "probability")
     assert np.allclose(found.output, model.score(frame))
     assert np.allclose(found.base_value + found.values.sum(axis=1), model.score(frame), atol=1e-9)
-    assert found.base_value == pytest.approx(model.score(frame.head(explain.BACKGROUND_ROWS)).mean())
+    assert found.base_value == pytest.approx(model.score(frame).mean())  # 40 rows: all are the background
+    exact = explain.explain_rows(model, frame.head(5), background=frame, max_evals=2 ** 3)  # every coalition
+    for position in range(5):  # Shapley values by enumeration over the three features, from the definition
+        assert exact.values.iloc[position].to_numpy() == pytest.approx(
+            _shapley(model, frame.iloc[position], frame), abs=1e-9)
+
+
+def _shapley(model, row, background):
+    """Interventional Shapley values of one row by enumerating every coalition (background = ``background``)."""
+    from itertools import combinations
+    from math import factorial
+
+    features = model.features
+    n = len(features)
+
+    def value(coalition):
+        data = background[features].copy()
+        for name in coalition:
+            data[name] = row[name]
+        return model.score(data).mean()
+
+    result = []
+    for name in features:
+        others = [f for f in features if f != name]
+        total = 0.0
+        for size in range(n):
+            for coalition in combinations(others, size):
+                weight = factorial(size) * factorial(n - size - 1) / factorial(n)
+                total += weight * (value([*coalition, name]) - value(coalition))
+        result.append(total)
+    return result
 
 
 def test_additivity_failure_is_raised_naming_the_explainer_and_space(db, home, example_snapshot):
@@ -231,7 +261,7 @@ def test_waterfall_chart_runs_from_the_base_value_to_the_lead_output(demo_db, de
     found = snapshots.latest_snapshot(demo_db, "churn-risk")["results"]["explanations"]
     manifest = registry.get_version(demo_db, "churn-risk")["manifest"]
     row = batch.iloc[0].to_dict()
-    steps = explain.waterfall(row, base_value=found["base_value"], manifest=manifest)
+    steps = pd.DataFrame(explain.waterfall(row, base_value=found["base_value"], manifest=manifest))
     assert steps["end"].iloc[-1] == pytest.approx(row["output"])
     figure = charts.shap_waterfall(steps, base_value=found["base_value"], output_space="log-odds")
     assert list(figure.data[0].x[1:-1]) == pytest.approx(steps["shap"].tolist())
@@ -244,3 +274,12 @@ def test_policy_refuses_a_bad_proxy_threshold():
     with pytest.raises(ValidationError, match="unknown key; use proxy_threshold"):
         policy.check_policy({"explanations": {"proxy": 0.3}}, file="ethics.toml")
     policy.check_policy({"explanations": {"proxy_threshold": 0.3}}, file="ethics.toml")
+
+
+def test_light_is_red_when_additivity_fails_and_grey_without_a_batch():
+    broken = {"status": "unavailable", "reason": "SHAP additivity check failed ...", "additivity_max_error": 0.2,
+              "proxies": []}
+    assert explain.explanations_light(broken)["status"] == "fail"
+    empty = {"status": "unavailable", "reason": explain.NO_SCORING_BATCH, "proxies": []}
+    assert explain.explanations_light(empty) == {"status": "not_evaluated", "reason": explain.NO_SCORING_BATCH}
+    assert explain.explanations_light(None)["status"] == "not_evaluated"
