@@ -264,7 +264,8 @@ def proxies(rows: list[dict[str, Any]]) -> None:
     """The proxy check: flagged features as warnings, then every association."""
     for row in rows:
         if row["flagged"]:
-            st.warning(f"Possible proxy: **{row['label']}** is associated with **{row['attribute_label']}** "
+            st.warning(f"Possible proxy: **{escape(row['label'])}** is associated with "
+                       f"**{escape(row['attribute_label'])}** "
                        f"(Cramér's V {row['value']:.2f}, above the policy's {row['threshold']:g}).",
                        icon=":material/warning:")
     table(pd.DataFrame([{"Feature": r["label"], "Sensitive attribute": r["attribute_label"],
@@ -290,15 +291,16 @@ def lead_card(detail: dict[str, Any]) -> None:
     cols[2].metric("Consent at scoring", detail["consent"]["status"],
                    help=f"Consent purpose {detail['consent']['purpose']!r} at {detail['consent']['at']}.")
     cols[3].metric("Team", detail["team"])
-    st.caption(f"Lead {detail['lead_id']} · customer {detail['customer_id']} · {detail['model_name']} "
-               f"{detail['version']} · week {detail['week']} · snapshot `{detail['snapshot_hash'][:12]}`")
+    st.caption(f"Lead {escape(detail['lead_id'])} · customer {escape(detail['customer_id'])} · "
+               f"{escape(detail['model_name'])} {escape(detail['version'])} · week {detail['week']} · "
+               f"snapshot `{detail['snapshot_hash'][:12]}`")
     if detail["consent"]["status"] != "granted":
         st.warning(f"No {detail['consent']['purpose']} consent at scoring time ({detail['consent']['status']}): "
                    "this lead must be handled by a person, not by the score.")
     if detail["override"]:
         o = detail["override"]
-        st.info(f"Overridden by {o['actor']} on {o['created_at'][:10]}: {o['model_decision']} → **{o['decision']}**. "
-                f"Reason: {escape(o['reason'])}", icon=":material/front_hand:")
+        st.info(f"Overridden by {escape(o['actor'])} on {o['created_at'][:10]}: {o['model_decision']} → "
+                f"**{o['decision']}**. Reason: {escape(o['reason'])}", icon=":material/front_hand:")
     found = detail["explanation"]
     if not found["available"]:
         st.info(found["message"])
