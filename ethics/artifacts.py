@@ -101,18 +101,48 @@ class Scorer:
 
             matrix = xgboost.DMatrix(values, feature_names=self.features, nthread=PREDICT_THREADS)
             return np.asarray(self.model.predict(matrix))
-        return _linear_score(self.model, values, self.features)
+        margin = linear_margin(self.model, values, self.features)
+        return 1.0 / (1.0 + np.exp(-margin)) if self.link == "logistic" else margin
+
+    @property
+    def link(self) -> str:
+        """``logistic`` when the score is the sigmoid of the model's raw output, else ``identity``."""
+        return self.model.get("link", "logistic") if self.kind == "linear" else "logistic"
+
+    def margin(self, frame: pd.DataFrame) -> np.ndarray:
+        """The model's raw output before its link: log-odds for the logistic link."""
+        values = frame[self.features].to_numpy(dtype=np.float64)
+        if self.kind == "lightgbm":
+            return np.asarray(self.model.predict(values, raw_score=True, num_threads=PREDICT_THREADS))
+        if self.kind == "xgboost":
+            import xgboost
+
+            matrix = xgboost.DMatrix(values, feature_names=self.features, nthread=PREDICT_THREADS)
+            return np.asarray(self.model.predict(matrix, output_margin=True), dtype=np.float64)
+        return linear_margin(self.model, values, self.features)
 
 
-def _linear_score(spec: dict[str, Any], values: np.ndarray, features: list[str]) -> np.ndarray:
+def linear_weights(spec: dict[str, Any], features: list[str]) -> tuple[np.ndarray, float]:
+    """Coefficients and intercept of a linear model on the unscaled feature values.
+
+    ``intercept + sum(w * (x - mean) / scale)`` equals ``b + sum(c * x)`` with
+    ``c = w / scale`` and ``b = intercept - sum(c * mean)``.
+    """
+    weights = np.array([spec["coefficients"][name] for name in features], dtype=np.float64)
+    scaling = spec.get("scaling", {})
+    means = np.array([scaling.get(n, {}).get("mean", 0.0) for n in features], dtype=np.float64)
+    scales = np.array([scaling.get(n, {}).get("scale", 1.0) for n in features], dtype=np.float64)
+    coefficients = weights / scales
+    return coefficients, float(spec["intercept"] - coefficients @ means)
+
+
+def linear_margin(spec: dict[str, Any], values: np.ndarray, features: list[str]) -> np.ndarray:
+    """The linear model's output before its link (log-odds for the logistic link)."""
     weights = np.array([spec["coefficients"][name] for name in features], dtype=np.float64)
     scaling = spec.get("scaling", {})
     means = np.array([scaling.get(n, {}).get("mean", 0.0) for n in features])
     scales = np.array([scaling.get(n, {}).get("scale", 1.0) for n in features])
-    margin = spec["intercept"] + ((values - means) / scales) @ weights
-    if spec.get("link", "logistic") == "logistic":
-        return 1.0 / (1.0 + np.exp(-margin))
-    return margin
+    return spec["intercept"] + ((values - means) / scales) @ weights
 
 
 def _parse_linear(data: bytes, *, file: str) -> tuple[dict[str, Any], list[str]]:

@@ -198,6 +198,19 @@ class SignIn(Event):
     reason: str = ""
 
 
+@event
+@dataclass(frozen=True)
+class DecisionOverridden(Event):
+    """A person replaced the model's decision for one lead (the object id), with a reason."""
+
+    name: ClassVar[str] = "decision.overridden"
+    model_id: str = ""
+    snapshot_id: int = 0
+    model_decision: str = ""
+    decision: str = ""
+    reason: str = ""
+
+
 # -- keys and anchors ------------------------------------------------------------------------
 
 

@@ -41,6 +41,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "sign_reviews": frozenset({"ethics_officer"}),
     "manage_users": frozenset({"ethics_officer"}),
     "export_reports": ALL_ROLES,  # sales managers: only their team's models (reports.visible_model)
+    "view_leads": ALL_ROLES,
+    "override_decisions": frozenset({"ethics_officer", "sales_manager"}),
 }
 
 MIN_PASSWORD_LENGTH = 12

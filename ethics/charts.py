@@ -123,3 +123,75 @@ def drift(columns: pd.DataFrame, *, threshold: dict[str, float]) -> go.Figure:
                          line_color="#d62728" if key.startswith("fail") else "#ff7f0e")
     figure.update_layout(yaxis_title="population stability index", height=_HEIGHT, showlegend=False)
     return figure
+
+
+def shap_importance(importance: pd.DataFrame) -> go.Figure:
+    """Horizontal bars of mean |SHAP| per feature, the most important at the top."""
+    rows = importance.sort_values("rank", ascending=False)
+    figure = go.Figure(go.Bar(x=rows["mean_abs_shap"], y=rows["label"], orientation="h", marker_color="#1f77b4"))
+    figure.update_layout(xaxis_title="mean |SHAP value| (effect on the model output)", height=_HEIGHT,
+                         showlegend=False, margin={"l": 10})
+    return figure
+
+
+def shap_beeswarm(points: pd.DataFrame, *, order: list[str]) -> go.Figure:
+    """One row of dots per feature: each lead's SHAP value, coloured by the feature value's rank.
+
+    Parameters
+    ----------
+    points : DataFrame
+        ``explain.distribution`` rows (``label, shap, position, value``).
+    order : list of str
+        Feature labels, most important first (drawn at the top).
+    """
+    rows = {label: index for index, label in enumerate(reversed(order))}
+    spread = (points.groupby("label").cumcount() % 21 - 10) / 30  # a fixed jitter: the same chart every time
+    figure = go.Figure(go.Scattergl(
+        x=points["shap"], y=points["label"].map(rows) + spread, mode="markers",
+        marker={"color": points["position"], "colorscale": "Bluered", "size": 4, "opacity": 0.6,
+                "colorbar": {"title": "feature value", "tickvals": [0, 1], "ticktext": ["low", "high"]}},
+        text=points["label"] + ": " + points["value"].map("{:,.4g}".format), hoverinfo="text+x",
+    ))
+    figure.add_vline(x=0, line_color="#888888")
+    figure.update_layout(yaxis={"tickvals": list(rows.values()), "ticktext": list(rows)}, height=_HEIGHT + 80,
+                         xaxis_title="SHAP value (right: raises the score)", showlegend=False)
+    return figure
+
+
+def shap_dependence(points: pd.DataFrame, *, label: str) -> go.Figure:
+    """One feature's value against its SHAP value, one dot per lead."""
+    figure = go.Figure(go.Scattergl(x=points["value"], y=points["shap"], mode="markers",
+                                    marker={"size": 5, "opacity": 0.5, "color": "#1f77b4"}))
+    figure.add_hline(y=0, line_color="#888888")
+    figure.update_layout(xaxis_title=label, yaxis_title="SHAP value", height=_HEIGHT, showlegend=False)
+    return figure
+
+
+def shap_waterfall(
+    steps: pd.DataFrame, *, base_value: float, output_space: str, threshold: float | None = None
+) -> go.Figure:
+    """One lead's contributions from the base value to the model output, largest first.
+
+    Parameters
+    ----------
+    steps : DataFrame
+        ``explain.waterfall`` rows (``label, value, shap``).
+    base_value : float
+        Where the bars start (the average model output).
+    output_space : str
+        Axis title: ``log-odds``, ``probability`` or ``score``.
+    threshold : float, optional
+        The decision threshold in the same space, drawn as a dashed line.
+    """
+    labels = [f"{row.label} = {row.value:,.4g}" for row in steps.itertuples()]
+    figure = go.Figure(go.Waterfall(
+        orientation="h", y=["average lead", *labels, "this lead"],
+        x=[base_value, *steps["shap"], 0.0], measure=["absolute", *["relative"] * len(steps), "total"],
+        increasing={"marker": {"color": "#d62728"}}, decreasing={"marker": {"color": "#1f77b4"}},
+        totals={"marker": {"color": "#7f7f7f"}},
+    ))
+    if threshold is not None:
+        figure.add_vline(x=threshold, line_dash="dash", line_color="#ff7f0e", annotation_text="threshold")
+    figure.update_layout(xaxis_title=f"model output ({output_space})", yaxis={"autorange": "reversed"},
+                         height=_HEIGHT + 20 * len(steps), showlegend=False)
+    return figure

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from ethics import audit, auth, datasets, incidents, registry, reviews, snapshots, store
+from ethics import audit, auth, datasets, incidents, leads, registry, reviews, snapshots, store
 from ethics.config import Settings, load_settings
 from ethics.errors import EthicsError, ValidationError
 
@@ -253,6 +253,64 @@ def fairness(model_id: str, week: str | None, as_json: bool) -> None:
                            + ("" if group["judged"] else "  too few to judge"))
     if any(v["status"] == "fail" for v in results.get("verdicts", [])):
         raise SystemExit(1)
+
+
+@cli.command(name="explain")
+@click.option("--model", "model_id", required=True, help="Model id.")
+@click.option("--lead", "lead", help="Lead id (or customer id) in the week's scoring batch.")
+@click.option("--global", "global_", is_flag=True, help="Global importance, rank changes and proxy check.")
+@click.option("--week", help="ISO week of the snapshot (default: the latest snapshot).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def explain_command(model_id: str, lead: str | None, global_: bool, week: str | None, as_json: bool) -> None:
+    """Explain one lead's score in plain words, or the model's global SHAP importance."""
+    if bool(lead) == global_:
+        raise click.UsageError("Give either --lead LEAD or --global.")
+    settings = load_settings()
+    db = _open(settings)
+    snap = snapshots.latest_snapshot(db, model_id, week=week)
+    if global_:
+        _explain_global(snap, as_json)
+        return
+    found = leads.find_leads(db, home=settings.home, model_id=model_id, query=lead or "", team=None,
+                             snapshot_id=snap["id"])
+    if as_json:
+        _echo_json(found)
+        return
+    for detail in found:
+        _echo_lead(detail)
+
+
+def _explain_global(snap: dict[str, Any], as_json: bool) -> None:
+    found = snap["results"].get("explanations") or {}
+    if found.get("status") != "available":
+        raise ValidationError(leads.NOT_EXPLAINED.format(reason=found.get("reason", "not computed in this snapshot")))
+    if as_json:
+        _echo_json({"snapshot": snap["hash"], "week": snap["week"], "version": snap["version"], **found})
+        return
+    click.echo(f"{snap['model_id']} {snap['version']} {snap['week']} snapshot {snap['hash']}")
+    click.echo(f"{found['explainer']} SHAP in {found['output_space']} on {found['rows']} leads, base value "
+               f"{found['base_value']:.4f}, additivity max error {found['additivity_max_error']:.2g}")
+    for row in found["importance"]:
+        change = "new" if row["change"] is None else f"{row['change']:+d}"
+        click.echo(f"  {row['rank']:>2}. {row['label']:<40} mean |SHAP| {row['mean_abs_shap']:.4f}  ({change})")
+    for proxy in found["proxies"]:
+        if proxy["flagged"]:
+            click.echo(f"PROXY {proxy['label']} ~ {proxy['attribute_label']}: Cramér's V {proxy['value']:.2f} "
+                       f"> {proxy['threshold']:g}")
+
+
+def _echo_lead(detail: dict[str, Any]) -> None:
+    click.echo(f"{detail['lead_id']} (customer {detail['customer_id']}, team {detail['team']}): score "
+               f"{detail['score']:.3f}, {detail['decision']} at threshold {detail['threshold']:g} "
+               f"[{detail['model_id']} {detail['version']} {detail['week']}]")
+    click.echo(f"  consent {detail['consent']['purpose']}: {detail['consent']['status']} at scoring")
+    explanation = detail["explanation"]
+    if not explanation["available"]:
+        click.echo(f"  {explanation['message']}")
+        return
+    for direction in ("raising", "lowering"):
+        for reason in explanation["reasons"][direction]:
+            click.echo(f"  {reason['text']}")
 
 
 @cli.command()

@@ -79,3 +79,30 @@ def count_events(db: store.Database) -> dict[str, int]:
         row["status"]: row["n"]
         for row in db.query(f"select status, count(*) as n from {store.CONSENT_EVENTS} group by status")
     }
+
+
+def status_at(db: store.Database, *, customer_id: str, purpose: str, at: str) -> dict[str, Any]:
+    """A customer's consent for one purpose at a moment, derived from the events up to then.
+
+    Parameters
+    ----------
+    db : Database
+    customer_id : str
+        The id as stored in the scoring data.
+    purpose : str
+        e.g. ``ai_scoring``.
+    at : str
+        ISO 8601 UTC time.
+
+    Returns
+    -------
+    dict
+        ``{"status": "granted" | "withdrawn" | "objected" | "none", "since", "source"}``.
+    """
+    rows = store.list_rows(
+        db, store.CONSENT_EVENTS, "customer_id = ? and purpose = ? and occurred_at <= ?",
+        [customer_id, purpose, at], order_by="occurred_at desc, id desc limit 1",
+    )
+    if not rows:
+        return {"status": "none", "since": None, "source": None}
+    return {"status": rows[0]["status"], "since": rows[0]["occurred_at"], "source": rows[0]["source"]}

@@ -15,6 +15,7 @@ from ethics.store import (
     INCIDENT_COMMENTS,
     INCIDENTS,
     MODELS,
+    OVERRIDES,
     REVIEWS,
     SIGN_INS,
     SNAPSHOTS,
@@ -243,3 +244,34 @@ def m0006(db: Database) -> None:
     db[REVIEWS].create_index(["model_id", "week"])
     _forbid(db, REVIEWS, "UPDATE", "signed reviews are immutable")
     _forbid(db, REVIEWS, "DELETE", "signed reviews are immutable")
+
+
+@MIGRATIONS(name="0007_explanations_overrides")
+def m0007(db: Database) -> None:
+    # A sales manager's decision for a lead instead of the model's, with the reason; never changed.
+    # Incidents already link a lead and a snapshot (0002), so contesting a score needs no new column.
+    db[OVERRIDES].create(
+        {
+            "id": int,
+            "model_id": str,
+            "version": str,
+            "snapshot_id": int,
+            "lead_id": str,
+            "team": str,
+            "score": float,
+            "threshold": float,
+            "model_decision": str,
+            "decision": str,
+            "reason": str,
+            "actor": str,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("model_id", MODELS, "id"), ("snapshot_id", SNAPSHOTS, "id")],
+        not_null={"model_id", "version", "snapshot_id", "lead_id", "team", "model_decision", "decision", "reason",
+                  "actor", "created_at"},
+    )
+    db[OVERRIDES].create_index(["snapshot_id", "lead_id"], unique=True)
+    db[OVERRIDES].create_index(["model_id", "team"])
+    _forbid(db, OVERRIDES, "UPDATE", "decision overrides are immutable")
+    _forbid(db, OVERRIDES, "DELETE", "decision overrides are immutable")

@@ -39,6 +39,15 @@ def check_policy(policy: Mapping[str, Any], *, file: str) -> None:
             if key not in THRESHOLD_KEYS or isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValidationError(f"{where}: {key} = {value!r} is not one of {', '.join(THRESHOLD_KEYS)} "
                                       "with a number.")
+    explanations = policy.get("explanations", {})
+    if not isinstance(explanations, Mapping):
+        raise ValidationError(f"{file}: [policy.explanations] must be a table such as {{ proxy_threshold = 0.3 }}.")
+    for key, value in explanations.items():
+        where = f"{file}: [policy.explanations] {key}"
+        if key != "proxy_threshold":
+            raise ValidationError(f"{where}: unknown key; use proxy_threshold.")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise ValidationError(f"{where} = {value!r}: must be a number in (0, 1] (a Cramér's V).")
 
 
 def judge(value: float | None, threshold: Mapping[str, float]) -> str:

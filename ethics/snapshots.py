@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethics import aggregates, audit, datasets, drift, fairness, registry, store
+from ethics import aggregates, audit, datasets, drift, explain, fairness, registry, store
 from ethics import policy as rules
 from ethics.errors import NO_DATA_FOR_WEEK, NO_SNAPSHOT, UNKNOWN_SNAPSHOT, NotFound, ValidationError
 from ethics.manifest import feature_names, sensitive_names
@@ -50,6 +50,7 @@ def take_snapshot(
     policy: dict[str, Any],
     actor: str,
     now: datetime | None = None,
+    lead_explanations: bool = True,
 ) -> dict[str, Any]:
     """Evaluate one model for one ISO week and store the result immutably.
 
@@ -67,6 +68,9 @@ def take_snapshot(
         The policy in force; recorded in the snapshot.
     actor : str
     now : datetime, optional
+    lead_explanations : bool, default True
+        Store every lead's SHAP values (for the Lead lookup); when False only a
+        sample is explained for the global importance (the demo's older weeks).
 
     Returns
     -------
@@ -100,6 +104,12 @@ def take_snapshot(
     if not frames and not statistics:
         raise ValidationError(NO_DATA_FOR_WEEK.format(model_id=model_id, week=week))
     results = evaluate(frames, manifest=manifest, policy=policy, statistics=statistics)
+    if "explanations" not in results:  # aggregates without a sample of rows say so themselves
+        results["explanations"] = explain.snapshot_explanations(
+            frames.get("scores"), scorer=registry.load_scorer(version_row, home=home), manifest=manifest,
+            policy=policy, home=home, previous=_previous_importance(db, model_id, week),
+            lead_explanations=lead_explanations,
+        )
     reference = _reference_batch(db, version_row)
     if "scores" in statistics:
         drift_inputs = _histogram_drift(db, version_row, statistics["scores"], home=home, policy=policy)
@@ -154,8 +164,19 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
         "lights": {
             "fairness": rules.fairness_light(results.get("verdicts", [])),
             "drift": rules.drift_light(results.get("drift")),
+            "explanations": explain.explanations_light(results.get("explanations")),
         }
     }
+
+
+def _previous_importance(db: store.Database, model_id: str, week: str) -> list[dict[str, Any]] | None:
+    """The global importance of the model's latest snapshot before ``week``, if any."""
+    row = db.execute(
+        f"select results_json from {store.SNAPSHOTS} where model_id = ? and week < ? "
+        "order by week desc, id desc limit 1",
+        [model_id, week],
+    ).fetchone()
+    return json.loads(row[0]).get("explanations", {}).get("importance") if row else None
 
 
 def _reference_batch(db: store.Database, version_row: dict[str, Any]) -> dict[str, Any] | None:

@@ -32,6 +32,7 @@ AUDIT = "audit_log"
 CHECKPOINTS = "audit_checkpoints"
 INCIDENT_COMMENTS = "incident_comments"
 REVIEWS = "reviews"
+OVERRIDES = "decision_overrides"
 
 BUSY_TIMEOUT_S = 30.0
 

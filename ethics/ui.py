@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ethics import auth, portfolio, snapshots, store
+from ethics import auth, charts, explain, portfolio, snapshots, store
 from ethics.auth import Actor
 from ethics.config import Settings, load_settings
 from ethics.errors import EthicsError
@@ -46,6 +46,7 @@ PAGES = (
     PageSpec("pages/overview.py", "Overview", ":material/traffic:", "", "Portfolio", "view_portfolio"),
     PageSpec(MODEL_PAGE, "Model", ":material/search:", "model", "Portfolio", "view_model"),
     PageSpec("pages/fairness.py", "Fairness", ":material/balance:", "fairness", "Portfolio", "view_model"),
+    PageSpec("pages/leads.py", "Lead lookup", ":material/person_search:", "leads", "Portfolio", "view_leads"),
     PageSpec("pages/review.py", "Weekly review", ":material/task_alt:", "review", "Portfolio", "view_reviews"),
     PageSpec("pages/incidents.py", "Incidents", ":material/report:", "incidents", "Records", "view_incidents"),
     PageSpec("pages/registry.py", "Registry", ":material/inventory_2:", "registry", "Records", "view_registry"),
@@ -240,6 +241,87 @@ def what_if(db_path: str, snapshot_id: int, attribute: str) -> list[dict[str, An
         return snapshots.what_if(db, snapshot_id, home=settings().home, attribute=attribute)
     finally:
         db.close()
+
+
+@st.cache_resource(max_entries=8, show_spinner="Reading the per-lead explanations…")
+def _lead_explanations(file: str, sha256: str) -> pd.DataFrame:
+    # Read-only and shared: the file is immutable (named by its SHA-256, checked on this read).
+    return explain.read_leads({"file": file, "sha256": sha256}, home=settings().home)
+
+
+def lead_explanations(ref: dict[str, Any]) -> pd.DataFrame:
+    """A snapshot's per-lead SHAP values, read and hash-checked once per server process; never mutate it."""
+    return _lead_explanations(ref["file"], ref["sha256"])
+
+
+def explanation_summary(found: dict[str, Any]) -> None:
+    """The explainer, output space, rows and additivity of a snapshot's explanations."""
+    st.caption(f"{found['explainer'].capitalize()} SHAP on {found['rows']:,} leads, in the {found['output_space']} "
+               f"space: base value {found['base_value']:.4f} (the average model output); base value + contributions "
+               f"= model output within {found['additivity_max_error']:.1e} for every lead (additivity, checked).")
+
+
+def proxies(rows: list[dict[str, Any]]) -> None:
+    """The proxy check: flagged features as warnings, then every association."""
+    for row in rows:
+        if row["flagged"]:
+            st.warning(f"Possible proxy: **{escape(row['label'])}** is associated with "
+                       f"**{escape(row['attribute_label'])}** "
+                       f"(Cramér's V {row['value']:.2f}, above the policy's {row['threshold']:g}).",
+                       icon=":material/warning:")
+    table(pd.DataFrame([{"Feature": r["label"], "Sensitive attribute": r["attribute_label"],
+                         "Cramér's V": r["value"], "Threshold": r["threshold"],
+                         "Proxy": "⚠️ flagged" if r["flagged"] else ""} for r in rows]),
+          empty="No sensitive attributes to check against.")
+
+
+def escape(text: str) -> str:
+    """Untrusted text for ``st.markdown``: every Markdown character backslash-escaped."""
+    return "".join(f"\\{c}" if c in _MARKDOWN_CHARS else c for c in str(text))
+
+
+_MARKDOWN_CHARS = set("\\`*_{}[]()<>#+-.!|~$:")
+
+
+def lead_card(detail: dict[str, Any]) -> None:
+    """One lead: score, decision, consent, plain-language reasons and the waterfall."""
+    cols = st.columns(4)
+    cols[0].metric("Score", f"{detail['score']:.3f}")
+    cols[1].metric("Model's decision", detail["decision"],
+                   help=f"Selected when the score is at least {detail['threshold']:g}.")
+    cols[2].metric("Consent at scoring", detail["consent"]["status"],
+                   help=f"Consent purpose {detail['consent']['purpose']!r} at {detail['consent']['at']}.")
+    cols[3].metric("Team", detail["team"])
+    st.caption(f"Lead {escape(detail['lead_id'])} · customer {escape(detail['customer_id'])} · "
+               f"{escape(detail['model_name'])} {escape(detail['version'])} · week {detail['week']} · "
+               f"snapshot `{detail['snapshot_hash'][:12]}`")
+    if detail["consent"]["status"] != "granted":
+        st.warning(f"No {detail['consent']['purpose']} consent at scoring time ({detail['consent']['status']}): "
+                   "this lead must be handled by a person, not by the score.")
+    if detail["override"]:
+        o = detail["override"]
+        st.info(f"Overridden by {escape(o['actor'])} on {o['created_at'][:10]}: {o['model_decision']} → "
+                f"**{o['decision']}**. Reason: {escape(o['reason'])}", icon=":material/front_hand:")
+    found = detail["explanation"]
+    if not found["available"]:
+        st.info(found["message"])
+        return
+    left, right = st.columns(2)
+    for column, direction, heading in ((left, "raising", "Raises the score"), (right, "lowering", "Lowers the score")):
+        column.markdown(f"**{heading}**")
+        for reason in found["reasons"][direction] or []:
+            column.markdown(f"- {'⚠️ ' if reason['proxy_for'] else ''}{escape(reason['text'])}")
+        if not found["reasons"][direction]:
+            column.caption("Nothing notable.")
+    steps = pd.DataFrame(found["waterfall"])
+    space = found["output_space"]
+    chart(charts.shap_waterfall(steps, base_value=found["base_value"], output_space=space,
+                                threshold=explain.threshold_in(space, detail["threshold"])),
+          steps[["label", "value", "shap"]].rename(columns={"shap": f"SHAP ({space})"}))
+    if space == "log-odds":
+        st.caption("The bars add up in log-odds, the model's raw output; the score is 1 / (1 + e^−output), so "
+                   f"the threshold {detail['threshold']:g} is {explain.threshold_in(space, detail['threshold']):.2f} "
+                   "in log-odds.")
 
 
 def clear_readers() -> None:

@@ -1,7 +1,7 @@
 import pandas as pd
 import streamlit as st
 
-from ethics import charts, incidents, registry, reviews, snapshots, ui
+from ethics import charts, explain, incidents, leads, registry, reviews, snapshots, ui
 
 
 def performance(snap, trend):
@@ -29,6 +29,38 @@ def downloads(actor, model, snap):
         ui.report_downloads(actor, model, snap["week"])
 
 
+def explanations_tab(db, actor, snap):
+    found = snap["results"].get("explanations")
+    if not found:
+        ui.not_evaluated("Explanations")
+        return
+    if found["status"] != "available":
+        st.warning(f"No explanation available: {found['reason']}.", icon=":material/visibility_off:")
+    else:
+        ui.explanation_summary(found)
+        importance = pd.DataFrame(found["importance"])
+        order = importance["label"].tolist()
+        ui.chart(charts.shap_importance(importance),
+                 importance[["rank", "label", "mean_abs_shap", "previous_rank", "change"]])
+        if found["leads"]:
+            per_lead = ui.lead_explanations(found["leads"])
+            manifest = registry.get_version(db, snap["model_id"], snap["version"])["manifest"]
+            points = explain.distribution(per_lead, manifest=manifest)
+            st.markdown("**Distribution per feature** (one dot per lead, a sample of 1,000)")
+            ui.chart(charts.shap_beeswarm(points, order=order), explain.distribution_summary(points, order=order))
+            labels = dict(zip(importance["feature"], order, strict=True))
+            feature = st.selectbox("Dependence plot of", list(labels), format_func=labels.get)
+            ui.chart(charts.shap_dependence(points[points["feature"] == feature], label=labels[feature]),
+                     explain.dependence(per_lead, feature=feature))
+        else:
+            st.caption("Per-lead values were not stored for this snapshot (global importance from a sample).")
+    st.markdown("**Proxy check**: association of each feature with each sensitive attribute")
+    ui.proxies(found.get("proxies", []))
+    st.markdown("**Human oversight**: decisions people overrode in this snapshot, per team")
+    ui.table(leads.override_rates(db, snap, home=ui.settings().home, team=actor.scope, loader=ui.lead_explanations),
+             empty="No scoring batch in this snapshot.")
+
+
 def body(db, actor):
     model = ui.pick_model(registry.list_models(db, team=actor.scope), actor)
     if model is None:
@@ -54,9 +86,10 @@ def body(db, actor):
         ui.table([{k: r[k] for k in ("week", "decision", "reviewer", "signed_at", "snapshot_hash", "conditions",
                                     "comment", "corrects_review_id")} for r in reviews.list_reviews(db, model["id"])],
                  empty="No signed reviews yet.")
-    for tab, area in ((tabs[2], "Explanations"), (tabs[3], "Consent")):
-        with tab:
-            ui.not_evaluated(area)
+    with tabs[2]:
+        explanations_tab(db, actor, snap)
+    with tabs[3]:
+        ui.not_evaluated("Consent")
     with tabs[4]:
         ui.table(incidents.list_incidents(db, model_id=model["id"]), empty="No incidents for this model.")
 

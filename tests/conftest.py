@@ -5,7 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from ethics import datasets, registry, snapshots, store
+from ethics import datasets, explain, registry, snapshots, store
+
+# One thread for TreeSHAP in tests: the two cores are shared with other test runs, and LightGBM's
+# second thread makes pred_contrib slower, not faster, on a busy machine.
+explain.THREADS = 1
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "data" / "examples"

@@ -8,17 +8,17 @@ from ethics import registry, store
 from tests.apptest import clear_caches, open_app, open_page, texts
 from tests.conftest import ACCOUNTS, add_accounts
 
-PAGES = ["pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/review.py", "pages/incidents.py",
-         "pages/registry.py", "pages/audit.py", "pages/users.py", "pages/reports.py"]
+PAGES = ["pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/leads.py", "pages/review.py",
+         "pages/incidents.py", "pages/registry.py", "pages/audit.py", "pages/users.py", "pages/reports.py"]
 FORBIDDEN_WORDS = {"pages/registry.py": "view registry", "pages/audit.py": "view audit", "pages/users.py": "view users",
                    "pages/review.py": "view reviews"}
+MANAGER_PAGES = {"pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/leads.py", "pages/incidents.py",
+                 "pages/reports.py"}
 ALLOWED = {
     "officer": set(PAGES),
     "auditor": set(PAGES),
-    "manager_north": {"pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/incidents.py",
-                      "pages/reports.py"},
-    "manager_south": {"pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/incidents.py",
-                      "pages/reports.py"},
+    "manager_north": MANAGER_PAGES,
+    "manager_south": MANAGER_PAGES,
 }
 
 
@@ -100,11 +100,11 @@ def test_sidebar_lists_only_the_pages_a_role_may_see(env):
     from ethics import auth, ui
 
     manager = auth.Actor("sm.north", "M", "sales_manager", "north")
-    assert [s.title for s in ui.PAGES if manager.can(s.permission)] == ["Overview", "Model", "Fairness", "Incidents",
-                                                                        "Reports"]
+    assert [s.title for s in ui.PAGES if manager.can(s.permission)] == ["Overview", "Model", "Fairness", "Lead lookup",
+                                                                         "Incidents", "Reports"]
     auditor = auth.Actor("aude", "A", "auditor")
-    everything = ["Overview", "Model", "Fairness", "Weekly review", "Incidents", "Registry", "Audit log", "Reports",
-                  "Users"]
+    everything = ["Overview", "Model", "Fairness", "Lead lookup", "Weekly review", "Incidents", "Registry", "Audit log",
+                  "Reports", "Users"]
     assert [s.title for s in ui.PAGES if auditor.can(s.permission)] == everything
 
 

@@ -166,8 +166,8 @@ def test_model_page_downloads_the_transparency_report(server, page):
 
 def test_officer_walk_overview_then_click_into_a_model(server, page):
     _open_as(page, server, "/", "olivia", heading="Portfolio overview")
-    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Weekly review", "Incidents", "Registry", "Audit log",
-                           "Reports", "Users"])
+    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Lead lookup", "Weekly review", "Incidents", "Registry",
+                           "Audit log", "Reports", "Users"])
     page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=10_000)
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     page.get_by_role("link", name="Lead scoring (lead-scoring)").click()
@@ -199,7 +199,7 @@ def test_sales_manager_walk(server, page):
     page.get_by_text("Not allowed: a sales manager may not view registry.").wait_for(timeout=30_000)
     _settled(page)
     assert page.locator('[data-testid="stDataFrame"]').count() == 0
-    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Incidents", "Reports"])
+    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Lead lookup", "Incidents", "Reports"])
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Overview").click()
     page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=30_000)
     _settled(page)
@@ -265,3 +265,61 @@ def test_officer_weekly_review_loop(server, page):
         db.close()
     assert signed == set(models)
     assert clicks == 6 * len(models)
+
+
+def test_sales_manager_looks_up_a_lead_contests_and_overrides(server, page):
+    from ethics import leads
+
+    db = store.open_db(server["home"] / "ethics.db")
+    try:
+        snap = snapshots.latest_snapshot(db, "lead-scoring")
+        batch = leads.lead_rows(db, snap, home=server["home"])[0]
+        lead_id = batch[batch["team"] == "north"]["lead_id"].iloc[1]
+        (expected,) = leads.find_leads(db, home=server["home"], model_id="lead-scoring", query=lead_id, team="north")
+    finally:
+        db.close()
+    _open_as(page, server, "/leads?model=lead-scoring", "sm.north", heading="Lead lookup")
+    box = page.get_by_role("textbox", name="Lead id or customer id")
+    box.fill(lead_id)
+    box.press("Enter")
+    reasons = expected["explanation"]["reasons"]
+    for reason in reasons["raising"] + reasons["lowering"]:
+        page.get_by_text(reason["text"]).first.wait_for(timeout=30_000)
+    _settled(page)
+    page.locator(".js-plotly-plot >> visible=true").first.wait_for(timeout=10_000)  # the waterfall
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert expected["decision"] in main and f"{expected['score']:.3f}" in main
+    page.set_viewport_size({"width": 1400, "height": 2400})  # Streamlit scrolls inside its main block
+    _settled(page)
+    page.screenshot(path="/tmp/explain-browser-lookup.png")
+
+    page.get_by_role("textbox", name="Why is this score wrong?").fill("The customer called us yesterday.")
+    page.get_by_role("button", name="Contest this score").click()
+    page.get_by_text("is contested").wait_for(timeout=30_000)
+    _settled(page)
+    other = next(d for d in leads.DECISIONS if d != expected["decision"])
+    page.get_by_role("textbox", name="Reason for the override").fill("Known account, the rep calls anyway.")
+    page.get_by_role("button", name=f"Override: mark as {other}").click()
+    page.get_by_text(f"decision overridden to {other}").wait_for(timeout=30_000)
+    _settled(page)
+    page.get_by_text("Reason: Known account, the rep calls anyway.").wait_for(timeout=10_000)
+    page.screenshot(path="/tmp/explain-browser-overridden.png")
+    db = store.open_db(server["home"] / "ethics.db")
+    try:
+        incident = db.execute("select lead_id, snapshot_id, version, category from incidents where lead_id = ?",
+                              [lead_id]).fetchone()
+        override = db.execute("select decision, actor, team from decision_overrides where lead_id = ?",
+                              [lead_id]).fetchone()
+    finally:
+        db.close()
+    assert incident == (lead_id, snap["id"], snap["version"], "customer_complaint")
+    assert override == (other, "sm.north", "north")
+    page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Model").click()
+    page.get_by_role("heading", name="Model").wait_for(timeout=30_000)
+    _settled(page)
+    page.get_by_role("tab", name="Explanations").click()
+    page.get_by_text("Possible proxy:").first.wait_for(timeout=30_000)
+    _settled(page)
+    page.set_viewport_size({"width": 1400, "height": 3600})
+    _settled(page)
+    page.screenshot(path="/tmp/explain-browser-model.png")

@@ -115,3 +115,40 @@ def test_fairness_bad_input_exits_2_and_writes_nothing(run, examples, home, args
     result = run(*args)
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
     assert state_of(home) == before
+
+
+@pytest.fixture(scope="module")
+def demo_copy(demo_home, tmp_path_factory):
+    import shutil
+
+    copy = tmp_path_factory.mktemp("explain-cli") / "home"
+    shutil.copytree(demo_home, copy)
+    return copy
+
+
+def test_explain_global_and_lead(run, demo_copy, monkeypatch):
+    from ethics import snapshots
+
+    monkeypatch.setenv("ETHICS_HOME", str(demo_copy))
+    latest = snapshots.latest_snapshot(store.open_db(demo_copy / "ethics.db"), "lead-scoring")
+    data = json.loads(run("explain", "--model", "lead-scoring", "--global", "--json").output)
+    assert data["snapshot"] == latest["hash"] and data["importance"] == latest["results"]["explanations"]["importance"]
+    text = run("explain", "--model", "lead-scoring", "--global").output
+    assert "PROXY Postcode region ~ Age band: Cramér's V 0.5" in text
+    (lead,) = json.loads(run("explain", "--model", "lead-scoring", "--lead", "LS-2026W48-000001", "--json").output)
+    assert lead["lead_id"] == "LS-2026W48-000001" and lead["snapshot_hash"] == latest["hash"]
+    text = run("explain", "--model", "lead-scoring", "--lead", "LS-2026W48-000001").output
+    for reason in lead["explanation"]["reasons"]["raising"] + lead["explanation"]["reasons"]["lowering"]:
+        assert reason["text"] in text
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model", "ghost", "--global"], "Unknown model 'ghost'"),
+    (["--model", "lead-scoring", "--lead", "LS-nope"], "No lead or customer 'LS-nope'"),
+    (["--model", "discount-approval", "--global"], "No explanation available: scores-only model"),
+    (["--model", "lead-scoring"], "Give either --lead LEAD or --global"),
+])
+def test_explain_bad_input_exits_2_without_a_traceback(run, demo_copy, monkeypatch, args, message):
+    monkeypatch.setenv("ETHICS_HOME", str(demo_copy))
+    result = run("explain", *args)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ethics import policy, store, ui
+from ethics import explain, policy, store, ui
 from tests.apptest import button, clear_caches, open_app, open_page
 from tests.conftest import EXAMPLE_MODEL, add_accounts
 
@@ -30,7 +30,8 @@ def test_app_opens_the_overview(app_home, example_snapshot):
     assert frame["Latest week"].tolist() == ["2026-W48"]
     light = policy.fairness_light(example_snapshot["results"]["verdicts"])
     assert frame["Fairness"].tolist() == [ui.light(light)] and light["status"] in ("pass", "warn", "fail")
-    assert frame["Explanations"].tolist() == ["⚪ not evaluated"]
+    explained = explain.explanations_light(example_snapshot["results"]["explanations"])
+    assert frame["Explanations"].tolist() == [ui.light(explained)] and explained["status"] in ("pass", "warn")
     assert frame["Incidents"].tolist() == ["🟢 pass"]
 
 
@@ -161,3 +162,37 @@ def test_review_page_refuses_an_unticked_checklist(app_home, example_snapshot):
     at = _ok(open_page(open_app("olivia"), "pages/review.py"))
     button(at, "Sign the review of 2026-W48").click().run()
     assert at.error[0].value.startswith("Review checklist: 'Fairness verdicts and their intervals were read'")
+
+
+def test_model_page_explanations_tab_shows_importance_distribution_proxies_and_oversight(app_home, example_snapshot):
+    at = _ok(open_page(open_app("olivia"), "pages/model.py", model=EXAMPLE_MODEL))
+    found = example_snapshot["results"]["explanations"]
+    tables = [frame.value for frame in at.dataframe]
+    importance = next(t for t in tables if "mean_abs_shap" in t.columns and "rank" in t.columns)
+    assert importance["label"].tolist() == [row["label"] for row in found["importance"]]
+    beeswarm = next(t for t in tables if "min_shap" in t.columns)
+    assert beeswarm["leads"].tolist() == [found["rows"]] * len(found["importance"])
+    proxies = next(t for t in tables if "Cramér's V" in t.columns)
+    assert len(proxies) == len(found["proxies"])
+    oversight = next(t for t in tables if "override_rate" in t.columns)
+    assert oversight["overrides"].sum() == 0 and oversight["leads"].sum() == found["leads"]["rows"]
+    assert any(box.label == "Dependence plot of" for box in at.selectbox)
+
+
+def test_lead_lookup_page_shows_reasons_and_records_an_override(app_home, example_snapshot):
+    from ethics import leads
+
+    at = _ok(open_page(open_app("sm.north"), "pages/leads.py", model=EXAMPLE_MODEL))
+    next(t for t in at.text_input if t.label == "Lead id or customer id").input("WB-01000").run()
+    _ok(at)
+    assert {m.label: m.value for m in at.metric}["Team"] == "north"
+    db = store.open_db(app_home / "ethics.db")
+    (expected,) = leads.find_leads(db, home=app_home, model_id=EXAMPLE_MODEL, query="WB-01000", team="north")
+    shown = "\n".join(m.value for m in at.markdown)
+    for reason in expected["explanation"]["reasons"]["raising"] + expected["explanation"]["reasons"]["lowering"]:
+        assert ui.escape(reason["text"]) in shown
+    next(t for t in at.text_area if t.label == "Reason for the override").input("Known customer, call anyway.")
+    next(b for b in at.button if b.label.startswith("Override: mark as")).click().run()
+    _ok(at)
+    assert at.success[0].value.startswith("Lead WB-01000: decision overridden to ")
+    assert leads.list_overrides(db, model_id=EXAMPLE_MODEL)[0]["reason"] == "Known customer, call anyway."
