@@ -274,5 +274,6 @@ def test_aggregates_cover_the_population_and_a_sample_of_rows_is_kept_for_explan
                                    policy=default_policy(), actor="test", now=now)
     assert snap["results"]["source"] == {"eval": "aggregates", "scores": "aggregates"}
     assert set(snap["inputs"]) >= {"scores", "aggregates"}  # the sample is an input, for explanations
-    assert "explanations" not in snap["results"]  # the explain step reads the sample
+    sample = snap["results"]["explanations"]  # explained from the sample of rows
+    assert (sample["status"], sample["rows"]) == ("available", snap["inputs"]["scores"]["rows"])
     assert snap["results"]["fairness"] == scaled_snapshot["results"]["fairness"]
