@@ -1,26 +1,63 @@
 """Consent events: append-only records of what each customer allowed, and when.
 
-The state of a customer at a moment is derived from the events, never stored.
+The state of a customer for a purpose at a moment is the status of their latest
+event (by event time, not import order) at or before that moment; it is derived
+from the events and never stored.  Two events at the same second resolve to the
+stricter one (objected > withdrawn > granted).
+
+Opting out of automated decisions (GDPR Art. 22) and objecting to profiling
+(Art. 21) are both recorded as status ``objected``: on ``ai_scoring`` it is the
+Art. 22 opt-out, on ``profiling`` the Art. 21 objection.  Either puts the customer
+on the "route to a human" list.  A later ``granted`` lifts it.
+
+A lead is *covered* when its customer's state for the model's consent purpose
+(manifest ``consent_purpose``) was ``granted`` when it was scored.  Scoring time is
+the batch's optional ``scored_at`` column, else the batch's import time: models with
+an artifact are scored during the import, and scores-only batches were scored by
+then at the latest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from ethics import audit, store
+import numpy as np
+import pandas as pd
+
+from ethics import audit, datasets, privacy, store
+from ethics import policy as rules
 from ethics.errors import ValidationError
-from ethics.weeks import iso, utcnow
+from ethics.weeks import iso, parse_time, utcnow
 
 STATUSES = ("granted", "withdrawn", "objected")
 PURPOSES = ("ai_scoring", "marketing", "profiling")
 EVENT_FIELDS = ("event_id", "customer_id", "purpose", "status", "source", "occurred_at")
+# Purposes whose objection takes the customer out of automated decisions (Art. 21/22).
+OBJECTION_PURPOSES = ("ai_scoring", "profiling")
+# Stricter statuses win ties at the same second.
+_RANK = {status: rank for rank, status in enumerate(STATUSES)}
+_NONE = -1
+_CLOCK_SKEW = timedelta(minutes=5)
+_CHUNK = 900  # SQLite host parameters per query
+
+BAD_TIME = "{file}, row {row}, column 'occurred_at': {value!r} is not a date and time such as 2026-11-20T14:05:00Z."
+FUTURE_TIME = "{file}, row {row}, column 'occurred_at': {value!r} is in the future (now is {now})."
+DUPLICATE_EVENT = "{file}, rows {rows}, column 'event_id': event id {value!r} appears more than once."
+EVENT_EXISTS = "{file}, row {row}, column 'event_id': event {value!r} was already imported; events are append-only."
+NOT_ONE_OF = "{file}, row {row}, column {column!r}: {value!r} is not one of {allowed}."
+MISSING = "{file}, row {row}, column {column!r}: value is missing."
+COLUMN_MISSING = "{file}: required column {column!r} is missing."
+
+
+# -- import ----------------------------------------------------------------------------------
 
 
 def record_events(
     db: store.Database,
-    events: Iterable[dict[str, Any]],
+    events: Iterable[Mapping[str, Any]],
     *,
     source_name: str,
     actor: str,
@@ -28,16 +65,20 @@ def record_events(
 ) -> int:
     """Append consent events after checking all of them.
 
+    Customer ids are stored as pseudonyms (:func:`ethics.privacy.pseudonymise`) and
+    event times as UTC.
+
     Parameters
     ----------
     db : Database
-    events : iterable of dict
+    events : iterable of mapping
         Each with ``event_id, customer_id, purpose, status, source, occurred_at``.
     source_name : str
         File or feed name used in messages.
     actor : str
         Who imports them (audited).
     now : datetime, optional
+        Events later than this (plus five minutes of clock skew) are refused.
 
     Returns
     -------
@@ -47,30 +88,82 @@ def record_events(
     Raises
     ------
     ValidationError
-        Naming the row and field of the first bad event; nothing is written.
+        Naming the file, row and column of the first bad event; nothing is written:
+        a missing value, an unknown purpose or status, an unparsable or future time,
+        a duplicate event id (in the file or already imported), an erased customer.
     """
-    stamp = iso(now or utcnow())
-    rows = []
+    moment = now or utcnow()
+    stamp = iso(moment)
+    rows: list[dict[str, Any]] = []
     for number, event in enumerate(events, start=1):
+        values = {field: _cell(event.get(field)) for field in EVENT_FIELDS}
         for field in EVENT_FIELDS:
-            if not str(event.get(field) or "").strip():
-                raise ValidationError(f"{source_name}, row {number}, column {field!r}: value is missing.")
-        if event["status"] not in STATUSES:
-            raise ValidationError(
-                f"{source_name}, row {number}, column 'status': {event['status']!r} is not one of "
-                f"{', '.join(STATUSES)}."
-            )
-        if event["purpose"] not in PURPOSES:
-            raise ValidationError(
-                f"{source_name}, row {number}, column 'purpose': {event['purpose']!r} is not one of "
-                f"{', '.join(PURPOSES)}."
-            )
-        rows.append({**{field: str(event[field]) for field in EVENT_FIELDS}, "imported_at": stamp})
+            if not values[field]:
+                raise ValidationError(MISSING.format(file=source_name, row=number, column=field))
+        for column, allowed in (("purpose", PURPOSES), ("status", STATUSES)):
+            if values[column] not in allowed:
+                raise ValidationError(NOT_ONE_OF.format(file=source_name, row=number, column=column,
+                                                        value=values[column], allowed=", ".join(allowed)))
+        occurred = parse_time(event.get("occurred_at"))
+        if occurred is None:
+            raise ValidationError(BAD_TIME.format(file=source_name, row=number, value=values["occurred_at"]))
+        if occurred > moment + _CLOCK_SKEW:
+            raise ValidationError(FUTURE_TIME.format(file=source_name, row=number, value=values["occurred_at"],
+                                                     now=stamp))
+        rows.append({**values, "occurred_at": iso(occurred), "occurred_ts": int(occurred.timestamp()),
+                     "imported_at": stamp})
+    _refuse_duplicate_ids(db, [row["event_id"] for row in rows], file=source_name)
+    pseudonyms = privacy.pseudonymise_all(db, [row["customer_id"] for row in rows])
+    privacy.refuse_erased(db, pseudonyms, file=source_name)
+    for row, pseudonym in zip(rows, pseudonyms, strict=True):
+        row["customer_id"] = pseudonym
     with store.transaction(db):
         db[store.CONSENT_EVENTS].insert_all(rows, batch_size=5000)
         audit.record(db, audit.ConsentImported(actor, "consent_import", source_name, events=len(rows),
                                                source=source_name, created=now))
     return len(rows)
+
+
+def import_events(db: store.Database, path: Path, *, actor: str, now: datetime | None = None) -> int:
+    """Append the consent events of a CSV or Parquet file (see :func:`record_events`).
+
+    Raises
+    ------
+    ValidationError
+        Unreadable file, missing column, or a bad row (named); nothing is written.
+    """
+    path = Path(path)
+    frame = datasets.read_table(path)
+    for column in EVENT_FIELDS:
+        if column not in frame.columns:
+            raise ValidationError(COLUMN_MISSING.format(file=path.name, column=column))
+    extra = [c for c in frame.columns if c not in EVENT_FIELDS]
+    if extra:
+        raise ValidationError(f"{path.name}: column {extra[0]!r} is not one of {', '.join(EVENT_FIELDS)}; remove it "
+                              "(unexpected columns may hold personal data).")
+    columns = [frame[field].astype(object).where(frame[field].notna(), None).tolist() for field in EVENT_FIELDS]
+    events = [dict(zip(EVENT_FIELDS, values, strict=True)) for values in zip(*columns, strict=True)]
+    return record_events(db, events, source_name=path.name, actor=actor, now=now)
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    return str(value).strip()
+
+
+def _refuse_duplicate_ids(db: store.Database, event_ids: list[str], *, file: str) -> None:
+    seen: dict[str, int] = {}
+    for number, event_id in enumerate(event_ids, start=1):
+        if event_id in seen:
+            raise ValidationError(DUPLICATE_EVENT.format(file=file, rows=f"{seen[event_id]}, {number}", value=event_id))
+        seen[event_id] = number
+    for start in range(0, len(event_ids), _CHUNK):
+        chunk = event_ids[start:start + _CHUNK]
+        found = db.execute(f"select event_id from {store.CONSENT_EVENTS} where event_id in "
+                           f"({', '.join('?' * len(chunk))}) limit 1", chunk).fetchone()
+        if found:
+            raise ValidationError(EVENT_EXISTS.format(file=file, row=seen[found[0]], value=found[0]))
 
 
 def count_events(db: store.Database) -> dict[str, int]:
@@ -79,3 +172,224 @@ def count_events(db: store.Database) -> dict[str, int]:
         row["status"]: row["n"]
         for row in db.query(f"select status, count(*) as n from {store.CONSENT_EVENTS} group by status")
     }
+
+
+# -- state at a moment ----------------------------------------------------------------------
+
+_RANK_SQL = "case status when 'objected' then 2 when 'withdrawn' then 1 else 0 end"
+
+
+def status_at(db: store.Database, *, customer_id: str, purpose: str, at: str) -> dict[str, Any]:
+    """The consent state of a customer for a purpose at a moment.
+
+    Parameters
+    ----------
+    db : Database
+    customer_id : str
+        The id as stored in scoring data (the pseudonym; see :func:`ethics.privacy.pseudonymise`).
+    purpose : str
+    at : str
+        ISO 8601 time; without an offset it is read as UTC.
+
+    Returns
+    -------
+    dict
+        ``{"status": "granted"|"withdrawn"|"objected"|"none", "since": str | None, "source": str | None}``.
+    """
+    moment = parse_time(at)
+    if moment is None:
+        raise ValidationError(f"Time {at!r} is not a date and time such as 2026-11-20T14:05:00Z.")
+    row = db.execute(
+        f"select status, occurred_at, source from {store.CONSENT_EVENTS} "
+        f"where customer_id = ? and purpose = ? and occurred_ts <= ? "
+        f"order by occurred_ts desc, {_RANK_SQL} desc, id desc limit 1",
+        [customer_id, purpose, int(moment.timestamp())],
+    ).fetchone()
+    if row is None:
+        return {"status": "none", "since": None, "source": None}
+    return {"status": row[0], "since": row[1], "source": row[2]}
+
+
+class EventIndex:
+    """Consent events sorted for as-of lookups of many leads at once (numpy ``searchsorted``).
+
+    Parameters
+    ----------
+    customers : array of str
+        Pseudonyms.
+    purposes : array of str
+        Each one of :data:`PURPOSES`.
+    statuses : array of int
+        Index into :data:`STATUSES`.
+    times : array of int
+        UTC epoch seconds.
+    """
+
+    def __init__(self, *, customers: np.ndarray, purposes: np.ndarray, statuses: np.ndarray,
+                 times: np.ndarray) -> None:
+        customer_codes, uniques = pd.factorize(np.asarray(customers, dtype=object), sort=False)
+        self.customers = pd.Index(uniques)
+        purpose_codes = pd.Index(PURPOSES).get_indexer(np.asarray(purposes, dtype=object))
+        codes = customer_codes.astype(np.int64) * len(PURPOSES) + purpose_codes
+        times = np.asarray(times, dtype=np.int64)
+        order = np.lexsort((np.asarray(statuses), times, codes))
+        self.codes = codes[order]
+        self.times = times[order]
+        self.statuses = np.asarray(statuses, dtype=np.int8)[order]
+        # One sorted key per event: (customer, purpose) in the high bits, time in the low 34.
+        self.keys = (self.codes << 34) | (self.times - _EPOCH_OFFSET)
+
+    @classmethod
+    def from_db(cls, db: store.Database, *, purposes: Iterable[str]) -> EventIndex:
+        """The events of ``purposes`` read from the database."""
+        wanted = list(dict.fromkeys(purposes))
+        frame = pd.read_sql_query(
+            f"select customer_id, purpose, status, occurred_ts from {store.CONSENT_EVENTS} "
+            f"where purpose in ({', '.join('?' * len(wanted))})", db.conn, params=wanted,
+        )
+        return cls(customers=frame["customer_id"].to_numpy(), purposes=frame["purpose"].to_numpy(),
+                   statuses=frame["status"].map(_RANK).to_numpy(), times=frame["occurred_ts"].to_numpy())
+
+    def as_of(self, customers: np.ndarray, purpose: str, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Status code (-1 for none) and since-time of each (customer, time) for one purpose."""
+        customer_codes = self.customers.get_indexer(np.asarray(customers, dtype=object))
+        codes = np.where(customer_codes >= 0, customer_codes.astype(np.int64) * len(PURPOSES)
+                         + PURPOSES.index(purpose), -1)
+        times = np.broadcast_to(np.asarray(times, dtype=np.int64), codes.shape)
+        if not len(self.keys):
+            return np.full(codes.shape, _NONE, dtype=np.int8), np.zeros(codes.shape, dtype=np.int64)
+        found = np.searchsorted(self.keys, (codes << 34) | (times - _EPOCH_OFFSET), side="right") - 1
+        safe = np.maximum(found, 0)
+        hit = (codes >= 0) & (found >= 0) & (self.codes[safe] == codes)
+        return (np.where(hit, self.statuses[safe], _NONE).astype(np.int8),
+                np.where(hit, self.times[safe], 0))
+
+
+# Shift so times back to the year 1700 stay non-negative in the 34 bits (up to the year 2245).
+_EPOCH_OFFSET = -8_520_336_000
+
+
+# -- coverage ---------------------------------------------------------------------------------
+
+
+def scoring_times(frame: pd.DataFrame, dataset: Mapping[str, Any]) -> np.ndarray:
+    """UTC epoch seconds at which each lead was scored: ``scored_at`` if present, else the import time."""
+    if "scored_at" in frame.columns:
+        return (pd.to_datetime(frame["scored_at"], utc=True).astype("int64") // 10**9).to_numpy()
+    return np.full(len(frame), int(datetime.fromisoformat(dataset["imported_at"]).timestamp()), dtype=np.int64)
+
+
+def lead_states(frame: pd.DataFrame, times: np.ndarray, index: EventIndex, *, purpose: str) -> pd.DataFrame:
+    """Per lead: the consent status for ``purpose`` and whether an objection was in force when scored."""
+    customers = frame["customer_id"].to_numpy()
+    status, since = index.as_of(customers, purpose, times)
+    objected = np.zeros(len(frame), dtype=bool)
+    objected_since = np.zeros(len(frame), dtype=np.int64)
+    for other in OBJECTION_PURPOSES:
+        other_status, other_since = (status, since) if other == purpose else index.as_of(customers, other, times)
+        mask = other_status == _RANK["objected"]
+        objected_since = np.where(mask & ~objected, other_since, objected_since)
+        objected |= mask
+    return pd.DataFrame({"status": status, "since": since, "objected": objected, "objected_since": objected_since},
+                        index=frame.index)
+
+
+def _counts(states: pd.DataFrame) -> dict[str, Any]:
+    scored = len(states)
+    covered = int((states["status"] == _RANK["granted"]).sum())
+    return {
+        "scored": scored,
+        "covered": covered,
+        "coverage": store.json_number(covered / scored) if scored else None,
+        "without_consent": scored - covered,
+        "after_withdrawal": int((states["status"] == _RANK["withdrawn"]).sum()),
+        "after_objection": int((states["status"] == _RANK["objected"]).sum()),
+    }
+
+
+def covered(states: pd.DataFrame) -> np.ndarray:
+    """Which leads were scored while their customer held the purpose."""
+    return (states["status"] == _RANK["granted"]).to_numpy()
+
+
+def events_state(db: store.Database) -> dict[str, int]:
+    """How many consent events a snapshot saw (recorded in its inputs)."""
+    count, last = db.execute(f"select count(*), coalesce(max(id), 0) from {store.CONSENT_EVENTS}").fetchone()
+    return {"events": count, "last_row": last}
+
+
+def consent_sampling(
+    everyone: list[dict[str, Any]] | None, consented: list[dict[str, Any]] | None, *, max_difference: float
+) -> list[dict[str, Any]]:
+    """Group shares of all scored leads against the consented ones, per single attribute.
+
+    A flagged group is over- or under-represented after consent filtering: verdicts on
+    consented rows then describe a different population (sampling bias).
+    """
+    return [
+        {"attribute": row["attribute"], "group": row["group"], "all_share": row["eval_share"],
+         "consented_share": row["scores_share"], "difference": row["difference"], "flagged": row["flagged"]}
+        for row in rules.sampling_bias(everyone, consented, max_difference=max_difference)
+    ]
+
+
+def coverage(frame: pd.DataFrame, states: pd.DataFrame, *, purpose: str) -> dict[str, Any]:
+    """Coverage of one scoring batch, overall and per team (the snapshot's ``results["consent"]``).
+
+    ``without_consent`` counts every uncovered lead; ``after_withdrawal`` and
+    ``after_objection`` are the parts of it whose latest event was a withdrawal or an
+    objection (the rest never granted the purpose).
+    """
+    by_team = [
+        {"team": team, **_counts(states.loc[rows.index])}
+        for team, rows in frame.groupby("team", sort=True, dropna=False)
+    ]
+    routed = frame.loc[states["objected"].to_numpy(), "customer_id"].nunique()
+    summary = {"purpose": purpose, **_counts(states), "by_team": by_team}
+    summary["violations"] = summary["without_consent"]
+    summary["human_routing"] = int(routed)
+    return summary
+
+
+def consent_light(summary: Mapping[str, Any] | None, policy: Mapping[str, Any]) -> dict[str, str]:
+    """The Overview's consent light: coverage against the policy, and any lead scored after an objection."""
+    if not summary or not summary.get("scored"):
+        return {"status": "not_evaluated", "reason": "no scoring batch to check"}
+    settings = policy.get("consent", {})
+    threshold = settings.get("coverage", DEFAULT_COVERAGE)
+    status = rules.judge(summary["coverage"], threshold)
+    reason = (f"{summary['coverage']:.1%} of {summary['scored']:,} leads covered by {summary['purpose']}; "
+              f"{summary['without_consent']:,} without")
+    if summary["after_objection"] and settings.get("fail_on_objection", True):
+        return {"status": "fail", "reason": f"{summary['after_objection']:,} scored after an objection; {reason}"}
+    if status != "pass":
+        reason += f" ({rules.describe_threshold(threshold)})"
+    return {"status": status, "reason": reason}
+
+
+DEFAULT_COVERAGE = {"warn_below": 0.98, "fail_below": 0.95}
+POLICY_KEYS = ("coverage", "fail_on_objection")
+
+
+def check_policy(settings: Mapping[str, Any], *, file: str) -> None:
+    """Refuse a ``[policy.consent]`` table the code does not understand.
+
+    Raises
+    ------
+    ValidationError
+        Naming the file and key.
+    """
+    for key, value in settings.items():
+        where = f"{file}: [policy.consent] {key}"
+        if key not in POLICY_KEYS:
+            raise ValidationError(f"{where}: unknown key; use one of {', '.join(POLICY_KEYS)}.")
+        if key == "fail_on_objection" and not isinstance(value, bool):
+            raise ValidationError(f"{where}: must be true or false, got {value!r}.")
+        if key == "coverage":
+            if not isinstance(value, Mapping) or not value:
+                raise ValidationError(f"{where}: must be a table such as {{ warn_below = 0.98, fail_below = 0.95 }}.")
+            for name, limit in value.items():
+                if (name not in ("warn_below", "fail_below") or isinstance(limit, bool)
+                        or not isinstance(limit, (int, float)) or not 0 <= limit <= 1):
+                    raise ValidationError(f"{where}: {name} = {limit!r} must be warn_below or fail_below with a "
+                                          "share between 0 and 1.")

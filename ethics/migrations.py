@@ -11,10 +11,13 @@ from ethics.store import (
     AUDIT,
     CHECKPOINTS,
     CONSENT_EVENTS,
+    CUSTOMERS,
     DATASETS,
+    DSR_REQUESTS,
     INCIDENT_COMMENTS,
     INCIDENTS,
     MODELS,
+    PRIVACY_KEY,
     REVIEWS,
     SIGN_INS,
     SNAPSHOTS,
@@ -243,3 +246,34 @@ def m0006(db: Database) -> None:
     db[REVIEWS].create_index(["model_id", "week"])
     _forbid(db, REVIEWS, "UPDATE", "signed reviews are immutable")
     _forbid(db, REVIEWS, "DELETE", "signed reviews are immutable")
+
+
+@MIGRATIONS(name="0008_consent_privacy")
+def m0008(db: Database) -> None:
+    # Event time as UTC epoch seconds: ISO texts with different offsets do not sort by time.
+    db.execute(f"DROP TRIGGER IF EXISTS {CONSENT_EVENTS}_no_update")
+    db[CONSENT_EVENTS].add_column("occurred_ts", int)
+    from datetime import datetime
+
+    for row_id, occurred_at in db.execute(f"select id, occurred_at from {CONSENT_EVENTS}").fetchall():
+        stamp = int(datetime.fromisoformat(occurred_at).timestamp())
+        db.execute(f"update {CONSENT_EVENTS} set occurred_ts = ? where id = ?", [stamp, row_id])
+    db[CONSENT_EVENTS].create_index(["purpose", "customer_id", "occurred_ts"])
+    _forbid(db, CONSENT_EVENTS, "UPDATE", "consent events are append-only")
+    # The one table of names and contact details, keyed by the customer's pseudonym.
+    db[CUSTOMERS].create(
+        {"pseudonym": str, "customer_ref": str, "name": str, "email": str, "phone": str, "imported_at": str},
+        pk="pseudonym",
+        not_null={"customer_ref", "imported_at"},
+    )
+    # Data-subject requests (export, erase); erase rows are also the register of erased customers.
+    db[DSR_REQUESTS].create(
+        {"id": int, "kind": str, "pseudonym": str, "requested_at": str, "actor": str, "details_json": str},
+        pk="id",
+        not_null={"kind", "pseudonym", "requested_at", "actor"},
+    )
+    db[DSR_REQUESTS].create_index(["pseudonym", "kind"])
+    _forbid(db, DSR_REQUESTS, "UPDATE", "data-subject requests are a record")
+    _forbid(db, DSR_REQUESTS, "DELETE", "data-subject requests are a record")
+    # A fingerprint of the pseudonymisation key (kept in the data home), so a lost key is noticed.
+    db[PRIVACY_KEY].create({"id": int, "fingerprint": str, "created_at": str}, pk="id", not_null={"fingerprint"})

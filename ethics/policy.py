@@ -39,6 +39,9 @@ def check_policy(policy: Mapping[str, Any], *, file: str) -> None:
             if key not in THRESHOLD_KEYS or isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValidationError(f"{where}: {key} = {value!r} is not one of {', '.join(THRESHOLD_KEYS)} "
                                       "with a number.")
+    from ethics.consent import check_policy as check_consent
+
+    check_consent(policy.get("consent", {}), file=file)
 
 
 def judge(value: float | None, threshold: Mapping[str, float]) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethics import audit, datasets, drift, fairness, registry, store
+from ethics import audit, consent, datasets, drift, fairness, registry, store
 from ethics import policy as rules
 from ethics.errors import NO_DATA_FOR_WEEK, NO_SNAPSHOT, UNKNOWN_SNAPSHOT, NotFound, ValidationError
 from ethics.manifest import feature_names, sensitive_names
@@ -87,14 +87,20 @@ def take_snapshot(
     manifest = version_row["manifest"]
     inputs: dict[str, Any] = {"artifact_sha256": version_row["artifact_sha256"]}
     frames: dict[str, pd.DataFrame] = {}
+    found_rows: dict[str, dict[str, Any]] = {}
     for kind in datasets.KINDS:
         found = datasets.find_dataset(db, model_id, version=version_row["version"], kind=kind, week=week)
         if found:
             inputs[kind] = {"dataset_id": found["id"], "sha256": found["parquet_sha256"], "rows": found["rows"]}
             frames[kind] = datasets.read_rows(found, home=home)
+            found_rows[kind] = found
     if not frames:
         raise ValidationError(NO_DATA_FOR_WEEK.format(model_id=model_id, week=week))
     results = evaluate(frames, manifest=manifest, policy=policy)
+    if manifest.get("consent_purpose") and "scores" in frames:
+        inputs["consent_events"] = consent.events_state(db)
+        results["consent"] = consent_results(db, frames, found_rows, manifest=manifest, policy=policy,
+                                             assessed=results.get("fairness", {}))
     reference = _reference_batch(db, version_row)
     if reference is not None and "scores" in frames:
         inputs["drift_reference"] = {"dataset_id": reference["id"], "sha256": reference["parquet_sha256"],
@@ -131,7 +137,7 @@ def take_snapshot(
         "packages_json": store.to_json(content["packages"]),
         "policy_json": store.to_json(policy),
         "results_json": store.to_json(results),
-        "summary_json": store.to_json(summarize(results)),
+        "summary_json": store.to_json(summarize(results, policy=policy)),
     }
     with store.transaction(db):
         snapshot_id = db[store.SNAPSHOTS].insert(row).last_pk
@@ -139,14 +145,52 @@ def take_snapshot(
     return _parsed({"id": snapshot_id, **row})
 
 
-def summarize(results: dict[str, Any]) -> dict[str, Any]:
-    """The lights a snapshot sets on the Overview (derived from its results)."""
+def summarize(results: dict[str, Any], *, policy: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The lights a snapshot sets on the Overview (derived from its results and the policy in force)."""
     return {
         "lights": {
             "fairness": rules.fairness_light(results.get("verdicts", [])),
             "drift": rules.drift_light(results.get("drift")),
+            "consent": consent.consent_light(results.get("consent"), policy or {}),
         }
     }
+
+
+def consent_results(
+    db: store.Database,
+    frames: dict[str, pd.DataFrame],
+    dataset_rows: dict[str, dict[str, Any]],
+    *,
+    manifest: dict[str, Any],
+    policy: dict[str, Any],
+    assessed: dict[str, Any],
+) -> dict[str, Any]:
+    """Consent coverage of the scoring batch, and fairness recomputed on the consented rows only.
+
+    ``assessed`` is the fairness assessment of all rows (``results["fairness"]``); the
+    consented rows' group shares are compared with it (does consent filtering skew the
+    population?).
+
+    Evaluation rows count as consented when their customer held the purpose when the
+    set was imported; scoring rows when they were scored.
+    """
+    purpose = manifest["consent_purpose"]
+    index = consent.EventIndex.from_db(db, purposes={purpose, *consent.OBJECTION_PURPOSES})
+    states = {
+        kind: consent.lead_states(frame, consent.scoring_times(frame, dataset_rows[kind]), index, purpose=purpose)
+        for kind, frame in frames.items()
+    }
+    summary = consent.coverage(frames["scores"], states["scores"], purpose=purpose)
+    consented = {kind: frame[consent.covered(states[kind])] for kind, frame in frames.items()}
+    fair = fairness_results(consented, manifest=manifest, policy=policy)
+    summary["fairness_consented"] = {
+        "rows": {kind: len(frame) for kind, frame in consented.items()},
+        "verdicts": fair["verdicts"],
+        "sampling": consent.consent_sampling(assessed.get("scores"), fair["fairness"].get("scores"),
+                                             max_difference=policy.get("sampling", {}).get("max_share_difference",
+                                                                                           0.05)),
+    }
+    return summary
 
 
 def _reference_batch(db: store.Database, version_row: dict[str, Any]) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ def test_fresh_database_ends_with_nothing_pending(fresh_db):
         "0004_snapshot_summary",
         "0005_audit_log_incident_comments",
         "0006_reviews",
+        "0008_consent_privacy",
     ]
 
 
@@ -36,7 +37,7 @@ def test_old_database_is_upgraded(home):
     db = store.open_db(home / "ethics.db")
     assert store.migrate(db) == [
         "0002_consent_events_incidents", "0003_users_sign_ins", "0004_snapshot_summary",
-        "0005_audit_log_incident_comments", "0006_reviews"]
+        "0005_audit_log_incident_comments", "0006_reviews", "0008_consent_privacy"]
     assert db[store.INCIDENTS].exists()
     assert MIGRATIONS.pending(db) == []
 
