@@ -20,7 +20,7 @@ then at the latest.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -393,3 +393,191 @@ def check_policy(settings: Mapping[str, Any], *, file: str) -> None:
                         or not isinstance(limit, (int, float)) or not 0 <= limit <= 1):
                     raise ValidationError(f"{where}: {name} = {limit!r} must be warn_below or fail_below with a "
                                           "share between 0 and 1.")
+
+
+# -- reads for the Consent & privacy page -------------------------------------------------------
+
+_REASONS = {_NONE: "never granted {purpose}", _RANK["withdrawn"]: "{purpose} withdrawn on {since}",
+            _RANK["objected"]: "objected to {purpose} on {since}"}
+
+
+def _when(seconds: np.ndarray | int) -> str:
+    return iso(datetime.fromtimestamp(int(seconds), tz=UTC))
+
+
+def list_violations(
+    db: store.Database, *, model_id: str, week: str, home: Path, team: str | None = None
+) -> list[dict[str, Any]]:
+    """Leads of a week's scoring batch scored without the model's consent purpose, with the reason.
+
+    Uses every event known now, so an event imported late (after the snapshot) counts
+    by its event time; the snapshot keeps the counts it saw.
+
+    Parameters
+    ----------
+    db : Database
+    model_id, week : str
+    home : Path
+    team : str, optional
+        Only this sales team's leads (a sales manager's scope).
+
+    Returns
+    -------
+    list of dict
+        ``lead_id, customer, customer_ref, name, model_id, week, team, scored_at, status, reason``.
+    """
+    from ethics import registry
+
+    model = registry.get_model(db, model_id)
+    version = registry.get_version(db, model_id)
+    purpose = version["manifest"]["consent_purpose"]
+    batch = next((d for d in datasets.list_datasets(db, model_id, kind="scores") if d["week"] == week), None)
+    if batch is None:
+        return []
+    frame = datasets.read_rows(batch, home=home)
+    if team is not None:
+        frame = frame[frame["team"] == team]
+    times = scoring_times(frame, batch)
+    states = lead_states(frame, times, EventIndex.from_db(db, purposes={purpose, *OBJECTION_PURPOSES}),
+                         purpose=purpose)
+    bad = ~covered(states)
+    rows, stamps = frame[bad], times[bad]
+    names = privacy.customer_names(db, rows["customer_id"])
+    result = []
+    for (_, lead), stamp, status, since in zip(rows.iterrows(), stamps, states["status"][bad], states["since"][bad],
+                                              strict=True):
+        known = names.get(lead["customer_id"], {})
+        result.append({
+            "lead_id": lead["lead_id"], "customer": lead["customer_id"], "customer_ref": known.get("customer_ref"),
+            "name": known.get("name"), "model_id": model["id"], "week": week, "team": lead["team"],
+            "scored_at": _when(stamp), "status": "none" if status == _NONE else STATUSES[status],
+            "reason": _REASONS[int(status)].format(purpose=purpose, since=_when(since)[:10]),
+        })
+    return result
+
+
+def violations_csv(rows: list[dict[str, Any]]) -> str:
+    """Violations as CSV; cells a spreadsheet would run as formulas are neutralised."""
+    import csv
+    import io
+
+    from ethics.cells import safe_cell
+
+    columns = ["lead_id", "customer", "customer_ref", "name", "model_id", "week", "team", "scored_at", "status",
+               "reason"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([safe_cell(row.get(c)) for c in columns])
+    return out.getvalue()
+
+
+def open_violations_incident(
+    db: store.Database, *, model_id: str, week: str, home: Path, reporter: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """Open one privacy incident for all of a week's consent violations of a model.
+
+    High severity when a lead was scored after an objection, medium otherwise.  The
+    description lists the counts by reason and the first lead ids (not customer ids).
+
+    Raises
+    ------
+    ValidationError
+        When the week has no violations.
+    """
+    from ethics import incidents, snapshots
+
+    rows = list_violations(db, model_id=model_id, week=week, home=home)
+    if not rows:
+        raise ValidationError(f"Model {model_id!r} has no consent violations in week {week}: nothing to report.")
+    by_status = pd.Series([r["status"] for r in rows]).value_counts()
+    objected = int(by_status.get("objected", 0))
+    found = [s for s in snapshots.list_snapshots(db, model_id) if s["week"] == week]
+    leads = ", ".join(r["lead_id"] for r in rows[:_LISTED_LEADS])
+    more = f" and {len(rows) - _LISTED_LEADS} more" if len(rows) > _LISTED_LEADS else ""
+    description = (
+        f"{len(rows)} leads of week {week} were scored without a valid consent: "
+        f"{int(by_status.get('none', 0))} never granted, {int(by_status.get('withdrawn', 0))} after a withdrawal, "
+        f"{objected} after an objection. Leads: {leads}{more}. Route these customers to a human and stop "
+        "scoring them until consent is on record."
+    )
+    return incidents.open_incident(
+        db, model_id=model_id, severity="high" if objected else "medium", category="privacy",
+        title=f"{len(rows)} leads scored without consent in {week}", description=description, reporter=reporter,
+        snapshot_id=found[0]["id"] if found else None, now=now,
+    )
+
+
+_LISTED_LEADS = 20
+
+
+def list_human_routing(
+    db: store.Database, *, home: Path, team: str | None = None, at: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Customers to be handled by a human instead of a model: an objection (Art. 21/22) in force at ``at``.
+
+    Each row names the sales team and the customer's leads in the latest scoring batch
+    of every model (where the customer has leads).
+
+    Parameters
+    ----------
+    db : Database
+    home : Path
+    team : str, optional
+        Only this team's customers (a sales manager's scope).
+    at : datetime, optional
+        Default now.
+
+    Returns
+    -------
+    list of dict
+        ``team, customer, customer_ref, name, purpose, objected_on, source, leads``; oldest objection first.
+    """
+    moment = int((at or utcnow()).timestamp())
+    purposes = list(OBJECTION_PURPOSES)
+    objections = db.execute_returning_dicts(
+        f"""
+        select customer_id, purpose, status, occurred_at, source from (
+            select customer_id, purpose, status, occurred_at, source,
+                   row_number() over (partition by customer_id, purpose
+                                      order by occurred_ts desc, {_RANK_SQL} desc, id desc) as latest
+            from {store.CONSENT_EVENTS}
+            where purpose in ({', '.join('?' * len(purposes))}) and occurred_ts <= ?
+        ) where latest = 1 and status = 'objected' order by occurred_at
+        """,
+        [*purposes, moment],
+    )
+    if not objections:
+        return []
+    wanted = {row["customer_id"] for row in objections}
+    leads: dict[str, list[tuple[str, str, str]]] = {}
+    for batch in _latest_batches(db):
+        frame = datasets.read_rows(batch, home=home)
+        frame = frame[frame["customer_id"].isin(wanted)]
+        for customer, lead_id, lead_team in zip(frame["customer_id"], frame["lead_id"], frame["team"], strict=True):
+            leads.setdefault(customer, []).append((lead_team, batch["model_id"], lead_id))
+    names = privacy.customer_names(db, wanted)
+    result = []
+    for row in objections:
+        by_team: dict[str | None, list[str]] = {}
+        for lead_team, model_id, lead_id in leads.get(row["customer_id"], []):
+            by_team.setdefault(lead_team, []).append(f"{lead_id} ({model_id})")
+        known = names.get(row["customer_id"], {})
+        if not by_team and team is None:
+            by_team[None] = []  # no lead in a current batch: still listed for the officer, under no team
+        for lead_team, lead_ids in sorted(by_team.items(), key=lambda item: item[0] or ""):
+            if team is None or lead_team == team:
+                result.append({
+                    "team": lead_team, "customer": row["customer_id"], "customer_ref": known.get("customer_ref"),
+                    "name": known.get("name"), "purpose": row["purpose"], "objected_on": row["occurred_at"],
+                    "source": row["source"], "leads": ", ".join(lead_ids),
+                })
+    return result
+
+
+def _latest_batches(db: store.Database) -> list[dict[str, Any]]:
+    return db.execute_returning_dicts(
+        f"select * from {store.DATASETS} d where kind = 'scores' and week = "
+        f"(select max(week) from {store.DATASETS} where kind = 'scores' and model_id = d.model_id) order by model_id"
+    )

@@ -200,17 +200,7 @@ def _store(
         if "score" in raw.columns:
             _check_reported_scores(frame["score"].to_numpy(), computed, file=file, version_row=version_row)
         frame["score"] = computed
-    buffer = pa.BufferOutputStream()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer, compression="zstd")
-    payload = buffer.getvalue().to_pybytes()
-    sha = artifacts.sha256_bytes(payload)
-    relative = f"{DATASETS_DIR}/{sha}.parquet"
-    target = home / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists():
-        tmp = target.with_suffix(".part")
-        tmp.write_bytes(payload)
-        tmp.replace(target)
+    sha, relative = write_parquet(frame, home=home)
     row = {
         "model_id": version_row["model_id"],
         "version": version_row["version"],
@@ -230,6 +220,28 @@ def _store(
         audit.record(db, audit.DatasetImported(actor, "dataset", str(dataset_id), kind=kind, week=week, rows=len(frame),
                                                parquet_sha256=sha, source=file, created=now))
     return {"id": dataset_id, **row}
+
+
+def write_parquet(frame: pd.DataFrame, *, home: Path) -> tuple[str, str]:
+    """Store rows as Parquet named by its SHA-256 under ``home/datasets``.
+
+    Returns
+    -------
+    tuple of str
+        The SHA-256 and the path relative to ``home``.
+    """
+    buffer = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer, compression="zstd")
+    payload = buffer.getvalue().to_pybytes()
+    sha = artifacts.sha256_bytes(payload)
+    relative = f"{DATASETS_DIR}/{sha}.parquet"
+    target = home / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        tmp = target.with_suffix(".part")
+        tmp.write_bytes(payload)
+        tmp.replace(target)
+    return sha, relative
 
 
 def validate_rows(
