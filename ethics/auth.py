@@ -40,6 +40,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view_reviews": frozenset({"ethics_officer", "auditor"}),
     "sign_reviews": frozenset({"ethics_officer"}),
     "manage_users": frozenset({"ethics_officer"}),
+    "view_consent": ALL_ROLES,
+    "handle_requests": frozenset({"ethics_officer"}),
 }
 
 MIN_PASSWORD_LENGTH = 12

@@ -513,7 +513,8 @@ _LISTED_LEADS = 20
 
 
 def list_human_routing(
-    db: store.Database, *, home: Path, team: str | None = None, at: datetime | None = None
+    db: store.Database, *, home: Path, team: str | None = None, model_ids: Iterable[str] | None = None,
+    at: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Customers to be handled by a human instead of a model: an objection (Art. 21/22) in force at ``at``.
 
@@ -526,6 +527,8 @@ def list_human_routing(
     home : Path
     team : str, optional
         Only this team's customers (a sales manager's scope).
+    model_ids : iterable of str, optional
+        Only leads of these models (a sales manager's: the team's models).
     at : datetime, optional
         Default now.
 
@@ -552,7 +555,10 @@ def list_human_routing(
         return []
     wanted = {row["customer_id"] for row in objections}
     leads: dict[str, list[tuple[str, str, str]]] = {}
+    models = None if model_ids is None else set(model_ids)
     for batch in _latest_batches(db):
+        if models is not None and batch["model_id"] not in models:
+            continue
         frame = datasets.read_rows(batch, home=home)
         frame = frame[frame["customer_id"].isin(wanted)]
         for customer, lead_id, lead_team in zip(frame["customer_id"], frame["lead_id"], frame["team"], strict=True):
@@ -564,7 +570,7 @@ def list_human_routing(
         for lead_team, model_id, lead_id in leads.get(row["customer_id"], []):
             by_team.setdefault(lead_team, []).append(f"{lead_id} ({model_id})")
         known = names.get(row["customer_id"], {})
-        if not by_team and team is None:
+        if not by_team and team is None and models is None:
             by_team[None] = []  # no lead in a current batch: still listed for the officer, under no team
         for lead_team, lead_ids in sorted(by_team.items(), key=lambda item: item[0] or ""):
             if team is None or lead_team == team:
@@ -581,3 +587,18 @@ def _latest_batches(db: store.Database) -> list[dict[str, Any]]:
         f"select * from {store.DATASETS} d where kind = 'scores' and week = "
         f"(select max(week) from {store.DATASETS} where kind = 'scores' and model_id = d.model_id) order by model_id"
     )
+
+
+def compare_fairness(everyone: list[dict[str, Any]], consented: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Verdicts on all rows beside the same verdicts on consented rows only, and whether the status changed."""
+    found = {(v["data"], v["grouping"], v["metric"]): v for v in consented}
+    rows = []
+    for verdict in everyone:
+        other = found.get((verdict["data"], verdict["grouping"], verdict["metric"]), {})
+        rows.append({
+            "data": verdict["data"], "grouping": verdict["grouping"], "metric": verdict["label"],
+            "all_status": verdict["status"], "all_value": verdict["value"],
+            "consented_status": other.get("status"), "consented_value": other.get("value"),
+            "changed": other.get("status") != verdict["status"],
+        })
+    return rows

@@ -352,6 +352,16 @@ def performance_trend(db: store.Database, model_id: str) -> list[dict[str, Any]]
     return trend
 
 
+def consent_trend(db: store.Database, model_id: str) -> list[dict[str, Any]]:
+    """Per week (latest snapshot of each): consent coverage and the counts of leads scored without it."""
+    keys = ("scored", "coverage", "without_consent", "after_withdrawal", "after_objection", "human_routing")
+    return [
+        {"week": week, **{key: results["consent"].get(key) for key in keys}}
+        for week, _, results in _latest_per_week(db, model_id)
+        if results.get("consent")
+    ]
+
+
 def disparity_trend(
     db: store.Database, model_id: str, *, data: str, grouping: str, metric: str
 ) -> list[dict[str, Any]]:

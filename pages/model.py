@@ -24,6 +24,25 @@ def fairness_section(snap, model):
                  query_params={"model": model["id"]})
 
 
+def consent_section(snap, actor):
+    found = snap["results"].get("consent")
+    if found is None:
+        ui.not_evaluated("Consent")
+        return
+    light = snap["summary"]["lights"]["consent"]
+    st.markdown(f"{ui.light(light)} · {light['reason']}")
+    cols = st.columns(4)
+    cols[0].metric("Coverage", f"{found['coverage']:.1%}")
+    cols[1].metric("Without consent", f"{found['without_consent']:,}")
+    cols[2].metric("After an objection", f"{found['after_objection']:,}")
+    cols[3].metric("Customers to route to a human", f"{found['human_routing']:,}")
+    columns = ("team", "scored", "coverage", "without_consent", "after_withdrawal", "after_objection")
+    ui.table([{k: r[k] for k in columns} for r in found["by_team"] if actor.scope in (None, r["team"])],
+             empty="No leads of your team.")
+    st.page_link("pages/consent.py", label="Violations, human routing, fairness with consent",
+                 icon=":material/privacy_tip:", query_params={"model": snap["model_id"]})
+
+
 def body(db, actor):
     model = ui.pick_model(registry.list_models(db, team=actor.scope), actor)
     if model is None:
@@ -47,9 +66,10 @@ def body(db, actor):
         ui.table([{k: r[k] for k in ("week", "decision", "reviewer", "signed_at", "snapshot_hash", "conditions",
                                     "comment", "corrects_review_id")} for r in reviews.list_reviews(db, model["id"])],
                  empty="No signed reviews yet.")
-    for tab, area in ((tabs[2], "Explanations"), (tabs[3], "Consent")):
-        with tab:
-            ui.not_evaluated(area)
+    with tabs[2]:
+        ui.not_evaluated("Explanations")
+    with tabs[3]:
+        consent_section(snap, actor)
     with tabs[4]:
         ui.table(incidents.list_incidents(db, model_id=model["id"]), empty="No incidents for this model.")
 

@@ -9,14 +9,16 @@ from tests.apptest import clear_caches, open_app, open_page, texts
 from tests.conftest import ACCOUNTS, add_accounts
 
 PAGES = ["pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/review.py", "pages/incidents.py",
-         "pages/registry.py", "pages/audit.py", "pages/users.py"]
+         "pages/consent.py", "pages/registry.py", "pages/audit.py", "pages/users.py"]
 FORBIDDEN_WORDS = {"pages/registry.py": "view registry", "pages/audit.py": "view audit", "pages/users.py": "view users",
                    "pages/review.py": "view reviews"}
 ALLOWED = {
     "officer": set(PAGES),
     "auditor": set(PAGES),
-    "manager_north": {"pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/incidents.py"},
-    "manager_south": {"pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/incidents.py"},
+    "manager_north": {"pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/incidents.py",
+                      "pages/consent.py"},
+    "manager_south": {"pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/incidents.py",
+                      "pages/consent.py"},
 }
 
 
@@ -98,9 +100,11 @@ def test_sidebar_lists_only_the_pages_a_role_may_see(env):
     from ethics import auth, ui
 
     manager = auth.Actor("sm.north", "M", "sales_manager", "north")
-    assert [s.title for s in ui.PAGES if manager.can(s.permission)] == ["Overview", "Model", "Fairness", "Incidents"]
+    assert [s.title for s in ui.PAGES if manager.can(s.permission)] == ["Overview", "Model", "Fairness", "Incidents",
+                                                                        "Consent & privacy"]
     auditor = auth.Actor("aude", "A", "auditor")
-    everything = ["Overview", "Model", "Fairness", "Weekly review", "Incidents", "Registry", "Audit log", "Users"]
+    everything = ["Overview", "Model", "Fairness", "Weekly review", "Incidents", "Consent & privacy", "Registry",
+                  "Audit log", "Users"]
     assert [s.title for s in ui.PAGES if auditor.can(s.permission)] == everything
 
 

@@ -150,8 +150,8 @@ def test_direct_model_url_after_sign_in(server, page):
 
 def test_officer_walk_overview_then_click_into_a_model(server, page):
     _open_as(page, server, "/", "olivia", heading="Portfolio overview")
-    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Weekly review", "Incidents", "Registry", "Audit log",
-                           "Users"])
+    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Weekly review", "Incidents", "Consent & privacy",
+                           "Registry", "Audit log", "Users"])
     page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=10_000)
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     page.get_by_role("link", name="Lead scoring (lead-scoring)").click()
@@ -183,7 +183,7 @@ def test_sales_manager_walk(server, page):
     page.get_by_text("Not allowed: a sales manager may not view registry.").wait_for(timeout=30_000)
     _settled(page)
     assert page.locator('[data-testid="stDataFrame"]').count() == 0
-    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Incidents"])
+    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Incidents", "Consent & privacy"])
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Overview").click()
     page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=30_000)
     _settled(page)
