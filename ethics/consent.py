@@ -275,7 +275,8 @@ _EPOCH_OFFSET = -8_520_336_000
 def scoring_times(frame: pd.DataFrame, dataset: Mapping[str, Any]) -> np.ndarray:
     """UTC epoch seconds at which each lead was scored: ``scored_at`` if present, else the import time."""
     if "scored_at" in frame.columns:
-        return (pd.to_datetime(frame["scored_at"], utc=True).astype("int64") // 10**9).to_numpy()
+        stamps = pd.to_datetime(frame["scored_at"], utc=True)
+        return ((stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
     return np.full(len(frame), int(datetime.fromisoformat(dataset["imported_at"]).timestamp()), dtype=np.int64)
 
 

@@ -182,7 +182,8 @@ def consent_results(
     }
     summary = consent.coverage(frames["scores"], states["scores"], purpose=purpose)
     consented = {kind: frame[consent.covered(states[kind])] for kind, frame in frames.items()}
-    fair = fairness_results(consented, manifest=manifest, policy=policy)
+    # A data set without a single consented row has no fairness to recompute.
+    fair = fairness_results({k: f for k, f in consented.items() if len(f)}, manifest=manifest, policy=policy)
     summary["fairness_consented"] = {
         "rows": {kind: len(frame) for kind, frame in consented.items()},
         "verdicts": fair["verdicts"],
