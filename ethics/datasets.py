@@ -193,13 +193,14 @@ def _store(
     manifest = version_row["manifest"]
     scorer = registry.load_scorer(version_row, home=home)
     frame = validate_rows(raw, manifest=manifest, kind=kind, file=file, scored=scorer is None, now=now)
-    frame["customer_id"] = privacy.pseudonymise_column(db, frame["customer_id"])
-    privacy.refuse_erased(db, frame["customer_id"].tolist(), file=file)
     if scorer is not None:
         computed = scorer.score(frame)
         if "score" in raw.columns:
             _check_reported_scores(frame["score"].to_numpy(), computed, file=file, version_row=version_row)
         frame["score"] = computed
+    # Last check, after every other: the first pseudonym creates the key in the data home.
+    frame["customer_id"] = privacy.pseudonymise_column(db, frame["customer_id"])
+    privacy.refuse_erased(db, frame["customer_id"].tolist(), file=file)
     sha, relative = write_parquet(frame, home=home)
     row = {
         "model_id": version_row["model_id"],
