@@ -19,6 +19,7 @@ real data would be.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 import time
@@ -816,6 +817,11 @@ def build_demo(
     _refuse_non_empty(home)
     db = store.open_db(home / DB_FILE)
     store.migrate(db)
+    # A fixed pseudonymisation key (the demo's people are invented): two builds stay byte-identical.
+    key = home / privacy.KEY_FILE
+    if not key.exists():
+        key.write_text(hashlib.sha256(f"ethics demo privacy key {DEMO_SEED}".encode()).hexdigest())
+        key.chmod(0o600)
     pool = _customer_pool(_rng(0), **_POOL[size])
     build = _Build(
         db=db, home=home, size=size, weeks=weeks_before(week_of(today), weeks), pool=pool,
