@@ -130,3 +130,13 @@ def test_disabled_account_is_signed_out_at_the_next_page(env, access_home):
     finally:
         db.execute("update users set disabled = 0 where username = 'sm.north'")
         db.close()
+
+
+@pytest.mark.parametrize("role", ["manager_north", "manager_south"])
+def test_manager_receives_only_the_team_rows_on_the_consent_page(env, role):
+    username, _, team = ACCOUNTS[role]
+    at = open_page(open_app(username), "pages/consent.py")
+    assert not at.exception and not at.error
+    assert "Data-subject requests" not in texts(at)
+    frames = [frame.value for frame in at.dataframe if "team" in frame.value.columns]
+    assert frames and all(set(frame["team"]) <= {team} for frame in frames)

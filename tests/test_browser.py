@@ -249,3 +249,33 @@ def test_officer_weekly_review_loop(server, page):
         db.close()
     assert signed == set(models)
     assert clicks == 6 * len(models)
+
+
+def test_consent_page_officer_and_manager(server, page, tmp_path):
+    """Officer: coverage, violations, route-to-a-human; manager: only the team's list; both screenshotted."""
+    _open_as(page, server, "/consent?model=lead-scoring", "olivia", heading="Consent & privacy")
+    page.get_by_text("leads covered by ai_scoring").first.wait_for(timeout=30_000)
+    page.locator(".js-plotly-plot >> visible=true").first.wait_for(timeout=10_000)
+    page.screenshot(path=str(tmp_path / "consent-coverage.png"), full_page=True)
+    page.get_by_role("tab", name="Violations").click()
+    _settled(page)
+    page.get_by_role("button", name="Open an incident for these").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Download CSV").wait_for(timeout=10_000)
+    page.get_by_role("tab", name="Route to a human").click()
+    _settled(page)
+    page.get_by_text("opted out of automated decisions").first.wait_for(timeout=10_000)
+    page.get_by_role("tab", name="Data-subject requests").wait_for(timeout=10_000)
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("heading", name="Sign in").wait_for(timeout=30_000)
+    _settled(page)
+    _sign_in(page, "sm.north")
+    page.get_by_role("heading", name="Consent & privacy").wait_for(timeout=30_000)
+    _settled(page)
+    assert page.get_by_role("tab", name="Data-subject requests").count() == 0
+    page.get_by_role("tab", name="Route to a human").click()
+    _settled(page)
+    grid = page.locator('[data-testid="stDataFrame"] >> visible=true').first
+    grid.wait_for(timeout=10_000)
+    page.screenshot(path=str(tmp_path / "consent-routing-north.png"), full_page=True)
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert "south" not in main and "west" not in main
