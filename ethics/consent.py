@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ethics import audit, datasets, privacy, store
 from ethics import policy as rules
@@ -213,11 +215,16 @@ def status_at(db: store.Database, *, customer_id: str, purpose: str, at: str) ->
 class EventIndex:
     """Consent events sorted for as-of lookups of many leads at once (numpy ``searchsorted``).
 
+    Each event becomes one int64 key: (customer, purpose) code, then the time, then the
+    status rank in the lowest two bits, so sorting the keys orders events by customer,
+    purpose, time and strictness in one pass.  Customer ids are matched with Arrow's
+    hash kernels, which are far faster than Python-object hashing for millions of ids.
+
     Parameters
     ----------
-    customers : array of str
+    customers : array-like of str
         Pseudonyms.
-    purposes : array of str
+    purposes : array-like of str
         Each one of :data:`PURPOSES`.
     statuses : array of int
         Index into :data:`STATUSES`.
@@ -225,48 +232,72 @@ class EventIndex:
         UTC epoch seconds.
     """
 
-    def __init__(self, *, customers: np.ndarray, purposes: np.ndarray, statuses: np.ndarray,
-                 times: np.ndarray) -> None:
-        customer_codes, uniques = pd.factorize(np.asarray(customers, dtype=object), sort=False)
-        self.customers = pd.Index(uniques)
-        purpose_codes = pd.Index(PURPOSES).get_indexer(np.asarray(purposes, dtype=object))
-        codes = customer_codes.astype(np.int64) * len(PURPOSES) + purpose_codes
-        times = np.asarray(times, dtype=np.int64)
-        order = np.lexsort((np.asarray(statuses), times, codes))
-        self.codes = codes[order]
-        self.times = times[order]
-        self.statuses = np.asarray(statuses, dtype=np.int8)[order]
-        # One sorted key per event: (customer, purpose) in the high bits, time in the low 34.
-        self.keys = (self.codes << 34) | (self.times - _EPOCH_OFFSET)
+    def __init__(self, *, customers: Any, purposes: Any, statuses: np.ndarray, times: np.ndarray) -> None:
+        encoded = pc.dictionary_encode(_arrow_text(customers))
+        self.customers = encoded.dictionary
+        customer_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        purpose_codes = pc.index_in(_arrow_text(purposes), value_set=_PURPOSE_SET).to_numpy(zero_copy_only=False)
+        codes = customer_codes * len(PURPOSES) + purpose_codes.astype(np.int64)
+        keys = (((codes << _TIME_BITS) | (np.asarray(times, dtype=np.int64) - _EPOCH_OFFSET)) << _STATUS_BITS
+                | np.asarray(statuses, dtype=np.int64))
+        self.keys = np.sort(keys)
 
     @classmethod
     def from_db(cls, db: store.Database, *, purposes: Iterable[str]) -> EventIndex:
         """The events of ``purposes`` read from the database."""
         wanted = list(dict.fromkeys(purposes))
-        frame = pd.read_sql_query(
+        rows = db.execute(
             f"select customer_id, purpose, status, occurred_ts from {store.CONSENT_EVENTS} "
-            f"where purpose in ({', '.join('?' * len(wanted))})", db.conn, params=wanted,
-        )
-        return cls(customers=frame["customer_id"].to_numpy(), purposes=frame["purpose"].to_numpy(),
-                   statuses=frame["status"].map(_RANK).to_numpy(), times=frame["occurred_ts"].to_numpy())
+            f"where purpose in ({', '.join('?' * len(wanted))})", wanted,
+        ).fetchall()
+        customers, chosen, statuses, times = zip(*rows, strict=True) if rows else ((), (), (), ())
+        return cls(customers=list(customers), purposes=list(chosen),
+                   statuses=np.array([_RANK[s] for s in statuses], dtype=np.int64),
+                   times=np.array(times, dtype=np.int64))
 
-    def as_of(self, customers: np.ndarray, purpose: str, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Status code (-1 for none) and since-time of each (customer, time) for one purpose."""
-        customer_codes = self.customers.get_indexer(np.asarray(customers, dtype=object))
-        codes = np.where(customer_codes >= 0, customer_codes.astype(np.int64) * len(PURPOSES)
-                         + PURPOSES.index(purpose), -1)
+    def codes_of(self, customers: Any) -> np.ndarray:
+        """Each customer's code in this index; -1 for a customer without events."""
+        found = pc.index_in(_arrow_text(customers), value_set=self.customers).fill_null(-1)
+        return found.to_numpy(zero_copy_only=False).astype(np.int64)
+
+    def as_of(self, customers: Any, purpose: str, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Status code (-1 for none) and since-time of each (customer, time) for one purpose.
+
+        ``customers`` are pseudonyms, or their codes from :meth:`codes_of` (an int64 array)
+        when several purposes are looked up for the same leads.
+        """
+        is_codes = isinstance(customers, np.ndarray) and customers.dtype == np.int64
+        customer_codes = customers if is_codes else self.codes_of(customers)
+        known = customer_codes >= 0
+        codes = np.where(known, customer_codes * len(PURPOSES) + PURPOSES.index(purpose), 0)
         times = np.broadcast_to(np.asarray(times, dtype=np.int64), codes.shape)
-        if not len(self.keys):
-            return np.full(codes.shape, _NONE, dtype=np.int8), np.zeros(codes.shape, dtype=np.int64)
-        found = np.searchsorted(self.keys, (codes << 34) | (times - _EPOCH_OFFSET), side="right") - 1
+        prefix = (codes << _TIME_BITS) | (times - _EPOCH_OFFSET)
+        # Sorted needles make searchsorted walk the keys in order (several times faster on millions).
+        order = np.argsort(prefix, kind="stable")
+        found = np.empty(len(prefix), dtype=np.int64)
+        found[order] = np.searchsorted(self.keys, (prefix[order] << _STATUS_BITS) | _STATUS_MASK, side="right") - 1
         safe = np.maximum(found, 0)
-        hit = (codes >= 0) & (found >= 0) & (self.codes[safe] == codes)
-        return (np.where(hit, self.statuses[safe], _NONE).astype(np.int8),
-                np.where(hit, self.times[safe], 0))
+        hit_keys = self.keys[safe] if len(self.keys) else np.zeros(len(prefix), dtype=np.int64)
+        hit = known & (found >= 0) & ((hit_keys >> (_STATUS_BITS + _TIME_BITS)) == codes)
+        status = np.where(hit, hit_keys & _STATUS_MASK, _NONE).astype(np.int8)
+        since = np.where(hit, ((hit_keys >> _STATUS_BITS) & _TIME_MASK) + _EPOCH_OFFSET, 0)
+        return status, since
 
 
-# Shift so times back to the year 1700 stay non-negative in the 34 bits (up to the year 2245).
+def _arrow_text(values: Any) -> pa.Array:
+    """Text as an Arrow array; zero-copy for pandas' Arrow-backed strings."""
+    array = pa.array(values)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array if pa.types.is_large_string(array.type) else array.cast(pa.large_string())
+
+
+# Key layout: (customer, purpose) code | 34 bits of time | 2 bits of status.  Times are shifted so
+# the years 1700 to 2245 fit; 27 bits remain for codes (44 million customers with three purposes).
+_TIME_BITS, _STATUS_BITS = 34, 2
+_TIME_MASK, _STATUS_MASK = (1 << _TIME_BITS) - 1, (1 << _STATUS_BITS) - 1
 _EPOCH_OFFSET = -8_520_336_000
+_PURPOSE_SET = pa.array(PURPOSES, type=pa.large_string())
 
 
 # -- coverage ---------------------------------------------------------------------------------
@@ -282,7 +313,7 @@ def scoring_times(frame: pd.DataFrame, dataset: Mapping[str, Any]) -> np.ndarray
 
 def lead_states(frame: pd.DataFrame, times: np.ndarray, index: EventIndex, *, purpose: str) -> pd.DataFrame:
     """Per lead: the consent status for ``purpose`` and whether an objection was in force when scored."""
-    customers = frame["customer_id"].to_numpy()
+    customers = index.codes_of(frame["customer_id"])
     status, since = index.as_of(customers, purpose, times)
     objected = np.zeros(len(frame), dtype=bool)
     objected_since = np.zeros(len(frame), dtype=np.int64)
