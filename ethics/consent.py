@@ -326,17 +326,22 @@ def lead_states(frame: pd.DataFrame, times: np.ndarray, index: EventIndex, *, pu
                         index=frame.index)
 
 
-def _counts(states: pd.DataFrame) -> dict[str, Any]:
-    scored = len(states)
-    covered = int((states["status"] == _RANK["granted"]).sum())
-    return {
-        "scored": scored,
-        "covered": covered,
-        "coverage": store.json_number(covered / scored) if scored else None,
-        "without_consent": scored - covered,
-        "after_withdrawal": int((states["status"] == _RANK["withdrawn"]).sum()),
-        "after_objection": int((states["status"] == _RANK["objected"]).sum()),
-    }
+def _counts(status: np.ndarray, groups: np.ndarray, size: int) -> list[dict[str, Any]]:
+    """Coverage counts per group code (0..size-1) of each lead's status, counted with bincount."""
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(groups[mask], minlength=size)
+
+    scored = np.bincount(groups, minlength=size)
+    covered_ = count(status == _RANK["granted"])
+    withdrawn = count(status == _RANK["withdrawn"])
+    objected = count(status == _RANK["objected"])
+    return [
+        {"scored": int(scored[g]), "covered": int(covered_[g]),
+         "coverage": store.json_number(covered_[g] / scored[g]) if scored[g] else None,
+         "without_consent": int(scored[g] - covered_[g]), "after_withdrawal": int(withdrawn[g]),
+         "after_objection": int(objected[g])}
+        for g in range(size)
+    ]
 
 
 def covered(states: pd.DataFrame) -> np.ndarray:
@@ -372,12 +377,13 @@ def coverage(frame: pd.DataFrame, states: pd.DataFrame, *, purpose: str) -> dict
     ``after_objection`` are the parts of it whose latest event was a withdrawal or an
     objection (the rest never granted the purpose).
     """
-    by_team = [
-        {"team": team, **_counts(states.loc[rows.index])}
-        for team, rows in frame.groupby("team", sort=True, dropna=False)
-    ]
+    status = states["status"].to_numpy()
+    teams, names = pd.factorize(frame["team"], sort=True, use_na_sentinel=False)
+    by_team = [{"team": None if pd.isna(name) else name, **counts}
+               for name, counts in zip(names, _counts(status, teams, len(names)), strict=True)]
     routed = frame.loc[states["objected"].to_numpy(), "customer_id"].nunique()
-    summary = {"purpose": purpose, **_counts(states), "by_team": by_team}
+    summary = {"purpose": purpose, **_counts(status, np.zeros(len(status), dtype=np.int64), 1)[0],
+               "by_team": by_team}
     summary["violations"] = summary["without_consent"]
     summary["human_routing"] = int(routed)
     return summary
