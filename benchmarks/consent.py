@@ -74,8 +74,13 @@ def load_sqlite(db: Any, leads: pd.DataFrame, events: pd.DataFrame) -> float:
         status=np.array(consent.STATUSES, dtype=object)[events["status"].to_numpy()],
         source="crm", occurred_at="", imported_at="",
     )
+    indexes = db.execute(f"select name, sql from sqlite_master where type = 'index' and tbl_name = "
+                         f"'{store.CONSENT_EVENTS}' and sql is not null").fetchall()
     with common.timer() as elapsed:
         with store.transaction(db):
+            # Loading 3M rows into the indexed table took 334 s here; build the same indexes afterwards.
+            for name, _ in indexes:
+                db.execute(f"drop index {name}")
             columns = ["event_id", "customer_id", "purpose", "status", "source", "occurred_at", "occurred_ts",
                        "imported_at"]
             db.conn.executemany(
@@ -86,6 +91,8 @@ def load_sqlite(db: Any, leads: pd.DataFrame, events: pd.DataFrame) -> float:
             db.conn.executemany("insert into bench_leads values (?, ?, ?, ?)",
                                 leads[["lead_id", "customer_id", "team", "scored_ts"]].itertuples(index=False,
                                                                                                   name=None))
+            for _, sql in indexes:
+                db.execute(sql)
     return elapsed.seconds
 
 
