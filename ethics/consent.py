@@ -119,8 +119,13 @@ def record_events(
     privacy.refuse_erased(db, pseudonyms, file=source_name)
     for row, pseudonym in zip(rows, pseudonyms, strict=True):
         row["customer_id"] = pseudonym
+    columns = [*EVENT_FIELDS, "occurred_ts", "imported_at"]
     with store.transaction(db):
-        db[store.CONSENT_EVENTS].insert_all(rows, batch_size=5000)
+        # One prepared statement for every row: sqlite-utils' insert_all re-builds SQL per small batch.
+        db.conn.executemany(
+            f"insert into {store.CONSENT_EVENTS} ({', '.join(columns)}) values ({', '.join('?' * len(columns))})",
+            ([row[c] for c in columns] for row in rows),
+        )
         audit.record(db, audit.ConsentImported(actor, "consent_import", source_name, events=len(rows),
                                                source=source_name, created=now))
     return len(rows)
@@ -244,16 +249,30 @@ class EventIndex:
 
     @classmethod
     def from_db(cls, db: store.Database, *, purposes: Iterable[str]) -> EventIndex:
-        """The events of ``purposes`` read from the database."""
-        wanted = list(dict.fromkeys(purposes))
+        """The events of ``purposes`` read from the database.
+
+        Kept for the next call while the events do not change (same file, event count and
+        last row: events are only appended, and an erasure lowers the count), so a run of
+        weekly snapshots reads them once.
+        """
+        wanted = sorted(set(purposes))
+        path = store.db_file(db)
+        # The inode tells a data home re-created at the same path from the one read before.
+        key = (str(path), path.stat().st_ino, *events_state(db).values(), *wanted) if path else None
+        if key in _INDEX_CACHE:
+            return _INDEX_CACHE[key]
         # "+purpose" keeps SQLite off the (purpose, customer, time) index: a full scan reads
         # most of the table in page order, about 3x faster than an index walk with row lookups.
         frame = pd.read_sql_query(
             f"select customer_id, purpose, {_RANK_SQL} as rank, occurred_ts from {store.CONSENT_EVENTS} "
             f"where +purpose in ({', '.join('?' * len(wanted))})", db.conn, params=wanted,
         )
-        return cls(customers=frame["customer_id"], purposes=frame["purpose"], statuses=frame["rank"].to_numpy(),
-                   times=frame["occurred_ts"].to_numpy())
+        index = cls(customers=frame["customer_id"], purposes=frame["purpose"], statuses=frame["rank"].to_numpy(),
+                    times=frame["occurred_ts"].to_numpy())
+        if key is not None:
+            _INDEX_CACHE.clear()  # one at a time: an index of millions of events is large
+            _INDEX_CACHE[key] = index
+        return index
 
     def codes_of(self, customers: Any) -> np.ndarray:
         """Each customer's code in this index; -1 for a customer without events."""
@@ -291,6 +310,8 @@ def _arrow_text(values: Any) -> pa.Array:
         array = array.combine_chunks()
     return array if pa.types.is_large_string(array.type) else array.cast(pa.large_string())
 
+
+_INDEX_CACHE: dict[tuple[Any, ...], EventIndex] = {}
 
 # Key layout: (customer, purpose) code | 34 bits of time | 2 bits of status.  Times are shifted so
 # the years 1700 to 2245 fit; 27 bits remain for codes (44 million customers with three purposes).

@@ -206,7 +206,7 @@ def record_customers(
         for p, row in zip(pseudonyms, checked, strict=True)
     ]
     with store.transaction(db):
-        db[store.CUSTOMERS].upsert_all(records, pk="pseudonym", batch_size=5000)
+        db[store.CUSTOMERS].insert_all(records, pk="pseudonym", replace=True, batch_size=5000)
         audit.record(db, audit.CustomersImported(actor, "customers_import", source_name, customers=len(records),
                                                  source=source_name, created=now))
     return len(records)
