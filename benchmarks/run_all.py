@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as common  # noqa: E402
 
-BENCHMARKS = ("import_csv.py", "overview.py", "demo.py", "snapshot.py", "fairness.py", "audit.py")
+BENCHMARKS = ("import_csv.py", "overview.py", "demo.py", "snapshot.py", "fairness.py", "audit.py", "consent.py")
 
 
 def run(script: str, quick: bool) -> tuple[int, float]:
