@@ -135,6 +135,37 @@ class ConsentImported(Event):
 
 @event
 @dataclass(frozen=True)
+class CustomersImported(Event):
+    """Names and contact details of customers were stored (the ``customers`` table)."""
+
+    name: ClassVar[str] = "customers.imported"
+    customers: int = 0
+    source: str = ""
+
+
+@event
+@dataclass(frozen=True)
+class SubjectExported(Event):
+    """Everything held about one customer was exported (data-subject access request)."""
+
+    name: ClassVar[str] = "dsr.exported"
+    records: int = 0
+
+
+@event
+@dataclass(frozen=True)
+class SubjectErased(Event):
+    """One customer's personal rows were erased; rewritten datasets carry their new SHA-256."""
+
+    name: ClassVar[str] = "dsr.erased"
+    datasets: list[dict[str, Any]] = field(default_factory=list)
+    consent_events: int = 0
+    customers: int = 0
+    incidents: int = 0
+
+
+@event
+@dataclass(frozen=True)
 class IncidentOpened(Event):
     """An incident was opened."""
 

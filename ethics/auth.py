@@ -43,6 +43,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "export_reports": ALL_ROLES,  # sales managers: only their team's models (reports.visible_model)
     "view_leads": ALL_ROLES,
     "override_decisions": frozenset({"ethics_officer", "sales_manager"}),
+    "view_consent": ALL_ROLES,
+    "handle_requests": frozenset({"ethics_officer"}),
 }
 
 MIN_PASSWORD_LENGTH = 12

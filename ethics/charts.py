@@ -194,4 +194,14 @@ def shap_waterfall(
         figure.add_vline(x=threshold, line_dash="dash", line_color="#ff7f0e", annotation_text="threshold")
     figure.update_layout(xaxis_title=f"model output ({output_space})", yaxis={"autorange": "reversed"},
                          height=_HEIGHT + 20 * len(steps), showlegend=False)
+def consent_trend(trend: pd.DataFrame, *, threshold: dict[str, float]) -> go.Figure:
+    """Consent coverage across weekly snapshots, with the policy's warn and fail lines."""
+    figure = go.Figure([go.Scatter(name="coverage", x=trend["week"], y=trend["coverage"], mode="lines+markers")])
+    for key, colour in (("warn_below", "orange"), ("fail_below", "red")):
+        if key in threshold:
+            figure.add_hline(y=threshold[key], line_dash="dot", line_color=colour,
+                             annotation_text=f"{key.replace('_', ' ')} {threshold[key]:.0%}")
+    low = min([*trend["coverage"].dropna(), *threshold.values(), 1.0])
+    figure.update_layout(yaxis_tickformat=".0%", yaxis_range=[max(0.0, low - 0.02), 1.0], xaxis_title="week",
+                         yaxis_title="leads scored with consent", height=_HEIGHT, showlegend=False)
     return figure

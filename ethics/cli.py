@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from ethics import audit, auth, datasets, incidents, leads, registry, reviews, snapshots, store
+from ethics import audit, auth, consent, datasets, dsr, incidents, leads, privacy, registry, reviews, snapshots, store
 from ethics.config import Settings, load_settings
 from ethics.errors import EthicsError, ValidationError
 
@@ -410,6 +410,129 @@ def review_due(as_json: bool) -> None:
             click.echo("every model is reviewed this week")
     if any(row["light"]["status"] == "fail" for row in rows):
         raise SystemExit(1)
+
+
+@cli.group(name="consent", cls=_Group)
+def consent_group() -> None:
+    """Consent events, coverage per model, violations, human routing."""
+
+
+@consent_group.command(name="import")
+@click.argument("file", type=click.Path(path_type=Path))
+def consent_import(file: Path) -> None:
+    """Append the consent events of FILE (CSV or Parquet; nothing is written if a row is bad).
+
+    Columns: event_id, customer_id, purpose, status, source, occurred_at.
+    """
+    count = consent.import_events(_open(load_settings()), file, actor=_actor())
+    click.echo(f"appended {count} consent events from {file.name}")
+
+
+@consent_group.command(name="coverage")
+@click.option("--model", "model_id", required=True, help="Model id.")
+@click.option("--week", help="ISO week of the snapshot (default: the latest snapshot).")
+@click.option("--json", "as_json", is_flag=True, help="Print the snapshot's consent results as JSON.")
+def consent_coverage(model_id: str, week: str | None, as_json: bool) -> None:
+    """Print a snapshot's consent coverage overall and per team; exit 1 if its light fails."""
+    snap = snapshots.latest_snapshot(_open(load_settings()), model_id, week=week)
+    found = snap["results"].get("consent")
+    light = snap["summary"].get("lights", {}).get("consent", {"status": "not_evaluated", "reason": "not evaluated"})
+    if as_json:
+        _echo_json({"consent": found, "light": light, "snapshot": snap["hash"], "week": snap["week"],
+                    "version": snap["version"]})
+    else:
+        click.echo(f"{model_id} {snap['version']} {snap['week']} snapshot {snap['hash']}")
+        click.echo(f"{light['status'].upper()}: {light['reason']}")
+        for row in (found or {}).get("by_team", []):
+            click.echo(f"  team {row['team']!s:<10} scored={row['scored']:<7} coverage={row['coverage']:.1%} "
+                       f"without={row['without_consent']} withdrawn={row['after_withdrawal']} "
+                       f"objected={row['after_objection']}")
+    if light["status"] == "fail":
+        raise SystemExit(1)
+
+
+@consent_group.command(name="violations")
+@click.option("--model", "model_id", required=True, help="Model id.")
+@click.option("--week", required=True, help="ISO week of the scoring batch.")
+@click.option("--out", type=click.Path(path_type=Path), help="CSV file to write (default: standard output).")
+def consent_violations(model_id: str, week: str, out: Path | None) -> None:
+    """List the week's leads scored without consent, with the reason, as CSV (formula-safe)."""
+    settings = load_settings()
+    text = consent.violations_csv(consent.list_violations(_open(settings), model_id=model_id, week=week,
+                                                          home=settings.home))
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}")
+
+
+@consent_group.command(name="routing")
+@click.option("--team", help="Only this sales team.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def consent_routing(team: str | None, as_json: bool) -> None:
+    """Customers who objected to automated decisions or profiling: route their leads to a human."""
+    settings = load_settings()
+    rows = consent.list_human_routing(_open(settings), home=settings.home, team=team)
+    if as_json:
+        _echo_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['team']!s:<8} {row['objected_on'][:10]} {row['name'] or row['customer']:<24} "
+                   f"{row['purpose']:<11} {row['leads']}")
+
+
+@cli.group(name="customers", cls=_Group)
+def customers_group() -> None:
+    """Names and contact details of customers (the one table that holds them)."""
+
+
+@customers_group.command(name="import")
+@click.argument("file", type=click.Path(path_type=Path))
+def customers_import(file: Path) -> None:
+    """Store customer_id, name, email, phone from FILE (CSV or Parquet)."""
+    frame = datasets.read_table(file)
+    rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    count = privacy.record_customers(_open(load_settings()), rows, source_name=file.name, actor=_actor())
+    click.echo(f"stored {count} customers from {file.name}")
+
+
+@cli.group(name="dsr", cls=_Group)
+def dsr_group() -> None:
+    """Data-subject requests: export or erase everything held about one customer."""
+
+
+@dsr_group.command(name="export")
+@click.option("--customer", required=True, help="The customer's id as in the CRM.")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True,
+              help="JSON document or long CSV (section, record, field, value).")
+@click.option("--out", type=click.Path(path_type=Path), help="File to write (default: standard output).")
+def dsr_export(customer: str, fmt: str, out: Path | None) -> None:
+    """Export everything held about a customer (the request is recorded)."""
+    settings = load_settings()
+    export = dsr.export_subject(_open(settings), customer_id=customer, home=settings.home, actor=_actor())
+    text = dsr.export_csv(export) if fmt == "csv" else json.dumps(export, indent=2, sort_keys=True, default=str)
+    if out is None:
+        click.echo(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}")
+
+
+@dsr_group.command(name="erase")
+@click.option("--customer", required=True, help="The customer's id as in the CRM.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def dsr_erase(customer: str, yes: bool) -> None:
+    """Erase a customer's personal rows from the database and the datasets (recorded; aggregates stay)."""
+    if not yes:
+        click.confirm(f"Erase every personal row of customer {customer!r}? This cannot be undone", abort=True)
+    settings = load_settings()
+    done = dsr.erase_subject(_open(settings), customer_id=customer, home=settings.home, actor=_actor())
+    details = done["details"]
+    click.echo(f"erased customer (request {done['id']}, pseudonym {done['pseudonym']}): "
+               f"{sum(d['rows_removed'] for d in details['datasets'])} dataset rows in {len(details['datasets'])} "
+               f"datasets, {details['consent_events']} consent events, {details['customers']} contact record(s), "
+               f"{details['incidents']} incident(s) redacted")
 
 
 @cli.group(name="audit", cls=_Group)

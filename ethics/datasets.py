@@ -9,7 +9,7 @@ header is not a row).
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ethics import artifacts, audit, registry, store
+from ethics import artifacts, audit, privacy, registry, store
 from ethics.cells import FORMULA_PREFIXES
 from ethics.errors import (
     CELL_FORMULA,
@@ -39,7 +39,7 @@ from ethics.errors import (
     ValidationError,
 )
 from ethics.manifest import feature_names, sensitive_names
-from ethics.weeks import iso, parse_week, utcnow
+from ethics.weeks import iso, parse_time, parse_week, utcnow
 
 DatasetKind = Literal["eval", "scores"]
 KINDS: tuple[str, ...] = ("eval", "scores")
@@ -47,6 +47,7 @@ KIND_NAMES = {"eval": "evaluation set", "scores": "scoring batch", "aggregates":
 DATASETS_DIR = "datasets"
 ID_COLUMNS = ("lead_id", "customer_id", "team")
 SCORE_TOLERANCE = 1e-6
+FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between the scoring system and this one
 
 
 def import_dataset(
@@ -198,12 +199,15 @@ def _store(
 ) -> dict[str, Any]:
     manifest = version_row["manifest"]
     scorer = registry.load_scorer(version_row, home=home)
-    frame = validate_rows(raw, manifest=manifest, kind=kind, file=file, scored=scorer is None)
+    frame = validate_rows(raw, manifest=manifest, kind=kind, file=file, scored=scorer is None, now=now)
     if scorer is not None:
         computed = scorer.score(frame)
         if "score" in raw.columns:
             _check_reported_scores(frame["score"].to_numpy(), computed, file=file, version_row=version_row)
         frame["score"] = computed
+    # Last check, after every other: the first pseudonym creates the key in the data home.
+    frame["customer_id"] = privacy.pseudonymise_column(db, frame["customer_id"])
+    privacy.refuse_erased(db, frame["customer_id"].tolist(), file=file)
     return store_frame(db, frame, file=file, source_sha=source_sha, kind=kind, version_row=version_row, week=week,
                        home=home, actor=actor, now=now, rows=len(frame))
 
@@ -227,17 +231,7 @@ def store_frame(
     ``rows`` is the number of leads the frame describes (its length, or for aggregates
     the leads they count).
     """
-    buffer = pa.BufferOutputStream()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer, compression="zstd")
-    payload = buffer.getvalue().to_pybytes()
-    sha = artifacts.sha256_bytes(payload)
-    relative = f"{DATASETS_DIR}/{sha}.parquet"
-    target = home / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists():
-        tmp = target.with_suffix(".part")
-        tmp.write_bytes(payload)
-        tmp.replace(target)
+    sha, relative = write_parquet(frame, home=home)
     row = {
         "model_id": version_row["model_id"],
         "version": version_row["version"],
@@ -259,8 +253,31 @@ def store_frame(
     return {"id": dataset_id, **row}
 
 
+def write_parquet(frame: pd.DataFrame, *, home: Path) -> tuple[str, str]:
+    """Store rows as Parquet named by its SHA-256 under ``home/datasets``.
+
+    Returns
+    -------
+    tuple of str
+        The SHA-256 and the path relative to ``home``.
+    """
+    buffer = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer, compression="zstd")
+    payload = buffer.getvalue().to_pybytes()
+    sha = artifacts.sha256_bytes(payload)
+    relative = f"{DATASETS_DIR}/{sha}.parquet"
+    target = home / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        tmp = target.with_suffix(".part")
+        tmp.write_bytes(payload)
+        tmp.replace(target)
+    return sha, relative
+
+
 def validate_rows(
-    raw: pd.DataFrame, *, manifest: dict[str, Any], kind: str, file: str, scored: bool
+    raw: pd.DataFrame, *, manifest: dict[str, Any], kind: str, file: str, scored: bool,
+    now: datetime | None = None,
 ) -> pd.DataFrame:
     """Check every row against the manifest and return the canonical frame.
 
@@ -275,11 +292,14 @@ def validate_rows(
         Name used in messages.
     scored : bool
         True when the file must carry the score (no artifact to compute it).
+    now : datetime, optional
+        A scoring batch's optional ``scored_at`` may not be later than this.
 
     Returns
     -------
     DataFrame
-        Columns ``lead_id, customer_id, team, <features>, <sensitive>, [label], [score]``.
+        Columns ``lead_id, customer_id, team, <features>, <sensitive>, [label], [score], [scored_at]``
+        (``customer_id`` still as typed; the import pseudonymises it).
     """
     if raw.empty:
         raise ValidationError(FILE_EMPTY.format(file=file))
@@ -291,7 +311,7 @@ def validate_rows(
     for column in required:
         if column not in raw.columns:
             raise ValidationError(COLUMN_MISSING.format(file=file, column=column))
-    allowed = set(required) | {"score"}
+    allowed = set(required) | {"score"} | ({"scored_at"} if kind == "scores" else set())
     for column in raw.columns:
         if column not in allowed:
             raise ValidationError(
@@ -315,7 +335,24 @@ def validate_rows(
         out["label"] = _label_column(raw["label"], file=file)
     if "score" in raw.columns:
         out["score"] = _score_column(raw["score"], file=file)
+    if "scored_at" in raw.columns:
+        out["scored_at"] = _time_column(raw["scored_at"], file=file, column="scored_at", now=now or utcnow())
     return out
+
+
+def _time_column(values: pd.Series, *, file: str, column: str, now: datetime) -> pd.Series:
+    """UTC timestamps; text without an offset is read as UTC; empty, unparsable and future cells are refused."""
+    parsed = [None if pd.isna(v) or str(v).strip() == "" else parse_time(v) for v in values.tolist()]
+    for position, (value, moment) in enumerate(zip(values.tolist(), parsed, strict=True)):
+        if moment is None:
+            if pd.isna(value) or str(value).strip() == "":
+                raise ValidationError(CELL_MISSING.format(file=file, row=_row(position), column=column))
+            raise ValidationError(f"{file}, row {_row(position)}, column {column!r}: {_plain(value)!r} is not a "
+                                  "date and time such as 2026-11-20T14:05:00Z.")
+        if moment > now + FUTURE_TOLERANCE:
+            raise ValidationError(f"{file}, row {_row(position)}, column {column!r}: {_plain(value)!r} is in the "
+                                  f"future (now is {iso(now)}).")
+    return pd.Series(pd.to_datetime(parsed, utc=True), index=values.index)
 
 
 def _row(position: int) -> int:

@@ -19,6 +19,7 @@ real data would be.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 import time
@@ -33,7 +34,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
-from ethics import consent, datasets, incidents, registry, snapshots, store
+from ethics import consent, datasets, incidents, privacy, registry, snapshots, store
 from ethics.config import DB_FILE, DEFAULTS_FILE
 from ethics.errors import ValidationError
 from ethics.manifest import manifest_toml
@@ -545,7 +546,7 @@ def _register(build: _Build, spec: _ModelSpec, number: int, folder: Path) -> Non
 
 
 def _import_weeks(build: _Build, spec: _ModelSpec, number: int) -> None:
-    """Import the weekly evaluation sets and scoring batches, then snapshot every week."""
+    """Import the weekly evaluation sets and scoring batches."""
     version = spec.manifest["version"]
     for index, week in enumerate(build.weeks):
         drift = _drift(index, len(build.weeks))
@@ -565,15 +566,21 @@ def _import_weeks(build: _Build, spec: _ModelSpec, number: int) -> None:
             )
             build.datasets += 1
             build.rows += len(frame)
+        build.progress(f"{spec.model_id}: week {week} imported")
+
+
+def _snapshot_weeks(build: _Build, spec: _ModelSpec, number: int) -> None:
+    """Snapshot every week (after the consent events are in, so coverage is measured)."""
+    for week in build.weeks:
         snapshots.take_snapshot(
-            build.db, model_id=spec.model_id, week=week, version=version, home=build.home,
-            policy=build.policy, actor=DEMO_ACTOR, now=_at(start, 7, number * 5),
+            build.db, model_id=spec.model_id, week=week, version=spec.manifest["version"], home=build.home,
+            policy=build.policy, actor=DEMO_ACTOR, now=_at(monday(week), 7, number * 5),
             # Every lead's SHAP values for the latest week only: explaining all eight weeks would
             # double the build time; older weeks get global importance from a sample.
-            lead_explanations=index == len(build.weeks) - 1,
+            lead_explanations=week == build.weeks[-1],
         )
         build.snapshots += 1
-        build.progress(f"{spec.model_id}: week {week} imported and snapshotted")
+        build.progress(f"{spec.model_id}: week {week} snapshotted")
 
 
 def _consent_events(build: _Build, *, today: date) -> list[dict[str, str]]:
@@ -622,6 +629,25 @@ def _consent_events(build: _Build, *, today: date) -> list[dict[str, str]]:
     events["event_id"] = [f"EV{i:07d}" for i in range(1, len(events) + 1)]
     columns = [events[field].to_numpy(dtype=object) for field in consent.EVENT_FIELDS]
     return [dict(zip(consent.EVENT_FIELDS, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+_FIRST_NAMES = np.array(["Anna", "Ben", "Clara", "David", "Elif", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Karin",
+                         "Lars", "Mia", "Nils", "Olga", "Pavel", "Rosa", "Sven", "Tara", "Umar"], dtype=object)
+_LAST_NAMES = np.array(["Berg", "Costa", "Dahl", "Engel", "Fischer", "Garcia", "Holm", "Ivanova", "Jensen", "Kowalski",
+                        "Lund", "Meyer", "Novak", "Olsen", "Petrov", "Quist", "Rossi", "Schmidt", "Toth", "Weber"],
+                       dtype=object)
+
+
+def _customer_details(build: _Build) -> list[dict[str, str]]:
+    """Names and e-mail addresses of the scored customers (the only personal details the demo stores)."""
+    rng = _rng(91)
+    ids = build.pool["customer_id"].to_numpy()[build.scored]
+    first = rng.choice(_FIRST_NAMES, size=len(ids))
+    last = rng.choice(_LAST_NAMES, size=len(ids))
+    return [
+        {"customer_id": cid, "name": f"{f} {la}", "email": f"{f.lower()}.{la.lower()}.{cid[1:]}@example.com"}
+        for cid, f, la in zip(ids, first, last, strict=True)
+    ]
 
 
 _OFFICER = "Eva Lindqvist (AI ethics officer)"
@@ -794,6 +820,11 @@ def build_demo(
     _refuse_non_empty(home)
     db = store.open_db(home / DB_FILE)
     store.migrate(db)
+    # A fixed pseudonymisation key (the demo's people are invented): two builds stay byte-identical.
+    key = home / privacy.KEY_FILE
+    if not key.exists():
+        key.write_text(hashlib.sha256(f"ethics demo privacy key {DEMO_SEED}".encode()).hexdigest())
+        key.chmod(0o600)
     pool = _customer_pool(_rng(0), **_POOL[size])
     build = _Build(
         db=db, home=home, size=size, weeks=weeks_before(week_of(today), weeks), pool=pool,
@@ -811,6 +842,10 @@ def build_demo(
             now=_at(today, 6),
         )
         build.progress(f"consent: {events} events recorded")
+        privacy.record_customers(db, _customer_details(build), source_name="demo-customers", actor=DEMO_ACTOR,
+                                 now=_at(today, 6, 30))
+        for number, spec in enumerate(_SPECS, start=1):
+            _snapshot_weeks(build, spec, number)
         opened = _open_incidents(build, today=today)
     finally:
         db.close()

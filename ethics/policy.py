@@ -48,6 +48,9 @@ def check_policy(policy: Mapping[str, Any], *, file: str) -> None:
             raise ValidationError(f"{where}: unknown key; use proxy_threshold.")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
             raise ValidationError(f"{where} = {value!r}: must be a number in (0, 1] (a Cramér's V).")
+    from ethics.consent import check_policy as check_consent
+
+    check_consent(policy.get("consent", {}), file=file)
 
 
 def judge(value: float | None, threshold: Mapping[str, float]) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethics import aggregates, audit, datasets, drift, explain, fairness, registry, store
+from ethics import aggregates, audit, consent, datasets, drift, explain, fairness, registry, store
 from ethics import policy as rules
 from ethics.errors import NO_DATA_FOR_WEEK, NO_SNAPSHOT, UNKNOWN_SNAPSHOT, NotFound, ValidationError
 from ethics.manifest import feature_names, sensitive_names
@@ -91,11 +91,13 @@ def take_snapshot(
     manifest = version_row["manifest"]
     inputs: dict[str, Any] = {"artifact_sha256": version_row["artifact_sha256"]}
     frames: dict[str, pd.DataFrame] = {}
+    found_rows: dict[str, dict[str, Any]] = {}
     for kind in datasets.KINDS:
         found = datasets.find_dataset(db, model_id, version=version_row["version"], kind=kind, week=week)
         if found:
             inputs[kind] = {"dataset_id": found["id"], "sha256": found["parquet_sha256"], "rows": found["rows"]}
             frames[kind] = datasets.read_rows(found, home=home)
+            found_rows[kind] = found
     statistics: dict[str, pd.DataFrame] = {}
     found = datasets.find_dataset(db, model_id, version=version_row["version"], kind=aggregates.KIND, week=week)
     if found:
@@ -110,6 +112,11 @@ def take_snapshot(
             policy=policy, home=home, previous=_previous_importance(db, model_id, week),
             lead_explanations=lead_explanations,
         )
+    # Coverage per lead needs the scored rows themselves, not a sample beside aggregates.
+    if manifest.get("consent_purpose") and "scores" in frames and "scores" not in statistics:
+        inputs["consent_events"] = consent.events_state(db)
+        results["consent"] = consent_results(db, frames, found_rows, manifest=manifest, policy=policy,
+                                             assessed=results.get("fairness", {}))
     reference = _reference_batch(db, version_row)
     if "scores" in statistics:
         drift_inputs = _histogram_drift(db, version_row, statistics["scores"], home=home, policy=policy)
@@ -150,7 +157,7 @@ def take_snapshot(
         "packages_json": store.to_json(content["packages"]),
         "policy_json": store.to_json(policy),
         "results_json": store.to_json(results),
-        "summary_json": store.to_json(summarize(results)),
+        "summary_json": store.to_json(summarize(results, policy=policy)),
     }
     with store.transaction(db):
         snapshot_id = db[store.SNAPSHOTS].insert(row).last_pk
@@ -158,13 +165,14 @@ def take_snapshot(
     return _parsed({"id": snapshot_id, **row})
 
 
-def summarize(results: dict[str, Any]) -> dict[str, Any]:
-    """The lights a snapshot sets on the Overview (derived from its results)."""
+def summarize(results: dict[str, Any], *, policy: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The lights a snapshot sets on the Overview (derived from its results and the policy in force)."""
     return {
         "lights": {
             "fairness": rules.fairness_light(results.get("verdicts", [])),
             "drift": rules.drift_light(results.get("drift")),
             "explanations": explain.explanations_light(results.get("explanations")),
+            "consent": consent.consent_light(results.get("consent"), policy or {}),
         }
     }
 
@@ -177,6 +185,44 @@ def _previous_importance(db: store.Database, model_id: str, week: str) -> list[d
         [model_id, week],
     ).fetchone()
     return json.loads(row[0]).get("explanations", {}).get("importance") if row else None
+
+
+def consent_results(
+    db: store.Database,
+    frames: dict[str, pd.DataFrame],
+    dataset_rows: dict[str, dict[str, Any]],
+    *,
+    manifest: dict[str, Any],
+    policy: dict[str, Any],
+    assessed: dict[str, Any],
+) -> dict[str, Any]:
+    """Consent coverage of the scoring batch, and fairness recomputed on the consented rows only.
+
+    ``assessed`` is the fairness assessment of all rows (``results["fairness"]``); the
+    consented rows' group shares are compared with it (does consent filtering skew the
+    population?).
+
+    Evaluation rows count as consented when their customer held the purpose when the
+    set was imported; scoring rows when they were scored.
+    """
+    purpose = manifest["consent_purpose"]
+    index = consent.EventIndex.from_db(db, purposes={purpose, *consent.OBJECTION_PURPOSES})
+    states = {
+        kind: consent.lead_states(frame, consent.scoring_times(frame, dataset_rows[kind]), index, purpose=purpose)
+        for kind, frame in frames.items()
+    }
+    summary = consent.coverage(frames["scores"], states["scores"], purpose=purpose)
+    consented = {kind: frame[consent.covered(states[kind])] for kind, frame in frames.items()}
+    # A data set without a single consented row has no fairness to recompute.
+    fair = fairness_results({k: f for k, f in consented.items() if len(f)}, manifest=manifest, policy=policy)
+    summary["fairness_consented"] = {
+        "rows": {kind: len(frame) for kind, frame in consented.items()},
+        "verdicts": fair["verdicts"],
+        "sampling": consent.consent_sampling(assessed.get("scores"), fair["fairness"].get("scores"),
+                                             max_difference=policy.get("sampling", {}).get("max_share_difference",
+                                                                                           0.05)),
+    }
+    return summary
 
 
 def _reference_batch(db: store.Database, version_row: dict[str, Any]) -> dict[str, Any] | None:
@@ -397,6 +443,16 @@ def performance_trend(db: store.Database, model_id: str) -> list[dict[str, Any]]
             }
         )
     return trend
+
+
+def consent_trend(db: store.Database, model_id: str) -> list[dict[str, Any]]:
+    """Per week (latest snapshot of each): consent coverage and the counts of leads scored without it."""
+    keys = ("scored", "coverage", "without_consent", "after_withdrawal", "after_objection", "human_routing")
+    return [
+        {"week": week, **{key: results["consent"].get(key) for key in keys}}
+        for week, _, results in _latest_per_week(db, model_id)
+        if results.get("consent")
+    ]
 
 
 def disparity_trend(

@@ -33,6 +33,9 @@ CHECKPOINTS = "audit_checkpoints"
 INCIDENT_COMMENTS = "incident_comments"
 REVIEWS = "reviews"
 OVERRIDES = "decision_overrides"
+CUSTOMERS = "customers"
+DSR_REQUESTS = "dsr_requests"
+PRIVACY_KEY = "privacy_key"
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -67,6 +70,14 @@ def open_db(path: str | Path | None = None, *, memory: bool = False) -> Database
         db.enable_wal()
         conn.execute("PRAGMA synchronous = NORMAL")
     return db
+
+
+def db_file(db: Database) -> Path | None:
+    """The main database file, or None for an in-memory database; the data home is its folder."""
+    for _, name, path in db.execute("PRAGMA database_list").fetchall():
+        if name == "main" and path:
+            return Path(path)
+    return None
 
 
 def migrate(db: Database) -> list[str]:

@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ethics import auth, charts, explain, portfolio, snapshots, store
+from ethics import auth, charts, consent, explain, portfolio, snapshots, store
 from ethics.auth import Actor
 from ethics.config import Settings, load_settings
 from ethics.errors import EthicsError
@@ -49,6 +49,7 @@ PAGES = (
     PageSpec("pages/leads.py", "Lead lookup", ":material/person_search:", "leads", "Portfolio", "view_leads"),
     PageSpec("pages/review.py", "Weekly review", ":material/task_alt:", "review", "Portfolio", "view_reviews"),
     PageSpec("pages/incidents.py", "Incidents", ":material/report:", "incidents", "Records", "view_incidents"),
+    PageSpec("pages/consent.py", "Consent & privacy", ":material/privacy_tip:", "consent", "Records", "view_consent"),
     PageSpec("pages/registry.py", "Registry", ":material/inventory_2:", "registry", "Records", "view_registry"),
     PageSpec("pages/audit.py", "Audit log", ":material/verified_user:", "audit", "Records", "view_audit"),
     PageSpec("pages/reports.py", "Reports", ":material/picture_as_pdf:", "reports", "Records", "export_reports"),
@@ -324,9 +325,31 @@ def lead_card(detail: dict[str, Any]) -> None:
                    "in log-odds.")
 
 
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=32, show_spinner="Checking every lead of the week against consent…")
+def consent_violations(db_path: str, model_id: str, week: str, team: str | None) -> list[dict[str, Any]]:
+    """Cached violations of one model and week (a sales manager's are scoped to the team)."""
+    db = store.open_db(db_path)
+    try:
+        return consent.list_violations(db, model_id=model_id, week=week, home=settings().home, team=team)
+    finally:
+        db.close()
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=16, show_spinner="Finding customers who objected…")
+def human_routing(db_path: str, team: str | None, model_ids: tuple[str, ...] | None) -> list[dict[str, Any]]:
+    """Cached route-to-a-human list (a sales manager's: own team's customers in own team's models)."""
+    db = store.open_db(db_path)
+    try:
+        return consent.list_human_routing(db, home=settings().home, team=team, model_ids=model_ids)
+    finally:
+        db.close()
+
+
 def clear_readers() -> None:
     """After a write: drop cached reads so every page shows it."""
     overview_rows.clear()
+    consent_violations.clear()
+    human_routing.clear()
 
 
 def light(state: dict[str, str]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from ethics.errors import BAD_WEEK, ValidationError
 
@@ -55,3 +56,21 @@ def weeks_before(week: str, count: int) -> list[str]:
     """``count`` consecutive weeks ending with ``week``, oldest first."""
     start = monday(week)
     return [week_of(start - timedelta(weeks=n)) for n in range(count - 1, -1, -1)]
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A time as an aware UTC datetime (ISO 8601 text, datetime or Timestamp); no offset means UTC.
+
+    Returns None when the value cannot be read as a time.
+    """
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    if not isinstance(value, datetime):
+        text = str(value).strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -61,6 +61,25 @@ def explanations_tab(db, actor, snap):
              empty="No scoring batch in this snapshot.")
 
 
+def consent_section(snap, actor):
+    found = snap["results"].get("consent")
+    if found is None:
+        ui.not_evaluated("Consent")
+        return
+    light = snap["summary"]["lights"]["consent"]
+    st.markdown(f"{ui.light(light)} · {light['reason']}")
+    cols = st.columns(4)
+    cols[0].metric("Coverage", f"{found['coverage']:.1%}")
+    cols[1].metric("Without consent", f"{found['without_consent']:,}")
+    cols[2].metric("After an objection", f"{found['after_objection']:,}")
+    cols[3].metric("Customers to route to a human", f"{found['human_routing']:,}")
+    columns = ("team", "scored", "coverage", "without_consent", "after_withdrawal", "after_objection")
+    ui.table([{k: r[k] for k in columns} for r in found["by_team"] if actor.scope in (None, r["team"])],
+             empty="No leads of your team.")
+    st.page_link("pages/consent.py", label="Violations, human routing, fairness with consent",
+                 icon=":material/privacy_tip:", query_params={"model": snap["model_id"]})
+
+
 def body(db, actor):
     model = ui.pick_model(registry.list_models(db, team=actor.scope), actor)
     if model is None:
@@ -89,7 +108,7 @@ def body(db, actor):
     with tabs[2]:
         explanations_tab(db, actor, snap)
     with tabs[3]:
-        ui.not_evaluated("Consent")
+        consent_section(snap, actor)
     with tabs[4]:
         ui.table(incidents.list_incidents(db, model_id=model["id"]), empty="No incidents for this model.")
 

@@ -9,11 +9,12 @@ from tests.apptest import clear_caches, open_app, open_page, texts
 from tests.conftest import ACCOUNTS, add_accounts
 
 PAGES = ["pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/leads.py", "pages/review.py",
-         "pages/incidents.py", "pages/registry.py", "pages/audit.py", "pages/users.py", "pages/reports.py"]
+         "pages/incidents.py", "pages/consent.py", "pages/registry.py", "pages/audit.py", "pages/users.py",
+         "pages/reports.py"]
 FORBIDDEN_WORDS = {"pages/registry.py": "view registry", "pages/audit.py": "view audit", "pages/users.py": "view users",
                    "pages/review.py": "view reviews"}
 MANAGER_PAGES = {"pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/leads.py", "pages/incidents.py",
-                 "pages/reports.py"}
+                 "pages/consent.py", "pages/reports.py"}
 ALLOWED = {
     "officer": set(PAGES),
     "auditor": set(PAGES),
@@ -101,10 +102,10 @@ def test_sidebar_lists_only_the_pages_a_role_may_see(env):
 
     manager = auth.Actor("sm.north", "M", "sales_manager", "north")
     assert [s.title for s in ui.PAGES if manager.can(s.permission)] == ["Overview", "Model", "Fairness", "Lead lookup",
-                                                                         "Incidents", "Reports"]
+                                                                         "Incidents", "Consent & privacy", "Reports"]
     auditor = auth.Actor("aude", "A", "auditor")
-    everything = ["Overview", "Model", "Fairness", "Lead lookup", "Weekly review", "Incidents", "Registry", "Audit log",
-                  "Reports", "Users"]
+    everything = ["Overview", "Model", "Fairness", "Lead lookup", "Weekly review", "Incidents", "Consent & privacy",
+                  "Registry", "Audit log", "Reports", "Users"]
     assert [s.title for s in ui.PAGES if auditor.can(s.permission)] == everything
 
 
@@ -130,3 +131,13 @@ def test_disabled_account_is_signed_out_at_the_next_page(env, access_home):
     finally:
         db.execute("update users set disabled = 0 where username = 'sm.north'")
         db.close()
+
+
+@pytest.mark.parametrize("role", ["manager_north", "manager_south"])
+def test_manager_receives_only_the_team_rows_on_the_consent_page(env, role):
+    username, _, team = ACCOUNTS[role]
+    at = open_page(open_app(username), "pages/consent.py")
+    assert not at.exception and not at.error
+    assert "Data-subject requests" not in texts(at)
+    frames = [frame.value for frame in at.dataframe if "team" in frame.value.columns]
+    assert frames and all(set(frame["team"]) <= {team} for frame in frames)

@@ -169,6 +169,67 @@ CASES = {
 }
 
 
+GOOD_EVENTS = [
+    {"event_id": "E1", "customer_id": "C000455", "purpose": "ai_scoring", "status": "granted", "source": "web_form",
+     "occurred_at": "2026-10-01T09:00:00Z"},
+    {"event_id": "E2", "customer_id": "C000096", "purpose": "profiling", "status": "objected", "source": "call",
+     "occurred_at": "2026-10-02T09:00:00+02:00"},
+    {"event_id": "E3", "customer_id": "C000722", "purpose": "marketing", "status": "withdrawn", "source": "crm",
+     "occurred_at": "2026-10-03 09:00:00"},
+]
+
+
+def _events(ctx, row=None, column=None, value=None, *, extra=None, drop=None, name="events.csv"):
+    """Import consent events from a CSV with one cell changed."""
+    from ethics import consent
+
+    frame = pd.DataFrame(GOOD_EVENTS)
+    if row is not None:
+        frame.loc[row - 1, column] = value
+    if extra:
+        frame = frame.assign(**extra)
+    if drop:
+        frame = frame.drop(columns=drop)
+    path = ctx.examples / name
+    frame.to_csv(path, index=False)
+    return consent.import_events(ctx.db, path, actor="t", now=ctx.now)
+
+
+def _timed_scores(ctx, value):
+    path = ctx.csv("scores.csv", lambda f: f.assign(scored_at="2026-11-20T10:00:00Z"))
+    frame = pd.read_csv(path, dtype=str)
+    frame.loc[4, "scored_at"] = value
+    frame.to_csv(path, index=False)
+    return ctx.load(path, kind="scores")
+
+
+PREPARE["consent event imported twice"] = lambda c: _events(c, name="first.csv")
+CASES.update({
+    # consent events
+    "consent: unknown purpose": (lambda c: _events(c, 2, "purpose", "astrology"),
+                                 ["events.csv, row 2, column 'purpose'", "'astrology' is not one of ai_scoring"]),
+    "consent: unknown status": (lambda c: _events(c, 3, "status", "maybe"),
+                                ["events.csv, row 3, column 'status'", "'maybe' is not one of granted"]),
+    "consent: unparsable time": (lambda c: _events(c, 1, "occurred_at", "last Tuesday"),
+                                 ["events.csv, row 1, column 'occurred_at'", "'last Tuesday' is not a date"]),
+    "consent: time in the future": (lambda c: _events(c, 2, "occurred_at", "2027-01-01T00:00:00Z"),
+                                    ["events.csv, row 2, column 'occurred_at'", "is in the future"]),
+    "consent: duplicate event ids": (lambda c: _events(c, 3, "event_id", "E1"),
+                                     ["events.csv, rows 1, 3, column 'event_id'", "'E1' appears more than once"]),
+    "consent event imported twice": (lambda c: _events(c), ["events.csv, row 1, column 'event_id'",
+                                                            "already imported; events are append-only"]),
+    "consent: missing customer id": (lambda c: _events(c, 2, "customer_id", None),
+                                     ["events.csv, row 2, column 'customer_id'", "missing"]),
+    "consent: missing column": (lambda c: _events(c, drop="source"), ["events.csv", "column 'source' is missing"]),
+    "consent: personal column": (lambda c: _events(c, extra={"email": "a@b.c"}),
+                                 ["events.csv", "column 'email' is not one of event_id"]),
+    "scores: unparsable scored_at": (lambda c: _timed_scores(c, "soon"),
+                                     ["bad.csv, row 5, column 'scored_at'", "'soon' is not a date"]),
+    "scores: scored_at in the future": (lambda c: _timed_scores(c, "2030-01-01T00:00:00Z"),
+                                        ["bad.csv, row 5, column 'scored_at'", "is in the future"]),
+})
+
+
 def test_there_are_at_least_twenty_cases():
     assert len(CASES) >= 20
 

@@ -166,8 +166,8 @@ def test_model_page_downloads_the_transparency_report(server, page):
 
 def test_officer_walk_overview_then_click_into_a_model(server, page):
     _open_as(page, server, "/", "olivia", heading="Portfolio overview")
-    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Lead lookup", "Weekly review", "Incidents", "Registry",
-                           "Audit log", "Reports", "Users"])
+    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Lead lookup", "Weekly review", "Incidents",
+                           "Consent & privacy", "Registry", "Audit log", "Reports", "Users"])
     page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=10_000)
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     page.get_by_role("link", name="Lead scoring (lead-scoring)").click()
@@ -199,7 +199,7 @@ def test_sales_manager_walk(server, page):
     page.get_by_text("Not allowed: a sales manager may not view registry.").wait_for(timeout=30_000)
     _settled(page)
     assert page.locator('[data-testid="stDataFrame"]').count() == 0
-    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Lead lookup", "Incidents", "Reports"])
+    _assert_sidebar(page, ["Overview", "Model", "Fairness", "Lead lookup", "Incidents", "Consent & privacy", "Reports"])
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Overview").click()
     page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=30_000)
     _settled(page)
@@ -323,3 +323,33 @@ def test_sales_manager_looks_up_a_lead_contests_and_overrides(server, page):
     page.set_viewport_size({"width": 1400, "height": 3600})
     _settled(page)
     page.screenshot(path="/tmp/explain-browser-model.png")
+
+
+def test_consent_page_officer_and_manager(server, page, tmp_path):
+    """Officer: coverage, violations, route-to-a-human; manager: only the team's list; both screenshotted."""
+    _open_as(page, server, "/consent?model=lead-scoring", "olivia", heading="Consent & privacy")
+    page.get_by_text("leads covered by ai_scoring").first.wait_for(timeout=30_000)
+    page.locator(".js-plotly-plot >> visible=true").first.wait_for(timeout=10_000)
+    page.screenshot(path=str(tmp_path / "consent-coverage.png"), full_page=True)
+    page.get_by_role("tab", name="Violations").click()
+    _settled(page)
+    page.get_by_role("button", name="Open an incident for these").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Download CSV").wait_for(timeout=10_000)
+    page.get_by_role("tab", name="Route to a human").click()
+    _settled(page)
+    page.get_by_text("opted out of automated decisions").first.wait_for(timeout=10_000)
+    page.get_by_role("tab", name="Data-subject requests").wait_for(timeout=10_000)
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("heading", name="Sign in").wait_for(timeout=30_000)
+    _settled(page)
+    _sign_in(page, "sm.north")
+    page.get_by_role("heading", name="Consent & privacy").wait_for(timeout=30_000)
+    _settled(page)
+    assert page.get_by_role("tab", name="Data-subject requests").count() == 0
+    page.get_by_role("tab", name="Route to a human").click()
+    _settled(page)
+    grid = page.locator('[data-testid="stDataFrame"] >> visible=true').first
+    grid.wait_for(timeout=10_000)
+    page.screenshot(path=str(tmp_path / "consent-routing-north.png"), full_page=True)
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert "south" not in main and "west" not in main

@@ -152,3 +152,42 @@ def test_explain_bad_input_exits_2_without_a_traceback(run, demo_copy, monkeypat
     monkeypatch.setenv("ETHICS_HOME", str(demo_copy))
     result = run("explain", *args)
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_consent_and_dsr_commands(run, examples, home, now):
+    from ethics import privacy
+
+    run("register", examples / "manifest.toml")
+    events = examples / "events.csv"
+    events.write_text("event_id,customer_id,purpose,status,source,occurred_at\n"
+                      "E1,C000455,ai_scoring,granted,web_form,2026-10-01T09:00:00Z\n"
+                      "E2,C000096,ai_scoring,objected,call,2026-10-02T09:00:00Z\n")
+    result = run("consent", "import", events)
+    assert result.exit_code == 0 and "appended 2 consent events from events.csv" in result.output
+    people = examples / "people.csv"
+    people.write_text("customer_id,name,email\nC000455,Ada Example,ada@example.com\n")
+    assert "stored 1 customers from people.csv" in run("customers", "import", people).output
+    run("import", "scores", "--model", "webinar-follow-up", "--version", "1.0.0", "--week", WEEK,
+        examples / "scores.csv")
+    run("snapshot", "--model", "webinar-follow-up", "--week", WEEK)
+    result = run("consent", "coverage", "--model", "webinar-follow-up", "--json")
+    assert result.exit_code == 1  # coverage far below the policy
+    data = json.loads(result.output)
+    assert data["light"]["status"] == "fail" and data["consent"]["scored"] == 200
+    assert data["consent"]["covered"] + data["consent"]["without_consent"] == 200
+    assert "team north" in run("consent", "coverage", "--model", "webinar-follow-up").output
+    violations = run("consent", "violations", "--model", "webinar-follow-up", "--week", WEEK).output
+    assert violations.startswith("lead_id,customer,") and len(violations.splitlines()) == 1 + data["consent"][
+        "without_consent"]
+    routing = json.loads(run("consent", "routing", "--json").output)
+    assert [r["customer"] for r in routing] == [privacy.pseudonymise(store.open_db(home / "ethics.db"), "C000096")]
+    export = json.loads(run("dsr", "export", "--customer", "C000455").output)
+    assert export["details"]["name"] == "Ada Example" and export["scores"]
+    assert run("dsr", "export", "--customer", "C000455", "--format", "csv").output.startswith("section,record")
+    result = run("dsr", "erase", "--customer", "C000455", "--yes")
+    assert result.exit_code == 0 and "1 contact record(s)" in result.output
+    assert run("audit", "verify").output.startswith("ok, ")
+    result = run("dsr", "erase", "--customer", "C000455", "--yes")
+    assert result.exit_code == 2 and "was already erased" in result.output
+    result = run("consent", "import", events)
+    assert result.exit_code == 2 and "already imported" in result.output

@@ -79,7 +79,7 @@ def _grouping(snapshot, data, name):
 
 def test_snapshot_records_inputs_packages_and_policy(db, example_snapshot):
     snap = snapshots.get_snapshot(db, example_snapshot["id"])
-    assert set(snap["inputs"]) == {"artifact_sha256", "eval", "scores", "drift_reference"}
+    assert set(snap["inputs"]) == {"artifact_sha256", "eval", "scores", "drift_reference", "consent_events"}
     assert snap["inputs"]["drift_reference"]["week"] == WEEK
     assert snap["results"]["drift"]["reference_week"] == WEEK
     assert {c["column"]: c["psi"] for c in snap["results"]["drift"]["columns"]}["score"] == 0.0

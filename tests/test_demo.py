@@ -86,7 +86,7 @@ def test_every_model_has_an_evaluation_set_and_scoring_batch_per_week(demo_db, d
     assert "label" not in frame.columns
     assert frame["lead_id"].iloc[0] == "LS-2026W48-000001"
     assert frame["lead_id"].is_unique
-    assert frame["customer_id"].str.fullmatch(r"C\d{6}").all()
+    assert frame["customer_id"].str.fullmatch(r"p-[0-9a-f]{32}").all()  # pseudonymised
     assert set(frame["team"]) == set(demo.DEMO_TEAMS)
     assert set(frame["age_band"]) == set(demo.AGE_BANDS)
     assert frame["sex"].isna().any() and set(frame["sex"].dropna()) == {"female", "male"}

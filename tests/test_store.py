@@ -18,6 +18,7 @@ def test_fresh_database_ends_with_nothing_pending(fresh_db):
         "0005_audit_log_incident_comments",
         "0006_reviews",
         "0007_explanations_overrides",
+        "0008_consent_privacy",
     ]
 
 
@@ -37,7 +38,8 @@ def test_old_database_is_upgraded(home):
     db = store.open_db(home / "ethics.db")
     assert store.migrate(db) == [
         "0002_consent_events_incidents", "0003_users_sign_ins", "0004_snapshot_summary",
-        "0005_audit_log_incident_comments", "0006_reviews", "0007_explanations_overrides"]
+        "0005_audit_log_incident_comments", "0006_reviews", "0007_explanations_overrides",
+        "0008_consent_privacy"]
     assert db[store.INCIDENTS].exists()
     assert MIGRATIONS.pending(db) == []
 
