@@ -337,14 +337,10 @@ def lead_states(frame: pd.DataFrame, times: np.ndarray, index: EventIndex, *, pu
     customers = index.codes_of(frame["customer_id"])
     status, since = index.as_of(customers, purpose, times)
     objected = np.zeros(len(frame), dtype=bool)
-    objected_since = np.zeros(len(frame), dtype=np.int64)
     for other in OBJECTION_PURPOSES:
-        other_status, other_since = (status, since) if other == purpose else index.as_of(customers, other, times)
-        mask = other_status == _RANK["objected"]
-        objected_since = np.where(mask & ~objected, other_since, objected_since)
-        objected |= mask
-    return pd.DataFrame({"status": status, "since": since, "objected": objected, "objected_since": objected_since},
-                        index=frame.index)
+        other_status = status if other == purpose else index.as_of(customers, other, times)[0]
+        objected |= other_status == _RANK["objected"]
+    return pd.DataFrame({"status": status, "since": since, "objected": objected}, index=frame.index)
 
 
 def _counts(status: np.ndarray, groups: np.ndarray, size: int) -> list[dict[str, Any]]:
