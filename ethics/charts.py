@@ -194,6 +194,9 @@ def shap_waterfall(
         figure.add_vline(x=threshold, line_dash="dash", line_color="#ff7f0e", annotation_text="threshold")
     figure.update_layout(xaxis_title=f"model output ({output_space})", yaxis={"autorange": "reversed"},
                          height=_HEIGHT + 20 * len(steps), showlegend=False)
+    return figure
+
+
 def consent_trend(trend: pd.DataFrame, *, threshold: dict[str, float]) -> go.Figure:
     """Consent coverage across weekly snapshots, with the policy's warn and fail lines."""
     figure = go.Figure([go.Scatter(name="coverage", x=trend["week"], y=trend["coverage"], mode="lines+markers")])

@@ -296,7 +296,6 @@ def group_auc(
 # -- the assessment ------------------------------------------------------------------------
 
 
-
 def _interval(samples: np.ndarray, confidence: float) -> list[float | None]:
     tail = (1 - confidence) / 2 * 100
     finite = samples[np.isfinite(samples)]

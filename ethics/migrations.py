@@ -278,6 +278,8 @@ def m0007(db: Database) -> None:
     db[OVERRIDES].create_index(["model_id", "team"])
     _forbid(db, OVERRIDES, "UPDATE", "decision overrides are immutable")
     _forbid(db, OVERRIDES, "DELETE", "decision overrides are immutable")
+
+
 @MIGRATIONS(name="0008_consent_privacy")
 def m0008(db: Database) -> None:
     # Event time as UTC epoch seconds: ISO texts with different offsets do not sort by time.

@@ -366,7 +366,6 @@ def performance(frame: pd.DataFrame, *, threshold: float) -> dict[str, Any]:
     }
 
 
-
 def _parsed(row: dict[str, Any]) -> dict[str, Any]:
     row = dict(row)
     for key in ("inputs", "packages", "policy", "results", "summary"):

@@ -488,7 +488,6 @@ def not_evaluated(area: str) -> None:
     st.info(f"{LIGHT_ICONS['not_evaluated']} {area}: not evaluated yet. This area has no results in the snapshot.")
 
 
-
 def _with_store(db_path: str, make: Callable[[store.Database], Any], *, charts: bool = False) -> Any:
     from ethics import chart_images
 
@@ -564,6 +563,8 @@ def portfolio_downloads(actor: Actor) -> None:
         data=lambda: _with_store(db_path, lambda db: model_card.to_csv(report_rows.portfolio_rows(
             portfolio.overview(db, team=actor.scope)))),
     )
+
+
 def source_note(snap: dict[str, Any]) -> None:
     """Say when a snapshot was computed from imported aggregates rather than rows, and what that means."""
     source = snap["results"].get("source", {})
