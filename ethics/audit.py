@@ -155,10 +155,11 @@ class SubjectExported(Event):
 @event
 @dataclass(frozen=True)
 class SubjectErased(Event):
-    """One customer's personal rows were erased; rewritten datasets carry their new SHA-256."""
+    """One customer's personal rows were erased; rewritten datasets and explanations carry their new SHA-256."""
 
     name: ClassVar[str] = "dsr.erased"
     datasets: list[dict[str, Any]] = field(default_factory=list)
+    explanations: list[dict[str, Any]] = field(default_factory=list)
     consent_events: int = 0
     customers: int = 0
     incidents: int = 0

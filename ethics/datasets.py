@@ -253,8 +253,8 @@ def store_frame(
     return {"id": dataset_id, **row}
 
 
-def write_parquet(frame: pd.DataFrame, *, home: Path) -> tuple[str, str]:
-    """Store rows as Parquet named by its SHA-256 under ``home/datasets``.
+def write_parquet(frame: pd.DataFrame, *, home: Path, directory: str = DATASETS_DIR) -> tuple[str, str]:
+    """Store rows as zstd Parquet named by its SHA-256 under ``home/directory``.
 
     Returns
     -------
@@ -265,7 +265,7 @@ def write_parquet(frame: pd.DataFrame, *, home: Path) -> tuple[str, str]:
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer, compression="zstd")
     payload = buffer.getvalue().to_pybytes()
     sha = artifacts.sha256_bytes(payload)
-    relative = f"{DATASETS_DIR}/{sha}.parquet"
+    relative = f"{directory}/{sha}.parquet"
     target = home / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from ethics import audit, datasets, privacy, store
+from ethics import audit, datasets, explain, privacy, store
 from ethics.cells import safe_cell
 from ethics.errors import NotFound, ValidationError
 from ethics.weeks import iso, utcnow
@@ -43,6 +43,25 @@ def _personal_rows(db: store.Database, pseudonym: str, *, home: Path) -> list[tu
         if (frame["customer_id"] == pseudonym).any():
             found.append((dataset, frame))
     return found
+
+
+def _explained(db: store.Database, *, distinct: bool = False) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Snapshots that stored per-lead explanations, with the reference to that file (once per file if ``distinct``)."""
+    found, seen = [], set()
+    for snapshot_id, model_id, week, ref in db.execute(
+        f"select id, model_id, week, json_extract(results_json, '$.explanations.leads') from {store.SNAPSHOTS} "
+        "where json_type(results_json, '$.explanations.leads') = 'object' order by id"
+    ).fetchall():
+        ref = json.loads(ref)
+        if distinct and ref["sha256"] in seen:
+            continue
+        seen.add(ref["sha256"])
+        found.append(({"id": snapshot_id, "model_id": model_id, "week": week}, ref))
+    return found
+
+
+def _rows_of(frame: pd.DataFrame, pseudonym: str) -> pd.DataFrame:
+    return frame[frame["customer_id"] == pseudonym]
 
 
 def _incidents_of(db: store.Database, lead_ids: set[str], needles: list[str]) -> list[dict[str, Any]]:
@@ -113,12 +132,16 @@ def export_subject(
         "details": details[0] if details else None,
         "consent_events": events,
         "scores": scores,
-        # Per-lead explanations are computed from the scores above on request; none are stored per customer.
-        "explanations": [],
+        "explanations": [
+            {"snapshot_id": snapshot["id"], "model_id": snapshot["model_id"], "week": snapshot["week"],
+             **{k: _plain(v) for k, v in record.items()}}
+            for snapshot, ref in _explained(db)
+            for record in _rows_of(explain.read_leads(ref, home=home), pseudonym).to_dict(orient="records")
+        ],
         "incidents": found_incidents,
         "requests": [{**r, "details": json.loads(r.pop("details_json") or "{}")} for r in requests],
     }
-    records = len(events) + len(scores) + len(found_incidents) + (1 if details else 0)
+    records = len(events) + len(scores) + len(export["explanations"]) + len(found_incidents) + (1 if details else 0)
     with store.transaction(db):
         request_id = db[store.DSR_REQUESTS].insert({
             "kind": "export", "pseudonym": pseudonym, "requested_at": iso(moment), "actor": actor,
@@ -201,14 +224,25 @@ def erase_subject(
         rewritten.append({"dataset_id": dataset["id"], "old_sha256": dataset["parquet_sha256"],
                           "old_file": dataset["parquet_file"], "new_sha256": sha, "new_file": relative,
                           "rows_removed": int(mine.sum()), "rows": int((~mine).sum())})
+    explained = []
+    for _, ref in _explained(db, distinct=True):
+        frame = explain.read_leads(ref, home=home)
+        mine = (frame["customer_id"] == pseudonym).to_numpy(dtype=bool)
+        if mine.any():
+            lead_ids.update(frame.loc[mine, "lead_id"])
+            new = explain.write_table(frame[~mine].reset_index(drop=True), home=home)
+            new_files.append(new["file"])
+            explained.append({"ref": ref, "new": new, "rows_removed": int(mine.sum())})
     found_incidents = _incidents_of(db, lead_ids, _mentions(lead_ids, typed, details[0] if details else None))
     events = db.execute(f"select count(*) from {store.CONSENT_EVENTS} where customer_id = ?", [pseudonym]).fetchone()[0]
-    if not (details or events or rewritten or found_incidents):
+    if not (details or events or rewritten or explained or found_incidents):
         _remove_unreferenced(db, new_files, home=home)
         raise NotFound(NOTHING_HELD.format(customer=typed))
     needles = _mentions(lead_ids, typed, details[0] if details else None)
     summary = {
         "datasets": [{k: r[k] for k in ("dataset_id", "old_sha256", "new_sha256", "rows_removed")} for r in rewritten],
+        "explanations": [{"old_sha256": e["ref"]["sha256"], "new_sha256": e["new"]["sha256"],
+                          "rows_removed": e["rows_removed"]} for e in explained],
         "consent_events": events, "customers": len(details), "incidents": len(found_incidents),
     }
     db.execute("PRAGMA secure_delete = ON")  # deleted content is overwritten, not left in free pages
@@ -232,6 +266,8 @@ def erase_subject(
     finally:
         db.execute("PRAGMA secure_delete = OFF")
     _remove_unreferenced(db, [r["old_file"] for r in rewritten], home=home)
+    for item in explained:
+        explain.replace_leads(item["ref"], item["new"], home=home)
     # Rebuild the file so no free page or slack space keeps an old copy of the rows, then fold in the log.
     db.execute("VACUUM")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -28,7 +28,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ethics import artifacts
@@ -37,6 +36,7 @@ from ethics.manifest import feature_names, sensitive_names
 from ethics.store import json_number
 
 EXPLANATIONS_DIR = "explanations"
+REPLACED_SUFFIX = ".replaced"
 SHAP_PREFIX = "shap__"
 ADDITIVITY_TOLERANCE = 1e-4  # XGBoost computes contributions in float32
 DEFAULT_PROXY_THRESHOLD = 0.3
@@ -364,18 +364,42 @@ def write_leads(scores: pd.DataFrame, found: Attribution, *, home: Path) -> dict
         **{name: scores[name].to_numpy(dtype=np.float64) for name in features},
         **{SHAP_PREFIX + name: found.values[name].to_numpy() for name in features},
     })
-    buffer = pa.BufferOutputStream()
-    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), buffer, compression="zstd")
-    payload = buffer.getvalue().to_pybytes()
-    sha = artifacts.sha256_bytes(payload)
-    relative = f"{EXPLANATIONS_DIR}/{sha}.parquet"
-    target = home / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists():
-        tmp = target.with_suffix(".part")
-        tmp.write_bytes(payload)
-        tmp.replace(target)
+    return write_table(table, home=home)
+
+
+def write_table(table: pd.DataFrame, *, home: Path) -> dict[str, Any]:
+    """Store per-lead values as Parquet named by its SHA-256 under ``home/explanations``."""
+    from ethics.datasets import write_parquet
+
+    sha, relative = write_parquet(table, home=home, directory=EXPLANATIONS_DIR)
     return {"file": relative, "sha256": sha, "rows": len(table)}
+
+
+def _current_file(ref: Mapping[str, Any], *, home: Path) -> tuple[Path, str]:
+    """The file holding a snapshot's per-lead values now, and the SHA-256 it must have.
+
+    An erasure (data-subject request) rewrites the file without the customer's rows and
+    leaves ``<sha256>.replaced`` beside the original name, naming the new file and its
+    SHA-256 (both also recorded in the erasure's audit entry).  The snapshot itself, and
+    the hash a review signed, stay as they were.
+    """
+    original = home / ref["file"]
+    marker = original.with_suffix(REPLACED_SUFFIX)
+    if marker.exists():
+        relative, sha = marker.read_text().split()
+        return home / relative, sha
+    return original, ref["sha256"]
+
+
+def replace_leads(ref: Mapping[str, Any], new: Mapping[str, Any], *, home: Path) -> None:
+    """Point a snapshot's per-lead values at ``new`` (written by :func:`write_table`) and delete the old file."""
+    previous, _ = _current_file(ref, home=home)
+    marker = (home / ref["file"]).with_suffix(REPLACED_SUFFIX)
+    tmp = marker.with_suffix(".part")
+    tmp.write_text(f"{new['file']} {new['sha256']}\n")
+    tmp.replace(marker)
+    if previous != home / new["file"]:
+        previous.unlink(missing_ok=True)
 
 
 def read_leads(ref: Mapping[str, Any], *, home: Path) -> pd.DataFrame:
@@ -386,11 +410,11 @@ def read_leads(ref: Mapping[str, Any], *, home: Path) -> pd.DataFrame:
     NotFound
         The file is missing or was changed.
     """
-    path = home / ref["file"]
+    path, sha = _current_file(ref, home=home)
     if not path.exists():
         raise NotFound(LEADS_MISSING.format(file=ref["file"]))
     data = path.read_bytes()
-    if artifacts.sha256_bytes(data) != ref["sha256"]:
+    if artifacts.sha256_bytes(data) != sha:
         raise NotFound(LEADS_TAMPERED.format(file=ref["file"]))
     return pq.read_table(io.BytesIO(data)).to_pandas()
 

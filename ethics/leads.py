@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethics import audit, consent, datasets, explain, incidents, registry, snapshots, store
+from ethics import audit, consent, datasets, explain, incidents, privacy, registry, snapshots, store
 from ethics.auth import MODEL_NOT_VISIBLE, Actor, require
 from ethics.errors import UNKNOWN_SNAPSHOT, NotFound, PermissionDenied, ValidationError
 from ethics.weeks import iso, utcnow
@@ -52,13 +52,14 @@ def decision(score: float, threshold: float) -> str:
     return SELECTED if score >= threshold else NOT_SELECTED
 
 
-def match_customer(customer_ids: pd.Series, typed: str) -> np.ndarray:
-    """Rows whose stored customer id is the typed one.
+def match_customer(db: store.Database, customer_ids: pd.Series, typed: str) -> np.ndarray:
+    """Rows of the customer a person typed: the CRM id (stored as its keyed pseudonym) or the name.
 
-    The one place that compares a typed customer id with stored ids, so that stored ids
-    can be pseudonymised (the typed id hashed here) without touching the callers.
+    The one place that compares typed text with stored customer ids; the stored
+    pseudonym itself and an id stored before pseudonymisation match too.
     """
-    return (customer_ids == typed).to_numpy(dtype=bool, na_value=False)
+    wanted = {typed, privacy.pseudonymise(db, typed), *privacy.pseudonyms_named(db, typed)}
+    return customer_ids.isin(wanted).to_numpy(dtype=bool)
 
 
 def visible_model(db: store.Database, model_id: str, *, team: str | None) -> dict[str, Any]:
@@ -156,7 +157,7 @@ def find_leads(
     model = visible_model(db, model_id, team=team)
     snap = _snapshot(db, model["id"], snapshot_id)
     frame, explained = lead_rows(db, snap, home=home, loader=loader)
-    mask = (frame["lead_id"] == query).to_numpy(dtype=bool) | match_customer(frame["customer_id"], query)
+    mask = (frame["lead_id"] == query).to_numpy(dtype=bool) | match_customer(db, frame["customer_id"], query)
     if team is not None:
         mask &= (frame["team"] == team).to_numpy(dtype=bool)
     if not mask.any():

@@ -231,3 +231,9 @@ def customer_names(db: store.Database, pseudonyms: Iterable[str]) -> dict[str, d
         ):
             found[row["pseudonym"]] = row
     return found
+
+
+def pseudonyms_named(db: store.Database, name: str) -> list[str]:
+    """Pseudonyms of the customers whose imported name is ``name`` (case and outer spaces ignored)."""
+    rows = db.execute(f"select pseudonym from {store.CUSTOMERS} where lower(name) = lower(?)", [name.strip()])
+    return [row[0] for row in rows.fetchall()]

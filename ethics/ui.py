@@ -350,6 +350,7 @@ def clear_readers() -> None:
     overview_rows.clear()
     consent_violations.clear()
     human_routing.clear()
+    _lead_explanations.clear()  # an erasure rewrites per-lead files
 
 
 def light(state: dict[str, str]) -> str:

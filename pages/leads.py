@@ -33,7 +33,7 @@ def body(db, actor):
     snap = ui.pick_snapshot(db, model) if model else None
     if snap is None:
         return
-    query = st.text_input("Lead id or customer id", placeholder="e.g. LS-2026W48-000001 or C003498")
+    query = st.text_input("Lead id, customer id or name", placeholder="e.g. LS-2026W48-000001, C003498 or a name")
     if not query.strip():
         st.caption("Type a lead id or a customer id of " + (f"team {actor.scope}" if actor.scope else "any team")
                    + " from this snapshot's scoring batch.")

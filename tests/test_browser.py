@@ -279,7 +279,7 @@ def test_sales_manager_looks_up_a_lead_contests_and_overrides(server, page):
     finally:
         db.close()
     _open_as(page, server, "/leads?model=lead-scoring", "sm.north", heading="Lead lookup")
-    box = page.get_by_role("textbox", name="Lead id or customer id")
+    box = page.get_by_role("textbox", name="Lead id, customer id or name")
     box.fill(lead_id)
     box.press("Enter")
     reasons = expected["explanation"]["reasons"]

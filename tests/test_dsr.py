@@ -6,7 +6,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from ethics import audit, consent, datasets, dsr, incidents, privacy, snapshots, store
+from ethics import audit, consent, datasets, dsr, explain, incidents, privacy, snapshots, store
 from ethics.errors import NotFound, ValidationError
 
 NAME = "Zoë Quellhorst-Abendroth"
@@ -44,6 +44,10 @@ def test_export_holds_everything_about_the_customer(erasable, now):
     assert [e["event_id"] for e in export["consent_events"]] == [e["event_id"] for e in
                                                                   sorted(events, key=lambda e: e["occurred_ts"])]
     assert [i["title"] for i in export["incidents"]] == ["Customer contests a score"]
+    explained = [(e["model_id"], e["week"], e["lead_id"]) for e in export["explanations"]]
+    assert ("lead-scoring", "2026-W48", lead["lead_id"]) in explained
+    assert all(e["customer_id"] == pseudonym for e in export["explanations"])
+    assert any(key.startswith(explain.SHAP_PREFIX) for key in export["explanations"][0])
     text = dsr.export_csv(export)
     assert f"details,1,name,{NAME}" in text and "section,record,field,value" in text
     json.dumps(export)  # JSON-ready
@@ -73,6 +77,15 @@ def test_erasure_end_to_end(erasable, now, examples):
         assert len(frame) == dataset["rows"] == rows_before[dataset["id"]] - removed.get(dataset["id"], 0)
     rewritten = {d["old_sha256"]: d["new_sha256"] for d in details["datasets"]}
     assert not any((home / "datasets" / f"{old}.parquet").exists() for old in rewritten)
+    # Per-lead explanations: rewritten without the customer, still read through the snapshot's reference.
+    assert details["explanations"] and all(e["rows_removed"] for e in details["explanations"])
+    for i in snapshot_ids:
+        ref = results_before[i].get("explanations", {}).get("leads")
+        if ref:
+            frame = explain.read_leads(ref, home=home)
+            assert pseudonym not in set(frame["customer_id"]) and lead["lead_id"] not in set(frame["lead_id"])
+            assert len(frame) == ref["rows"] - sum(e["rows_removed"] for e in details["explanations"]
+                                                   if e["old_sha256"] == ref["sha256"])
     # Snapshots keep their aggregates and verify; the audit chain verifies and records the erasure.
     assert all(snapshots.verify_snapshot(db, i) for i in snapshot_ids)
     assert {i: snapshots.get_snapshot(db, i)["results"] for i in snapshot_ids} == results_before
@@ -86,7 +99,8 @@ def test_erasure_end_to_end(erasable, now, examples):
     assert store.list_rows(db, store.CONSENT_EVENTS, "customer_id = ?", [pseudonym]) == []
     # The typed id, name and e-mail are nowhere in the database file or any Parquet file.
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    for path in [home / "ethics.db", *home.glob("ethics.db-wal"), *(home / "datasets").glob("*.parquet")]:
+    for path in [home / "ethics.db", *home.glob("ethics.db-wal"), *(home / "datasets").glob("*.parquet"),
+                 *(home / "explanations").glob("*.parquet")]:
         data = path.read_bytes()
         for secret in (customer, NAME, EMAIL, lead["lead_id"]):
             assert secret.encode() not in data, (secret, path.name)

@@ -66,6 +66,18 @@ def test_consent_status_at_matches_a_plain_walk_over_the_events(ldb):
             assert consent.status_at(ldb, customer_id=customer, purpose="ai_scoring", at=at)["status"] == expected
 
 
+def test_typed_crm_id_and_name_find_the_leads_stored_under_the_pseudonym(ldb, lead_home):
+    _, batch = _batch(ldb, lead_home)
+    pseudonym = batch[batch["team"] == "north"]["customer_id"].value_counts().index[0]
+    assert pseudonym.startswith("p-")
+    (details,) = store.list_rows(ldb, store.CUSTOMERS, "pseudonym = ?", [pseudonym])
+    namesakes = {row["pseudonym"] for row in store.list_rows(ldb, store.CUSTOMERS) if row["name"] == details["name"]}
+    north = batch[batch["team"] == "north"]
+    for typed, customers in ((details["customer_ref"], {pseudonym}), (f" {details['name'].upper()} ", namesakes)):
+        found = leads.find_leads(ldb, home=lead_home, model_id="lead-scoring", query=typed, team="north")
+        assert sorted(f["lead_id"] for f in found) == sorted(north[north["customer_id"].isin(customers)]["lead_id"])
+
+
 def test_customer_id_finds_every_lead_of_the_customer(ldb, lead_home):
     _, batch = _batch(ldb, lead_home)
     counts = batch[batch["team"] == "north"]["customer_id"].value_counts()

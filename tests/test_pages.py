@@ -183,7 +183,7 @@ def test_lead_lookup_page_shows_reasons_and_records_an_override(app_home, exampl
     from ethics import leads
 
     at = _ok(open_page(open_app("sm.north"), "pages/leads.py", model=EXAMPLE_MODEL))
-    next(t for t in at.text_input if t.label == "Lead id or customer id").input("WB-01000").run()
+    next(t for t in at.text_input if t.label == "Lead id, customer id or name").input("WB-01000").run()
     _ok(at)
     assert {m.label: m.value for m in at.metric}["Team"] == "north"
     db = store.open_db(app_home / "ethics.db")
