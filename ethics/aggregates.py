@@ -244,6 +244,27 @@ def histogram(statistics: pd.DataFrame) -> np.ndarray:
                        weights=statistics["leads"].to_numpy(dtype=np.float64), minlength=bins)
 
 
+def consent_coverage(statistics: pd.DataFrame, *, purpose: str) -> dict[str, Any] | None:
+    """A scoring batch's consent coverage from its statistics, in the shape of ``results["consent"]``.
+
+    The cells hold neither team nor customer, so ``by_team`` is empty and ``human_routing``
+    (a count of customers) is None; fairness on consented rows needs the rows.  None when
+    the cells carry no consent state.
+    """
+    if statistics["consent_status"].isna().all():
+        return None
+    leads = statistics.groupby("consent_status")["leads"].sum()
+    scored = int(statistics["leads"].sum())
+    covered = int(leads.get("granted", 0))
+    return {
+        "purpose": purpose, "scored": scored, "covered": covered,
+        "coverage": json_number(covered / scored) if scored else None,
+        "without_consent": scored - covered, "after_withdrawal": int(leads.get("withdrawn", 0)),
+        "after_objection": int(leads.get("objected", 0)), "by_team": [], "violations": scored - covered,
+        "human_routing": None, "source": "aggregates",
+    }
+
+
 def consent_counts(statistics: pd.DataFrame, *, attributes: Sequence[str]) -> list[dict[str, Any]]:
     """Leads by consent state for each group of each sensitive attribute (empty without consent states).
 

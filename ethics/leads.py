@@ -171,7 +171,12 @@ def find_leads(
     rows = [{name: values[position] for name, values in columns.items()} for position in range(len(matches))]
     context = {"manifest": registry.get_version(db, snap["model_id"], snap["version"])["manifest"],
                "model_name": model["name"], "scored_at": _batch(db, snap)["imported_at"]}
-    return [_lead_detail(db, snap, row, explained=explained, **context) for row in rows]
+    details = [_lead_detail(db, snap, row, explained=explained, **context) for row in rows]
+    known = privacy.customer_names(db, [d["customer_id"] for d in details])
+    for detail in details:  # the CRM id and name a person recognises, where contact details were imported
+        found = known.get(detail["customer_id"], {})
+        detail["customer_ref"], detail["customer_name"] = found.get("customer_ref"), found.get("name")
+    return details
 
 
 def _lead_detail(

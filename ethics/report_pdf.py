@@ -15,6 +15,7 @@ import pandas as pd
 
 from ethics import chart_images, charts, portfolio, reviews
 from ethics import report_rows as tables
+from ethics.consent import count_text
 from ethics.pdf import KEEP_TOGETHER_MM, Document, table_height
 from ethics.policy import DATA_NAMES, describe_threshold
 
@@ -214,7 +215,7 @@ def _consent(document: Document, facts: dict[str, Any]) -> None:
         ("Coverage", f"{tables.percent(found['coverage'])} ({found['covered']:,} of {found['scored']:,} scored leads)"),
         ("Violations", f"{found['violations']:,} (without consent {found['without_consent']:,}, after withdrawal "
                        f"{found['after_withdrawal']:,}, after objection {found['after_objection']:,})"),
-        ("Routed to a human", f"{found['human_routing']:,}"),
+        ("Routed to a human", count_text(found["human_routing"])),
     ])
     document.rows_table(tables.consent_rows(found), empty="No per-team breakdown.", small=True)
     consented = (found.get("fairness_consented") or {}).get("verdicts") or []

@@ -113,7 +113,11 @@ def take_snapshot(
             lead_explanations=lead_explanations,
         )
     # Coverage per lead needs the scored rows themselves, not a sample beside aggregates.
-    if manifest.get("consent_purpose") and "scores" in frames and "scores" not in statistics:
+    if manifest.get("consent_purpose") and "scores" in statistics:
+        found_coverage = aggregates.consent_coverage(statistics["scores"], purpose=manifest["consent_purpose"])
+        if found_coverage is not None:
+            results["consent"] = found_coverage
+    elif manifest.get("consent_purpose") and "scores" in frames:
         inputs["consent_events"] = consent.events_state(db)
         results["consent"] = consent_results(db, frames, found_rows, manifest=manifest, policy=policy,
                                              assessed=results.get("fairness", {}))

@@ -293,7 +293,8 @@ def lead_card(detail: dict[str, Any]) -> None:
     cols[2].metric("Consent at scoring", detail["consent"]["status"],
                    help=f"Consent purpose {detail['consent']['purpose']!r} at {detail['consent']['at']}.")
     cols[3].metric("Team", detail["team"])
-    st.caption(f"Lead {escape(detail['lead_id'])} · customer {escape(detail['customer_id'])} · "
+    customer = " ".join(escape(part) for part in (detail.get("customer_name"), detail.get("customer_ref")) if part)
+    st.caption(f"Lead {escape(detail['lead_id'])} · customer {customer or escape(detail['customer_id'])} · "
                f"{escape(detail['model_name'])} {escape(detail['version'])} · week {detail['week']} · "
                f"snapshot `{detail['snapshot_hash'][:12]}`")
     if detail["consent"]["status"] != "granted":

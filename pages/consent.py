@@ -56,7 +56,10 @@ def routing_section(db, actor):
 
 
 def fairness_section(snap, found):
-    fair = found["fairness_consented"]
+    fair = found.get("fairness_consented")
+    if fair is None:
+        st.info("Fairness on consented rows needs the scored rows; this week's scoring batch came as aggregates.")
+        return
     st.caption(f"Verdicts recomputed on consented rows only ({fair['rows'].get('scores', 0):,} of "
                f"{found['scored']:,} scored leads) beside all rows.")
     ui.table(consent.compare_fairness(snap["results"].get("verdicts", []), fair["verdicts"]),

@@ -179,6 +179,19 @@ def test_consent_counts_per_group(parquet_files, manifest):
                                                                  "not_recorded")}}
 
 
+def test_consent_coverage_from_statistics_counts_the_rows_consent_states(parquet_files, manifest):
+    statistics = warehouse.compute_statistics({"scores": parquet_files["scores"]}, manifest=manifest)
+    found = aggregates.consent_coverage(statistics, purpose="ai_scoring")
+    states = pd.read_parquet(parquet_files["scores"])["consent_status"]
+    assert (found["scored"], found["covered"]) == (len(states), int((states == "granted").sum()))
+    assert found["coverage"] == pytest.approx((states == "granted").mean(), abs=1e-12)
+    assert (found["without_consent"], found["after_withdrawal"], found["after_objection"]) == (
+        int((states != "granted").sum()), int((states == "withdrawn").sum()), int((states == "objected").sum()))
+    assert (found["by_team"], found["human_routing"]) == ([], None)
+    no_states = statistics.assign(consent_status=None)
+    assert aggregates.consent_coverage(no_states, purpose="ai_scoring") is None
+
+
 # -- through the data home: import aggregates, snapshot --------------------------------------------------------------
 
 

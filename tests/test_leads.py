@@ -76,6 +76,8 @@ def test_typed_crm_id_and_name_find_the_leads_stored_under_the_pseudonym(ldb, le
     for typed, customers in ((details["customer_ref"], {pseudonym}), (f" {details['name'].upper()} ", namesakes)):
         found = leads.find_leads(ldb, home=lead_home, model_id="lead-scoring", query=typed, team="north")
         assert sorted(f["lead_id"] for f in found) == sorted(north[north["customer_id"].isin(customers)]["lead_id"])
+    assert {(f["customer_ref"], f["customer_name"]) for f in found if f["customer_id"] == pseudonym} == {
+        (details["customer_ref"], details["name"])}
 
 
 def test_customer_id_finds_every_lead_of_the_customer(ldb, lead_home):
