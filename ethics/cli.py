@@ -130,17 +130,19 @@ def _import_command(kind: str, summary: str) -> click.Command:
     @click.option("--version", required=True, help="Registered version of the model.")
     @click.option("--week", help=WEEK_HELP)
     def command(file: Path, model_id: str, version: str, week: str | None) -> None:
+        from ethics import aggregates
         from ethics.weeks import utcnow, week_of
 
         settings = load_settings()
-        row = datasets.import_dataset(
-            _open(settings), file, kind=kind, model_id=model_id, version=version,  # type: ignore[arg-type]
-            week=week or week_of(utcnow()), home=settings.home, actor=_actor(),
-        )
-        click.echo(
-            f"imported {row['rows']} rows as {datasets.KIND_NAMES[kind]} {row['id']} "
-            f"of {model_id} {version} for {row['week']} (sha256 {row['parquet_sha256']})"
-        )
+        where = {"model_id": model_id, "version": version, "week": week or week_of(utcnow()),
+                 "home": settings.home, "actor": _actor()}
+        if kind == aggregates.KIND:
+            row = aggregates.import_aggregates(_open(settings), file, **where)
+            what = f"aggregates of {row['rows']:,} leads as dataset {row['id']}"
+        else:
+            row = datasets.import_dataset(_open(settings), file, kind=kind, **where)  # type: ignore[arg-type]
+            what = f"{row['rows']} rows as {datasets.KIND_NAMES[kind]} {row['id']}"
+        click.echo(f"imported {what} of {model_id} {version} for {row['week']} (sha256 {row['parquet_sha256']})")
 
     command.__doc__ = summary
     return click.command(name=kind)(command)
@@ -148,25 +150,8 @@ def _import_command(kind: str, summary: str) -> click.Command:
 
 import_.add_command(_import_command("eval", "Import an evaluation set (labelled rows) from FILE."))
 import_.add_command(_import_command("scores", "Import a scoring batch (current leads) from FILE."))
-
-
-@import_.command(name="aggregates")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--model", "model_id", required=True, help="Model id.")
-@click.option("--version", required=True, help="Registered version of the model.")
-@click.option("--week", help=WEEK_HELP)
-def import_aggregates(file: Path, model_id: str, version: str, week: str | None) -> None:
-    """Import the statistics of a week (output of `python -m ethics sql`) from FILE."""
-    from ethics import aggregates
-    from ethics.weeks import utcnow, week_of
-
-    settings = load_settings()
-    row = aggregates.import_aggregates(
-        _open(settings), file, model_id=model_id, version=version, week=week or week_of(utcnow()),
-        home=settings.home, actor=_actor(),
-    )
-    click.echo(f"imported aggregates of {row['rows']:,} leads as dataset {row['id']} of {model_id} {version} "
-               f"for {row['week']} (sha256 {row['parquet_sha256']})")
+import_.add_command(_import_command(
+    "aggregates", "Import the statistics of a week (output of `python -m ethics sql`) from FILE."))
 
 
 def _version_manifest(model_id: str, version: str) -> dict[str, Any]:

@@ -16,9 +16,7 @@ of the team, checked here on the server for the PDF, card and portfolio alike.
 
 from __future__ import annotations
 
-import platform
 from datetime import UTC, datetime, time, timedelta
-from importlib import metadata
 from typing import Any
 
 from ethics import audit, auth, chart_images, incidents, portfolio, registry, report_pdf, reviews, snapshots, store
@@ -48,13 +46,7 @@ ART_13_ITEMS = (
 
 def report_packages() -> dict[str, str]:
     """Versions of the packages that laid out this report (the snapshot records its own)."""
-    versions = {"python": platform.python_version()}
-    for name in REPORT_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
+    return snapshots.package_versions(REPORT_PACKAGES)
 
 
 def visible_model(db: store.Database, *, actor: auth.Actor, model_id: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+from collections.abc import Sequence
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -29,10 +30,10 @@ DEFAULT_PSI = {"warn_above": 0.1, "fail_above": 0.25}
 PACKAGES = ("ethics", "numpy", "pandas", "scikit-learn", "fairlearn", "shap", "lightgbm", "xgboost")
 
 
-def package_versions() -> dict[str, str]:
-    """Versions of the packages whose code shapes a snapshot's numbers."""
+def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
+    """Versions of Python and of ``names`` (by default the packages whose code shapes a snapshot's numbers)."""
     versions = {"python": platform.python_version()}
-    for name in PACKAGES:
+    for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
