@@ -14,6 +14,7 @@ commit: a database whose chain ends before the anchor has lost entries.
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import hmac
 import io
@@ -367,12 +368,15 @@ def write_anchor(db: store.Database) -> None:
     if last is None:
         return
     anchor = path.parent / ANCHOR_FILE
-    current = _read_anchor(anchor)
-    if current is not None and current[0] >= last[0]:
-        return  # a concurrent writer already anchored a later head
-    tmp = anchor.with_suffix(f".{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    tmp.write_text(f"{last[0]} {last[1]} {_mac(key_for(db), last[0], last[1])}\n")
-    tmp.replace(anchor)
+    # Read, compare and replace under one lock: two writers must not move the anchor back to an older head.
+    with open(anchor.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        current = _read_anchor(anchor)
+        if current is not None and current[0] >= last[0]:
+            return  # a concurrent writer already anchored a later head
+        tmp = anchor.with_suffix(f".{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        tmp.write_text(f"{last[0]} {last[1]} {_mac(key_for(db), last[0], last[1])}\n")
+        tmp.replace(anchor)
 
 
 def _read_anchor(path: Path) -> tuple[int, str, str] | None:
