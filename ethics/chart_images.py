@@ -4,12 +4,16 @@ kaleido starts a browser for every call unless its sync server runs (about 3 s e
 time); :func:`renderer` keeps one open for a whole report (about 0.25 s a chart).
 kaleido's server is one per process, so a lock makes concurrent reports (two
 downloads in the app at once) take turns instead of closing each other's browser.
+Every drawing goes through one worker thread, so a report can start its charts with
+:func:`draw_ahead` and lay out text while Chromium draws them (the wait for Chromium
+releases the GIL).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,6 +27,8 @@ WIDTH, HEIGHT, SCALE = 900, 380, 2
 _LOCK = threading.RLock()
 _depth = 0
 _kept = False
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chart-images")
+_AHEAD: dict[str, Future[bytes]] = {}
 
 
 @contextmanager
@@ -72,12 +78,44 @@ def keep_open() -> None:
         _kept = True
 
 
+@contextmanager
+def drawing_ahead(figures: Iterable[tuple[go.Figure, int]]) -> Iterator[None]:
+    """Draw ``(figure, height)`` pairs in the background while the block runs; :func:`to_png` of one waits for it.
+
+    Use inside :func:`renderer`.  Drawings the block did not ask for are waited for (the
+    browser must not close under them) and dropped at its end.
+    """
+    keys = []
+    for figure, height in figures:
+        key = _key(figure, WIDTH, height)
+        if key not in _AHEAD:
+            _AHEAD[key] = _WORKER.submit(_draw, figure, WIDTH, height)
+            keys.append(key)
+    try:
+        yield
+    finally:
+        for key in keys:
+            left = _AHEAD.pop(key, None)
+            if left is not None:
+                left.exception()
+
+
 def to_png(figure: go.Figure, *, width: int = WIDTH, height: int = HEIGHT) -> bytes:
     """One figure as PNG bytes; call inside :func:`renderer` (outside it works, but starts a browser)."""
+    ahead = _AHEAD.pop(_key(figure, width, height), None)
+    if ahead is not None:
+        return ahead.result()
+    with renderer():
+        return _WORKER.submit(_draw, figure, width, height).result()
+
+
+def _key(figure: go.Figure, width: int, height: int) -> str:
+    return f"{width}x{height}:{figure.to_json()}"
+
+
+def _draw(figure: go.Figure, width: int, height: int) -> bytes:
     import kaleido
 
     printed = go.Figure(figure)  # the app's figure, sized and with margins for paper; the original is untouched
     printed.update_layout(width=width, height=height, margin={"t": 30, "b": 50, "l": 70, "r": 30})
-    with renderer():
-        return kaleido.calc_fig_sync(printed, opts={"format": "png", "width": width, "height": height,
-                                                    "scale": SCALE})
+    return kaleido.calc_fig_sync(printed, opts={"format": "png", "width": width, "height": height, "scale": SCALE})

@@ -23,12 +23,39 @@ GENERATED = "Generated"
 # A portfolio page must fit one model on one page.
 SUMMARY_FINDINGS = 3
 SUMMARY_WEEKS = 8
+GROUP_CHART_HEIGHT = 320
 
 
 def write_model_report(document: Document, facts: dict[str, Any]) -> None:
-    """Every section of a model's report, in order, into ``document``."""
-    for section in MODEL_SECTIONS:
-        section(document, facts)
+    """Every section of a model's report, in order, into ``document`` (its charts drawn meanwhile)."""
+    with chart_images.drawing_ahead(model_figures(facts)):
+        for section in MODEL_SECTIONS:
+            section(document, facts)
+
+
+def model_figures(facts: dict[str, Any]) -> list[tuple[Any, int]]:
+    """The charts of a model's report with their heights, in page order."""
+    figures = [(figure, chart_images.HEIGHT) for figure in [_performance_figure(facts)] if figure is not None]
+    figures += [(_group_figure(grouping), GROUP_CHART_HEIGHT) for grouping in facts["fairness"]["groupings"]
+                if facts["fairness"]["verdicts"]]
+    trend = _trend_figure(facts["fairness"])
+    return figures + ([(trend, chart_images.HEIGHT)] if trend is not None and facts["fairness"]["verdicts"] else [])
+
+
+def _performance_figure(facts: dict[str, Any]) -> Any:
+    trend = pd.DataFrame(facts["performance_trend"])
+    return charts.performance_trend(trend) if len(trend) else None
+
+
+def _group_figure(grouping: dict[str, Any]) -> Any:
+    return charts.group_metric(pd.DataFrame(grouping["groups"]), metric="selection_rate", label="Selection rate")
+
+
+def _trend_figure(found: dict[str, Any]) -> Any:
+    trend = found["trend"]
+    if not (trend and trend["rows"]):
+        return None
+    return charts.disparity_trend(pd.DataFrame(trend["rows"]), label=trend["label"], threshold=trend["threshold"])
 
 
 def _cover(document: Document, facts: dict[str, Any]) -> None:
@@ -120,10 +147,10 @@ def _performance(document: Document, facts: dict[str, Any]) -> None:
         document.paragraph(f"Scoring batch: {scoring['rows']:,} leads scored, "
                            f"mean score {tables.number(scoring['mean_score'])}, "
                            f"{tables.percent(scoring['selection_rate'])} selected.")
-    trend = pd.DataFrame(facts["performance_trend"])
-    if len(trend):
-        _chart(document, "Trend", charts.performance_trend(trend),
-               "Performance across weekly snapshots (up to this week).",
+    figure = _performance_figure(facts)
+    if figure is not None:
+        trend = pd.DataFrame(facts["performance_trend"])
+        _chart(document, "Trend", figure, "Performance across weekly snapshots (up to this week).",
                trend[["week", "version", "accuracy", "auc", "selection_rate", "scored_leads"]])
 
 
@@ -154,15 +181,12 @@ def _fairness_section(document: Document, facts: dict[str, Any]) -> None:
     document.rows_table(tables.verdict_rows(facts), widths=(10, 18, 20, 30, 10, 16, 30), small=True)
     for grouping in found["groupings"]:
         document.heading(f"Groups: {grouping['grouping']} ({DATA_NAMES[grouping['data']]})", level=2, keep=75)
-        groups = pd.DataFrame(grouping["groups"])
-        document.chart(chart_images.to_png(charts.group_metric(groups, metric="selection_rate", label="Selection rate"),
-                                           height=320),
+        document.chart(chart_images.to_png(_group_figure(grouping), height=GROUP_CHART_HEIGHT),
                        caption="Selection rate per group; whiskers: 95% bootstrap interval; grey: too few to judge.")
         document.rows_table(tables.group_rows(grouping), small=True, widths=(20, 8, 10, 17, 17, 17, 17))
-    trend = found["trend"]
-    if trend and trend["rows"]:
+    trend, figure = found["trend"], _trend_figure(found)
+    if figure is not None:
         rows = pd.DataFrame(trend["rows"])
-        figure = charts.disparity_trend(rows, label=trend["label"], threshold=trend["threshold"])
         _chart(document, f"Trend: {trend['label']}, {trend['grouping']}", figure,
                f"The worst verdict's disparity across weeks with its 95% interval; dashed: policy lines "
                f"({describe_threshold(trend['threshold'])}).", rows)
