@@ -569,9 +569,7 @@ def _walk_in_two(db: store.Database, path: Path, checks: _Checks, *, split: int)
         return head
     if head[0] != split or tail is None:
         return None
-    if tail[2] is not None:
-        return split + tail[0], tail[1] or head[1], tail[2], tail[3]
-    return split + tail[0], tail[1] or head[1], None, tail[3]
+    return split + tail[0], tail[1], tail[2], tail[3]
 
 
 def _walk_tail() -> None:

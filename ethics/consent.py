@@ -422,11 +422,6 @@ def consent_light(summary: Mapping[str, Any] | None, policy: Mapping[str, Any]) 
     return {"status": status, "reason": reason}
 
 
-def count_text(value: int | None) -> str:
-    """A count for people to read; "—" where it is not known (coverage from aggregates has no customers)."""
-    return "—" if value is None else f"{value:,}"
-
-
 DEFAULT_COVERAGE = {"warn_below": 0.98, "fail_below": 0.95}
 POLICY_KEYS = ("coverage", "fail_on_objection")
 

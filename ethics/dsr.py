@@ -60,10 +60,6 @@ def _explained(db: store.Database, *, distinct: bool = False) -> list[tuple[dict
     return found
 
 
-def _rows_of(frame: pd.DataFrame, pseudonym: str) -> pd.DataFrame:
-    return frame[frame["customer_id"] == pseudonym]
-
-
 def _incidents_of(db: store.Database, lead_ids: set[str], needles: list[str]) -> list[dict[str, Any]]:
     incidents = []
     for row in store.list_rows(db, store.INCIDENTS, order_by="id"):
@@ -136,7 +132,8 @@ def export_subject(
             {"snapshot_id": snapshot["id"], "model_id": snapshot["model_id"], "week": snapshot["week"],
              **{k: _plain(v) for k, v in record.items()}}
             for snapshot, ref in _explained(db)
-            for record in _rows_of(explain.read_leads(ref, home=home), pseudonym).to_dict(orient="records")
+            for frame in [explain.read_leads(ref, home=home)]
+            for record in frame[frame["customer_id"] == pseudonym].to_dict(orient="records")
         ],
         "incidents": found_incidents,
         "requests": [{**r, "details": json.loads(r.pop("details_json") or "{}")} for r in requests],

@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ethics import artifacts
+from ethics.datasets import write_parquet
 from ethics.errors import CheckFailed, NotFound, ValidationError
 from ethics.manifest import feature_names, sensitive_names
 from ethics.store import json_number
@@ -369,8 +370,6 @@ def write_leads(scores: pd.DataFrame, found: Attribution, *, home: Path) -> dict
 
 def write_table(table: pd.DataFrame, *, home: Path) -> dict[str, Any]:
     """Store per-lead values as Parquet named by its SHA-256 under ``home/explanations``."""
-    from ethics.datasets import write_parquet
-
     sha, relative = write_parquet(table, home=home, directory=EXPLANATIONS_DIR)
     return {"file": relative, "sha256": sha, "rows": len(table)}
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from ethics import report_rows as tables
 from ethics.cells import safe_cell
-from ethics.consent import count_text
 
 # Characters with a meaning anywhere in CommonMark or GitHub tables, and those that start a block.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~])")
@@ -93,7 +92,7 @@ def card_markdown(facts: dict[str, Any]) -> str:
     if consent:
         lines += [f"Coverage {tables.percent(consent['coverage'])} ({consent['covered']:,} of {consent['scored']:,}); "
                   f"violations {consent['violations']:,}; "
-                  f"routed to a human {count_text(consent['human_routing'])}.", "",
+                  f"routed to a human {tables.number(consent['human_routing'], '{:,}')}.", "",
                   *_md_table(tables.consent_rows(consent), empty="No per-team breakdown.")]
     else:
         lines += [tables.NOT_AVAILABLE, ""]

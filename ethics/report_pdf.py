@@ -15,7 +15,6 @@ import pandas as pd
 
 from ethics import chart_images, charts, portfolio, reviews
 from ethics import report_rows as tables
-from ethics.consent import count_text
 from ethics.pdf import KEEP_TOGETHER_MM, Document, table_height
 from ethics.policy import DATA_NAMES, describe_threshold
 
@@ -35,11 +34,11 @@ def write_model_report(document: Document, facts: dict[str, Any]) -> None:
 
 def model_figures(facts: dict[str, Any]) -> list[tuple[Any, int]]:
     """The charts of a model's report with their heights, in page order."""
-    figures = [(figure, chart_images.HEIGHT) for figure in [_performance_figure(facts)] if figure is not None]
-    figures += [(_group_figure(grouping), GROUP_CHART_HEIGHT) for grouping in facts["fairness"]["groupings"]
-                if facts["fairness"]["verdicts"]]
-    trend = _trend_figure(facts["fairness"])
-    return figures + ([(trend, chart_images.HEIGHT)] if trend is not None and facts["fairness"]["verdicts"] else [])
+    figures = [(_performance_figure(facts), chart_images.HEIGHT)]
+    if facts["fairness"]["verdicts"]:  # the fairness section draws nothing without verdicts
+        figures += [(_group_figure(grouping), GROUP_CHART_HEIGHT) for grouping in facts["fairness"]["groupings"]]
+        figures.append((_trend_figure(facts["fairness"]), chart_images.HEIGHT))
+    return [(figure, height) for figure, height in figures if figure is not None]
 
 
 def _performance_figure(facts: dict[str, Any]) -> Any:
@@ -239,7 +238,7 @@ def _consent(document: Document, facts: dict[str, Any]) -> None:
         ("Coverage", f"{tables.percent(found['coverage'])} ({found['covered']:,} of {found['scored']:,} scored leads)"),
         ("Violations", f"{found['violations']:,} (without consent {found['without_consent']:,}, after withdrawal "
                        f"{found['after_withdrawal']:,}, after objection {found['after_objection']:,})"),
-        ("Routed to a human", count_text(found["human_routing"])),
+        ("Routed to a human", tables.number(found["human_routing"], "{:,}")),
     ])
     document.rows_table(tables.consent_rows(found), empty="No per-team breakdown.", small=True)
     consented = (found.get("fairness_consented") or {}).get("verdicts") or []

@@ -1,8 +1,7 @@
 import pandas as pd
 import streamlit as st
 
-from ethics import charts, explain, incidents, leads, registry, reviews, snapshots, ui
-from ethics.consent import count_text
+from ethics import charts, explain, incidents, leads, registry, report_rows, reviews, snapshots, ui
 
 
 def performance(snap, trend):
@@ -73,7 +72,7 @@ def consent_section(snap, actor):
     cols[0].metric("Coverage", f"{found['coverage']:.1%}")
     cols[1].metric("Without consent", f"{found['without_consent']:,}")
     cols[2].metric("After an objection", f"{found['after_objection']:,}")
-    cols[3].metric("Customers to route to a human", count_text(found["human_routing"]))
+    cols[3].metric("Customers to route to a human", report_rows.number(found["human_routing"], "{:,}"))
     columns = ("team", "scored", "coverage", "without_consent", "after_withdrawal", "after_objection")
     ui.table([{k: r[k] for k in columns} for r in found["by_team"] if actor.scope in (None, r["team"])],
              empty="No leads of your team.")
