@@ -1,22 +1,30 @@
 """Plotly figures to PNG with kaleido 1.x and Debian's Chromium, one browser per report.
 
-kaleido starts a browser for every call unless its sync server runs (about 3 s each
-time); :func:`renderer` keeps one open for a whole report (about 0.25 s a chart).
-kaleido's server is one per process, so a lock makes concurrent reports (two
-downloads in the app at once) take turns instead of closing each other's browser.
-Every drawing goes through one worker thread, so a report can start its charts with
-:func:`draw_ahead` and lay out text while Chromium draws them (the wait for Chromium
-releases the GIL).
+Starting Chromium takes about 3 s, so :func:`renderer` keeps one open for a whole
+report and the app keeps one for its life (:func:`keep_open`).  The browser lives on
+one event-loop thread of ours with two tabs, so a report submits all its charts at
+once (:func:`drawing_ahead`), two draw at a time, and the report lays out its text
+meanwhile (waiting for Chromium releases the GIL).
+
+kaleido 1.5 reloads a tab after every chart, which re-parses plotly.js: about 0.27 s
+a chart here, three times the drawing itself.  ``Plotly.toImage`` draws each figure
+into a fresh element and purges it, so nothing carries over from one chart to the
+next; :class:`_Browser` reloads a tab only every :data:`RELOAD_EVERY` charts, to
+bound what a long-lived page might accumulate.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import threading
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Coroutine, Iterable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import kaleido
 import plotly.graph_objects as go
 
 from ethics.errors import EthicsError
@@ -24,11 +32,27 @@ from ethics.errors import EthicsError
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_MISSING = "Chart images need Chromium at {path}: install Debian's chromium (`make setup` does it)."
 WIDTH, HEIGHT, SCALE = 900, 380, 2
+TABS = 1
+RELOAD_EVERY = 50
 _LOCK = threading.RLock()
 _depth = 0
 _kept = False
-_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chart-images")
+_loop: asyncio.AbstractEventLoop | None = None
+_ready: Future[_Browser] | None = None
 _AHEAD: dict[str, Future[bytes]] = {}
+
+
+class _Browser(kaleido.Kaleido):
+    """kaleido's browser, reloading a tab after every :data:`RELOAD_EVERY` charts instead of after each."""
+
+    drawn = 0
+
+    async def _return_kaleido_tab(self, tab: Any) -> None:
+        self.drawn += 1
+        if self.drawn % RELOAD_EVERY == 0:
+            await super()._return_kaleido_tab(tab)
+        else:
+            await self.tabs_ready.put(tab)
 
 
 @contextmanager
@@ -41,21 +65,17 @@ def renderer() -> Iterator[None]:
         When Chromium is not installed.
     """
     global _depth
-    import kaleido
-
-    if not CHROMIUM.is_file():
-        raise EthicsError(CHROMIUM_MISSING.format(path=CHROMIUM))
     with _LOCK:
         if _depth == 0:
-            # The path is set here, not left to choreographer's search of PATH (or its own download).
-            kaleido.start_sync_server(path=str(CHROMIUM), silence_warnings=True)
+            _start()
         _depth += 1
-        try:
-            yield
-        finally:
+    try:
+        yield
+    finally:
+        with _LOCK:
             _depth -= 1
             if _depth == 0:
-                kaleido.stop_sync_server(silence_warnings=True)
+                _stop()
 
 
 def keep_open() -> None:
@@ -65,15 +85,11 @@ def keep_open() -> None:
     3 s); a command-line report starts and stops its own.
     """
     global _depth, _kept
-    import kaleido
-
     with _LOCK:
         if _kept:
             return
-        if not CHROMIUM.is_file():
-            raise EthicsError(CHROMIUM_MISSING.format(path=CHROMIUM))
         if _depth == 0:
-            kaleido.start_sync_server(path=str(CHROMIUM), silence_warnings=True)
+            _start()
         _depth += 1
         _kept = True
 
@@ -89,7 +105,7 @@ def drawing_ahead(figures: Iterable[tuple[go.Figure, int]]) -> Iterator[None]:
     for figure, height in figures:
         key = _key(figure, WIDTH, height)
         if key not in _AHEAD:
-            _AHEAD[key] = _WORKER.submit(_draw, figure, WIDTH, height)
+            _AHEAD[key] = _submit(figure, WIDTH, height)
             keys.append(key)
     try:
         yield
@@ -106,16 +122,62 @@ def to_png(figure: go.Figure, *, width: int = WIDTH, height: int = HEIGHT) -> by
     if ahead is not None:
         return ahead.result()
     with renderer():
-        return _WORKER.submit(_draw, figure, width, height).result()
+        return _submit(figure, width, height).result()
 
 
 def _key(figure: go.Figure, width: int, height: int) -> str:
     return f"{width}x{height}:{figure.to_json()}"
 
 
-def _draw(figure: go.Figure, width: int, height: int) -> bytes:
-    import kaleido
+def _submit(figure: go.Figure, width: int, height: int) -> Future[bytes]:
+    # The app's figure, sized and with margins for paper; a dict copy (re-validating a go.Figure costs more).
+    printed = figure.to_dict()
+    printed["layout"] = {**printed.get("layout", {}), "width": width, "height": height,
+                         "margin": {"t": 30, "b": 50, "l": 70, "r": 30}}
+    return _on_loop(_draw(printed, {"format": "png", "width": width, "height": height, "scale": SCALE}))
 
-    printed = go.Figure(figure)  # the app's figure, sized and with margins for paper; the original is untouched
-    printed.update_layout(width=width, height=height, margin={"t": 30, "b": 50, "l": 70, "r": 30})
-    return kaleido.calc_fig_sync(printed, opts={"format": "png", "width": width, "height": height, "scale": SCALE})
+
+async def _draw(figure: dict[str, Any], options: dict[str, Any]) -> bytes:
+    if _ready is None:
+        raise EthicsError("Chart images are drawn inside chart_images.renderer().")
+    browser = await asyncio.wrap_future(_ready)
+    return await browser.calc_fig(figure, opts=options)
+
+
+async def _open() -> _Browser:
+    # The path is set here, not left to choreographer's search of PATH (or its own download); no
+    # MathJax, which kaleido would otherwise fetch from a CDN this machine cannot reach.
+    browser = _Browser(n=TABS, path=str(CHROMIUM), mathjax=False)
+    await browser.open()
+    return browser
+
+
+def _on_loop(coroutine: Coroutine[Any, Any, Any]) -> Future[Any]:
+    """Run ``coroutine`` on the charts' event-loop thread (started at the first call)."""
+    global _loop
+    with _LOCK:
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="chart-images", daemon=True).start()
+            atexit.register(_close_at_exit)
+    return asyncio.run_coroutine_threadsafe(coroutine, _loop)
+
+
+def _start() -> None:
+    """Open the browser in the background: the first drawing waits for it, the caller does not."""
+    global _ready
+    if not CHROMIUM.is_file():
+        raise EthicsError(CHROMIUM_MISSING.format(path=CHROMIUM))
+    _ready = _on_loop(_open())
+
+
+def _stop() -> None:
+    global _ready
+    ready, _ready = _ready, None
+    if ready is not None and ready.exception() is None:
+        _on_loop(ready.result().close()).result()
+
+
+def _close_at_exit() -> None:
+    with _LOCK:
+        _stop()
