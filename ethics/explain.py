@@ -362,6 +362,7 @@ def write_leads(scores: pd.DataFrame, found: Attribution, *, home: Path) -> dict
         "team": scores["team"].to_numpy(dtype=object),
         "score": scores["score"].to_numpy(dtype=np.float64),
         "output": found.output,
+        **({"scored_at": scores["scored_at"].to_numpy(dtype=object)} if "scored_at" in scores.columns else {}),
         **{name: scores[name].to_numpy(dtype=np.float64) for name in features},
         **{SHAP_PREFIX + name: found.values[name].to_numpy() for name in features},
     })

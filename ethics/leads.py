@@ -19,7 +19,7 @@ import pandas as pd
 from ethics import audit, consent, datasets, explain, incidents, privacy, registry, snapshots, store
 from ethics.auth import MODEL_NOT_VISIBLE, Actor, require
 from ethics.errors import UNKNOWN_SNAPSHOT, NotFound, PermissionDenied, ValidationError
-from ethics.weeks import iso, utcnow
+from ethics.weeks import iso, parse_time, utcnow
 
 SELECTED, NOT_SELECTED = "selected", "not selected"
 DECISIONS = (SELECTED, NOT_SELECTED)
@@ -183,17 +183,23 @@ def _lead_detail(
     db: store.Database, snap: Mapping[str, Any], row: Mapping[str, Any], *, explained: bool,
     manifest: Mapping[str, Any], model_name: str, scored_at: str,
 ) -> dict[str, Any]:
-    """Score, decision, explanation, consent and any override of one lead of a snapshot."""
+    """Score, decision, explanation, consent and any override of one lead of a snapshot.
+
+    Consent is the state when the lead was scored: its own ``scored_at`` if the batch had
+    one, else ``scored_at`` given here (the batch's import time).
+    """
     threshold = snap["results"]["threshold"]
     results = snap["results"].get("explanations", {})
+    own = parse_time(row.get("scored_at"))  # the batch's optional per-lead time, as the snapshot's coverage uses
+    at = iso(own) if own is not None else scored_at
     detail = {
         "lead_id": str(row["lead_id"]), "customer_id": str(row["customer_id"]), "team": str(row["team"]),
         "model_id": snap["model_id"], "model_name": model_name,
         "version": snap["version"], "snapshot_id": snap["id"], "snapshot_hash": snap["hash"], "week": snap["week"],
         "score": float(row["score"]), "threshold": threshold, "decision": decision(float(row["score"]), threshold),
-        "consent": {"purpose": manifest["consent_purpose"], "at": scored_at,
+        "consent": {"purpose": manifest["consent_purpose"], "at": at,
                     **consent.status_at(db, customer_id=row["customer_id"], purpose=manifest["consent_purpose"],
-                                        at=scored_at)},
+                                        at=at)},
         "override": _override(db, snap["id"], row["lead_id"]),
         "explanation": _explanation(row, results, manifest=manifest, explained=explained, week=snap["week"]),
     }

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ethics import consent, datasets, incidents, privacy, snapshots, store
+from ethics import consent, datasets, incidents, leads, privacy, snapshots, store
 from ethics.errors import ValidationError
 from ethics.weeks import parse_time
 from tests.conftest import EXAMPLE_MODEL, EXAMPLE_VERSION, WEEK, default_policy
@@ -131,6 +131,20 @@ def test_snapshot_coverage_matches_a_plain_loop(consented_example):
     assert found["violations"] == found["without_consent"] > 0
     assert found["purpose"] == "ai_scoring"
     assert snap["inputs"]["consent_events"]["events"] == len(events)
+
+
+def test_lead_card_consent_is_the_state_when_that_lead_was_scored(consented_example, db, home):
+    snap, scores, events = consented_example
+    frame, explained = leads.lead_rows(db, snap, home=home)
+    assert explained and "scored_at" in frame.columns  # the card reads the stored per-lead values
+    checked = set()
+    for row in scores.iloc[::25].itertuples():
+        [card] = leads.find_leads(db, home=home, model_id=EXAMPLE_MODEL, query=row.lead_id, team=None,
+                                  snapshot_id=snap["id"])
+        assert parse_time(card["consent"]["at"]) == parse_time(row.scored_at)
+        assert card["consent"]["status"] == _state_by_loop(events, row.customer_id, "ai_scoring", row.scored_at)
+        checked.add(card["consent"]["status"])
+    assert len(checked) >= 3  # granted and at least two other states, so a batch-wide time could not pass
 
 
 def test_human_routing_count_and_list_match_objections(consented_example, db, home, now):
