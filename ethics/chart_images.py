@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import sys
 import threading
 from collections.abc import Coroutine, Iterable, Iterator
 from concurrent.futures import Future
@@ -31,6 +32,7 @@ from ethics.errors import EthicsError
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_MISSING = "Chart images need Chromium at {path}: install Debian's chromium (`make setup` does it)."
+CHART_FAILED = "Chromium could not draw a chart ({error}); nothing was written. Try again."
 WIDTH, HEIGHT, SCALE = 900, 380, 2
 TABS = 1
 RELOAD_EVERY = 50
@@ -43,13 +45,16 @@ _AHEAD: dict[str, Future[bytes]] = {}
 
 
 class _Browser(kaleido.Kaleido):
-    """kaleido's browser, reloading a tab after every :data:`RELOAD_EVERY` charts instead of after each."""
+    """kaleido's browser, reloading a tab after every :data:`RELOAD_EVERY` charts, or a failed one, not after each."""
 
-    drawn = 0
+    drawn = reloads = 0
 
     async def _return_kaleido_tab(self, tab: Any) -> None:
+        # kaleido hands the tab back in a ``finally``: an exception in flight means the drawing failed.
+        failed = sys.exc_info()[0] is not None
         self.drawn += 1
-        if self.drawn % RELOAD_EVERY == 0:
+        if failed or self.drawn % RELOAD_EVERY == 0:
+            self.reloads += 1
             await super()._return_kaleido_tab(tab)
         else:
             await self.tabs_ready.put(tab)
@@ -141,7 +146,10 @@ async def _draw(figure: dict[str, Any], options: dict[str, Any]) -> bytes:
     if _ready is None:
         raise EthicsError("Chart images are drawn inside chart_images.renderer().")
     browser = await asyncio.wrap_future(_ready)
-    return await browser.calc_fig(figure, opts=options)
+    try:
+        return await browser.calc_fig(figure, opts=options)
+    except Exception as error:  # kaleido's time limit surfaces as choreographer's closed channel
+        raise EthicsError(CHART_FAILED.format(error=f"{type(error).__name__}: {error}")) from error
 
 
 async def _open() -> _Browser:

@@ -59,6 +59,21 @@ def test_a_chart_after_many_others_in_a_reused_tab_is_identical(monkeypatch):
         assert _pixels(chart_images.to_png(_reference(), height=300)) == _pixels(first)
 
 
+def test_a_failed_drawing_reloads_its_tab_and_the_next_chart_is_right():
+    with chart_images.renderer():
+        first = chart_images.to_png(_reference(), height=300)
+        browser = chart_images._ready.result()
+        reloads, timeout = browser.reloads, browser._timeout
+        browser._timeout = 1e-6  # kaleido's own per-chart time limit: the drawing fails for real
+        try:
+            with pytest.raises(chart_images.EthicsError, match="Chromium could not draw a chart"):
+                chart_images.to_png(_others()[1], height=300)
+        finally:
+            browser._timeout = timeout
+        assert browser.reloads == reloads + 1
+        assert _pixels(chart_images.to_png(_reference(), height=300)) == _pixels(first)
+
+
 def test_charts_drawn_from_several_threads_each_get_their_own_image():
     figures = _others()
     with chart_images.renderer():
