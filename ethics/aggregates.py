@@ -2,9 +2,10 @@
 
 Fairness, performance, AUC bounds, calibration, score drift and consent coverage need
 only counts.  The statistics of a dataset are one row per *cell*: a combination of the
-sensitive attributes (already banded, missing as ``(missing)``), the consent state,
-the label, whether the lead was selected at the model's threshold, and the score bin.
-Every grouping the dashboard shows (each attribute, every intersection) is a sum of
+sensitive attributes (already banded, missing as ``(missing)``), the sales team
+(optional: it gives consent coverage per team), the consent state, the label,
+whether the lead was selected at the model's threshold, and the score bin.  Every
+grouping the dashboard shows (each attribute, every intersection) is a sum of
 cells, so the statistics are small (a few thousand rows) however many leads were
 scored, and the governance database stays small.
 
@@ -41,16 +42,18 @@ BINS = 100
 DATASET_KINDS = ("eval", "scores")
 CONSENT_STATES = ("granted", "none", "withdrawn", "objected")
 #: Columns after the sensitive attributes, in order (the attributes come second).
-KEY_COLUMNS = ("consent_status", "label", "selected", "score_bin")
+KEY_COLUMNS = ("team", "consent_status", "label", "selected", "score_bin")
 VALUE_COLUMNS = ("leads", "score_sum", "dataset_leads", "threshold", "bins")
-#: Columns an imported file may leave out: no consent states, or no score sums (bin middles are assumed).
-OPTIONAL_COLUMNS = ("consent_status", "score_sum")
+#: Columns an imported file may leave out: no teams, no consent states, or no score sums (bin middles are assumed).
+OPTIONAL_COLUMNS = ("team", "consent_status", "score_sum")
+#: Optional text keys, coded like the attributes when the rows carry them.
+_TEXT_KEYS = ("team", "consent_status")
 THRESHOLD_TOLERANCE = 1e-12
 SUM_TOLERANCE = 1e-6
 
 AGG_COLUMN_EXTRA = (
     "{file}: column {column!r} is not a column of the statistics of {model_id} {version} "
-    "(expected dataset, {attributes}, consent_status, label, selected, score_bin, leads, score_sum, "
+    "(expected dataset, {attributes}, team, consent_status, label, selected, score_bin, leads, score_sum, "
     "dataset_leads, threshold, bins)."
 )
 AGG_CELL = "{file}, row {row}, column {column!r}: {problem}."
@@ -64,11 +67,22 @@ AGG_TOTAL = (
 )
 AGG_DUPLICATE = "{file}, rows {rows}: the same cell appears twice ({cell})."
 NO_LEADS = "{file}: dataset {dataset!r} has no leads."
+ATTRIBUTE_CLASH = "Sensitive attribute {name!r} has the name of a column of the statistics ({columns}); rename it."
 
 
 def columns(attributes: Sequence[str]) -> list[str]:
-    """The columns of the statistics, in order, for these sensitive attributes."""
-    return ["dataset", *attributes, *KEY_COLUMNS, *VALUE_COLUMNS]
+    """The columns of the statistics, in order, for these sensitive attributes.
+
+    Raises
+    ------
+    ValidationError
+        An attribute has the name of another column (manifests reserve ``team`` and ``label``).
+    """
+    others = ("dataset", *KEY_COLUMNS, *VALUE_COLUMNS)
+    for name in attributes:
+        if name in others:
+            raise ValidationError(ATTRIBUTE_CLASH.format(name=name, columns=", ".join(others)))
+    return ["dataset", *attributes, *others[1:]]
 
 
 def score_bins(scores: np.ndarray, *, bins: int = BINS) -> np.ndarray:
@@ -87,6 +101,7 @@ def from_rows(
     bands: dict[str, Sequence[float]] | None = None,
     dataset: str | None = None,
     bins: int = BINS,
+    by_team: bool = False,
 ) -> pd.DataFrame:
     """The statistics of scored rows held in memory (the pandas engine).
 
@@ -104,6 +119,9 @@ def from_rows(
     dataset : {"eval", "scores"}, optional
         Kind of data; by default ``eval`` when the rows carry a label.
     bins : int, default BINS
+    by_team : bool, default False
+        Keep the rows' ``team`` as a key (consent coverage per team); fairness alone
+        does not need it.
 
     Returns
     -------
@@ -111,17 +129,19 @@ def from_rows(
         One row per occupied cell, columns :func:`columns`, sorted by the key.
     """
     bands = bands or {}
+    columns(attributes)  # refuses an attribute named like a key column before the names collide
     labelled = "label" in frame.columns
     dataset = dataset or ("eval" if labelled else "scores")
     # groupings() codes each attribute as the fairness module does (bands, missing last).
     coded = groupings(frame, attributes=attributes, bands=bands, intersections=False)
     scores = frame["score"].to_numpy(dtype=np.float64)
     parts: list[tuple[np.ndarray, int]] = [(g.codes, len(g.labels)) for g in coded]
-    consent_labels: list[Any] = [None]
-    if "consent_status" in frame.columns:
-        consent_codes, consent_uniques = pd.factorize(frame["consent_status"].astype("string"), sort=True)
-        consent_labels = [*map(str, consent_uniques), None]
-        parts.append((np.where(consent_codes < 0, len(consent_uniques), consent_codes), len(consent_labels)))
+    text_keys = [c for c in _TEXT_KEYS if c in frame.columns and (by_team or c != "team")]
+    key_labels: dict[str, list[Any]] = {}
+    for column in text_keys:  # missing values get the last code and come back as None
+        codes, uniques = pd.factorize(frame[column].astype("string"), sort=True)
+        key_labels[column] = [*map(str, uniques), None]
+        parts.append((np.where(codes < 0, len(uniques), codes), len(key_labels[column])))
     if labelled:
         parts.append((frame["label"].to_numpy(dtype=np.int64), 2))
     parts += [((scores >= threshold).astype(np.int64), 2), (score_bins(scores, bins=bins), bins)]
@@ -140,11 +160,12 @@ def from_rows(
     for grouping, codes in zip(coded, decoded, strict=False):
         out[grouping.name] = np.asarray(grouping.labels, dtype=object)[codes]
     position = len(coded)
-    if "consent_status" in frame.columns:
-        out["consent_status"] = np.asarray(consent_labels, dtype=object)[decoded[position]]
-        position += 1
-    else:
-        out["consent_status"] = None
+    for column in _TEXT_KEYS:
+        if column in key_labels:
+            out[column] = np.asarray(key_labels[column], dtype=object)[decoded[position]]
+            position += 1
+        else:
+            out[column] = None
     if labelled:
         out["label"] = decoded[position]
         position += 1
@@ -158,7 +179,7 @@ def from_rows(
 def normalize(statistics: pd.DataFrame, *, attributes: Sequence[str]) -> pd.DataFrame:
     """Canonical column order, types and row order, so that equal statistics compare equal."""
     out = pd.DataFrame(index=pd.RangeIndex(len(statistics)))
-    for column in ("dataset", *attributes, "consent_status"):
+    for column in ("dataset", *attributes, *_TEXT_KEYS):
         values = statistics[column].astype("object")
         out[column] = values.where(values.notna(), None)
     out["label"] = pd.array(statistics["label"].to_numpy(dtype=np.float64, na_value=np.nan), dtype="Float64").astype(
@@ -180,7 +201,11 @@ def normalize(statistics: pd.DataFrame, *, attributes: Sequence[str]) -> pd.Data
 
 
 def parts(statistics: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The statistics of each dataset kind present (``eval``, ``scores``)."""
+    """The statistics of each dataset kind present (``eval``, ``scores``).
+
+    Statistics stored before the ``team`` key existed read as computed without teams.
+    """
+    statistics = statistics.assign(**{c: None for c in _TEXT_KEYS if c not in statistics.columns})
     return {
         kind: statistics[statistics["dataset"] == kind].reset_index(drop=True)
         for kind in DATASET_KINDS
@@ -247,22 +272,30 @@ def histogram(statistics: pd.DataFrame) -> np.ndarray:
 def consent_coverage(statistics: pd.DataFrame, *, purpose: str) -> dict[str, Any] | None:
     """A scoring batch's consent coverage from its statistics, in the shape of ``results["consent"]``.
 
-    The cells hold neither team nor customer, so ``by_team`` is empty and ``human_routing``
-    (a count of customers) is None; fairness on consented rows needs the rows.  None when
-    the cells carry no consent state.
+    ``by_team`` comes from the cells' ``team`` (empty when the statistics were computed
+    without it).  The cells hold no customer, so ``human_routing`` (a count of
+    customers) is None; fairness on consented rows needs the rows.  None when the cells
+    carry no consent state.
     """
     if statistics["consent_status"].isna().all():
         return None
-    leads = statistics.groupby("consent_status")["leads"].sum()
-    scored = int(statistics["leads"].sum())
+    by_team = []
+    if statistics["team"].notna().any():
+        by_team = [{"team": None if pd.isna(team) else team, **_coverage_counts(part)}
+                   for team, part in statistics.groupby("team", dropna=False, sort=True)]
+    counts = _coverage_counts(statistics)
+    return {"purpose": purpose, **counts, "by_team": by_team, "violations": counts["without_consent"],
+            "human_routing": None, "source": "aggregates"}
+
+
+def _coverage_counts(cells: pd.DataFrame) -> dict[str, Any]:
+    """``scored, covered, coverage, without_consent, after_withdrawal, after_objection`` of some cells."""
+    leads = cells.groupby("consent_status")["leads"].sum()
+    scored = int(cells["leads"].sum())
     covered = int(leads.get("granted", 0))
-    return {
-        "purpose": purpose, "scored": scored, "covered": covered,
-        "coverage": json_number(covered / scored) if scored else None,
-        "without_consent": scored - covered, "after_withdrawal": int(leads.get("withdrawn", 0)),
-        "after_objection": int(leads.get("objected", 0)), "by_team": [], "violations": scored - covered,
-        "human_routing": None, "source": "aggregates",
-    }
+    return {"scored": scored, "covered": covered, "coverage": json_number(covered / scored) if scored else None,
+            "without_consent": scored - covered, "after_withdrawal": int(leads.get("withdrawn", 0)),
+            "after_objection": int(leads.get("objected", 0))}
 
 
 def consent_counts(statistics: pd.DataFrame, *, attributes: Sequence[str]) -> list[dict[str, Any]]:
@@ -327,8 +360,9 @@ def validate(raw: pd.DataFrame, *, manifest: dict[str, Any], threshold: float, f
                  manifest=manifest, file=file)
     frame = raw.assign(**text, **numbers)
     frame["label"] = np.where(frame["dataset"] == "eval", numbers["label"], np.nan)
-    if "consent_status" not in frame.columns:
-        frame["consent_status"] = None
+    for column in _TEXT_KEYS:
+        if column not in frame.columns:
+            frame[column] = None
     if "score_sum" not in frame.columns:
         frame["score_sum"] = (numbers["score_bin"] + 0.5) / BINS * numbers["leads"]
     _check_duplicates(frame, key=["dataset", *attributes, *KEY_COLUMNS], file=file)
@@ -360,7 +394,7 @@ def _check_columns(raw: pd.DataFrame, *, manifest: dict[str, Any], file: str) ->
 
 
 def _text_columns(raw: pd.DataFrame, *, manifest: dict[str, Any], file: str) -> dict[str, pd.Series]:
-    """Dataset kinds, group labels (known bands, no formulas) and consent states, checked."""
+    """Dataset kinds, group labels (known bands, no formulas), teams (no formulas) and consent states, checked."""
     dataset = raw["dataset"].astype("string")
     if (bad := _first(~dataset.isin(DATASET_KINDS).fillna(False))) is not None:
         raise _fail(file, bad, "dataset", f"{raw['dataset'].iloc[bad]!r} is not eval or scores")
@@ -378,6 +412,11 @@ def _text_columns(raw: pd.DataFrame, *, manifest: dict[str, Any], file: str) -> 
                 raise _fail(file, bad, attribute, f"unknown group {values.iloc[bad]!r}; the bands of {attribute!r} "
                                                   f"are {', '.join(known)}")
         out[attribute] = values
+    if "team" in raw.columns:
+        team = raw["team"].astype("string").str.strip().replace("", pd.NA)
+        if (bad := _first(team.str.slice(0, 1).isin(FORMULA_PREFIXES).fillna(False))) is not None:
+            raise _fail(file, bad, "team", f"{team.iloc[bad]!r} would run as a spreadsheet formula; refused")
+        out["team"] = team
     if "consent_status" in raw.columns:
         consent = raw["consent_status"].astype("string")
         if (bad := _first(consent.notna() & ~consent.isin(CONSENT_STATES).fillna(False))) is not None:

@@ -165,12 +165,13 @@ def _version_manifest(model_id: str, version: str) -> dict[str, Any]:
               help="eval: labelled rows; scores: a scoring batch.")
 @click.option("--source", default="scored_leads", show_default=True, help="Table or view holding the rows.")
 @click.option("--consent", is_flag=True, help="The rows carry a consent_status column.")
-def sql(model_id: str, version: str, dataset: str, source: str, consent: bool) -> None:
+@click.option("--team", is_flag=True, help="The rows carry the sales team (consent coverage per team).")
+def sql(model_id: str, version: str, dataset: str, source: str, consent: bool, team: bool) -> None:
     """Print the statistics SQL of a model version, to run on Spark or a warehouse."""
     from ethics import warehouse
 
     click.echo(warehouse.render_sql(_version_manifest(model_id, version), dataset=dataset,  # type: ignore[arg-type]
-                                    source=source, consent=consent))
+                                    source=source, consent=consent, team=team))
 
 
 @cli.command()

@@ -36,6 +36,7 @@ def render_sql(
     dataset: Literal["eval", "scores"],
     source: str = "scored_leads",
     consent: bool = False,
+    team: bool = False,
     bins: int = aggregates.BINS,
 ) -> str:
     """The statistics SQL of one dataset of a model version, ready to run.
@@ -48,9 +49,11 @@ def render_sql(
         Labelled evaluation rows or a scoring batch.
     source : str, default "scored_leads"
         Table or view holding the rows (columns ``score``, the attributes, ``label`` for
-        evaluation rows, ``consent_status`` when ``consent``).
+        evaluation rows, ``consent_status`` when ``consent``, ``team`` when ``team``).
     consent : bool, default False
         Whether the rows carry a ``consent_status`` column.
+    team : bool, default False
+        Whether the rows carry the sales ``team`` (consent coverage per team).
     bins : int, default aggregates.BINS
 
     Returns
@@ -76,6 +79,7 @@ def render_sql(
         groups=groups,
         attributes=", ".join(attributes),
         consent="consent_status" if consent else "CAST(NULL AS STRING)",
+        team="CAST(team AS STRING)" if team else "CAST(NULL AS STRING)",
         label="CAST(label AS INT)" if dataset == "eval" else "CAST(NULL AS INT)",
         threshold=repr(float(manifest["threshold"])),
         bins=int(bins),
@@ -135,7 +139,7 @@ def duckdb_statistics(
                 names = [row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
                 _check_source(names, dataset=dataset, attributes=attributes, file=Path(path).name)
                 sql = render_sql(manifest, dataset=dataset, source=relation,  # type: ignore[arg-type]
-                                 consent="consent_status" in names)
+                                 consent="consent_status" in names, team="team" in names)
                 frames.append(connection.execute(sql).df())
             except duckdb.Error as exc:
                 reason = str(exc).splitlines()[0]
@@ -154,7 +158,7 @@ def pandas_statistics(paths: dict[str, Path], *, manifest: dict[str, Any]) -> pd
         rows = read_table(Path(path))
         _check_source(list(rows.columns), dataset=dataset, attributes=attributes, file=Path(path).name)
         frames.append(aggregates.from_rows(rows, attributes=attributes, bands=bands,
-                                           threshold=manifest["threshold"], dataset=dataset))
+                                           threshold=manifest["threshold"], dataset=dataset, by_team=True))
     return aggregates.normalize(pd.concat(frames, ignore_index=True), attributes=attributes)
 
 

@@ -15,6 +15,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from ethics import aggregates, datasets, fairness, snapshots, warehouse
+from ethics.errors import ValidationError
 from ethics.manifest import read_manifest
 from tests.conftest import EXAMPLE_MODEL, EXAMPLE_VERSION, EXAMPLES, WEEK, default_policy
 
@@ -37,7 +38,8 @@ def make_rows(rows: int, *, seed: int, labelled: bool = True, consent: bool = Tr
     age = np.where(rng.random(rows) < 0.05, np.nan, rng.integers(18, 80, rows).astype(float))
     scores = np.clip(rng.beta(2, 3, rows) + (sex == "male") * 0.05, 0, 1).round(4)
     scores[:4] = [0.0, 1.0, 0.5, 0.49999]  # the ends of the bins and both sides of the threshold
-    frame = pd.DataFrame({"sex": sex, "age_band": band, "age": age, "score": scores})
+    frame = pd.DataFrame({"sex": sex, "age_band": band, "age": age, "score": scores,
+                          "team": rng.choice(["north", "south", "west", None], rows, p=[0.4, 0.3, 0.28, 0.02])})
     if labelled:
         frame["label"] = (rng.random(rows) < scores).astype(np.int64)
     if consent:
@@ -73,7 +75,7 @@ def spark_statistics(spark, paths, manifest) -> pd.DataFrame:
     frames = []
     for dataset, path in paths.items():
         spark.read.parquet(str(path)).createOrReplaceTempView("scored_leads")
-        sql = warehouse.render_sql(manifest, dataset=dataset, consent=True)
+        sql = warehouse.render_sql(manifest, dataset=dataset, consent=True, team=True)
         # pyspark's toPandas() warns on pandas 3: collect() the few thousand cells instead.
         frames.append(pd.DataFrame([row.asDict() for row in spark.sql(sql).collect()]))
     return aggregates.normalize(pd.concat(frames, ignore_index=True), attributes=ATTRIBUTES)
@@ -97,10 +99,10 @@ def test_pandas_duckdb_and_spark_compute_the_same_statistics(parquet_files, mani
     rows = pd.read_parquet(parquet_files["eval"])
     plain = rows.assign(age=fairness.band(rows["age"], EDGES), selected=(rows["score"] >= 0.5).astype(int),
                         score_bin=np.minimum(np.floor(rows["score"] * 100), 99).astype(int))
-    plain = plain.fillna({"sex": "(missing)", "age": "(missing)", "consent_status": "?"})
-    expected = plain.groupby([*ATTRIBUTES, "consent_status", "label", "selected", "score_bin"]).size()
-    got = by_pandas[by_pandas["dataset"] == "eval"].fillna({"consent_status": "?"})
-    got = got.set_index([*ATTRIBUTES, "consent_status", "label", "selected", "score_bin"])["leads"]
+    plain = plain.fillna({"sex": "(missing)", "age": "(missing)", "team": "?", "consent_status": "?"})
+    expected = plain.groupby([*ATTRIBUTES, "team", "consent_status", "label", "selected", "score_bin"]).size()
+    got = by_pandas[by_pandas["dataset"] == "eval"].fillna({"team": "?", "consent_status": "?"})
+    got = got.set_index([*ATTRIBUTES, "team", "consent_status", "label", "selected", "score_bin"])["leads"]
     assert got.sort_index().to_dict() == expected.sort_index().to_dict()
     assert by_pandas.loc[by_pandas["score_bin"] == 99, "leads"].sum() >= 1  # the score of 1.0
     assert set(by_pandas["dataset_leads"]) == {3000, 2000}
@@ -187,7 +189,22 @@ def test_consent_coverage_from_statistics_counts_the_rows_consent_states(parquet
     assert found["coverage"] == pytest.approx((states == "granted").mean(), abs=1e-12)
     assert (found["without_consent"], found["after_withdrawal"], found["after_objection"]) == (
         int((states != "granted").sum()), int((states == "withdrawn").sum()), int((states == "objected").sum()))
-    assert (found["by_team"], found["human_routing"]) == ([], None)
+    assert found["human_routing"] is None
+    # Per team, against a plain loop over the rows (leads without a team come last, as team None).
+    rows = pd.read_parquet(parquet_files["scores"])
+    expected = []
+    for team in [*sorted(rows["team"].dropna().unique()), None]:
+        part = rows["consent_status"][rows["team"].isna() if team is None else rows["team"] == team]
+        expected.append({"team": team, "scored": len(part), "covered": int((part == "granted").sum()),
+                         "coverage": pytest.approx((part == "granted").mean(), abs=1e-12),
+                         "without_consent": int((part != "granted").sum()),
+                         "after_withdrawal": int((part == "withdrawn").sum()),
+                         "after_objection": int((part == "objected").sum())})
+    assert found["by_team"] == expected
+    without_teams = aggregates.consent_coverage(statistics.assign(team=None), purpose="ai_scoring")
+    assert without_teams["by_team"] == [] and without_teams["scored"] == found["scored"]
+    stored_before_teams = aggregates.parts(statistics.drop(columns="team"))["scores"]
+    assert aggregates.consent_coverage(stored_before_teams, purpose="ai_scoring") == without_teams
     no_states = statistics.assign(consent_status=None)
     assert aggregates.consent_coverage(no_states, purpose="ai_scoring") is None
 
@@ -290,3 +307,11 @@ def test_aggregates_cover_the_population_and_a_sample_of_rows_is_kept_for_explan
     sample = snap["results"]["explanations"]  # explained from the sample of rows
     assert (sample["status"], sample["rows"]) == ("available", snap["inputs"]["scores"]["rows"])
     assert snap["results"]["fairness"] == scaled_snapshot["results"]["fairness"]
+
+
+@pytest.mark.parametrize("name", ["team", "consent_status", "label", "leads"])
+def test_an_attribute_named_like_a_statistics_column_is_refused(name):
+    frame = pd.DataFrame({name: ["a", "b"], "score": [0.2, 0.8]})
+    with pytest.raises(ValidationError, match=f"Sensitive attribute '{name}' has the name of a column of the "
+                                              "statistics"):
+        aggregates.from_rows(frame, attributes=[name], threshold=0.5)

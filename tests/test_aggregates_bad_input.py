@@ -96,6 +96,8 @@ CASES = {
     "unknown dataset": (_set(1, "dataset", "train"), "row 1, column 'dataset': 'train' is not eval or scores"),
     "label on scores": (_all("label", 1, "scores"), "column 'label': a scoring batch has no labels"),
     "bad consent": (_set(2, "consent_status", "maybe"), "column 'consent_status': 'maybe' is not one of granted"),
+    "formula team": (_set(3, "team", "@SUM(A1)"), "stats.csv, row 3, column 'team': '@SUM(A1)' would run as a "
+                                                  "spreadsheet formula"),
     "duplicate cell": (_duplicate, "stats.csv, rows 3, {last}: the same cell appears twice (dataset=eval, sex="),
     "extra column": (lambda f: f.assign(email="a@b.c"), "column 'email' is not a column of the statistics"),
     "missing column": (lambda f: f.drop(columns="leads"), "stats.csv: required column 'leads' is missing"),

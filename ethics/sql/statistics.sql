@@ -5,6 +5,7 @@
 --   {dataset}     eval (labelled rows) or scores (a scoring batch)
 --   {groups}      one expression per sensitive attribute: the group label, banded, '(missing)' when NULL
 --   {attributes}  the sensitive attribute names
+--   {team}        CAST(team AS STRING), or CAST(NULL AS STRING) without consent coverage per team
 --   {consent}     consent_status, or CAST(NULL AS STRING) when the rows carry no consent state
 --   {label}       CAST(label AS INT), or CAST(NULL AS INT) for a scoring batch
 --   {threshold}   the registered decision threshold: score >= threshold is selected
@@ -12,6 +13,7 @@
 WITH cells AS (
     SELECT
         {groups},
+        {team} AS team,
         {consent} AS consent_status,
         {label} AS label,
         CASE WHEN score >= CAST({threshold} AS DOUBLE) THEN 1 ELSE 0 END AS selected,
@@ -22,6 +24,7 @@ WITH cells AS (
 SELECT
     '{dataset}' AS dataset,
     {attributes},
+    team,
     consent_status,
     label,
     selected,
@@ -32,4 +35,4 @@ SELECT
     CAST({threshold} AS DOUBLE) AS threshold,
     {bins} AS bins
 FROM cells
-GROUP BY {attributes}, consent_status, label, selected, score_bin
+GROUP BY {attributes}, team, consent_status, label, selected, score_bin
