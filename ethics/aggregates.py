@@ -404,8 +404,7 @@ def _text_columns(raw: pd.DataFrame, *, manifest: dict[str, Any], file: str) -> 
         values = raw[attribute].astype("string").str.strip()
         if (bad := _first((values.isna() | (values == "")).to_numpy())) is not None:
             raise _fail(file, bad, attribute, f"group is missing (write {MISSING_GROUP!r} for leads without a value)")
-        if (bad := _first(values.str.slice(0, 1).isin(FORMULA_PREFIXES).fillna(False))) is not None:
-            raise _fail(file, bad, attribute, f"{values.iloc[bad]!r} would run as a spreadsheet formula; refused")
+        _refuse_formulas(values, column=attribute, file=file)
         if attribute in bands:
             known = [*band_names(bands[attribute]), MISSING_GROUP]
             if (bad := _first(~values.isin(known))) is not None:
@@ -414,8 +413,7 @@ def _text_columns(raw: pd.DataFrame, *, manifest: dict[str, Any], file: str) -> 
         out[attribute] = values
     if "team" in raw.columns:
         team = raw["team"].astype("string").str.strip().replace("", pd.NA)
-        if (bad := _first(team.str.slice(0, 1).isin(FORMULA_PREFIXES).fillna(False))) is not None:
-            raise _fail(file, bad, "team", f"{team.iloc[bad]!r} would run as a spreadsheet formula; refused")
+        _refuse_formulas(team, column="team", file=file)
         out["team"] = team
     if "consent_status" in raw.columns:
         consent = raw["consent_status"].astype("string")
@@ -423,6 +421,12 @@ def _text_columns(raw: pd.DataFrame, *, manifest: dict[str, Any], file: str) -> 
             raise _fail(file, bad, "consent_status", f"{consent.iloc[bad]!r} is not one of "
                                                      f"{', '.join(CONSENT_STATES)} (or empty)")
     return out
+
+
+def _refuse_formulas(values: pd.Series, *, column: str, file: str) -> None:
+    """Text cells that a spreadsheet would run as a formula (they reach CSV exports and tables)."""
+    if (bad := _first(values.str.slice(0, 1).isin(FORMULA_PREFIXES).fillna(False))) is not None:
+        raise _fail(file, bad, column, f"{values.iloc[bad]!r} would run as a spreadsheet formula; refused")
 
 
 def _number_columns(raw: pd.DataFrame, *, file: str) -> dict[str, np.ndarray]:

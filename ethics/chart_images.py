@@ -2,9 +2,10 @@
 
 Starting Chromium takes about 3 s, so :func:`renderer` keeps one open for a whole
 report and the app keeps one for its life (:func:`keep_open`).  The browser lives on
-one event-loop thread of ours with two tabs, so a report submits all its charts at
-once (:func:`drawing_ahead`), two draw at a time, and the report lays out its text
-meanwhile (waiting for Chromium releases the GIL).
+one event-loop thread of ours, so a report submits all its charts at once
+(:func:`drawing_ahead`) and lays out its text while they are drawn (waiting for
+Chromium releases the GIL).  One tab (:data:`TABS`): a second drew a report no faster
+here and added 2 s to every start.
 
 kaleido 1.5 reloads a tab after every chart, which re-parses plotly.js: about 0.27 s
 a chart here, three times the drawing itself.  ``Plotly.toImage`` draws each figure

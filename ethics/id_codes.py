@@ -48,9 +48,7 @@ class IdCodes:
     def _number_by_sorting(self, array: pa.Array) -> bool:
         """Number the ids by their sorted mixes; False if two distinct ids share a mix."""
         columns = _word_columns(array, self.width)
-        mixes = _mix(columns)
-        order = _sort_order(mixes)
-        sorted_mixes = mixes[order]
+        order, sorted_mixes = _sort_order(_mix(columns))
         new = np.empty(len(order), dtype=bool)
         new[:1] = True
         np.not_equal(sorted_mixes[1:], sorted_mixes[:-1], out=new[1:])
@@ -76,10 +74,9 @@ class IdCodes:
         if not len(array) or not len(self._mixes):
             return codes
         columns = _word_columns(array, self.width)
-        mixes = _mix(columns)
-        order = _sort_order(mixes)  # sorted needles: the binary searches walk the mixes in order
-        position = np.minimum(np.searchsorted(self._mixes, mixes[order]), len(self._mixes) - 1)
-        hit = fits.to_numpy(zero_copy_only=False)[order] & (self._mixes[position] == mixes[order])
+        order, needles = _sort_order(_mix(columns))  # sorted needles: the searches walk the mixes in order
+        position = np.minimum(np.searchsorted(self._mixes, needles), len(self._mixes) - 1)
+        hit = fits.to_numpy(zero_copy_only=False)[order] & (self._mixes[position] == needles)
         for known, column in zip(self._columns, columns, strict=True):
             hit &= known[position] == column[order]
         codes[order] = np.where(hit, position, -1)
@@ -126,8 +123,8 @@ def _mix(columns: list[np.ndarray]) -> np.ndarray:
     return mixed
 
 
-def _sort_order(mixes: np.ndarray) -> np.ndarray:
-    """The permutation that sorts ``mixes``, stable, from one ``np.sort`` of packed keys.
+def _sort_order(mixes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The permutation that sorts ``mixes`` (stable) and the sorted mixes, from one ``np.sort`` of packed keys.
 
     The row number goes into the low bits and the mix's top bits above it.  Should two
     mixes agree in those top bits but differ below (the sorted mixes are then out of
@@ -140,4 +137,5 @@ def _sort_order(mixes: np.ndarray) -> np.ndarray:
     ordered = mixes[order]
     if np.any(ordered[1:] < ordered[:-1]):
         order = np.argsort(mixes, kind="stable")
-    return order
+        ordered = mixes[order]
+    return order, ordered

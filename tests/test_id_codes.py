@@ -92,4 +92,6 @@ def test_two_ids_with_the_same_mix_are_still_told_apart():
 ])
 def test_sort_order_is_a_stable_argsort(mixes):
     mixes = np.array(mixes, dtype=np.uint64)
-    assert id_codes._sort_order(mixes).tolist() == np.argsort(mixes, kind="stable").tolist()
+    order, ordered = id_codes._sort_order(mixes)
+    assert order.tolist() == np.argsort(mixes, kind="stable").tolist()
+    assert ordered.tolist() == np.sort(mixes).tolist()
