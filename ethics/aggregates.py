@@ -29,10 +29,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ethics import artifacts, datasets, registry, store
-from ethics.cells import FORMULA_PREFIXES
 from ethics.errors import COLUMN_MISSING, FILE_EMPTY, ValidationError
 from ethics.fairness import MISSING_GROUP, band_names, binned_auc, groupings
 from ethics.manifest import sensitive_names
+from ethics.spreadsheet import FORMULA_PREFIXES
 from ethics.store import json_number
 from ethics.weeks import parse_week
 

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ethics import store
-from ethics.cells import safe_cell
 from ethics.errors import ValidationError
+from ethics.spreadsheet import safe_cell
 from ethics.weeks import iso, utcnow
 
 CHECKPOINT_EVERY = 1000
@@ -220,6 +220,14 @@ class UserChanged(Event):
     change: str = ""
     role: str | None = None
     team: str | None = None
+
+
+@event
+@dataclass(frozen=True)
+class TeamAdded(Event):
+    """A sales team was added (the object id is its name)."""
+
+    name: ClassVar[str] = "team.added"
 
 
 @event

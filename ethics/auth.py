@@ -19,8 +19,8 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ethics import audit, store
-from ethics.errors import NotFound, PermissionDenied, ValidationError
+from ethics import audit, store, teams
+from ethics.errors import PermissionDenied, ValidationError
 from ethics.weeks import iso, utcnow
 
 ROLES = ("ethics_officer", "sales_manager", "auditor")
@@ -40,11 +40,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view_reviews": frozenset({"ethics_officer", "auditor"}),
     "sign_reviews": frozenset({"ethics_officer"}),
     "manage_users": frozenset({"ethics_officer"}),
-    "export_reports": ALL_ROLES,  # sales managers: only their team's models (reports.visible_model)
+    "export_reports": ALL_ROLES,  # sales managers: the models that score their team's leads, team rows only
     "view_leads": ALL_ROLES,
     "override_decisions": frozenset({"ethics_officer", "sales_manager"}),
     "view_consent": ALL_ROLES,
     "handle_requests": frozenset({"ethics_officer"}),
+    # The command line's data-home operations: register, import, snapshot, migrate, demo, teams.
+    "operate_data": frozenset({"ethics_officer"}),
 }
 
 MIN_PASSWORD_LENGTH = 12
@@ -55,9 +57,11 @@ _HASHER = PasswordHasher()
 
 WRONG_CREDENTIALS = "Wrong username or password."
 ACCOUNT_DISABLED = "Account {username!r} is disabled; ask the AI ethics officer."
+NO_ACCOUNT_CHOSEN = "Choose the account to disable."
+CONFIRM_DISABLE = "Account {username!r} was not disabled: tick the confirmation first."
+ALREADY_DISABLED = "Account {username!r} is disabled already."
 LOCKED_OUT = "Too many failed sign-ins for {username!r}; try again after {until} (UTC)."
 NOT_ALLOWED = "Not allowed: a {role} may not {permission}."
-MODEL_NOT_VISIBLE = "Not allowed: model {model_id!r} is not one of team {team!r}'s models (or does not exist)."
 
 
 @dataclass(frozen=True)
@@ -102,15 +106,6 @@ def require(actor: Actor | None, permission: str) -> Actor:
     return actor
 
 
-def require_model(actor: Actor, model: dict[str, Any] | None, *, model_id: str) -> dict[str, Any]:
-    """Return ``model`` if the actor may see it; one message whether it is hidden or absent."""
-    if model is None or (actor.scope is not None and model["team"] != actor.scope):
-        if actor.scope is None and model is None:
-            raise NotFound(f"Unknown model {model_id!r}: no model with that id is registered.")
-        raise PermissionDenied(MODEL_NOT_VISIBLE.format(model_id=model_id, team=actor.scope))
-    return model
-
-
 def _check_account(username: str, role: str, team: str | None) -> None:
     if not _USERNAME.match(username):
         raise ValidationError(
@@ -145,9 +140,11 @@ def add_user(
     Raises
     ------
     ValidationError
-        Bad username, role, team or password, or the username is taken.
+        Bad username, role or password, a team that is not a record, or the username is taken.
     """
     _check_account(username, role, team)
+    if team is not None:
+        teams.require_team(db, team)
     _check_password(password)
     if db[store.USERS].count_where("username = ?", [username]):
         raise ValidationError(f"Username {username!r} is taken.")
@@ -198,9 +195,25 @@ def list_users(db: store.Database) -> list[dict[str, Any]]:
     )
 
 
-def disable_user(db: store.Database, username: str, *, actor: str, now: datetime | None = None) -> None:
-    """Disable an account; it can no longer sign in and open sessions end at their next page."""
-    _user(db, username)
+def disable_user(
+    db: store.Database, username: str, *, actor: str, confirmed: bool = True, now: datetime | None = None
+) -> None:
+    """Disable an account; it can no longer sign in and open sessions end at their next page.
+
+    Raises
+    ------
+    NotFound
+        Unknown (or no) username.
+    ValidationError
+        ``confirmed`` is false (the page asks first), or the account is already disabled.
+    """
+    if not username:
+        raise ValidationError(NO_ACCOUNT_CHOSEN)
+    row = _user(db, username)
+    if not confirmed:
+        raise ValidationError(CONFIRM_DISABLE.format(username=username))
+    if row["disabled"]:
+        raise ValidationError(ALREADY_DISABLED.format(username=username))
     with store.transaction(db):
         db[store.USERS].update(username, {"disabled": 1, "updated_at": iso(now or utcnow())})
         audit.record(db, audit.UserChanged(actor, "user", username, change="disabled", created=now))

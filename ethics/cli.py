@@ -7,17 +7,35 @@ check failed); that translation happens here and nowhere else.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import os
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ethics import audit, auth, consent, datasets, dsr, incidents, leads, privacy, registry, reviews, snapshots, store
+from ethics import (
+    audit,
+    auth,
+    consent,
+    datasets,
+    dsr,
+    incidents,
+    leads,
+    privacy,
+    registry,
+    reviews,
+    snapshots,
+    store,
+    teams,
+)
 from ethics.config import Settings, load_settings
-from ethics.errors import EthicsError, ValidationError
+from ethics.errors import EthicsError, PermissionDenied, ValidationError
+from ethics.weeks import utcnow
 
 WEEK_HELP = "ISO week such as 2026-W48 (default: the current week)."
 
@@ -38,7 +56,39 @@ class _Group(click.Group):
 
 
 def _actor() -> str:
-    return "cli:" + (os.environ.get("ETHICS_ACTOR") or getpass.getuser())
+    ctx = click.get_current_context(silent=True)
+    return (ctx.meta.get(_AS_USER) if ctx else None) or "cli:" + (os.environ.get("ETHICS_ACTOR") or getpass.getuser())
+
+
+_AS_USER = "ethics.as_user"
+
+
+def _reader(db: store.Database, permission: str) -> auth.Actor:
+    """Who runs this command: the ``--as`` account (its role and team scope), or the data home's operator.
+
+    The operator (no ``--as``) has the data home's full access, like every file in it.
+
+    Raises
+    ------
+    PermissionDenied
+        The ``--as`` account's role lacks ``permission``, or the account is disabled.
+    """
+    account = click.get_current_context().meta.get(_AS_USER)
+    if not account:
+        return auth.Actor(username=_actor(), display_name=_actor(), role="ethics_officer")
+    return auth.require(auth.get_actor(db, account), permission)
+
+
+def _requires(permission: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Refuse the command before it runs when the ``--as`` account's role lacks ``permission``."""
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if click.get_current_context().meta.get(_AS_USER):
+                _reader(_open(load_settings()), permission)
+            return command(*args, **kwargs)
+        return checked
+    return decorate
 
 
 def _open(settings: Settings) -> store.Database:
@@ -53,15 +103,21 @@ def _echo_json(value: Any) -> None:
 
 @click.group(cls=_Group)
 @click.version_option(package_name="ethics", message="%(version)s")
-def cli() -> None:
+@click.option("--as", "as_user", envvar="ETHICS_USER", metavar="USERNAME",
+              help="Act as this account: its role's permissions and its team's rows (default: the data home's "
+                   "operator, with full access).")
+@click.pass_context
+def cli(ctx: click.Context, as_user: str | None) -> None:
     """Governance of the machine-learning models a sales organisation runs.
 
     The data home is $ETHICS_HOME (default: data/ in the checkout).
     """
+    ctx.meta[_AS_USER] = as_user
 
 
 @cli.command()
 @click.option("--list", "list_only", is_flag=True, help="Only list applied and pending migrations.")
+@_requires("operate_data")
 def migrate(list_only: bool) -> None:
     """Create or upgrade the governance database."""
     settings = load_settings()
@@ -82,6 +138,7 @@ def migrate(list_only: bool) -> None:
 @click.option("--size", type=click.Choice(["full", "small"]), default="full", show_default=True,
               help="small makes a quick demo for trying things out.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when models are already registered.")
+@_requires("operate_data")
 def demo(size: str, if_empty: bool) -> None:
     """Create the demo portfolio in an empty data home."""
     from ethics.demo import DEMO_TEAMS, build_demo
@@ -109,6 +166,7 @@ def demo(size: str, if_empty: bool) -> None:
 @click.option("--artifact", type=click.Path(path_type=Path),
               help="Model file: LightGBM text, XGBoost JSON/UBJ or linear JSON "
                    "(default: the manifest's [artifact] file).")
+@_requires("operate_data")
 def register(manifest: Path, artifact: Path | None) -> None:
     """Register a model version from MANIFEST (a manifest.toml)."""
     settings = load_settings()
@@ -129,6 +187,7 @@ def _import_command(kind: str, summary: str) -> click.Command:
     @click.option("--model", "model_id", required=True, help="Model id.")
     @click.option("--version", required=True, help="Registered version of the model.")
     @click.option("--week", help=WEEK_HELP)
+    @_requires("operate_data")
     def command(file: Path, model_id: str, version: str, week: str | None) -> None:
         from ethics import aggregates
         from ethics.weeks import utcnow, week_of
@@ -166,6 +225,7 @@ def _version_manifest(model_id: str, version: str) -> dict[str, Any]:
 @click.option("--source", default="scored_leads", show_default=True, help="Table or view holding the rows.")
 @click.option("--consent", is_flag=True, help="The rows carry a consent_status column.")
 @click.option("--team", is_flag=True, help="The rows carry the sales team (consent coverage per team).")
+@_requires("operate_data")
 def sql(model_id: str, version: str, dataset: str, source: str, consent: bool, team: bool) -> None:
     """Print the statistics SQL of a model version, to run on Spark or a warehouse."""
     from ethics import warehouse
@@ -184,6 +244,7 @@ def sql(model_id: str, version: str, dataset: str, source: str, consent: bool, t
 @click.option("--memory-limit", default="1GB", show_default=True, help="DuckDB memory limit.")
 @click.option("--threads", type=int, default=2, show_default=True, help="DuckDB threads.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Statistics file to write (.parquet).")
+@_requires("operate_data")
 def aggregate(model_id: str, version: str, eval_file: Path | None, scores_file: Path | None, engine: str,
               memory_limit: str, threads: int, out: Path) -> None:
     """Compute the statistics of scored rows where they live, for `import aggregates`."""
@@ -205,6 +266,7 @@ def aggregate(model_id: str, version: str, eval_file: Path | None, scores_file: 
 @click.option("--model", "model_id", required=True, help="Model id.")
 @click.option("--week", help=WEEK_HELP)
 @click.option("--version", help="Model version (default: the latest with data that week).")
+@_requires("operate_data")
 def snapshot(model_id: str, week: str | None, version: str | None) -> None:
     """Evaluate a model for a week and store the immutable snapshot."""
     settings = load_settings()
@@ -221,7 +283,9 @@ def snapshot(model_id: str, week: str | None, version: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the snapshot's fairness results as JSON.")
 def fairness(model_id: str, week: str | None, as_json: bool) -> None:
     """Print a snapshot's fairness verdicts and group metrics; exit 1 if a verdict fails."""
-    snap = snapshots.latest_snapshot(_open(load_settings()), model_id, week=week)
+    db = _open(load_settings())
+    registry.visible_model(db, model_id, scope=_reader(db, "view_model").scope)
+    snap = snapshots.latest_snapshot(db, model_id, week=week)
     results = snap["results"]
     if as_json:
         _echo_json({key: results.get(key) for key in ("verdicts", "fairness", "sampling", "drift", "source")}
@@ -253,15 +317,19 @@ def explain_command(model_id: str, lead: str | None, global_: bool, week: str | 
         raise click.UsageError("Give either --lead LEAD or --global.")
     settings = load_settings()
     db = _open(settings)
+    reader = _reader(db, "view_leads" if lead else "view_model")
+    registry.visible_model(db, model_id, scope=reader.scope)
     snap = snapshots.latest_snapshot(db, model_id, week=week)
     if global_:
         _explain_global(snap, as_json)
         return
-    found = leads.find_leads(db, home=settings.home, model_id=model_id, query=lead or "", team=None,
+    found = leads.find_leads(db, home=settings.home, model_id=model_id, query=lead or "", team=reader.scope,
                              snapshot_id=snap["id"])
     if as_json:
         _echo_json(found)
         return
+    if found[0]["suspended"]:
+        click.echo(f"SUSPENDED: {found[0]['suspended']['text']}")
     for detail in found:
         _echo_lead(detail)
 
@@ -290,6 +358,8 @@ def _echo_lead(detail: dict[str, Any]) -> None:
                f"{detail['score']:.3f}, {detail['decision']} at threshold {detail['threshold']:g} "
                f"[{detail['model_id']} {detail['version']} {detail['week']}]")
     click.echo(f"  consent {detail['consent']['purpose']}: {detail['consent']['status']} at scoring")
+    if detail["contest"]:
+        click.echo(f"  already contested: incident {detail['contest']['id']} ({detail['contest']['status']})")
     explanation = detail["explanation"]
     if not explanation["available"]:
         click.echo(f"  {explanation['message']}")
@@ -302,19 +372,24 @@ def _echo_lead(detail: dict[str, Any]) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def models(as_json: bool) -> None:
-    """List registered models with their latest version."""
-    rows = registry.list_models(_open(load_settings()))
+    """List the models you may see with their latest snapshot and six lights (incidents and review as of now)."""
+    from ethics import lights, portfolio
+
+    db = _open(load_settings())
+    rows = portfolio.overview(db, scope=_reader(db, "view_portfolio").scope)
     if as_json:
         _echo_json(rows)
         return
     if not rows:
         click.echo("no models registered")
         return
+    click.echo(lights.moment_text(datetime.fromisoformat(rows[0]["at"])))
     for row in rows:
-        click.echo(
-            f"{row['id']:<24} {row['latest_version']:<12} {row['purpose']:<16} "
-            f"team={row['team']:<8} risk={row['risk_tier']:<7} {row['name']}"
-        )
+        click.echo(f"{row['id']:<24} {row['version'] or '-':<12} {row['latest_week'] or 'no snapshot':<12} "
+                   f"team={row['team']:<8} risk={row['risk_tier']:<7} {row['status']:<9} {row['name']}")
+        for area in lights.AREAS:
+            light = row["lights"][area]
+            click.echo(f"    {area:<13} {light['status'].upper():<14} {light['reason']}")
 
 
 @cli.group(cls=_Group)
@@ -333,10 +408,13 @@ def incident() -> None:
 @click.option("--snapshot", "snapshot_id", type=int, help="Linked snapshot id (evidence).")
 def incident_add(model_id: str, severity: str, category: str, title: str, description: str, owner: str | None,
                  lead_id: str | None, snapshot_id: int | None) -> None:
-    """Open an incident against a model."""
+    """Open an incident against a model (as a sales manager: about the team's leads)."""
+    db = _open(load_settings())
+    reader = _reader(db, "open_incident")
+    registry.visible_model(db, model_id, scope=reader.scope)
     row = incidents.open_incident(
-        _open(load_settings()), model_id=model_id, severity=severity, category=category, title=title,
-        description=description, reporter=_actor(), owner=owner, lead_id=lead_id, snapshot_id=snapshot_id,
+        db, model_id=model_id, severity=severity, category=category, title=title, description=description,
+        reporter=_actor(), owner=owner, lead_id=lead_id, snapshot_id=snapshot_id, team=reader.scope,
     )
     click.echo(f"incident {row['id']} opened on {model_id}, due {row['due_at']}")
 
@@ -352,6 +430,7 @@ def incident_update(incident_id: int, status: str | None, owner: str | None, sev
                     comment: str | None) -> None:
     """Change an incident's status, owner or severity, or comment on it."""
     db = _open(load_settings())
+    _reader(db, "manage_incidents")
     if comment:
         incidents.add_comment(db, incident_id, author=_actor(), body=comment)
     if status or owner or severity or not comment:
@@ -367,8 +446,9 @@ def incident_update(incident_id: int, status: str | None, owner: str | None, sev
 @click.option("--status", type=click.Choice(incidents.STATUSES), help="Only this status.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def incident_list(model_id: str | None, status: str | None, as_json: bool) -> None:
-    """List incidents, newest first."""
-    rows = incidents.list_incidents(_open(load_settings()), model_id=model_id, status=status)
+    """List the incidents you may see, newest first."""
+    db = _open(load_settings())
+    rows = incidents.list_incidents(db, model_id=model_id, status=status, scope=_reader(db, "view_incidents").scope)
     if as_json:
         _echo_json(rows)
         return
@@ -386,7 +466,9 @@ def review() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (for a mail or chat hook).")
 def review_due(as_json: bool) -> None:
     """List models whose review is due or overdue this ISO week; exit 1 if one is overdue."""
-    rows = reviews.due(_open(load_settings()))
+    db = _open(load_settings())
+    _reader(db, "view_reviews")
+    rows = reviews.due(db)
     if as_json:
         _echo_json(rows)
     else:
@@ -405,6 +487,7 @@ def consent_group() -> None:
 
 @consent_group.command(name="import")
 @click.argument("file", type=click.Path(path_type=Path))
+@_requires("operate_data")
 def consent_import(file: Path) -> None:
     """Append the consent events of FILE (CSV or Parquet; nothing is written if a row is bad).
 
@@ -420,9 +503,14 @@ def consent_import(file: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the snapshot's consent results as JSON.")
 def consent_coverage(model_id: str, week: str | None, as_json: bool) -> None:
     """Print a snapshot's consent coverage overall and per team; exit 1 if its light fails."""
-    snap = snapshots.latest_snapshot(_open(load_settings()), model_id, week=week)
-    found = snap["results"].get("consent")
-    light = snap["summary"].get("lights", {}).get("consent", {"status": "not_evaluated", "reason": "not evaluated"})
+    from ethics import lights
+
+    db = _open(load_settings())
+    scope = _reader(db, "view_consent").scope
+    model = registry.visible_model(db, model_id, scope=scope)
+    snap = snapshots.latest_snapshot(db, model_id, week=week)
+    found = consent.coverage_for(snap["results"].get("consent"), scope=scope)
+    light = lights.model_lights(db, model, snap, scope=scope, at=utcnow())["consent"]
     if as_json:
         _echo_json({"consent": found, "light": light, "snapshot": snap["hash"], "week": snap["week"],
                     "version": snap["version"]})
@@ -444,8 +532,12 @@ def consent_coverage(model_id: str, week: str | None, as_json: bool) -> None:
 def consent_violations(model_id: str, week: str, out: Path | None) -> None:
     """List the week's leads scored without consent, with the reason, as CSV (formula-safe)."""
     settings = load_settings()
-    text = consent.violations_csv(consent.list_violations(_open(settings), model_id=model_id, week=week,
-                                                          home=settings.home))
+    db = _open(settings)
+    scope = _reader(db, "view_consent").scope
+    registry.visible_model(db, model_id, scope=scope)
+    text = consent.violations_csv(consent.list_violations(db, model_id=model_id, week=week, home=settings.home,
+                                                          team=scope),
+                                  note=(registry.suspension(db, model_id) or {}).get("text"))
     if out is None:
         click.echo(text, nl=False)
     else:
@@ -454,12 +546,16 @@ def consent_violations(model_id: str, week: str, out: Path | None) -> None:
 
 
 @consent_group.command(name="routing")
-@click.option("--team", help="Only this sales team.")
+@click.option("--team", help="Only this sales team (what its manager sees).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def consent_routing(team: str | None, as_json: bool) -> None:
     """Customers who objected to automated decisions or profiling: route their leads to a human."""
     settings = load_settings()
-    rows = consent.list_human_routing(_open(settings), home=settings.home, team=team)
+    db = _open(settings)
+    scope = _reader(db, "view_consent").scope
+    if scope is not None and team not in (None, scope):
+        raise PermissionDenied(f"Not allowed: a sales manager of team {scope!r} sees only the team's customers.")
+    rows = consent.list_human_routing(db, home=settings.home, scope=scope or team)
     if as_json:
         _echo_json(rows)
         return
@@ -475,6 +571,7 @@ def customers_group() -> None:
 
 @customers_group.command(name="import")
 @click.argument("file", type=click.Path(path_type=Path))
+@_requires("operate_data")
 def customers_import(file: Path) -> None:
     """Store customer_id, name, email, phone from FILE (CSV or Parquet)."""
     frame = datasets.read_table(file)
@@ -493,6 +590,7 @@ def dsr_group() -> None:
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True,
               help="JSON document or long CSV (section, record, field, value).")
 @click.option("--out", type=click.Path(path_type=Path), help="File to write (default: standard output).")
+@_requires("handle_requests")
 def dsr_export(customer: str, fmt: str, out: Path | None) -> None:
     """Export everything held about a customer (the request is recorded)."""
     settings = load_settings()
@@ -508,6 +606,7 @@ def dsr_export(customer: str, fmt: str, out: Path | None) -> None:
 @dsr_group.command(name="erase")
 @click.option("--customer", required=True, help="The customer's id as in the CRM.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_requires("handle_requests")
 def dsr_erase(customer: str, yes: bool) -> None:
     """Erase a customer's personal rows from the database and the datasets (recorded; aggregates stay)."""
     if not yes:
@@ -527,6 +626,7 @@ def audit_group() -> None:
 
 
 @audit_group.command(name="verify")
+@_requires("view_audit")
 def audit_verify() -> None:
     """Check the hash chain and keyed checkpoints; exit 1 naming the first bad entry."""
     result = audit.verify(_open(load_settings()))
@@ -537,6 +637,7 @@ def audit_verify() -> None:
 
 @audit_group.command(name="export")
 @click.option("--out", type=click.Path(path_type=Path), help="CSV file to write (default: standard output).")
+@_requires("view_audit")
 def audit_export(out: Path | None) -> None:
     """Export the whole log as CSV (formula-safe)."""
     text = audit.export_csv(_open(load_settings()))
@@ -564,6 +665,7 @@ def users() -> None:
 @click.option("--team", help="The sales team (sales managers only).")
 @click.option("--name", "display_name", default="", help="Display name (default: the username).")
 @PASSWORD
+@_requires("manage_users")
 def users_add(username: str, role: str, team: str | None, display_name: str, password: str) -> None:
     """Add an account USERNAME."""
     actor = auth.add_user(_open(load_settings()), username=username, display_name=display_name or username,
@@ -573,6 +675,7 @@ def users_add(username: str, role: str, team: str | None, display_name: str, pas
 
 @users.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_requires("view_users")
 def users_list(as_json: bool) -> None:
     """List accounts (never their passwords)."""
     rows = auth.list_users(_open(load_settings()))
@@ -586,6 +689,7 @@ def users_list(as_json: bool) -> None:
 
 @users.command(name="disable")
 @click.argument("username")
+@_requires("manage_users")
 def users_disable(username: str) -> None:
     """Disable USERNAME: no more sign-ins; open sessions end at their next page."""
     auth.disable_user(_open(load_settings()), username, actor=_actor())
@@ -595,6 +699,7 @@ def users_disable(username: str) -> None:
 @users.command(name="set-password")
 @click.argument("username")
 @PASSWORD
+@_requires("manage_users")
 def users_set_password(username: str, password: str) -> None:
     """Set a new password for USERNAME."""
     auth.set_password(_open(load_settings()), username, password, actor=_actor())
@@ -617,8 +722,7 @@ def report(model_id: str | None, portfolio: bool, week: str | None, kind: str, o
     if portfolio and (week or kind != "pdf"):
         raise ValidationError("report --portfolio: always the latest snapshots as PDF (no --week or --format).")
     db = _open(load_settings())
-    # The command line runs with the data home's full access, like every other command.
-    actor = auth.Actor(username=_actor(), display_name=_actor(), role="ethics_officer")
+    actor = _reader(db, "export_reports")
     if portfolio:
         content: bytes | str = reports.portfolio_report_pdf(db, actor=actor)
     elif kind == "pdf":
@@ -631,6 +735,27 @@ def report(model_id: str | None, portfolio: bool, week: str | None, kind: str, o
     else:
         out.write_text(content, encoding="utf-8")
     click.echo(f"wrote {out} ({out.stat().st_size:,} bytes)")
+
+
+@cli.group(name="teams", cls=_Group)
+def teams_group() -> None:
+    """Sales teams (records): add, list."""
+
+
+@teams_group.command(name="add")
+@click.argument("name")
+@_requires("operate_data")
+def teams_add(name: str) -> None:
+    """Add the sales team NAME (an account's team must be one)."""
+    teams.add_team(_open(load_settings()), name, actor=_actor())
+    click.echo(f"added team {name}")
+
+
+@teams_group.command(name="list")
+def teams_list() -> None:
+    """List the sales teams."""
+    for name in teams.list_teams(_open(load_settings())):
+        click.echo(name)
 
 
 def main() -> None:

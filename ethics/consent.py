@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ethics import audit, datasets, privacy, store
+from ethics import audit, datasets, privacy, spreadsheet, store, teams
 from ethics import policy as rules
 from ethics.errors import ValidationError
 from ethics.id_codes import IdCodes, text_array
@@ -410,6 +410,30 @@ def coverage(frame: pd.DataFrame, states: pd.DataFrame, *, purpose: str) -> dict
     return summary
 
 
+COUNTS = ("scored", "covered", "coverage", "without_consent", "after_withdrawal", "after_objection")
+
+
+def coverage_for(summary: Mapping[str, Any] | None, *, scope: str | None) -> dict[str, Any] | None:
+    """A snapshot's consent results as a reader may receive them.
+
+    An unscoped reader gets them whole.  A sales manager gets the team's row as the
+    totals and as the only row of ``by_team``: no other team's counts, and no
+    model-wide figure that includes them (``human_routing`` is then None: the team's
+    customers to route are on the routing list).  Fairness on consented rows is
+    model-level, like every fairness result, and stays.
+    """
+    if summary is None or scope is None:
+        return None if summary is None else dict(summary)
+    row = next((r for r in summary.get("by_team", []) if r["team"] == scope), None)
+    counts = {key: (row or {}).get(key, 0) for key in COUNTS} | {"coverage": (row or {}).get("coverage")}
+    rest = {k: v for k, v in summary.items() if k not in ("by_team", "human_routing", "fairness_consented")}
+    if summary.get("fairness_consented") is not None:  # its row counts are model-wide: left out
+        rest["fairness_consented"] = {k: v for k, v in summary["fairness_consented"].items() if k != "rows"}
+    return {**rest, **counts,
+            "by_team": [row] if row else [], "violations": counts["without_consent"], "human_routing": None,
+            "team": scope}
+
+
 def consent_light(summary: Mapping[str, Any] | None, policy: Mapping[str, Any]) -> dict[str, str]:
     """The Overview's consent light: coverage against the policy, and any lead scored after an objection."""
     if not summary or not summary.get("scored"):
@@ -515,65 +539,71 @@ def list_violations(
     return result
 
 
-def violations_csv(rows: list[dict[str, Any]]) -> str:
-    """Violations as CSV; cells a spreadsheet would run as formulas are neutralised."""
-    import csv
-    import io
+VIOLATION_COLUMNS = ("lead_id", "customer", "customer_ref", "name", "model_id", "week", "team", "scored_at",
+                     "status", "reason")
 
-    from ethics.cells import safe_cell
 
-    columns = ["lead_id", "customer", "customer_ref", "name", "model_id", "week", "team", "scored_at", "status",
-               "reason"]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([safe_cell(row.get(c)) for c in columns])
-    return out.getvalue()
+def violations_csv(rows: list[dict[str, Any]], *, note: str | None = None) -> str:
+    """Violations as CSV (formula cells neutralised); ``note`` (a suspension) comes first."""
+    return spreadsheet.to_csv(rows, columns=VIOLATION_COLUMNS, note=note)
 
 
 def open_violations_incident(
-    db: store.Database, *, model_id: str, week: str, home: Path, reporter: str, now: datetime | None = None
+    db: store.Database, *, model_id: str, week: str, home: Path, reporter: str, scope: str | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Open one privacy incident for all of a week's consent violations of a model.
+    """Open one privacy incident for a week's consent violations of a model.
 
-    High severity when a lead was scored after an objection, medium otherwise.  The
-    description lists the counts by reason and the first lead ids (not customer ids).
+    A sales manager (``scope``) reports the team's violations, with their lead ids, in an
+    incident of the team.  An unscoped reporter's incident is about the whole model: it
+    counts the violations per team and names no lead, since every team that the model
+    scores sees it (the leads are listed, per team, on the Violations tab and its CSV).
+    High severity when a lead was scored after an objection, medium otherwise.  One open
+    incident per model and team reports the finding: a second is refused, naming it.
 
     Raises
     ------
     ValidationError
-        When the week has no violations.
+        When the week has no violations (of the team), or an open incident reports them already.
     """
     from ethics import incidents, snapshots
 
-    rows = list_violations(db, model_id=model_id, week=week, home=home)
+    incidents.refuse_reported(db, model_id=model_id, finding=VIOLATIONS_FINDING, team=scope)
+    rows = list_violations(db, model_id=model_id, week=week, home=home, team=scope)
+    whose = f" of team {scope}" if scope else ""
     if not rows:
-        raise ValidationError(f"Model {model_id!r} has no consent violations in week {week}: nothing to report.")
+        raise ValidationError(f"Model {model_id!r} has no consent violations{whose} in week {week}: nothing to report.")
     by_status = pd.Series([r["status"] for r in rows]).value_counts()
     objected = int(by_status.get("objected", 0))
     found = [s for s in snapshots.list_snapshots(db, model_id) if s["week"] == week]
-    leads = ", ".join(r["lead_id"] for r in rows[:_LISTED_LEADS])
-    more = f" and {len(rows) - _LISTED_LEADS} more" if len(rows) > _LISTED_LEADS else ""
+    if scope:
+        leads = ", ".join(r["lead_id"] for r in rows[:_LISTED_LEADS])
+        more = f" and {len(rows) - _LISTED_LEADS} more" if len(rows) > _LISTED_LEADS else ""
+        listed = f"Leads: {leads}{more}."
+    else:
+        per_team = pd.Series([str(r["team"]) for r in rows]).value_counts().sort_index()
+        listed = "Per team: " + ", ".join(f"{team} {count}" for team, count in per_team.items()) + (
+            "; each team's leads are on the Violations tab.")
     description = (
-        f"{len(rows)} leads of week {week} were scored without a valid consent: "
+        f"{len(rows)} leads{whose} of week {week} were scored without a valid consent: "
         f"{int(by_status.get('none', 0))} never granted, {int(by_status.get('withdrawn', 0))} after a withdrawal, "
-        f"{objected} after an objection. Leads: {leads}{more}. Route these customers to a human and stop "
+        f"{objected} after an objection. {listed} Route these customers to a human and stop "
         "scoring them until consent is on record."
     )
     return incidents.open_incident(
         db, model_id=model_id, severity="high" if objected else "medium", category="privacy",
-        title=f"{len(rows)} leads scored without consent in {week}", description=description, reporter=reporter,
-        snapshot_id=found[0]["id"] if found else None, now=now,
+        title=f"{len(rows)} leads{whose} scored without consent in {week}", description=description,
+        reporter=reporter, snapshot_id=found[0]["id"] if found else None, team=scope, finding=VIOLATIONS_FINDING,
+        now=now,
     )
 
 
+VIOLATIONS_FINDING = "consent-violations"
 _LISTED_LEADS = 20
 
 
 def list_human_routing(
-    db: store.Database, *, home: Path, team: str | None = None, model_ids: Iterable[str] | None = None,
-    at: datetime | None = None,
+    db: store.Database, *, home: Path, scope: str | None = None, at: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Customers to be handled by a human instead of a model: an objection (Art. 21/22) in force at ``at``.
 
@@ -584,10 +614,8 @@ def list_human_routing(
     ----------
     db : Database
     home : Path
-    team : str, optional
-        Only this team's customers (a sales manager's scope).
-    model_ids : iterable of str, optional
-        Only leads of these models (a sales manager's: the team's models).
+    scope : str, optional
+        A sales manager's team: only the team's leads, in the models that score them.
     at : datetime, optional
         Default now.
 
@@ -595,6 +623,7 @@ def list_human_routing(
     -------
     list of dict
         ``team, customer, customer_ref, name, purpose, objected_on, source, leads``; oldest objection first.
+        A lead of a suspended model is marked so: its score must not be used anyway.
     """
     moment = int((at or utcnow()).timestamp())
     purposes = list(OBJECTION_PURPOSES)
@@ -614,14 +643,17 @@ def list_human_routing(
         return []
     wanted = {row["customer_id"] for row in objections}
     leads: dict[str, list[tuple[str, str, str]]] = {}
-    models = None if model_ids is None else set(model_ids)
+    team = scope
+    models = None if scope is None else teams.visible_model_ids(db, scope)
+    suspended = {row["id"] for row in store.list_rows(db, store.MODELS, "status = 'suspended'", select="id")}
     for batch in _latest_batches(db):
         if models is not None and batch["model_id"] not in models:
             continue
         frame = datasets.read_rows(batch, home=home)
         frame = frame[frame["customer_id"].isin(wanted)]
         for customer, lead_id, lead_team in zip(frame["customer_id"], frame["lead_id"], frame["team"], strict=True):
-            leads.setdefault(customer, []).append((lead_team, batch["model_id"], lead_id))
+            model = batch["model_id"] + (", suspended" if batch["model_id"] in suspended else "")
+            leads.setdefault(customer, []).append((lead_team, model, lead_id))
     names = privacy.customer_names(db, wanted)
     result = []
     for row in objections:

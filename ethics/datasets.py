@@ -18,8 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ethics import artifacts, audit, privacy, registry, store
-from ethics.cells import FORMULA_PREFIXES
+from ethics import artifacts, audit, privacy, registry, store, teams
 from ethics.errors import (
     CELL_FORMULA,
     CELL_MISSING,
@@ -39,6 +38,7 @@ from ethics.errors import (
     ValidationError,
 )
 from ethics.manifest import feature_names, sensitive_names
+from ethics.spreadsheet import FORMULA_PREFIXES
 from ethics.weeks import iso, parse_time, parse_week, utcnow
 
 DatasetKind = Literal["eval", "scores"]
@@ -248,6 +248,9 @@ def store_frame(
     }
     with store.transaction(db):
         dataset_id = db[store.DATASETS].insert(row).last_pk
+        if "team" in frame.columns:
+            teams.record_model_teams(db, version_row["model_id"], frame["team"].dropna().unique(), actor=actor,
+                                     now=now)
         audit.record(db, audit.DatasetImported(actor, "dataset", str(dataset_id), kind=kind, week=week, rows=rows,
                                                parquet_sha256=sha, source=file, created=now))
     return {"id": dataset_id, **row}

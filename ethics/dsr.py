@@ -26,8 +26,8 @@ from typing import Any
 import pandas as pd
 
 from ethics import audit, datasets, explain, privacy, store
-from ethics.cells import safe_cell
 from ethics.errors import NotFound, ValidationError
+from ethics.spreadsheet import safe_cell
 from ethics.weeks import iso, utcnow
 
 ERASED_TEXT = "[erased]"

@@ -66,6 +66,7 @@ UNKNOWN_MODEL = "Unknown model {model_id!r}: no model with that id is registered
 UNKNOWN_VERSION = "Unknown version {version!r} of model {model_id!r}."
 UNKNOWN_SNAPSHOT = "Unknown snapshot {snapshot_id!r}."
 NO_SNAPSHOT = "Model {model_id!r} has no snapshot yet."
+MODEL_NOT_VISIBLE = "Not allowed: model {model_id!r} scores no leads of team {team!r} (or does not exist)."
 
 MANIFEST_UNREADABLE = "{file}: cannot read the manifest ({reason})."
 MANIFEST_TOML = "{file}: not valid TOML: {reason}."

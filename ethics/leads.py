@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ethics import audit, consent, datasets, explain, incidents, privacy, registry, snapshots, store
-from ethics.auth import MODEL_NOT_VISIBLE, Actor, require
+from ethics.auth import Actor, require
 from ethics.errors import UNKNOWN_SNAPSHOT, NotFound, PermissionDenied, ValidationError
 from ethics.weeks import iso, parse_time, utcnow
 
@@ -43,6 +43,7 @@ BAD_DECISION = "Decision {decision!r} is not one of {allowed}."
 SAME_DECISION = "Lead {lead_id}: the model already decided {decision!r}; an override must change the decision."
 NO_REASON = "Lead {lead_id}: give the reason for the {what}."
 ALREADY_OVERRIDDEN = "Lead {lead_id} was already overridden in snapshot {snapshot_id} (override {override_id})."
+SUSPENDED_OVERRIDE = "Lead {lead_id}: no override. {suspended} There is no decision to override; contest the score."
 
 Loader = Callable[[Mapping[str, Any]], pd.DataFrame]
 
@@ -60,24 +61,6 @@ def match_customer(db: store.Database, customer_ids: pd.Series, typed: str) -> n
     """
     wanted = {typed, privacy.pseudonymise(db, typed), *privacy.pseudonyms_named(db, typed)}
     return customer_ids.isin(wanted).to_numpy(dtype=bool)
-
-
-def visible_model(db: store.Database, model_id: str, *, team: str | None) -> dict[str, Any]:
-    """The model row, if a reader scoped to ``team`` may see it.
-
-    Raises
-    ------
-    NotFound
-        Unknown model (unscoped readers).
-    PermissionDenied
-        The model is another team's or does not exist (scoped readers).
-    """
-    found = store.list_rows(db, store.MODELS, "id = ?", [model_id])
-    if not found or (team is not None and found[0]["team"] != team):
-        if team is None:
-            registry.get_model(db, model_id)
-        raise PermissionDenied(MODEL_NOT_VISIBLE.format(model_id=model_id, team=team))
-    return found[0]
 
 
 def _snapshot(db: store.Database, model_id: str, snapshot_id: int | None) -> dict[str, Any]:
@@ -108,6 +91,21 @@ def lead_rows(
     if leads:
         return (loader or (lambda ref: explain.read_leads(ref, home=home)))(leads), True
     return datasets.read_rows(_batch(db, snap), home=home), False
+
+
+def team_rows(frame: pd.DataFrame, scope: str | None) -> pd.DataFrame:
+    """The rows of ``frame`` a reader scoped to ``scope`` may receive: the team's leads (all for None)."""
+    return frame if scope is None else frame[(frame["team"] == scope).to_numpy(dtype=bool)]
+
+
+def explained_leads(
+    db: store.Database, snap: Mapping[str, Any], *, home: Path, scope: str | None, loader: Loader | None = None
+) -> pd.DataFrame | None:
+    """The per-lead SHAP values of a snapshot that a reader may see (the team's leads); None when not stored."""
+    ref = snap["results"].get("explanations", {}).get("leads")
+    if not ref:
+        return None
+    return team_rows((loader or (lambda r: explain.read_leads(r, home=home)))(ref), scope)
 
 
 def find_leads(
@@ -154,7 +152,7 @@ def find_leads(
     query = (query or "").strip()
     if not query:
         raise ValidationError(EMPTY_QUERY)
-    model = visible_model(db, model_id, team=team)
+    model = registry.visible_model(db, model_id, scope=team)
     snap = _snapshot(db, model["id"], snapshot_id)
     frame, explained = lead_rows(db, snap, home=home, loader=loader)
     mask = (frame["lead_id"] == query).to_numpy(dtype=bool) | match_customer(db, frame["customer_id"], query)
@@ -170,7 +168,8 @@ def find_leads(
     columns = {name: matches[name].to_numpy() for name in matches.columns}
     rows = [{name: values[position] for name, values in columns.items()} for position in range(len(matches))]
     context = {"manifest": registry.get_version(db, snap["model_id"], snap["version"])["manifest"],
-               "model_name": model["name"], "scored_at": _batch(db, snap)["imported_at"]}
+               "model_name": model["name"], "scored_at": _batch(db, snap)["imported_at"],
+               "suspended": registry.suspension(db, model["id"])}
     details = [_lead_detail(db, snap, row, explained=explained, **context) for row in rows]
     known = privacy.customer_names(db, [d["customer_id"] for d in details])
     for detail in details:  # the CRM id and name a person recognises, where contact details were imported
@@ -181,7 +180,7 @@ def find_leads(
 
 def _lead_detail(
     db: store.Database, snap: Mapping[str, Any], row: Mapping[str, Any], *, explained: bool,
-    manifest: Mapping[str, Any], model_name: str, scored_at: str,
+    manifest: Mapping[str, Any], model_name: str, scored_at: str, suspended: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """Score, decision, explanation, consent and any override of one lead of a snapshot.
 
@@ -200,7 +199,10 @@ def _lead_detail(
         "consent": {"purpose": manifest["consent_purpose"], "at": at,
                     **consent.status_at(db, customer_id=row["customer_id"], purpose=manifest["consent_purpose"],
                                         at=at)},
+        "suspended": suspended,
         "override": _override(db, snap["id"], row["lead_id"]),
+        "contest": incidents.reported(db, model_id=snap["model_id"], team=str(row["team"]),
+                                      finding=contest_finding(snap["id"], row["lead_id"])),
         "explanation": _explanation(row, results, manifest=manifest, explained=explained, week=snap["week"]),
     }
     return detail
@@ -261,13 +263,14 @@ def contest_score(
     PermissionDenied
         The actor may not open incidents, or may not see the lead.
     ValidationError
-        No reason given.
+        No reason given, or the lead's score is already contested in an open incident (named).
     """
     require(actor, "open_incident")
     lead = _one_lead(db, home=home, actor=actor, model_id=model_id, snapshot_id=snapshot_id, lead_id=lead_id,
                      loader=loader)
     if not reason.strip():
         raise ValidationError(NO_REASON.format(lead_id=lead_id, what="contest"))
+    incidents.refuse_reported(db, model_id=model_id, finding=contest_finding(snapshot_id, lead_id), team=lead["team"])
     explanation = lead["explanation"]
     factors = ""
     if explanation["available"]:
@@ -281,8 +284,14 @@ def contest_score(
     return incidents.open_incident(
         db, model_id=model_id, severity=CONTEST_SEVERITY, category=CONTEST_CATEGORY,
         title=f"Score of lead {lead_id} contested", description=description, reporter=actor.username,
-        version=lead["version"], lead_id=lead_id, snapshot_id=snapshot_id, now=now,
+        version=lead["version"], lead_id=lead_id, snapshot_id=snapshot_id, team=lead["team"],
+        finding=contest_finding(snapshot_id, lead_id), now=now,
     )
+
+
+def contest_finding(snapshot_id: int, lead_id: str) -> str:
+    """The finding key of a contest: one open contest per lead and snapshot."""
+    return f"contest:{snapshot_id}:{lead_id}"
 
 
 def override_decision(
@@ -317,13 +326,16 @@ def override_decision(
     PermissionDenied
         The actor may not override, or may not see the lead.
     ValidationError
-        Unknown or unchanged decision, no reason, or the lead is already overridden in the snapshot.
+        Unknown or unchanged decision, no reason, the lead is already overridden in the snapshot, or the
+        model is suspended (its decisions are not used, so there is none to override).
     """
     require(actor, "override_decisions")
     if decision not in DECISIONS:
         raise ValidationError(BAD_DECISION.format(decision=decision, allowed=", ".join(DECISIONS)))
     lead = _one_lead(db, home=home, actor=actor, model_id=model_id, snapshot_id=snapshot_id, lead_id=lead_id,
                      loader=loader)
+    if lead["suspended"]:
+        raise ValidationError(SUSPENDED_OVERRIDE.format(lead_id=lead_id, suspended=lead["suspended"]["text"]))
     if decision == lead["decision"]:
         raise ValidationError(SAME_DECISION.format(lead_id=lead_id, decision=decision))
     if not reason.strip():
@@ -366,12 +378,10 @@ def override_rates(
     if "scores" not in snap["inputs"]:
         return []
     frame, _ = lead_rows(db, snap, home=home, loader=loader)
-    scored = frame["team"].value_counts()
+    scored = team_rows(frame, team)["team"].value_counts()
     found = store.list_rows(db, store.OVERRIDES, "snapshot_id = ?", [snap["id"]])
     rows = []
     for name in sorted(scored.index):
-        if team is not None and name != team:
-            continue
         mine = [o for o in found if o["team"] == name]
         rows.append({
             "team": name, "leads": int(scored[name]), "overrides": len(mine),

@@ -16,12 +16,14 @@ from ethics.store import (
     DSR_REQUESTS,
     INCIDENT_COMMENTS,
     INCIDENTS,
+    MODEL_TEAMS,
     MODELS,
     OVERRIDES,
     PRIVACY_KEY,
     REVIEWS,
     SIGN_INS,
     SNAPSHOTS,
+    TEAMS,
     USERS,
     VERSIONS,
 )
@@ -311,3 +313,50 @@ def m0008(db: Database) -> None:
     _forbid(db, DSR_REQUESTS, "DELETE", "data-subject requests are a record")
     # A fingerprint of the pseudonymisation key (kept in the data home), so a lost key is noticed.
     db[PRIVACY_KEY].create({"id": int, "fingerprint": str, "created_at": str}, pk="id", not_null={"fingerprint"})
+
+
+@MIGRATIONS(name="0009_teams_and_incident_scope")
+def m0009(db: Database) -> None:
+    # Teams are records: an account's team must exist, and a model is seen by every team whose leads it scores.
+    db[TEAMS].create({"name": str, "created_at": str, "created_by": str}, pk="name", not_null={"created_at"})
+    db[MODEL_TEAMS].create(
+        {"model_id": str, "team": str, "first_seen_at": str},
+        pk=("model_id", "team"),
+        foreign_keys=[("model_id", MODELS, "id"), ("team", TEAMS, "name")],
+    )
+    db[MODEL_TEAMS].create_index(["team"])
+    db.execute(
+        f"insert or ignore into {TEAMS} (name, created_at, created_by) "
+        f"select team, min(created_at), 'migration' from (select team, created_at from {MODELS} union all "
+        f"select team, created_at from {USERS} where team is not null) group by team"
+    )
+    db.execute(f"insert or ignore into {MODEL_TEAMS} select id, team, created_at from {MODELS}")
+    # Teams whose leads a model scored, as far as stored results tell (consent coverage per team, overrides).
+    db.execute(
+        f"insert or ignore into {TEAMS} (name, created_at, created_by) "
+        f"select distinct json_extract(t.value, '$.team'), s.created_at, 'migration' "
+        f"from {SNAPSHOTS} s, json_each(s.results_json, '$.consent.by_team') t "
+        f"where json_extract(t.value, '$.team') is not null"
+    )
+    db.execute(
+        f"insert or ignore into {MODEL_TEAMS} select s.model_id, json_extract(t.value, '$.team'), min(s.created_at) "
+        f"from {SNAPSHOTS} s, json_each(s.results_json, '$.consent.by_team') t "
+        f"where json_extract(t.value, '$.team') is not null group by 1, 2"
+    )
+    # An incident about a lead belongs to the lead's team; one without a lead is about the whole model.
+    db[INCIDENTS].add_column("team", str)
+    # What an incident reports (a contested lead, a failing finding), so the same report is not filed twice.
+    db[INCIDENTS].add_column("finding", str)
+    db[INCIDENTS].create_index(["model_id", "finding"])
+    db.execute(
+        f"update {INCIDENTS} set team = (select o.team from {OVERRIDES} o where o.snapshot_id = "
+        f"{INCIDENTS}.snapshot_id and o.lead_id = {INCIDENTS}.lead_id) where lead_id is not null"
+    )
+    # Contests written before this migration name the lead's team in their own words: "Lead X of team Y: ...".
+    for incident_id, lead_id, description in db.execute(
+        f"select id, lead_id, description from {INCIDENTS} where lead_id is not null and team is null"
+    ).fetchall():
+        marker = f"Lead {lead_id} of team "
+        if description and marker in description:
+            team = description.split(marker, 1)[1].split(":", 1)[0].strip()
+            db.execute(f"update {INCIDENTS} set team = ? where id = ?", [team, incident_id])

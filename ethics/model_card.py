@@ -2,21 +2,19 @@
 
 All three print the report facts (``reports.model_facts``), like the PDF.  Untrusted
 text (names, titles, comments) is escaped in Markdown so it shows literally and
-cannot add links, images or HTML; CSV cells go through ``cells.safe_cell`` so a
+cannot add links, images or HTML; CSV cells go through ``spreadsheet.safe_cell`` so a
 spreadsheet never runs them as formulas.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from ethics import report_rows as tables
-from ethics.cells import safe_cell
+from ethics import spreadsheet
 
 # Characters with a meaning anywhere in CommonMark or GitHub tables, and those that start a block.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~])")
@@ -64,6 +62,11 @@ def card_markdown(facts: dict[str, Any]) -> str:
         f"- Snapshot hash: `{snap['hash']}`",
         f"- Audit head: {e(tables.head_text(facts['audit_head']))}",
         f"- Generated: {e(facts['generated']['at'])} by {e(facts['generated']['by'])}", "",
+        *([f"**SUSPENDED:** {e(facts['suspended']['text'])}", ""] if facts["suspended"] else []),
+        "## At a glance", "",
+        *_md_table([{"Area": area.capitalize(), "Light": light["status"].replace("_", " "), "Reason": light["reason"]}
+                    for area, light in facts["lights"].items()]),
+        f"_Incidents and review: {e(tables.lights_moment(facts))}._", "",
         "## Purpose and impact assessment", "",
         *_md_table([{"Field": k.replace("_", " ").capitalize(), "Value": tables.text_of(impact[k])}
                     for k in ("purpose", "affected", "data_categories", "legal_basis", "human_oversight")]),
@@ -98,7 +101,8 @@ def card_markdown(facts: dict[str, Any]) -> str:
         lines += [tables.NOT_AVAILABLE, ""]
     lines += [
         "## Incidents", "", *_md_table(tables.incident_rows(facts), empty="No incidents."),
-        "## Review history", "", *_md_table(tables.review_rows(facts), empty="No signed reviews up to this week."),
+        "## Review history", "", e(tables.review_of_snapshot_text(facts)), "",
+        *_md_table(tables.review_rows(facts), empty="No signed reviews up to this week."),
         "## Human oversight and contact", "",
         f"{e(impact['human_oversight'])} Owner: {e(model['owner'])}; contact {e(model['contact'])}.", "",
         "## Instructions for use (EU AI Act Art. 13(3))", "",
@@ -134,12 +138,11 @@ def table_rows(facts: dict[str, Any], table: str) -> list[dict[str, Any]]:
     return makers[table]()
 
 
-def to_csv(rows: Sequence[dict[str, Any]]) -> str:
-    """Rows as CSV text whose cells cannot start a spreadsheet formula (``cells.safe_cell``)."""
-    buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({key: safe_cell(value) for key, value in row.items()})
-    return buffer.getvalue()
+def table_csv(facts: dict[str, Any], table: str) -> str:
+    """One of the report's tables as formula-safe CSV, led by the suspension notice if the model is suspended."""
+    return to_csv(table_rows(facts, table), note=(facts["suspended"] or {}).get("text"))
+
+
+def to_csv(rows: Sequence[dict[str, Any]], *, note: str | None = None) -> str:
+    """Rows as formula-safe CSV text (``spreadsheet.to_csv``); ``note`` (a suspension) comes first."""
+    return spreadsheet.to_csv(rows, note=note)

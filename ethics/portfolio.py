@@ -1,8 +1,8 @@
 """The portfolio at a glance: one row per model with a traffic light per area.
 
-Each light is ``pass``, ``warn``, ``fail`` or ``not_evaluated`` with the reason in
-words.  Areas whose evaluation has not been built yet stay ``not_evaluated``
-(grey), never a pass.
+The lights come from :func:`ethics.lights.model_lights`, their one producer, for one
+reader at one stated moment (``at`` in every row).  Areas not evaluated yet stay
+``not_evaluated`` (grey), never a pass.
 """
 
 from __future__ import annotations
@@ -11,92 +11,62 @@ import json
 from datetime import datetime
 from typing import Any
 
-from ethics import incidents, store
-from ethics.reviews import review_light
-from ethics.weeks import utcnow, week_of
+from ethics import incidents, lights, store, teams
+from ethics.lights import AREAS
+from ethics.weeks import iso, utcnow
 
-AREAS = ("fairness", "drift", "explanations", "consent", "incidents", "review")
-LIGHTS = ("pass", "warn", "fail", "not_evaluated")
-NOT_EVALUATED = {"status": "not_evaluated", "reason": "not evaluated yet"}
-_SEVERE = ("critical",)
+__all__ = ["AREAS", "overview"]
 
 
 def overview(
-    db: store.Database, *, team: str | None = None, now: datetime | None = None
+    db: store.Database, *, scope: str | None = None, now: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """One row per model: identity, latest snapshot and a light per area.
+    """One row per model the reader may see: identity, latest snapshot and a light per area.
 
     Parameters
     ----------
     db : Database
-    team : str, optional
-        Only this team's models.
+    scope : str, optional
+        A sales manager's team: the models that score the team's leads, with the team's
+        consent light and the incidents the team sees.
     now : datetime, optional
-        Reference time for overdue incidents.
+        The moment of the time-dependent lights (incidents, review); the current time when omitted.
 
     Returns
     -------
     list of dict
         Keys ``id, name, purpose, team, risk_tier, status, latest_week, version,
-        snapshot_id, snapshot_hash, lights`` where ``lights`` maps each area of
+        snapshot_id, snapshot_hash, lights, at`` where ``lights`` maps each area of
         :data:`AREAS` to ``{"status", "reason"}``.
     """
-    where, args = ("where m.team = ?", [team]) if team else ("", [])
-    rows = db.execute(
+    rows = db.execute_returning_dicts(
         f"""
         select m.id, m.name, m.purpose, m.team, m.risk_tier, m.status,
                s.week as latest_week, s.version, s.id as snapshot_id, s.hash as snapshot_hash,
-               s.summary_json
+               s.summary_json, s.policy_json
         from {store.MODELS} m
         left join (
-            select id, model_id, version, week, hash, summary_json,
+            select id, model_id, version, week, hash, summary_json, policy_json,
                    row_number() over (partition by model_id order by week desc, id desc) as rank
             from {store.SNAPSHOTS}
         ) s on s.model_id = m.id and s.rank = 1
-        {where}
         order by m.id
-        """,
-        args,
-    ).fetchall()
-    columns = [
-        "id", "name", "purpose", "team", "risk_tier", "status",
-        "latest_week", "version", "snapshot_id", "snapshot_hash", "summary_json",
-    ]
-    open_incidents: dict[str, list[dict[str, Any]]] = {}
-    for incident in incidents.list_incidents(db, open_only=True):
-        open_incidents.setdefault(incident["model_id"], []).append(incident)
+        """
+    )
+    if scope is not None:
+        visible = teams.visible_model_ids(db, scope)
+        rows = [row for row in rows if row["id"] in visible]
     moment = now or utcnow()
-    latest_reviews = {
-        row["model_id"]: row
-        for row in db.execute_returning_dicts(
-            f"select * from {store.REVIEWS} r "
-            f"where id = (select max(id) from {store.REVIEWS} where model_id = r.model_id)"
-        )
-    }
-    result = []
-    for values in rows:
-        row = dict(zip(columns, values, strict=True))
-        lights = {area: dict(NOT_EVALUATED) for area in AREAS}
-        lights.update(json.loads(row.pop("summary_json") or "{}").get("lights", {}))
-        lights["incidents"] = incident_light(open_incidents.get(row["id"], []), now=moment)
-        lights["review"] = review_light(row, latest_reviews.get(row["id"]), week=week_of(moment))
-        row["lights"] = lights
-        result.append(row)
-    return result
-
-
-def incident_light(open_incidents: list[dict[str, Any]], *, now: datetime) -> dict[str, str]:
-    """Red for an overdue or critical open incident, amber for any other open one."""
-    if not open_incidents:
-        return {"status": "pass", "reason": "no open incidents"}
-    overdue = [i for i in open_incidents if incidents.is_overdue(i, now=now)]
-    severe = [i for i in open_incidents if i["severity"] in _SEVERE]
-    count = f"{len(open_incidents)} open"
-    if overdue or severe:
-        parts = [count]
-        if severe:
-            parts.append(f"{len(severe)} critical")
-        if overdue:
-            parts.append(f"{len(overdue)} overdue")
-        return {"status": "fail", "reason": ", ".join(parts)}
-    return {"status": "warn", "reason": count}
+    open_incidents: dict[str, list[dict[str, Any]]] = {}
+    for incident in incidents.list_incidents(db, scope=scope, open_only=True):
+        open_incidents.setdefault(incident["model_id"], []).append(incident)
+    latest = lights.latest_reviews(db)
+    for row in rows:
+        summary, policy = row.pop("summary_json"), row.pop("policy_json")
+        snap = None if row["snapshot_id"] is None else {
+            "id": row["snapshot_id"], "summary": json.loads(summary or "{}"), "policy": json.loads(policy or "{}")}
+        row["lights"] = lights.model_lights(db, row, snap, scope=scope, at=moment,
+                                            open_incidents=open_incidents.get(row["id"], []),
+                                            latest_review=latest.get(row["id"]))
+        row["at"] = iso(moment)
+    return rows

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from ethics import audit, store
-from ethics.cells import FORMULA_PREFIXES
 from ethics.errors import ValidationError
+from ethics.spreadsheet import FORMULA_PREFIXES
 from ethics.weeks import iso, utcnow
 
 KEY_FILE = "privacy.key"

@@ -12,21 +12,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ethics import artifacts, audit, store
+from ethics import artifacts, audit, store, teams
 from ethics.artifacts import Scorer
 from ethics.config import ARTIFACTS_DIR
 from ethics.errors import (
     ARTIFACT_REQUIRED,
     ARTIFACT_UNEXPECTED,
+    MODEL_NOT_VISIBLE,
     UNKNOWN_MODEL,
     UNKNOWN_VERSION,
     VERSION_EXISTS,
     NotFound,
+    PermissionDenied,
     ValidationError,
 )
 from ethics.manifest import feature_names, read_manifest
 from ethics.weeks import iso, utcnow
 
+SUSPENDED = (
+    "{name} is suspended since {since} ({review}): its decisions must not be used until a new review approves it."
+)
 _SUFFIX = {"lightgbm": ".txt", "xgboost": ".model", "linear": ".json"}
 
 
@@ -104,6 +109,7 @@ def register_model(
         if not db[store.MODELS].count_where("id = ?", [model_id]):
             model.update(status="active", created_at=stamp)
         db[store.MODELS].upsert({"id": model_id, **model}, pk="id")
+        teams.record_model_teams(db, model_id, [manifest["team"]], actor=actor, now=now)
         db[store.VERSIONS].insert(
             {
                 "model_id": model_id,
@@ -152,15 +158,65 @@ def get_model(db: store.Database, model_id: str) -> dict[str, Any]:
     return store.get_row(db, store.MODELS, model_id, message=UNKNOWN_MODEL.format(model_id=model_id))
 
 
-def list_models(db: store.Database, *, team: str | None = None) -> list[dict[str, Any]]:
-    """Every model with its latest version and version count, optionally one team's."""
-    where = "team = ?" if team else None
-    models = store.list_rows(db, store.MODELS, where, [team] if team else None, order_by="id")
+def list_models(db: store.Database, *, scope: str | None = None) -> list[dict[str, Any]]:
+    """Every model a reader may see, with its latest version, version count and the teams it scores.
+
+    Parameters
+    ----------
+    db : Database
+    scope : str, optional
+        A sales manager's team (``Actor.scope``): only the models the team owns or whose
+        batches hold leads of the team.  None lists every model.
+    """
+    models = store.list_rows(db, store.MODELS, order_by="id")
+    if scope is not None:
+        visible = teams.visible_model_ids(db, scope)
+        models = [m for m in models if m["id"] in visible]
     for model in models:
         versions = list_versions(db, model["id"])
         model["versions"] = len(versions)
         model["latest_version"] = versions[-1]["version"] if versions else None
+        model["teams"] = teams.model_teams(db, model["id"])
     return models
+
+
+def visible_model(db: store.Database, model_id: str, *, scope: str | None) -> dict[str, Any]:
+    """The model row, if a reader scoped to ``scope`` may see it (see :func:`list_models`).
+
+    Raises
+    ------
+    NotFound
+        Unknown model (unscoped readers).
+    PermissionDenied
+        The model scores no lead of the team, or does not exist (scoped readers: one message for both).
+    """
+    if scope is None:
+        return get_model(db, model_id)
+    if model_id not in teams.visible_model_ids(db, scope):
+        raise hidden_model(model_id, scope=scope)
+    return get_model(db, model_id)
+
+
+def hidden_model(model_id: str, *, scope: str | None) -> NotFound | PermissionDenied:
+    """The error for a model a reader may not see: unknown to an unscoped reader, "not allowed" to a scoped one."""
+    if scope is None:
+        return NotFound(UNKNOWN_MODEL.format(model_id=model_id))
+    return PermissionDenied(MODEL_NOT_VISIBLE.format(model_id=model_id, team=scope))
+
+
+def suspension(db: store.Database, model_id: str) -> dict[str, Any] | None:
+    """When and by which review a suspended model was suspended; None for a model in use."""
+    model = get_model(db, model_id)
+    if model["status"] != "suspended":
+        return None
+    found = store.list_rows(db, store.REVIEWS, "model_id = ? and decision = 'suspend'", [model_id],
+                            order_by="id desc", select="id, signed_at, reviewer, comment")
+    review = found[0] if found else {"id": None, "signed_at": None, "reviewer": None, "comment": ""}
+    since = (review["signed_at"] or "")[:10] or "an unknown date"
+    return {"model_id": model_id, "name": model["name"], "since": review["signed_at"], "review_id": review["id"],
+            "reviewer": review["reviewer"], "comment": review["comment"],
+            "text": SUSPENDED.format(name=model["name"], since=since,
+                                     review=f"review {review['id']}" if review["id"] else "a review")}
 
 
 def list_versions(db: store.Database, model_id: str) -> list[dict[str, Any]]:

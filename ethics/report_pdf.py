@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ethics import chart_images, charts, portfolio, reviews
+from ethics import chart_images, charts, lights
 from ethics import report_rows as tables
 from ethics.pdf import KEEP_TOGETHER_MM, Document, table_height
 from ethics.policy import DATA_NAMES, describe_threshold
@@ -77,28 +77,19 @@ def _cover(document: Document, facts: dict[str, Any]) -> None:
         ("Snapshot hash", facts["snapshot"]["hash"]),
         ("Audit head", f"entry {head['seq']} · {head['hash']}" if head else "empty audit log"),
     ], mono=("Snapshot hash", "Audit head"))
+    if facts["suspended"]:
+        document.status_line("fail", f"SUSPENDED: {facts['suspended']['text']}")
     document.heading("At a glance", level=2)
-    lights = facts["lights"]
-    for area in portfolio.AREAS:
-        light = lights.get(area) or _area_light(facts, area)
-        document.status_line(light["status"], f"{area.capitalize()}: {light['reason']}")
+    _lights(document, facts)
     if model["description"]:
         document.paragraph(model["description"])
 
 
-def _area_light(facts: dict[str, Any], area: str) -> dict[str, str]:
-    """Lights the snapshot does not hold (incidents and review change after it) from the report's own facts."""
-    if area == "incidents":
-        open_ = [i for i in facts["incidents"] if i["status"] != "closed"]
-        return {"status": "warn" if open_ else "pass", "reason": f"{len(open_)} open, "
-                f"{len(facts['incidents']) - len(open_)} closed (status at generation)"}
-    if area == "review":
-        signed = [r for r in facts["reviews"] if r["week"] == facts["week"]]
-        if signed:
-            return {"status": "fail" if signed[0]["decision"] == "suspend" else "pass",
-                    "reason": f"{reviews.DECISION_LABELS[signed[0]['decision']]} by {signed[0]['reviewer']}"}
-        return {"status": "warn", "reason": f"not signed for {facts['week']}"}
-    return {"status": "not_evaluated", "reason": tables.NOT_AVAILABLE.lower().rstrip(".")}
+def _lights(document: Document, facts: dict[str, Any]) -> None:
+    for area in lights.AREAS:
+        light = facts["lights"][area]
+        document.status_line(light["status"], f"{area.capitalize()}: {light['reason']}")
+    document.paragraph(f"Incidents and review: {tables.lights_moment(facts)}.", grey=True, small=True)
 
 
 def _purpose(document: Document, facts: dict[str, Any]) -> None:
@@ -259,7 +250,8 @@ def _incidents_section(document: Document, facts: dict[str, Any]) -> None:
 
 def _reviews_section(document: Document, facts: dict[str, Any]) -> None:
     document.heading("Review history")
-    document.rows_table(tables.review_rows(facts), widths=(13, 16, 16, 18, 14, 40),
+    document.paragraph(tables.review_of_snapshot_text(facts))
+    document.rows_table(tables.review_rows(facts), widths=(12, 12, 15, 13, 16, 12, 30),
                         empty="No signed reviews up to this week.", small=True)
 
 
@@ -330,9 +322,9 @@ def write_model_summary(document: Document, row: dict[str, Any], facts: dict[str
          tables.percent(facts["consent"]["coverage"]) if facts["consent"] else tables.NOT_AVAILABLE),
         ("Snapshot hash", facts["snapshot"]["hash"]),
     ], mono=("Snapshot hash",))
-    for area in portfolio.AREAS:
-        light = row["lights"][area]
-        document.status_line(light["status"], f"{area.capitalize()}: {light['reason']}")
+    if facts["suspended"]:
+        document.status_line("fail", f"SUSPENDED: {facts['suspended']['text']}")
+    _lights(document, facts)
     failing = [v for v in facts["fairness"]["verdicts"] if v["status"] == "fail"]
     for verdict in failing[:SUMMARY_FINDINGS]:
         document.status_line("fail", f"{verdict['label']}, {verdict['grouping']}: {verdict['sentence']}")

@@ -6,9 +6,10 @@ Each function turns part of the report facts (``reports.model_facts``) into rows
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from ethics import fairness, portfolio, reviews
+from ethics import fairness, lights, reviews
 from ethics.policy import DATA_NAMES, describe_threshold
 
 NOT_AVAILABLE = "Not available in this snapshot."
@@ -90,10 +91,26 @@ def incident_rows(facts: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def lights_moment(facts: dict[str, Any]) -> str:
+    """The moment a report's time-dependent lights were computed for, in words."""
+    return lights.moment_text(datetime.fromisoformat(facts["lights_at"]))
+
+
+def review_of_snapshot_text(facts: dict[str, Any]) -> str:
+    """Whether, and how, the snapshot a report shows was signed (reviews are found by the snapshot they sign)."""
+    signed = facts["review_of_snapshot"]
+    if not signed:
+        return f"The snapshot of {facts['week']} shown here has no signed review."
+    r = signed[0]
+    return (f"The snapshot of {facts['week']} shown here was signed: {reviews.DECISION_LABELS[r['decision']]} by "
+            f"{r['reviewer']} on {r['signed_at'][:10]} (review cycle {r['week']}).")
+
+
 def review_rows(facts: dict[str, Any]) -> list[dict[str, Any]]:
-    """The signed weekly reviews up to the report's week, newest first."""
+    """The signed weekly reviews of snapshots up to the report's week, newest first."""
     return [
-        {"Week": r["week"], "Decision": reviews.DECISION_LABELS[r["decision"]], "Reviewer": r["reviewer"],
+        {"Cycle": r["week"], "Snapshot week": r.get("snapshot_week") or "—",
+         "Decision": reviews.DECISION_LABELS[r["decision"]], "Reviewer": r["reviewer"],
          "Signed": r["signed_at"][:16].replace("T", " "), "Snapshot": r["snapshot_hash"][:12],
          "Conditions / comment": "; ".join(x for x in (r["conditions"], r["comment"]) if x) or "—"}
         for r in facts["reviews"]
@@ -110,7 +127,7 @@ def portfolio_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {"Model": row["name"] + (" (suspended)" if row["status"] == "suspended" else ""), "Team": row["team"],
          "Risk": row["risk_tier"], "Week": row["latest_week"] or "no snapshot",
-         **{area.capitalize(): row["lights"][area]["status"].replace("_", " ") for area in portfolio.AREAS}}
+         **{area.capitalize(): row["lights"][area]["status"].replace("_", " ") for area in lights.AREAS}}
         for row in rows
     ]
 

@@ -11,19 +11,33 @@ records writes, and an entry per export would move the audit head that the repor
 itself prints (two exports of the same snapshot would then differ).
 
 Access: every role may export (``export_reports``); a sales manager only the models
-of the team, checked here on the server for the PDF, card and portfolio alike.
+that score the team's leads, and of those only the team's rows and counts (consent,
+incidents), checked here on the server for the PDF, card, CSV and portfolio alike.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
-from ethics import audit, auth, chart_images, incidents, portfolio, registry, report_pdf, reviews, snapshots, store
+from ethics import (
+    audit,
+    auth,
+    chart_images,
+    consent,
+    incidents,
+    lights,
+    portfolio,
+    registry,
+    report_pdf,
+    reviews,
+    snapshots,
+    store,
+    teams,
+)
 from ethics import report_rows as tables
-from ethics.errors import NotFound
 from ethics.pdf import Document
-from ethics.weeks import iso, monday, utcnow
+from ethics.weeks import iso, utcnow
 
 REPORT_PACKAGES = ("ethics", "fpdf2", "kaleido", "choreographer", "plotly", "pandas")
 _STATUS_ORDER = {"fail": 0, "warn": 1, "too_few": 2, "pass": 3}
@@ -55,17 +69,13 @@ def visible_model(db: store.Database, *, actor: auth.Actor, model_id: str) -> di
     Raises
     ------
     PermissionDenied
-        The role may not export, or a sales manager asks for another team's model
-        (the same message whether it exists or not).
+        The role may not export, or a sales manager asks for a model that scores no lead
+        of the team (the same message whether it exists or not).
     NotFound
         Unknown model (for roles that see every team).
     """
     auth.require(actor, "export_reports")
-    try:
-        model = registry.get_model(db, model_id)
-    except NotFound:
-        model = None
-    return auth.require_model(actor, model, model_id=model_id)
+    return registry.visible_model(db, model_id, scope=actor.scope)
 
 
 def model_facts(
@@ -104,7 +114,8 @@ def model_facts(
     snap = snapshots.latest_snapshot(db, model_id, week=week)
     manifest = registry.get_version(db, model_id, snap["version"])["manifest"]
     results = snap["results"]
-    week_end = iso(datetime.combine(monday(snap["week"]) + timedelta(days=7), time.min, tzinfo=UTC))
+    moment = now or utcnow()
+    signed = _reviews(db, model_id, week=snap["week"])
     facts: dict[str, Any] = {
         "format": "ethics-model-card-v1",
         "model": {
@@ -112,7 +123,10 @@ def model_facts(
             "team": model["team"], "risk_tier": model["risk_tier"], "owner": manifest["owner"],
             "contact": manifest.get("contact") or manifest["owner"], "status": model["status"],
             "description": manifest.get("description", ""),
+            "teams": [team for team in teams.model_teams(db, model_id) if actor.scope in (None, team)],
         },
+        "suspended": registry.suspension(db, model_id),
+        "scope": actor.scope,
         "week": snap["week"],
         "snapshot": {"id": snap["id"], "hash": snap["hash"], "created_at": snap["created_at"],
                      "created_by": snap["created_by"], "verified": snapshots.verify_snapshot(db, snap["id"])},
@@ -132,16 +146,15 @@ def model_facts(
         "fairness": _fairness(db, snap),
         "drift": results.get("drift"),
         "explanations": results.get("explanations"),
-        "consent": results.get("consent"),
-        "lights": snap["summary"].get("lights", {}),
-        "incidents": _incidents(db, model_id, until=week_end),
-        "reviews": [
-            {k: r[k] for k in ("week", "decision", "reviewer", "signed_at", "snapshot_hash", "conditions", "comment")}
-            for r in reviews.list_reviews(db, model_id) if r["week"] <= snap["week"]
-        ],
+        "consent": consent.coverage_for(results.get("consent"), scope=actor.scope),
+        "lights": lights.model_lights(db, model, snap, scope=actor.scope, at=moment),
+        "lights_at": iso(moment),
+        "incidents": _incidents(db, model_id, scope=actor.scope, until=iso(moment)),
+        "reviews": signed,
+        "review_of_snapshot": [r for r in signed if r["snapshot_hash"] == snap["hash"]],
         "policy": snap["policy"],
         "packages": {"snapshot": snap["packages"], "report": report_packages()},
-        "generated": {"by": actor.label, "at": iso(now or utcnow())},
+        "generated": {"by": actor.label, "at": iso(moment)},
     }
     facts["instructions_for_use"] = instructions_for_use(facts)
     return facts
@@ -159,11 +172,21 @@ def _data_used(inputs: dict[str, Any], *, week: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _incidents(db: store.Database, model_id: str, *, until: str) -> list[dict[str, Any]]:
-    """The model's incidents opened before the end of the report's week, with their status today."""
+def _incidents(db: store.Database, model_id: str, *, scope: str | None, until: str) -> list[dict[str, Any]]:
+    """The model's incidents the reader may see, opened up to the report's moment, with their status then."""
     return [
         {k: i[k] for k in ("id", "severity", "category", "status", "title", "opened_at", "due_at", "updated_at")}
-        for i in incidents.list_incidents(db, model_id=model_id) if i["opened_at"] < until
+        for i in incidents.list_incidents(db, model_id=model_id, scope=scope) if i["opened_at"] <= until
+    ]
+
+
+def _reviews(db: store.Database, model_id: str, *, week: str) -> list[dict[str, Any]]:
+    """The signed reviews of the snapshots up to ``week``, newest first, each naming the snapshot it signs."""
+    weeks = {s["hash"]: s["week"] for s in snapshots.list_snapshots(db, model_id)}
+    return [
+        {k: r[k] for k in ("week", "decision", "reviewer", "signed_at", "snapshot_hash", "conditions", "comment")}
+        | {"snapshot_week": weeks.get(r["snapshot_hash"])}
+        for r in reviews.list_reviews(db, model_id) if weeks.get(r["snapshot_hash"], "") <= week
     ]
 
 
@@ -285,7 +308,7 @@ def portfolio_report_pdf(db: store.Database, *, actor: auth.Actor, now: datetime
     """
     auth.require(actor, "export_reports")
     moment = now or utcnow()
-    rows = portfolio.overview(db, team=actor.scope, now=moment)
+    rows = portfolio.overview(db, scope=actor.scope, now=moment)
     document = Document(title="Portfolio transparency report", created=moment)
     document.add_page()
     document.heading("Portfolio transparency report")
@@ -293,6 +316,7 @@ def portfolio_report_pdf(db: store.Database, *, actor: auth.Actor, now: datetime
         ("Models", len(rows)),
         ("Scope", f"team {actor.scope}" if actor.scope else "every team"),
         (report_pdf.GENERATED, f"{iso(moment)} by {actor.label}"),
+        ("Lights", lights.moment_text(moment)),
         ("Audit head", tables.head_text(audit.head(db))),
     ], mono=("Audit head",))
     document.heading("Traffic lights", level=2)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethics import aggregates, audit, consent, datasets, drift, explain, fairness, registry, store
+from ethics import aggregates, audit, consent, datasets, drift, explain, fairness, lights, registry, store
 from ethics import policy as rules
 from ethics.errors import NO_DATA_FOR_WEEK, NO_SNAPSHOT, UNKNOWN_SNAPSHOT, NotFound, ValidationError
 from ethics.manifest import feature_names, sensitive_names
@@ -162,24 +162,12 @@ def take_snapshot(
         "packages_json": store.to_json(content["packages"]),
         "policy_json": store.to_json(policy),
         "results_json": store.to_json(results),
-        "summary_json": store.to_json(summarize(results, policy=policy)),
+        "summary_json": store.to_json(lights.summarize(results, policy=policy)),
     }
     with store.transaction(db):
         snapshot_id = db[store.SNAPSHOTS].insert(row).last_pk
         audit.record(db, audit.SnapshotTaken(actor, "snapshot", str(snapshot_id), week=week, hash=digest, created=now))
     return _parsed({"id": snapshot_id, **row})
-
-
-def summarize(results: dict[str, Any], *, policy: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The lights a snapshot sets on the Overview (derived from its results and the policy in force)."""
-    return {
-        "lights": {
-            "fairness": rules.fairness_light(results.get("verdicts", [])),
-            "drift": rules.drift_light(results.get("drift")),
-            "explanations": explain.explanations_light(results.get("explanations")),
-            "consent": consent.consent_light(results.get("consent"), policy or {}),
-        }
-    }
 
 
 def _previous_importance(db: store.Database, model_id: str, week: str) -> list[dict[str, Any]] | None:

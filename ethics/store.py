@@ -36,6 +36,8 @@ OVERRIDES = "decision_overrides"
 CUSTOMERS = "customers"
 DSR_REQUESTS = "dsr_requests"
 PRIVACY_KEY = "privacy_key"
+TEAMS = "teams"
+MODEL_TEAMS = "model_teams"
 
 BUSY_TIMEOUT_S = 30.0
 

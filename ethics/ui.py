@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ethics import auth, charts, consent, explain, portfolio, snapshots, store
+from ethics import auth, charts, consent, explain, incidents, lights, portfolio, registry, snapshots, store
 from ethics.auth import Actor
 from ethics.config import Settings, load_settings
 from ethics.errors import EthicsError
@@ -215,11 +216,11 @@ def sidebar(actor: Actor | None) -> None:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=16)
-def overview_rows(db_path: str, team: str | None = None) -> list[dict[str, Any]]:
-    """Cached portfolio rows for the Overview."""
+def overview_rows(db_path: str, scope: str | None = None) -> list[dict[str, Any]]:
+    """Cached portfolio rows for the Overview (each row says the moment of its lights)."""
     db = store.open_db(db_path)
     try:
-        return portfolio.overview(db, team=team)
+        return portfolio.overview(db, scope=scope)
     finally:
         db.close()
 
@@ -276,6 +277,12 @@ def proxies(rows: list[dict[str, Any]]) -> None:
           empty="No sensitive attributes to check against.")
 
 
+def suspended(found: dict[str, Any] | None) -> None:
+    """A suspended model's banner (``registry.suspension``), shown before any of its decisions."""
+    if found:
+        st.error(escape(found["text"]), icon=":material/block:")
+
+
 def escape(text: str) -> str:
     """Untrusted text for ``st.markdown``: every Markdown character backslash-escaped."""
     return "".join(f"\\{c}" if c in _MARKDOWN_CHARS else c for c in str(text))
@@ -285,10 +292,11 @@ _MARKDOWN_CHARS = set("\\`*_{}[]()<>#+-.!|~$:")
 
 
 def lead_card(detail: dict[str, Any]) -> None:
-    """One lead: score, decision, consent, plain-language reasons and the waterfall."""
+    """One lead: suspension first, then score, decision, consent, contest, reasons and the waterfall."""
+    suspended(detail["suspended"])
     cols = st.columns(4)
     cols[0].metric("Score", f"{detail['score']:.3f}")
-    cols[1].metric("Model's decision", detail["decision"],
+    cols[1].metric("Model's decision" + (" (not to be used)" if detail["suspended"] else ""), detail["decision"],
                    help=f"Selected when the score is at least {detail['threshold']:g}.")
     cols[2].metric("Consent at scoring", detail["consent"]["status"],
                    help=f"Consent purpose {detail['consent']['purpose']!r} at {detail['consent']['at']}.")
@@ -300,6 +308,10 @@ def lead_card(detail: dict[str, Any]) -> None:
     if detail["consent"]["status"] != "granted":
         st.warning(f"No {detail['consent']['purpose']} consent at scoring time ({detail['consent']['status']}): "
                    "this lead must be handled by a person, not by the score.")
+    if detail["contest"]:
+        c = detail["contest"]
+        st.info(f"Already contested (incident {c['id']}, {c['status']}, opened {c['opened_at'][:10]} by "
+                f"{escape(c['reporter'])}).", icon=":material/flag:")
     if detail["override"]:
         o = detail["override"]
         st.info(f"Overridden by {escape(o['actor'])} on {o['created_at'][:10]}: {o['model_decision']} → "
@@ -337,11 +349,11 @@ def consent_violations(db_path: str, model_id: str, week: str, team: str | None)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=16, show_spinner="Finding customers who objected…")
-def human_routing(db_path: str, team: str | None, model_ids: tuple[str, ...] | None) -> list[dict[str, Any]]:
-    """Cached route-to-a-human list (a sales manager's: own team's customers in own team's models)."""
+def human_routing(db_path: str, scope: str | None) -> list[dict[str, Any]]:
+    """Cached route-to-a-human list (a sales manager's: the team's customers, in every model that scores them)."""
     db = store.open_db(db_path)
     try:
-        return consent.list_human_routing(db, home=settings().home, team=team, model_ids=model_ids)
+        return consent.list_human_routing(db, home=settings().home, scope=scope)
     finally:
         db.close()
 
@@ -352,6 +364,18 @@ def clear_readers() -> None:
     consent_violations.clear()
     human_routing.clear()
     _lead_explanations.clear()  # an erasure rewrites per-lead files
+
+
+def lights_moment(at: str) -> str:
+    """"lights as of …": the moment the incidents and review lights were computed for."""
+    return lights.moment_text(datetime.fromisoformat(at))
+
+
+def area_lights(found: dict[str, dict[str, str]], at: str) -> None:
+    """The six lights of one model (``lights.model_lights``) as lines, with their moment."""
+    for area in lights.AREAS:
+        st.markdown(f"{light(found[area])} · **{area}**: {escape(found[area]['reason'])}")
+    st.caption(f"Incidents and review: {lights_moment(at)}.")
 
 
 def light(state: dict[str, str]) -> str:
@@ -401,6 +425,35 @@ def findings(rows: list[dict[str, Any]]) -> None:
     st.caption(f"{passed} of {len(rows)} verdicts pass.")
 
 
+def finding_incidents(db: store.Database, actor: Actor, drafts: list[dict[str, Any]]) -> None:
+    """Each failing or warning finding with a "New incident" button that opens a pre-filled form.
+
+    A finding already reported in an open incident names that incident instead.
+    """
+    for number, draft in enumerate(drafts):
+        text, button = st.columns([5, 1])
+        text.markdown(escape(draft["title"]))
+        existing = incidents.reported(db, model_id=draft["model_id"], finding=draft["finding"], team=actor.scope)
+        if existing:
+            button.caption(f"Reported: incident {existing['id']} ({existing['status']})")
+        elif actor.can("open_incident"):
+            with button.popover("New incident", icon=":material/report:"):
+                _finding_form(db, actor, draft, key=f"finding_{number}_{draft['finding']}")
+
+
+def _finding_form(db: store.Database, actor: Actor, draft: dict[str, Any], *, key: str) -> None:
+    with st.form(key, clear_on_submit=True):
+        title = st.text_input("Title", value=draft["title"], max_chars=incidents.TITLE_LIMIT)
+        description = st.text_area("What was found, and where", value=draft["description"])
+        severity = st.selectbox("Severity", incidents.SEVERITIES, index=incidents.SEVERITIES.index(draft["severity"]))
+        if st.form_submit_button("Open incident", type="primary"):
+            row = incidents.open_incident(db, **{**draft, "title": title, "description": description,
+                                                 "severity": severity}, reporter=actor.username, team=actor.scope)
+            clear_readers()
+            flash(f"Incident {row['id']} opened ({row['category']}); due {row['due_at'][:10]}.")
+            st.rerun()
+
+
 def verdicts(rows: list[dict[str, Any]]) -> None:
     """The policy verdicts of a snapshot, worst first, each with its sentence."""
     order = {"fail": 0, "warn": 1, "too_few": 2, "pass": 3}
@@ -432,7 +485,7 @@ def portfolio_table(rows: list[dict[str, Any]]) -> None:
                 "Team": row["team"],
                 "Risk": row["risk_tier"],
                 "Latest week": row["latest_week"] or "no snapshot",
-                **{area.capitalize(): light(row["lights"][area]) for area in portfolio.AREAS},
+                **{area.capitalize(): light(row["lights"][area]) for area in lights.AREAS},
                 "Needs attention": "; ".join(
                     f"{area}: {state['reason']}" for area, state in row["lights"].items()
                     if state["status"] in ("warn", "fail")
@@ -458,7 +511,7 @@ def pick_model(models: list[dict[str, Any]], actor: Actor) -> dict[str, Any] | N
     ids = [m["id"] for m in models]
     wanted = st.query_params.get("model")
     if wanted and wanted not in ids:
-        auth.require_model(actor, None, model_id=wanted)
+        raise registry.hidden_model(wanted, scope=actor.scope)
     if not models:
         return None
     index = ids.index(wanted) if wanted in ids else 0
@@ -543,8 +596,8 @@ def table_download(actor: Actor, model: dict[str, Any], week: str, table: str) -
     st.download_button(
         f"{table.capitalize()} (CSV)", icon=":material/table:", file_name=f"{name}.csv", mime="text/csv",
         on_click="ignore", key=f"csv-{name}",
-        data=lambda: _with_store(db_path, lambda db: model_card.to_csv(model_card.table_rows(
-            reports.model_facts(db, model_id=model["id"], actor=actor, week=week), table))),
+        data=lambda: _with_store(db_path, lambda db: model_card.table_csv(
+            reports.model_facts(db, model_id=model["id"], actor=actor, week=week), table)),
     )
 
 
@@ -563,7 +616,7 @@ def portfolio_downloads(actor: Actor) -> None:
         "Traffic lights (CSV)", icon=":material/table:", file_name="portfolio-lights.csv", mime="text/csv",
         on_click="ignore", key="csv-portfolio",
         data=lambda: _with_store(db_path, lambda db: model_card.to_csv(report_rows.portfolio_rows(
-            portfolio.overview(db, team=actor.scope)))),
+            portfolio.overview(db, scope=actor.scope)))),
     )
 
 

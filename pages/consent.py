@@ -3,30 +3,26 @@ import json
 import pandas as pd
 import streamlit as st
 
-from ethics import charts, consent, dsr, registry, snapshots, ui
+from ethics import charts, consent, dsr, incidents, lights, registry, report_rows, snapshots, ui
+from ethics.weeks import utcnow
 
 ROUTING_COLUMNS = ["team", "objected_on", "name", "customer_ref", "customer", "purpose", "source", "leads"]
 TEAM_COLUMNS = ["team", "scored", "covered", "coverage", "without_consent", "after_withdrawal", "after_objection"]
 SAMPLING_COLUMNS = ["attribute", "group", "all_share", "consented_share", "difference", "flagged"]
 
 
-def team_table(found, actor):
-    ui.table([{k: r[k] for k in TEAM_COLUMNS} for r in found["by_team"] if actor.scope in (None, r["team"])],
-             empty="No leads of your team.")
-
-
-def coverage_section(db, snap, found, actor):
+def coverage_section(db, snap, found, actor, light):
     cols = st.columns(5)
-    cols[0].metric("Coverage", f"{found['coverage']:.1%}", help=f"Leads whose customer held {found['purpose']} "
-                   "when scored")
+    cols[0].metric("Coverage", report_rows.percent(found["coverage"]),
+                   help=f"Leads whose customer held {found['purpose']} when scored")
     cols[1].metric("Scored leads", f"{found['scored']:,}")
     cols[2].metric("Without consent", f"{found['without_consent']:,}")
     cols[3].metric("After a withdrawal", f"{found['after_withdrawal']:,}")
     cols[4].metric("After an objection", f"{found['after_objection']:,}")
-    st.caption(f"{ui.light(snap['summary']['lights']['consent'])} · {snap['summary']['lights']['consent']['reason']}")
-    team_table(found, actor)
+    st.caption(f"{ui.light(light)} · {light['reason']}" + (f" (team {actor.scope})" if actor.scope else ""))
+    ui.table([{k: r[k] for k in TEAM_COLUMNS} for r in found["by_team"]], empty="No leads of your team.")
     trend = pd.DataFrame(snapshots.consent_trend(db, snap["model_id"]))
-    if not trend.empty:
+    if not trend.empty and actor.scope is None:  # the trend counts every team's leads
         threshold = snap["policy"].get("consent", {}).get("coverage", consent.DEFAULT_COVERAGE)
         ui.chart(charts.consent_trend(trend, threshold=threshold), trend)
 
@@ -38,18 +34,24 @@ def violations_section(db, snap, actor):
     ui.table(rows, empty="No violations this week.")
     if not rows:
         return
-    st.download_button("Download CSV", consent.violations_csv(rows), file_name=f"violations-{snap['model_id']}-"
-                       f"{snap['week']}.csv", mime="text/csv", icon=":material/download:")
-    if actor.can("open_incident") and st.button(f"Open an incident for these {len(rows)} violations",
-                                                icon=":material/report:"):
+    note = (registry.suspension(db, snap["model_id"]) or {}).get("text")
+    st.download_button("Download CSV", consent.violations_csv(rows, note=note), mime="text/csv",
+                       file_name=f"violations-{snap['model_id']}-{snap['week']}.csv", icon=":material/download:")
+    existing = incidents.reported(db, model_id=snap["model_id"], finding=consent.VIOLATIONS_FINDING, team=actor.scope)
+    if existing:
+        st.caption(f"Reported: incident {existing['id']} ({existing['status']}, opened {existing['opened_at'][:10]}) "
+                   "covers these violations; add a comment there.")
+    elif actor.can("open_incident") and st.button(f"Open an incident for these {len(rows)} violations",
+                                                  icon=":material/report:"):
         row = consent.open_violations_incident(db, model_id=snap["model_id"], week=snap["week"],
-                                               home=ui.settings().home, reporter=actor.username)
-        st.success(f"Incident {row['id']} opened ({row['severity']}); due {row['due_at'][:10]}.")
+                                               home=ui.settings().home, reporter=actor.username, scope=actor.scope)
+        ui.clear_readers()
+        ui.flash(f"Incident {row['id']} opened ({row['severity']}); due {row['due_at'][:10]}.")
+        st.rerun()
 
 
-def routing_section(db, actor):
-    models = None if actor.scope is None else tuple(m["id"] for m in registry.list_models(db, team=actor.scope))
-    rows = ui.human_routing(str(ui.settings().db_path), actor.scope, models)
+def routing_section(actor):
+    rows = ui.human_routing(str(ui.settings().db_path), actor.scope)
     st.caption("Customers who opted out of automated decisions (Art. 22) or objected to profiling (Art. 21): "
                "handle their leads by hand, not by the model's score.")
     ui.table([{k: r[k] for k in ROUTING_COLUMNS} for r in rows], empty="Nobody to route to a human.")
@@ -60,8 +62,9 @@ def fairness_section(snap, found):
     if fair is None:
         st.info("Fairness on consented rows needs the scored rows; this week's scoring batch came as aggregates.")
         return
-    st.caption(f"Verdicts recomputed on consented rows only ({fair['rows'].get('scores', 0):,} of "
-               f"{found['scored']:,} scored leads) beside all rows.")
+    counted = (f" ({fair['rows'].get('scores', 0):,} of {found['scored']:,} scored leads)" if "rows" in fair
+               else " of the whole model")
+    st.caption(f"Verdicts recomputed on consented rows only{counted} beside all rows.")
     ui.table(consent.compare_fairness(snap["results"].get("verdicts", []), fair["verdicts"]),
              empty="No fairness verdicts: the manifest names no sensitive attributes.")
     flagged = [r for r in fair["sampling"] if r["flagged"]]
@@ -95,9 +98,10 @@ def requests_section(db, actor):
 
 
 def body(db, actor):
-    model = ui.pick_model(registry.list_models(db, team=actor.scope), actor)
+    ui.show_flash()
+    model = ui.pick_model(registry.list_models(db, scope=actor.scope), actor)
     snap = ui.pick_snapshot(db, model) if model else None
-    found = snap["results"].get("consent") if snap else None
+    found = consent.coverage_for(snap["results"].get("consent"), scope=actor.scope) if snap else None
     names = ["Coverage", "Violations", "Route to a human", "Fairness with consent"]
     if actor.can("handle_requests"):
         names.append("Data-subject requests")
@@ -107,13 +111,15 @@ def body(db, actor):
             ui.not_evaluated("Consent")
     else:
         with tabs[0]:
-            coverage_section(db, snap, found, actor)
+            ui.suspended(registry.suspension(db, model["id"]))
+            light = lights.model_lights(db, model, snap, scope=actor.scope, at=utcnow())["consent"]
+            coverage_section(db, snap, found, actor, light)
         with tabs[1]:
             violations_section(db, snap, actor)
         with tabs[3]:
             fairness_section(snap, found)
     with tabs[2]:
-        routing_section(db, actor)
+        routing_section(actor)
     if actor.can("handle_requests"):
         with tabs[4]:
             requests_section(db, actor)

@@ -1,7 +1,7 @@
 import pandas as pd
 import streamlit as st
 
-from ethics import charts, fairness, registry, snapshots, ui
+from ethics import charts, fairness, incidents, registry, snapshots, ui
 
 
 def groups_section(results):
@@ -55,7 +55,7 @@ def what_if_section(snap, attributes):
 
 
 def body(db, actor):
-    model = ui.pick_model(registry.list_models(db, team=actor.scope), actor)
+    model = ui.pick_model(registry.list_models(db, scope=actor.scope), actor)
     snap = ui.pick_snapshot(db, model) if model else None
     if snap is None:
         return
@@ -64,9 +64,11 @@ def body(db, actor):
         st.info("This snapshot has no fairness results: the manifest names no sensitive attributes, "
                 "or the snapshot was taken before fairness was evaluated.")
         return
+    ui.show_flash()
     ui.source_note(snap)
     st.subheader("Verdicts against the policy")
     ui.findings(results["verdicts"])
+    ui.finding_incidents(db, actor, [d for d in incidents.finding_drafts(snap, {}) if d["category"] == "bias"])
     ui.verdicts(results["verdicts"])
     st.subheader("Groups")
     data, grouping = groups_section(results)

@@ -1,8 +1,9 @@
 import streamlit as st
 
-from ethics import auth, incidents, registry, ui
+from ethics import incidents, registry, ui
 
-COLUMNS = ["id", "status", "severity", "category", "model_id", "title", "owner", "opened_at", "due_at"]
+COLUMNS = ["id", "status", "severity", "category", "model_id", "team", "title", "owner", "opened_at", "due_at"]
+WHOLE_MODEL = "the whole model"
 
 
 def create_form(db, actor, models):
@@ -13,11 +14,16 @@ def create_form(db, actor, models):
             severity = right.selectbox("Severity", incidents.SEVERITIES, index=1)
             category = left.selectbox("Category", incidents.CATEGORIES)
             owner = right.text_input("Owner")
+            # A manager reports for the team; the officer for the whole model or one team.
+            about = [actor.scope] if actor.scope else [WHOLE_MODEL, *sorted({t for m in models for t in m["teams"]})]
+            team = left.selectbox("About", about, help="Whose leads it concerns; managers see their team's incidents "
+                                  "and those about a whole model.")
             title = st.text_input("Title")
             description = st.text_area("What was found, and where")
             if st.form_submit_button("Open incident", type="primary"):
                 row = incidents.open_incident(db, model_id=model, severity=severity, category=category, title=title,
-                                              description=description, reporter=actor.username, owner=owner or None)
+                                              description=description, reporter=actor.username, owner=owner or None,
+                                              team=None if team == WHOLE_MODEL else team)
                 st.success(f"Incident {row['id']} opened; due {row['due_at'][:10]}.")
 
 
@@ -44,8 +50,9 @@ def detail(db, actor, incident):
     st.markdown(f"#### Incident {incident['id']} · {ui.status_text(incident['status'])} · {incident['severity']}")
     st.text(incident["title"])
     st.text(incident["description"] or "(no description)")
-    st.caption(f"Model {incident['model_id']} · reporter {incident['reporter']} · opened {incident['opened_at']} "
-               f"· due {incident['due_at']}" + (f" · lead {incident['lead_id']}" if incident["lead_id"] else "")
+    st.caption(f"Model {incident['model_id']} · about {incident['team'] or WHOLE_MODEL} · reporter "
+               f"{incident['reporter']} · opened {incident['opened_at']} · due {incident['due_at']}"
+               + (f" · lead {incident['lead_id']}" if incident["lead_id"] else "")
                + (f" · snapshot {incident['snapshot_id']}" if incident["snapshot_id"] else ""))
     st.markdown("**Timeline**")
     ui.table([{"time": e["created_at"], "who": e["actor"], "what": e["action"], "details": e["properties"]}
@@ -57,20 +64,18 @@ def detail(db, actor, incident):
 
 
 def body(db, actor):
-    models = registry.list_models(db, team=actor.scope)
+    models = registry.list_models(db, scope=actor.scope)
     if actor.can("open_incident") and models:
         create_form(db, actor, models)
     status = st.segmented_control("Status", ["open", "all", *incidents.STATUSES[1:]], default="open")
-    rows = incidents.list_incidents(db, team=actor.scope, open_only=status == "open",
+    rows = incidents.list_incidents(db, scope=actor.scope, open_only=status == "open",
                                     status=None if status in ("open", "all", None) else status)
     ui.table([{k: r[k] for k in COLUMNS} | {"overdue": incidents.is_overdue(r)} for r in rows],
              empty="No incidents match.")
     if rows:
         chosen = st.selectbox("Incident", [r["id"] for r in rows],
                               format_func=lambda i: next(f"{i} · {r['title'][:80]}" for r in rows if r["id"] == i))
-        incident = incidents.get_incident(db, chosen)
-        auth.require_model(actor, registry.get_model(db, incident["model_id"]), model_id=incident["model_id"])
-        detail(db, actor, incident)
+        detail(db, actor, incidents.get_incident(db, chosen, scope=actor.scope))
 
 
 ui.run_page("Incidents", body, page="pages/incidents.py")

@@ -29,7 +29,7 @@ def override_form(db, actor, detail):
 
 def body(db, actor):
     ui.show_flash()
-    model = ui.pick_model(registry.list_models(db, team=actor.scope), actor)
+    model = ui.pick_model(registry.list_models(db, scope=actor.scope), actor)
     snap = ui.pick_snapshot(db, model) if model else None
     if snap is None:
         return
@@ -45,10 +45,13 @@ def body(db, actor):
     detail = found[0] if len(found) == 1 else next(
         d for d in found if d["lead_id"] == st.selectbox("Lead", [d["lead_id"] for d in found]))
     ui.lead_card(detail)
-    if actor.can("open_incident"):
+    if actor.can("open_incident") and not detail["contest"]:
         contest_form(db, actor, detail)
     if actor.can("override_decisions") and not detail["override"]:
-        override_form(db, actor, detail)
+        if detail["suspended"]:
+            st.caption("No override: the model is suspended, so its decision is not used; contest the score instead.")
+        else:
+            override_form(db, actor, detail)
 
 
 ui.run_page("Lead lookup", body, page="pages/leads.py")

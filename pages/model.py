@@ -1,7 +1,8 @@
 import pandas as pd
 import streamlit as st
 
-from ethics import charts, explain, incidents, leads, registry, report_rows, reviews, snapshots, ui
+from ethics import charts, consent, explain, incidents, leads, lights, registry, report_rows, reviews, snapshots, ui
+from ethics.weeks import iso, utcnow
 
 
 def performance(snap, trend):
@@ -18,15 +19,12 @@ def performance(snap, trend):
         ui.chart(charts.performance_trend(pd.DataFrame(trend)), pd.DataFrame(trend))
 
 
-def fairness_section(snap, model):
+def fairness_section(db, actor, snap, model, found):
     ui.findings(snap["results"].get("verdicts", []))
     st.page_link("pages/fairness.py", label="Groups, intervals, trends and what-if", icon=":material/balance:",
                  query_params={"model": model["id"]})
-
-
-def downloads(actor, model, snap):
-    if actor.can("export_reports"):
-        ui.report_downloads(actor, model, snap["week"])
+    st.markdown("**Findings to report**")
+    ui.finding_incidents(db, actor, incidents.finding_drafts(snap, found))
 
 
 def explanations_tab(db, actor, snap):
@@ -42,11 +40,13 @@ def explanations_tab(db, actor, snap):
         order = importance["label"].tolist()
         ui.chart(charts.shap_importance(importance),
                  importance[["rank", "label", "mean_abs_shap", "previous_rank", "change"]])
-        if found["leads"]:
-            per_lead = ui.lead_explanations(found["leads"])
+        per_lead = leads.explained_leads(db, snap, home=ui.settings().home, scope=actor.scope,
+                                         loader=ui.lead_explanations)
+        if per_lead is not None and len(per_lead):
             manifest = registry.get_version(db, snap["model_id"], snap["version"])["manifest"]
             points = explain.distribution(per_lead, manifest=manifest)
-            st.markdown("**Distribution per feature** (one dot per lead, a sample of 1,000)")
+            whose = f"team {actor.scope}'s leads" if actor.scope else "leads"
+            st.markdown(f"**Distribution per feature** (one dot per lead, a sample of 1,000 of the {whose})")
             ui.chart(charts.shap_beeswarm(points, order=order), explain.distribution_summary(points, order=order))
             labels = dict(zip(importance["feature"], order, strict=True))
             feature = st.selectbox("Dependence plot of", list(labels), format_func=labels.get)
@@ -61,46 +61,48 @@ def explanations_tab(db, actor, snap):
              empty="No scoring batch in this snapshot.")
 
 
-def consent_section(snap, actor):
-    found = snap["results"].get("consent")
+def consent_section(snap, actor, light):
+    found = consent.coverage_for(snap["results"].get("consent"), scope=actor.scope)
     if found is None:
         ui.not_evaluated("Consent")
         return
-    light = snap["summary"]["lights"]["consent"]
-    st.markdown(f"{ui.light(light)} · {light['reason']}")
+    st.markdown(f"{ui.light(light)} · {light['reason']}" + (f" (team {actor.scope})" if actor.scope else ""))
     cols = st.columns(4)
-    cols[0].metric("Coverage", f"{found['coverage']:.1%}")
+    cols[0].metric("Coverage", report_rows.percent(found["coverage"]))
     cols[1].metric("Without consent", f"{found['without_consent']:,}")
     cols[2].metric("After an objection", f"{found['after_objection']:,}")
     cols[3].metric("Customers to route to a human", report_rows.number(found["human_routing"], "{:,}"))
     columns = ("team", "scored", "coverage", "without_consent", "after_withdrawal", "after_objection")
-    ui.table([{k: r[k] for k in columns} for r in found["by_team"] if actor.scope in (None, r["team"])],
-             empty="No leads of your team.")
+    ui.table([{k: r[k] for k in columns} for r in found["by_team"]], empty="No leads of your team.")
     st.page_link("pages/consent.py", label="Violations, human routing, fairness with consent",
                  icon=":material/privacy_tip:", query_params={"model": snap["model_id"]})
 
 
 def body(db, actor):
-    model = ui.pick_model(registry.list_models(db, team=actor.scope), actor)
+    ui.show_flash()
+    model = ui.pick_model(registry.list_models(db, scope=actor.scope), actor)
     if model is None:
         st.info("No models are registered yet.")
         return
-    if model["status"] == "suspended":
-        st.error("⛔ Suspended at the last weekly review: its decisions must not be used until a new review "
-                 "approves it.")
+    ui.suspended(registry.suspension(db, model["id"]))
     st.markdown(f"**{model['purpose'].replace('_', ' ')}** · team **{model['team']}** · "
                 f"risk **{model['risk_tier']}** · owner {model['owner']}")
     snap = ui.pick_snapshot(db, model)
     if snap is None:
         return
     st.caption(f"Snapshot hash `{snap['hash']}` · taken {snap['created_at']} by {snap['created_by']}")
-    downloads(actor, model, snap)
+    if actor.can("export_reports"):
+        ui.report_downloads(actor, model, snap["week"])
     ui.source_note(snap)
+    now = utcnow()
+    found = lights.model_lights(db, model, snap, scope=actor.scope, at=now)
+    with st.expander("At a glance: the six lights", expanded=True):
+        ui.area_lights(found, iso(now))
     tabs = st.tabs(["Performance", "Fairness", "Explanations", "Consent", "Incidents", "Reviews"])
     with tabs[0]:
         performance(snap, snapshots.performance_trend(db, model["id"]))
     with tabs[1]:
-        fairness_section(snap, model)
+        fairness_section(db, actor, snap, model, found)
     with tabs[5]:
         ui.table([{k: r[k] for k in ("week", "decision", "reviewer", "signed_at", "snapshot_hash", "conditions",
                                     "comment", "corrects_review_id")} for r in reviews.list_reviews(db, model["id"])],
@@ -108,9 +110,10 @@ def body(db, actor):
     with tabs[2]:
         explanations_tab(db, actor, snap)
     with tabs[3]:
-        consent_section(snap, actor)
+        consent_section(snap, actor, found["consent"])
     with tabs[4]:
-        ui.table(incidents.list_incidents(db, model_id=model["id"]), empty="No incidents for this model.")
+        ui.table(incidents.list_incidents(db, model_id=model["id"], scope=actor.scope),
+                 empty="No incidents for this model.")
 
 
 ui.run_page("Model", body, page="pages/model.py")

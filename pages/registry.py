@@ -4,7 +4,7 @@ from ethics import registry, ui
 
 
 def body(db, actor):
-    models = registry.list_models(db, team=actor.scope)
+    models = registry.list_models(db, scope=actor.scope)
     ui.table(models, empty="No models are registered yet.")
     model = ui.pick_model(models, actor)
     if model is None:

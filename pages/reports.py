@@ -5,7 +5,7 @@ from ethics import model_card, registry, ui
 
 def body(db, actor):
     st.subheader("One model")
-    model = ui.pick_model(registry.list_models(db, team=actor.scope), actor)
+    model = ui.pick_model(registry.list_models(db, scope=actor.scope), actor)
     snap = ui.pick_snapshot(db, model) if model else None
     if snap is not None:
         ui.report_downloads(actor, model, snap["week"])

@@ -1,6 +1,8 @@
 import streamlit as st
 
-from ethics import auth, ui
+from ethics import auth, teams, ui
+
+NO_TEAM = "— (officers and auditors)"
 
 
 def add_form(db, actor):
@@ -10,24 +12,38 @@ def add_form(db, actor):
         username = left.text_input("Username")
         name = right.text_input("Display name")
         role = left.selectbox("Role", auth.ROLES, format_func=auth.ROLE_LABELS.get)
-        team = right.text_input("Team (sales managers only)")
+        team = right.selectbox("Team (sales managers only)", [NO_TEAM, *teams.list_teams(db)],
+                               help="Teams are records: `python -m ethics teams add NAME` adds one.")
         password = st.text_input(f"Initial password (at least {auth.MIN_PASSWORD_LENGTH} characters)",
                                  type="password")
         if st.form_submit_button("Add account"):
             auth.add_user(db, username=username.strip(), display_name=name, role=role,
-                          team=team.strip() or None, password=password, actor=actor.username)
-            st.success(f"Account {username.strip()!r} added.")
+                          team=None if team == NO_TEAM else team, password=password, actor=actor.username)
+            ui.flash(f"Account {username.strip()!r} added.")
+            st.rerun()
+
+
+def disable_form(db, actor):
+    active = [u["username"] for u in auth.list_users(db) if not u["disabled"] and u["username"] != actor.username]
+    with st.form("disable_user", clear_on_submit=True):
+        st.markdown("**Disable an account**")
+        username = st.selectbox("Account", active, index=None, placeholder="Choose the account to disable")
+        confirmed = st.checkbox("Yes: this person can no longer sign in, and open sessions end at their next page")
+        if st.form_submit_button("Disable account"):
+            auth.disable_user(db, username or "", actor=actor.username, confirmed=confirmed)
+            ui.flash(f"Account {username!r} disabled.")
+            st.rerun()
 
 
 def body(db, actor):
+    ui.show_flash()
     ui.table(auth.list_users(db), empty="No accounts yet.")
     if actor.can("manage_users"):
-        add_form(db, actor)
-        username = st.selectbox("Disable an account", [u["username"] for u in auth.list_users(db)
-                                                        if not u["disabled"] and u["username"] != actor.username])
-        if username and st.button(f"Disable {username}"):
-            auth.disable_user(db, username, actor=actor.username)
-            st.rerun()
+        left, right = st.columns(2)
+        with left:
+            add_form(db, actor)
+        with right:
+            disable_form(db, actor)
     st.subheader("Recent sign-in attempts")
     ui.table(auth.list_sign_ins(db, limit=50), empty="No sign-in attempts yet.")
 

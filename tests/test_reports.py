@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from pypdf import PdfReader
 
 from ethics import audit, auth, chart_images, datasets, incidents, model_card, registry, reports, reviews, snapshots
-from ethics.cells import FORMULA_PREFIXES
+from ethics.spreadsheet import FORMULA_PREFIXES
 from ethics.errors import PermissionDenied
 from ethics.pdf import Document
 from ethics.report_pdf import write_model_report
