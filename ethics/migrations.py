@@ -360,3 +360,19 @@ def m0009(db: Database) -> None:
         if description and marker in description:
             team = description.split(marker, 1)[1].split(":", 1)[0].strip()
             db.execute(f"update {INCIDENTS} set team = ? where id = ?", [team, incident_id])
+
+
+@MIGRATIONS(name="0010_reviews_name_their_snapshot")
+def m0010(db: Database) -> None:
+    # A review's week is the cycle it was signed in; the snapshot it signs may be of an earlier week, and reports
+    # find reviews by the snapshot they print.  Old rows get their snapshot's week and version from the snapshot.
+    db.execute(f"DROP TRIGGER IF EXISTS {REVIEWS}_no_update")
+    db[REVIEWS].add_column("snapshot_week", str)
+    db[REVIEWS].add_column("snapshot_version", str)
+    db.execute(
+        f"update {REVIEWS} set "
+        f"snapshot_week = (select week from {SNAPSHOTS} where id = {REVIEWS}.snapshot_id), "
+        f"snapshot_version = (select version from {SNAPSHOTS} where id = {REVIEWS}.snapshot_id)"
+    )
+    db[REVIEWS].create_index(["snapshot_id"])
+    _forbid(db, REVIEWS, "UPDATE", "signed reviews are immutable")

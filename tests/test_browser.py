@@ -240,7 +240,11 @@ def test_officer_opens_and_closes_an_incident(server, page):
 
 
 def test_officer_weekly_review_loop(server, page):
-    """Queue -> model -> tick, decide, sign -> next, for every demo model; counts the clicks."""
+    """Queue -> model -> tick, decide, write the conditions, sign -> next, for every demo model; counts the clicks.
+
+    There is no default decision, and some demo models have failing lights (a plain approval would need a
+    comment), so the officer approves each with conditions, as one would with red lights on the page.
+    """
     _open_as(page, server, "/review", "olivia", heading="Weekly review")
     db = store.open_db(server["home"] / "ethics.db")
     try:
@@ -253,18 +257,22 @@ def test_officer_weekly_review_loop(server, page):
             page.get_by_text(label).first.click()
             clicks += 1
             _settled(page)
-        page.get_by_role("button", name="Sign the review of").click()
+        page.get_by_text("approve with conditions", exact=True).click()
+        clicks += 1
+        page.get_by_role("textbox", name="Conditions (for an approval with conditions)").fill(
+            "Re-check the red lights at next week's review.")
+        page.get_by_role("button", name="Sign the review of snapshot").click()
         clicks += 1
         # Review ids count up from 1 in this fresh home; waiting for this one's message, not a stale one.
         page.get_by_text(f"Review {number} of ").wait_for(timeout=30_000)
         _settled(page)  # the next model due is already selected
     db = store.open_db(server["home"] / "ethics.db")
     try:
-        signed = {row[0] for row in db.execute("select model_id from reviews")}
+        signed = db.execute("select model_id, decision from reviews order by model_id").fetchall()
     finally:
         db.close()
-    assert signed == set(models)
-    assert clicks == 6 * len(models)
+    assert signed == [(model, "approve_with_conditions") for model in models]  # each once, as decided
+    assert clicks == 7 * len(models)
 
 
 def test_sales_manager_looks_up_a_lead_contests_and_overrides(server, page):

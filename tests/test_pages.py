@@ -139,6 +139,17 @@ def test_audit_page_verifies_the_chain(app_home):
     assert "snapshot.taken" in actions and "user.sign_in" in actions
 
 
+def _review_form(at, *, decision=None, conditions="", comment=""):
+    for box in at.checkbox:
+        box.check()
+    if decision:
+        next(r for r in at.radio if r.label == "Decision").set_value(decision)
+    next(t for t in at.text_area if t.label.startswith("Conditions")).input(conditions)
+    next(t for t in at.text_area if t.label == "Comment").input(comment)
+    button(at, "Sign the review of snapshot 2026-W48").click().run()
+    return at
+
+
 def test_review_page_signs_the_weekly_review(app_home, example_snapshot):
     from ethics import reviews
 
@@ -146,22 +157,51 @@ def test_review_page_signs_the_weekly_review(app_home, example_snapshot):
     queue = at.dataframe[0].value
     assert queue["Review"].tolist() == ["🔴 fail"] and "never reviewed" in queue["Changed since last review"][0]
     assert any(example_snapshot["hash"] in c.value for c in at.caption)
-    for box in at.checkbox:
-        box.check()
-    button(at, "Sign the review of 2026-W48").click().run()
-    assert not at.exception and not at.error
-    assert at.success[0].value == (f"Review 1 of Webinar follow-up priority signed: approve, bound to snapshot "
-                                   f"{example_snapshot['hash']}.")
-    assert at.success[1].value == "Every model with a snapshot is reviewed this week."
+    assert next(r for r in at.radio if r.label == "Decision").value is None
+    _ok(_review_form(at, decision="approve_with_conditions", conditions="Consent import by Friday."))
     db = store.open_db(app_home / "ethics.db")
-    assert reviews.list_reviews(db, EXAMPLE_MODEL)[0]["snapshot_hash"] == example_snapshot["hash"]
+    (review,) = reviews.list_reviews(db, EXAMPLE_MODEL)
+    assert at.success[0].value == (f"Review 1 of Webinar follow-up priority signed: approve with conditions, "
+                                   f"cycle {review['week']}, snapshot 2026-W48 (hash {example_snapshot['hash'][:12]}).")
+    assert at.success[1].value == "Every model with a snapshot is reviewed this week."
+    assert (review["snapshot_hash"], review["snapshot_week"]) == (example_snapshot["hash"], "2026-W48")
+    assert review["conditions"] == "Consent import by Friday."
     assert at.dataframe[0].value["Review"].tolist() == ["🟢 pass"]
+    assert not at.checkbox  # no form left to sign the same snapshot twice
 
 
 def test_review_page_refuses_an_unticked_checklist(app_home, example_snapshot):
     at = _ok(open_page(open_app("olivia"), "pages/review.py"))
-    button(at, "Sign the review of 2026-W48").click().run()
+    next(r for r in at.radio if r.label == "Decision").set_value("approve")
+    button(at, "Sign the review of snapshot 2026-W48").click().run()
     assert at.error[0].value.startswith("Review checklist: 'Fairness verdicts and their intervals were read'")
+
+
+@pytest.mark.parametrize("fields,message", [
+    ({}, "Choose a decision: approve, approve with conditions or suspend."),
+    ({"decision": "approve"}, "Approving webinar-follow-up while fairness and consent fail needs a comment saying "
+                              "why the model may still be used (or approve with conditions, or suspend)."),
+])
+def test_review_page_refuses_a_missing_decision_or_reason_and_keeps_the_form(app_home, example_snapshot, fields,
+                                                                             message):
+    at = _review_form(_ok(open_page(open_app("olivia"), "pages/review.py")), **fields)
+    assert [e.value for e in at.error] == [message]
+    assert all(box.value for box in at.checkbox)  # the officer fixes the form instead of starting again
+    db = store.open_db(app_home / "ethics.db")
+    assert db[store.REVIEWS].count == 0
+
+
+def test_review_page_shows_the_open_incidents_of_the_model(app_home, db, example_snapshot, now):
+    from ethics import incidents
+
+    incident = incidents.open_incident(db, model_id=EXAMPLE_MODEL, severity="high", category="bias",
+                                       title="Older leads are <i>never</i> called", reporter="olivia", now=now)
+    at = _ok(open_page(open_app("olivia"), "pages/review.py"))
+    table = at.dataframe[1].value
+    assert table.to_dict("records") == [
+        {"id": incident["id"], "severity": "high", "category": "bias", "status": "open",
+         "title": "Older leads are <i>never</i> called", "opened": "2026-11-25", "due": "2026-12-02",
+         "overdue": incidents.is_overdue(incident)}]
 
 
 def test_model_page_explanations_tab_shows_importance_distribution_proxies_and_oversight(app_home, example_snapshot):

@@ -19,6 +19,8 @@ def test_fresh_database_ends_with_nothing_pending(fresh_db):
         "0006_reviews",
         "0007_explanations_overrides",
         "0008_consent_privacy",
+        "0009_teams_and_incident_scope",
+        "0010_reviews_name_their_snapshot",
     ]
 
 
@@ -39,7 +41,8 @@ def test_old_database_is_upgraded(home):
     assert store.migrate(db) == [
         "0002_consent_events_incidents", "0003_users_sign_ins", "0004_snapshot_summary",
         "0005_audit_log_incident_comments", "0006_reviews", "0007_explanations_overrides",
-        "0008_consent_privacy"]
+        "0008_consent_privacy", "0009_teams_and_incident_scope",
+        "0010_reviews_name_their_snapshot"]
     assert db[store.INCIDENTS].exists()
     assert MIGRATIONS.pending(db) == []
 
@@ -114,3 +117,23 @@ def test_snapshots_and_versions_cannot_be_updated(db, example_snapshot):
         db.execute("update snapshots set week = '2020-W01'")
     with pytest.raises(sqlite3.IntegrityError, match="model versions are immutable"):
         db.execute("update model_versions set threshold = 0.1")
+
+
+def test_reviews_get_the_week_and_version_of_the_snapshot_they_sign(home):
+    """0010 backfills what an old review signed from its snapshot, and reviews stay immutable after it."""
+    db = store.open_db(home / "ethics.db")
+    MIGRATIONS.apply(db, stop_before="0010_reviews_name_their_snapshot")
+    db[store.MODELS].insert({"id": "m1", "name": "n", "purpose": "churn", "team": "t", "risk_tier": "low",
+                             "status": "active", "created_at": "2026-11-20T09:00:00+00:00"})
+    for snapshot_id, week, version in ((1, "2026-W47", "1.0.0"), (2, "2026-W48", "1.1.0")):
+        db[store.SNAPSHOTS].insert({"id": snapshot_id, "model_id": "m1", "version": version, "week": week,
+                                    "hash": f"h{snapshot_id}", "results_json": "{}"})
+    for review_id, snapshot_id, signed_at in ((1, 1, "2026-11-24T10:00:00+00:00"), (2, 2, "2026-12-01T10:00:00+00:00")):
+        db[store.REVIEWS].insert({"id": review_id, "model_id": "m1", "week": f"2026-W{47 + review_id}",
+                                  "snapshot_id": snapshot_id, "snapshot_hash": f"h{snapshot_id}",
+                                  "decision": "approve", "reviewer": "olivia", "signed_at": signed_at})
+    assert "0010_reviews_name_their_snapshot" in store.migrate(db)
+    rows = db.execute("select id, week, snapshot_week, snapshot_version from reviews order by id").fetchall()
+    assert rows == [(1, "2026-W48", "2026-W47", "1.0.0"), (2, "2026-W49", "2026-W48", "1.1.0")]
+    with pytest.raises(sqlite3.IntegrityError, match="signed reviews are immutable"):
+        db.execute("update reviews set snapshot_week = '2020-W01'")
