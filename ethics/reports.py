@@ -115,7 +115,6 @@ def model_facts(
     manifest = registry.get_version(db, model_id, snap["version"])["manifest"]
     results = snap["results"]
     moment = now or utcnow()
-    signed = _reviews(db, model_id, week=snap["week"])
     facts: dict[str, Any] = {
         "format": "ethics-model-card-v1",
         "model": {
@@ -150,8 +149,8 @@ def model_facts(
         "lights": lights.model_lights(db, model, snap, scope=actor.scope, at=moment),
         "lights_at": iso(moment),
         "incidents": _incidents(db, model_id, scope=actor.scope, until=iso(moment)),
-        "reviews": signed,
-        "review_of_snapshot": [r for r in signed if r["snapshot_hash"] == snap["hash"]],
+        "reviews": _reviews(db, model_id, week=snap["week"]),
+        "review_of_snapshot": [{k: r[k] for k in _REVIEW_FIELDS} for r in reviews.reviews_of_snapshot(db, snap["id"])],
         "policy": snap["policy"],
         "packages": {"snapshot": snap["packages"], "report": report_packages()},
         "generated": {"by": actor.label, "at": iso(moment)},
@@ -180,14 +179,13 @@ def _incidents(db: store.Database, model_id: str, *, scope: str | None, until: s
     ]
 
 
+_REVIEW_FIELDS = ("week", "snapshot_week", "decision", "reviewer", "signed_at", "snapshot_hash", "conditions",
+                  "comment")
+
+
 def _reviews(db: store.Database, model_id: str, *, week: str) -> list[dict[str, Any]]:
     """The signed reviews of the snapshots up to ``week``, newest first, each naming the snapshot it signs."""
-    weeks = {s["hash"]: s["week"] for s in snapshots.list_snapshots(db, model_id)}
-    return [
-        {k: r[k] for k in ("week", "decision", "reviewer", "signed_at", "snapshot_hash", "conditions", "comment")}
-        | {"snapshot_week": weeks.get(r["snapshot_hash"])}
-        for r in reviews.list_reviews(db, model_id) if weeks.get(r["snapshot_hash"], "") <= week
-    ]
+    return [{k: r[k] for k in _REVIEW_FIELDS} for r in reviews.list_reviews(db, model_id) if r["snapshot_week"] <= week]
 
 
 def _fairness(db: store.Database, snap: dict[str, Any]) -> dict[str, Any]:

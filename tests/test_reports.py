@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from pypdf import PdfReader
 
 from ethics import audit, auth, chart_images, datasets, incidents, model_card, registry, reports, reviews, snapshots
-from ethics.spreadsheet import FORMULA_PREFIXES
 from ethics.errors import PermissionDenied
 from ethics.pdf import Document
 from ethics.report_pdf import write_model_report
+from ethics.spreadsheet import FORMULA_PREFIXES
 from tests.conftest import EXAMPLE_MODEL, EXAMPLE_VERSION, WEEK, default_policy
 
 OFFICER = auth.Actor("olivia", "Olivia Ørsted", "ethics_officer")
