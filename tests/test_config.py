@@ -1,10 +1,13 @@
 import tomllib
 
 import pytest
+from click.testing import CliRunner
 
 from ethics import policy_schema
+from ethics.cli import cli
 from ethics.config import DEFAULTS_FILE, load_settings
 from ethics.errors import ValidationError
+from tests.conftest import state_of
 
 
 def test_defaults_hold_the_four_fifths_rule(tmp_path):
@@ -126,3 +129,72 @@ def test_shipped_defaults_validate_and_hold_every_table_and_key_of_the_schema():
         if isinstance(rule, policy_schema.Table) and name != "fairness":
             assert set(policy[name]) == set(rule.entries), name
     assert set(policy["fairness"]) == {"demographic_parity_ratio", "equalized_odds_difference"}
+
+
+DEFAULT_LINES = [
+    "# ethics/default.toml",
+    "min_group_size = 30",
+    "review_every_days = 7",
+    "[fairness] demographic_parity_ratio = fail below 0.8, warn below 0.9",
+    "[fairness] equalized_odds_difference = warn above 0.1, fail above 0.2",
+    "[bootstrap] resamples = 1000",
+    "[bootstrap] confidence = 0.95",
+    "[bootstrap] seed = 0",
+    "[sampling] max_share_difference = 0.05",
+    "[drift] psi = warn above 0.1, fail above 0.25",
+    "[consent] coverage = fail below 0.95, warn below 0.98",
+    "[consent] fail_on_objection = true",
+    "[explanations] proxy_threshold = 0.3",
+]
+
+
+@pytest.fixture
+def policy_check(home, monkeypatch):
+    monkeypatch.setenv("ETHICS_HOME", str(home))
+
+    def invoke(*args):
+        return CliRunner().invoke(cli, ["policy", "check", *map(str, args)], catch_exceptions=False)
+
+    return invoke
+
+
+def test_policy_check_prints_the_default_policy(home, policy_check):
+    before = state_of(home)
+    result = policy_check()
+    assert (result.exit_code, result.output.splitlines()) == (0, DEFAULT_LINES)
+    assert state_of(home) == before == {}
+
+
+def test_policy_check_prints_the_data_homes_policy_over_the_defaults(home, policy_check):
+    (home / "ethics.toml").write_text("[policy]\nmin_group_size = 50\n[policy.drift]\npsi = { warn_above = 0.2 }\n")
+    result = policy_check()
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0] == f"# ethics/default.toml with {home / 'ethics.toml'} merged over it"
+    assert "min_group_size = 50" in lines and "[drift] psi = warn above 0.2, fail above 0.25" in lines
+
+
+def test_policy_check_of_a_file_exits_2_with_the_message_and_writes_nothing(home, tmp_path, policy_check):
+    (home / "ethics.toml").write_text("[policy]\nmin_group_size = 50\n")
+    before = state_of(home)
+    bad = tmp_path / "candidate.toml"
+    bad.write_text("[policy.drift]\npsi = { warn_above = 0.3, fail_above = 0.1 }\n")
+    result = policy_check(bad)
+    assert result.exit_code == 2
+    assert result.output == (f"Error: {bad}: [policy.drift] psi: warn_above = 0.3 is above fail_above = 0.1; "
+                             f"{ORDER}\nHint: {policy_schema.MERGED_HINT}\n")
+    good = tmp_path / "good.toml"
+    good.write_text("[policy]\nmin_group_size = 40\n")
+    result = policy_check(good)
+    assert result.exit_code == 0
+    assert result.output.splitlines()[:2] == [f"# ethics/default.toml with {good} merged over it",
+                                              "min_group_size = 40"]
+    assert state_of(home) == before
+
+
+def test_policy_check_refuses_a_bad_data_home_policy(home, policy_check):
+    (home / "ethics.toml").write_text("[policy]\nmin_grup_size = 40\n")
+    result = policy_check()
+    assert result.exit_code == 2
+    assert result.output == (f"Error: {home / 'ethics.toml'}: [policy] min_grup_size: unknown key; "
+                             "did you mean min_group_size?\n")
