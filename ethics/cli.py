@@ -33,8 +33,9 @@ from ethics import (
     store,
     teams,
 )
-from ethics.config import Settings, load_settings
+from ethics.config import Settings, load_policy, load_settings
 from ethics.errors import EthicsError, PermissionDenied, ValidationError
+from ethics.policy_schema import describe_policy
 from ethics.weeks import utcnow
 
 WEEK_HELP = "ISO week such as 2026-W48 (default: the current week)."
@@ -756,6 +757,29 @@ def teams_list() -> None:
     """List the sales teams."""
     for name in teams.list_teams(_open(load_settings())):
         click.echo(name)
+
+
+@cli.group(name="policy", cls=_Group)
+def policy_group() -> None:
+    """The policy in force: ethics/default.toml with the data home's ethics.toml merged over it."""
+
+
+@policy_group.command(name="check")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def policy_check(file: Path | None) -> None:
+    """Validate the policy and print it; exit 2 with the first problem.
+
+    Without FILE, the data home's policy; with FILE, that file as if it were the data
+    home's ethics.toml.  Nothing is written.
+    """
+    if file is None:
+        settings = load_settings()
+        source, policy = settings.policy_file, settings.policy
+    else:
+        source, policy = file, load_policy(file)
+    click.echo(f"# ethics/default.toml with {source} merged over it" if source else "# ethics/default.toml")
+    for line in describe_policy(policy):
+        click.echo(line)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ethics.errors import ValidationError
+from ethics.policy_schema import validate_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS_FILE = Path(__file__).with_name("default.toml")
@@ -24,11 +25,12 @@ ARTIFACTS_DIR = "artifacts"
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the data lives and which policy is in force."""
+    """Where the data lives and which policy is in force (``policy_file`` over the defaults, if any)."""
 
     home: Path
     policy: dict[str, Any] = field(default_factory=dict)
     debug: bool = False
+    policy_file: Path | None = None
 
     @property
     def db_path(self) -> Path:
@@ -56,6 +58,33 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ValidationError(f"{path}: not valid TOML: {exc}.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"{path}: cannot read the file ({exc}).") from None
+
+
+def load_policy(local: Path | None = None) -> dict[str, Any]:
+    """The policy in force: ``default.toml`` with ``local`` merged over it key by key, validated.
+
+    Parameters
+    ----------
+    local : Path, optional
+        An ``ethics.toml``; only the shipped defaults when omitted.
+
+    Returns
+    -------
+    dict
+        The ``[policy]`` table.
+
+    Raises
+    ------
+    ValidationError
+        A file that is not TOML, or a policy :func:`ethics.policy_schema.validate_settings`
+        refuses; the message names ``local`` (``default.toml`` without it).
+    """
+    settings = _read_toml(DEFAULTS_FILE)
+    if local is not None:
+        settings = _merge(settings, _read_toml(local))
+    return validate_settings(settings, file=str(local or DEFAULTS_FILE))
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -71,18 +100,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     Returns
     -------
     Settings
+
+    Raises
+    ------
+    ValidationError
+        The policy is refused (see :func:`load_policy`).
     """
     env = os.environ if env is None else env
     home = Path(env.get("ETHICS_HOME") or REPO_ROOT / "data").expanduser().resolve()
-    settings = _read_toml(DEFAULTS_FILE)
-    local = home / SETTINGS_FILE
-    if local.exists():
-        settings = _merge(settings, _read_toml(local))
-        from ethics.policy import check_policy
-
-        check_policy(settings.get("policy", {}), file=str(local))
+    local: Path | None = home / SETTINGS_FILE
+    if not local.exists():
+        local = None
     return Settings(
         home=home,
-        policy=settings.get("policy", {}),
+        policy=load_policy(local),
         debug=env.get("ETHICS_DEBUG", "") in {"1", "true", "yes"},
+        policy_file=local,
     )

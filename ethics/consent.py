@@ -451,31 +451,6 @@ def consent_light(summary: Mapping[str, Any] | None, policy: Mapping[str, Any]) 
 
 
 DEFAULT_COVERAGE = {"warn_below": 0.98, "fail_below": 0.95}
-POLICY_KEYS = ("coverage", "fail_on_objection")
-
-
-def check_policy(settings: Mapping[str, Any], *, file: str) -> None:
-    """Refuse a ``[policy.consent]`` table the code does not understand.
-
-    Raises
-    ------
-    ValidationError
-        Naming the file and key.
-    """
-    for key, value in settings.items():
-        where = f"{file}: [policy.consent] {key}"
-        if key not in POLICY_KEYS:
-            raise ValidationError(f"{where}: unknown key; use one of {', '.join(POLICY_KEYS)}.")
-        if key == "fail_on_objection" and not isinstance(value, bool):
-            raise ValidationError(f"{where}: must be true or false, got {value!r}.")
-        if key == "coverage":
-            if not isinstance(value, Mapping) or not value:
-                raise ValidationError(f"{where}: must be a table such as {{ warn_below = 0.98, fail_below = 0.95 }}.")
-            for name, limit in value.items():
-                if (name not in ("warn_below", "fail_below") or isinstance(limit, bool)
-                        or not isinstance(limit, (int, float)) or not 0 <= limit <= 1):
-                    raise ValidationError(f"{where}: {name} = {limit!r} must be warn_below or fail_below with a "
-                                          "share between 0 and 1.")
 
 
 # -- reads for the Consent & privacy page -------------------------------------------------------

@@ -23,7 +23,6 @@ import hashlib
 import json
 import tempfile
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -35,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ethics import consent, datasets, incidents, privacy, registry, snapshots, store
-from ethics.config import DB_FILE, DEFAULTS_FILE
+from ethics.config import DB_FILE, load_policy
 from ethics.errors import ValidationError
 from ethics.manifest import manifest_toml
 from ethics.weeks import monday, week_of, weeks_before
@@ -748,11 +747,6 @@ def _spec(model_id: str) -> _ModelSpec:
     return next(spec for spec in _SPECS if spec.model_id == model_id)
 
 
-def _default_policy() -> dict[str, Any]:
-    with open(DEFAULTS_FILE, "rb") as handle:
-        return tomllib.load(handle).get("policy", {})
-
-
 def _refuse_non_empty(home: Path) -> None:
     path = home / DB_FILE
     if not path.exists():
@@ -828,7 +822,7 @@ def build_demo(
     pool = _customer_pool(_rng(0), **_POOL[size])
     build = _Build(
         db=db, home=home, size=size, weeks=weeks_before(week_of(today), weeks), pool=pool,
-        policy=_default_policy() if policy is None else policy, progress=progress or (lambda _: None),
+        policy=load_policy() if policy is None else policy, progress=progress or (lambda _: None),
         scored=np.zeros(len(pool), dtype=bool),
     )
     try:

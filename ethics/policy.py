@@ -10,47 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ethics.errors import ValidationError
 from ethics.fairness import DISPARITIES, JOIN, METRICS, MISSING_GROUP
 
 STATUSES = ("pass", "warn", "fail", "too_few")
 _RANK = {"pass": 0, "too_few": 1, "warn": 2, "fail": 3}
 DATA_NAMES = {"eval": "evaluation set", "scores": "scoring batch"}
-
-
+# The limits of a threshold table, in the order they must run (see ethics.policy_schema).
 THRESHOLD_KEYS = ("fail_below", "warn_below", "warn_above", "fail_above")
-
-
-def check_policy(policy: Mapping[str, Any], *, file: str) -> None:
-    """Refuse a policy whose fairness metrics or thresholds the code does not know.
-
-    Raises
-    ------
-    ValidationError
-        Naming the file, the table and the key.
-    """
-    for name, threshold in policy.get("fairness", {}).items():
-        where = f"{file}: [policy.fairness] {name}"
-        if name not in DISPARITIES:
-            raise ValidationError(f"{where}: unknown metric; use one of {', '.join(DISPARITIES)}.")
-        if not isinstance(threshold, Mapping) or not threshold:
-            raise ValidationError(f"{where}: must be a table such as {{ fail_below = 0.8 }}.")
-        for key, value in threshold.items():
-            if key not in THRESHOLD_KEYS or isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValidationError(f"{where}: {key} = {value!r} is not one of {', '.join(THRESHOLD_KEYS)} "
-                                      "with a number.")
-    explanations = policy.get("explanations", {})
-    if not isinstance(explanations, Mapping):
-        raise ValidationError(f"{file}: [policy.explanations] must be a table such as {{ proxy_threshold = 0.3 }}.")
-    for key, value in explanations.items():
-        where = f"{file}: [policy.explanations] {key}"
-        if key != "proxy_threshold":
-            raise ValidationError(f"{where}: unknown key; use proxy_threshold.")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-            raise ValidationError(f"{where} = {value!r}: must be a number in (0, 1] (a Cramér's V).")
-    from ethics.consent import check_policy as check_consent
-
-    check_consent(policy.get("consent", {}), file=file)
 
 
 def judge(value: float | None, threshold: Mapping[str, float]) -> str:
@@ -66,8 +32,7 @@ def judge(value: float | None, threshold: Mapping[str, float]) -> str:
 
 def describe_threshold(threshold: Mapping[str, float]) -> str:
     """A threshold table in words: "fail below 0.8, warn below 0.9"."""
-    order = ("fail_below", "warn_below", "warn_above", "fail_above")
-    return ", ".join(f"{key.replace('_', ' ')} {threshold[key]:g}" for key in order if key in threshold)
+    return ", ".join(f"{key.replace('_', ' ')} {threshold[key]:g}" for key in THRESHOLD_KEYS if key in threshold)
 
 
 def interval_crosses(interval: Sequence[float | None] | None, threshold: Mapping[str, float]) -> bool:

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy.stats.contingency import association
 
-from ethics import datasets, explain, leads, policy, registry, snapshots, store
+from ethics import datasets, explain, leads, policy_schema, registry, snapshots, store
 from ethics.errors import CheckFailed, NotFound, ValidationError
 from tests.conftest import EXAMPLE_MODEL
 
@@ -270,10 +270,10 @@ def test_waterfall_chart_runs_from_the_base_value_to_the_lead_output(demo_db, de
 
 def test_policy_refuses_a_bad_proxy_threshold():
     with pytest.raises(ValidationError, match=r"\[policy.explanations\] proxy_threshold = 2: must be a number in"):
-        policy.check_policy({"explanations": {"proxy_threshold": 2}}, file="ethics.toml")
+        policy_schema.validate_policy({"explanations": {"proxy_threshold": 2}}, file="ethics.toml")
     with pytest.raises(ValidationError, match="unknown key; use proxy_threshold"):
-        policy.check_policy({"explanations": {"proxy": 0.3}}, file="ethics.toml")
-    policy.check_policy({"explanations": {"proxy_threshold": 0.3}}, file="ethics.toml")
+        policy_schema.validate_policy({"explanations": {"proxy": 0.3}}, file="ethics.toml")
+    policy_schema.validate_policy({"explanations": {"proxy_threshold": 0.3}}, file="ethics.toml")
 
 
 def test_light_is_red_when_additivity_fails_and_grey_without_a_batch():
