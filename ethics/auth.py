@@ -19,8 +19,9 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ethics import audit, store, teams
+from ethics import audit, store
 from ethics.errors import PermissionDenied, ValidationError
+from ethics.teams import ensure_teams, require_team
 from ethics.weeks import iso, utcnow
 
 ROLES = ("ethics_officer", "sales_manager", "auditor")
@@ -144,7 +145,7 @@ def add_user(
     """
     _check_account(username, role, team)
     if team is not None:
-        teams.require_team(db, team)
+        require_team(db, team)
     _check_password(password)
     if db[store.USERS].count_where("username = ?", [username]):
         raise ValidationError(f"Username {username!r} is taken.")
@@ -305,10 +306,12 @@ class DemoAccount:
 def create_demo_accounts(
     db: store.Database, *, teams: Iterable[str], now: datetime | None = None
 ) -> list[DemoAccount]:
-    """Create one officer, one auditor and one sales manager per team, with random passwords.
+    """Create one officer, one auditor and one sales manager per team (and the team records), random passwords.
 
     The passwords are returned once (to be printed) and stored only as hashes.
     """
+    teams = list(teams)
+    ensure_teams(db, teams, actor="demo", now=now)
     accounts = [
         ("olivia", "Olivia Officer", "ethics_officer", None),
         ("aude", "Aude Auditor", "auditor", None),

@@ -377,7 +377,10 @@ def models(as_json: bool) -> None:
     from ethics import lights, portfolio
 
     db = _open(load_settings())
-    rows = portfolio.overview(db, scope=_reader(db, "view_portfolio").scope)
+    scope = _reader(db, "view_portfolio").scope
+    registered = {m["id"]: m for m in registry.list_models(db, scope=scope)}
+    rows = [row | {key: registered[row["id"]][key] for key in ("latest_version", "versions", "teams")}
+            for row in portfolio.overview(db, scope=scope)]
     if as_json:
         _echo_json(rows)
         return
@@ -386,7 +389,7 @@ def models(as_json: bool) -> None:
         return
     click.echo(lights.moment_text(datetime.fromisoformat(rows[0]["at"])))
     for row in rows:
-        click.echo(f"{row['id']:<24} {row['version'] or '-':<12} {row['latest_week'] or 'no snapshot':<12} "
+        click.echo(f"{row['id']:<24} {row['latest_version'] or '-':<12} {row['latest_week'] or 'no snapshot':<12} "
                    f"team={row['team']:<8} risk={row['risk_tier']:<7} {row['status']:<9} {row['name']}")
         for area in lights.AREAS:
             light = row["lights"][area]

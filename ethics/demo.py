@@ -663,6 +663,7 @@ class _Incident(NamedTuple):
     description: str
     reporter: str
     evidence: Literal["snapshot", "lead"] | None = None
+    finding: str | None = None
 
 
 _INCIDENTS: tuple[_Incident, ...] = (
@@ -679,7 +680,7 @@ _INCIDENTS: tuple[_Incident, ...] = (
         "Leads scored without an AI-scoring consent on record",
         "Some scored leads belong to customers who never granted AI scoring or withdrew it during "
         "the last weeks. They must be routed to a human and excluded from automated scoring.",
-        _OFFICER,
+        _OFFICER, finding=consent.VIOLATIONS_FINDING,
     ),
     _Incident(
         "discount-approval", "medium", "customer_complaint", 6,
@@ -723,8 +724,10 @@ def _evidence(build: _Build, incident: _Incident, *, week: str) -> dict[str, Any
             build.db, spec.model_id, version=spec.manifest["version"], kind="scores", week=week
         )
         rows = datasets.read_rows(batch, home=build.home)
-        refused = rows[(rows["score"] < spec.manifest["threshold"]) & (rows["sex"] == "female")]
-        return {"lead_id": str(refused["lead_id"].iloc[0])}
+        # The south manager contests it, so it is a lead of team south.
+        refused = rows[(rows["score"] < spec.manifest["threshold"]) & (rows["sex"] == "female")
+                       & (rows["team"] == "south")]
+        return {"lead_id": str(refused["lead_id"].iloc[0]), "team": "south"}
     return {}
 
 
@@ -737,7 +740,7 @@ def _open_incidents(build: _Build, *, today: date) -> int:
             build.db, model_id=spec.model_id, severity=incident.severity, category=incident.category,
             title=incident.title, description=incident.description, reporter=incident.reporter,
             owner=spec.manifest["owner"], version=spec.manifest["version"], now=_at(opened, 10, number),
-            **_evidence(build, incident, week=week),
+            finding=incident.finding, **_evidence(build, incident, week=week),
         )
     build.progress(f"incidents: {len(_INCIDENTS)} opened")
     return len(_INCIDENTS)

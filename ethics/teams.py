@@ -55,7 +55,7 @@ def add_team(db: store.Database, name: str, *, actor: str, now: datetime | None 
     if db[store.TEAMS].count_where("name = ?", [name]):
         raise ValidationError(TEAM_EXISTS.format(name=name))
     with store.transaction(db):
-        _insert(db, [name], actor=actor, now=now)
+        ensure_teams(db, [name], actor=actor, now=now)
         audit.record(db, audit.TeamAdded(actor, "team", name, created=now))
     return name
 
@@ -73,18 +73,18 @@ def record_model_teams(
         return
     stamp = iso(now or utcnow())
     with store.transaction(db):
-        _insert(db, found, actor=actor, now=now)
+        ensure_teams(db, found, actor=actor, now=now)
         db[store.MODEL_TEAMS].insert_all(
             ({"model_id": model_id, "team": name, "first_seen_at": stamp} for name in found), ignore=True
         )
 
 
-def _insert(db: store.Database, names: list[str], *, actor: str, now: datetime | None) -> None:
+def ensure_teams(db: store.Database, names: Iterable[str], *, actor: str, now: datetime | None = None) -> None:
+    """Create the team records among ``names`` that do not exist yet (rows and the demo name them)."""
     known = set(list_teams(db))
-    for name in names:
-        if name in known:
-            continue
-        db[store.TEAMS].insert({"name": name, "created_at": iso(now or utcnow()), "created_by": actor})
+    with store.transaction(db):
+        for name in sorted(set(names) - known):
+            db[store.TEAMS].insert({"name": name, "created_at": iso(now or utcnow()), "created_by": actor})
 
 
 def model_teams(db: store.Database, model_id: str) -> list[str]:

@@ -118,8 +118,9 @@ ACCOUNTS = {
 
 def add_accounts(db) -> None:
     """The four test accounts, all with PASSWORD."""
-    from ethics import auth
+    from ethics import auth, teams
 
+    teams.ensure_teams(db, [team for _, _, team in ACCOUNTS.values() if team], actor="test")
     for username, role, team in ACCOUNTS.values():
         auth.add_user(db, username=username, display_name=username, role=role, team=team, password=PASSWORD,
                       actor="test")

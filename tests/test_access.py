@@ -44,8 +44,8 @@ def env(access_home, monkeypatch):
 
 
 def _foreign_names(models, team):
-    """Ids and names of the models a manager of ``team`` must never receive."""
-    return [value for m in models if m["team"] != team for value in (m["id"], m["name"])]
+    """Ids and names of the models a manager of ``team`` must never receive: those that score none of its leads."""
+    return [value for m in models if team not in m["teams"] for value in (m["id"], m["name"])]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -79,16 +79,16 @@ def test_page_by_role(env, role, page):
 def test_manager_sees_exactly_the_team_models_on_the_overview(env, role):
     username, _, team = ACCOUNTS[role]
     at = open_app(username)
-    assert sorted(at.dataframe[0].value["Model"]) == sorted(m["name"] for m in env if m["team"] == team)
-    assert set(at.dataframe[0].value["Team"]) == {team}
+    # Every demo model scores leads of every team, so every manager sees all four, with their owner teams.
+    assert sorted(at.dataframe[0].value["Model"]) == sorted(m["name"] for m in env if team in m["teams"])
+    assert len(at.dataframe[0].value) == 4
+    assert sorted(at.dataframe[0].value["Team"]) == sorted(m["team"] for m in env)
 
 
-def test_manager_direct_url_to_another_teams_model_is_refused(env):
-    foreign = next(m for m in env if m["team"] != "south")
-    at = open_page(open_app("sm.south"), "pages/model.py", model=foreign["id"])
+def test_manager_direct_url_to_a_model_that_scores_none_of_the_team_is_refused(env):
+    at = open_page(open_app("sm.south"), "pages/model.py", model="ghost-model")
     assert [e.value for e in at.error] == [
-        f"Not allowed: model {foreign['id']!r} is not one of team 'south''s models (or does not exist)."]
-    assert foreign["name"] not in texts(at)
+        "Not allowed: model 'ghost-model' scores no leads of team 'south' (or does not exist)."]
     assert len(at.dataframe) == 0 and len(at.metric) == 0
 
 

@@ -5,7 +5,7 @@ from click.testing import CliRunner
 
 from ethics import auth, store
 from ethics.cli import cli
-from ethics.errors import NotFound, PermissionDenied, ValidationError
+from ethics.errors import PermissionDenied, ValidationError
 
 PASSWORD = "correct horse battery"
 
@@ -93,18 +93,6 @@ def test_permissions_by_role():
         auth.require(None, "view_portfolio")
 
 
-def test_model_visibility_is_by_team():
-    manager = auth.Actor("m", "M", "sales_manager", "north")
-    model = {"id": "x", "team": "south"}
-    with pytest.raises(PermissionDenied, match="not one of team 'north'"):
-        auth.require_model(manager, model, model_id="x")
-    with pytest.raises(PermissionDenied, match="not one of team 'north'"):
-        auth.require_model(manager, None, model_id="ghost")
-    with pytest.raises(NotFound, match="Unknown model 'ghost'"):
-        auth.require_model(auth.Actor("o", "O", "ethics_officer"), None, model_id="ghost")
-    assert auth.require_model(manager, {"id": "y", "team": "north"}, model_id="y")["id"] == "y"
-
-
 def test_demo_accounts_have_random_passwords(fresh_db):
     accounts = auth.create_demo_accounts(fresh_db, teams=["north", "south"])
     assert [(a.username, a.role, a.team) for a in accounts] == [
@@ -117,6 +105,13 @@ def test_demo_accounts_have_random_passwords(fresh_db):
 def test_users_cli(home, monkeypatch):
     monkeypatch.setenv("ETHICS_HOME", str(home))
     runner = CliRunner()
+    result = runner.invoke(cli, ["users", "add", "sam", "--role", "sales_manager", "--team", "west"],
+                           input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 2
+    assert "Unknown team 'west'; the teams are: none yet. Add a team with `python -m ethics teams add NAME`." in (
+        result.output)
+    assert runner.invoke(cli, ["teams", "add", "west"]).output == "added team west\n"
+    assert runner.invoke(cli, ["teams", "list"]).output == "west\n"
     result = runner.invoke(cli, ["users", "add", "sam", "--role", "sales_manager", "--team", "west",
                                  "--name", "Sam"], input=f"{PASSWORD}\n{PASSWORD}\n")
     assert result.exit_code == 0, result.output

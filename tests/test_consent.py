@@ -160,10 +160,13 @@ def test_human_routing_count_and_list_match_objections(consented_example, db, ho
                      for p in consent.OBJECTION_PURPOSES)}
     pseudonyms = dict(zip(sorted(at_now), privacy.pseudonymise_all(db, sorted(at_now)), strict=True))
     assert {r["customer"] for r in listed} == set(pseudonyms.values())
-    north = consent.list_human_routing(db, home=home, team="north", at=now)
+    north = consent.list_human_routing(db, home=home, scope="north", at=now)
     assert north and {r["team"] for r in north} == {"north"}
-    assert len(north) < len(listed)
-    assert consent.list_human_routing(db, home=home, team="north", model_ids=["other"], at=now) == []
+    # The north-owned model scores south's leads: south's manager gets them, and north's never.
+    south = consent.list_human_routing(db, home=home, scope="south", at=now)
+    assert south and {r["team"] for r in south} == {"south"}
+    assert len(north) + len(south) == len(listed)
+    assert consent.list_human_routing(db, home=home, scope="west", at=now) == []
 
 
 def test_fairness_on_consented_rows_matches_filtering_by_hand(consented_example, db, home):
@@ -215,9 +218,12 @@ def test_violations_csv_is_formula_safe_and_one_incident_covers_them(consented_e
     assert "'=HYPERLINK" in text and "\n=" not in text and ",=" not in text
     opened = consent.open_violations_incident(db, model_id=EXAMPLE_MODEL, week=WEEK, home=home, reporter="olivia",
                                               now=now)
-    assert opened["category"] == "privacy"
+    assert opened["category"] == "privacy" and opened["team"] is None
     assert opened["title"] == f"{len(rows)} leads scored without consent in {WEEK}"
-    assert rows[0]["lead_id"] in opened["description"]
+    # About the whole model, seen by every team it scores: counts per team, no lead id.
+    per_team = {t: sum(r["team"] == t for r in rows) for t in ("north", "south")}
+    assert f"Per team: north {per_team['north']}, south {per_team['south']};" in opened["description"]
+    assert not any(r["lead_id"] in opened["description"] for r in rows)
     assert opened["snapshot_id"] == consented_example[0]["id"]
     assert opened["severity"] == ("high" if any(r["status"] == "objected" for r in rows) else "medium")
     assert incidents.get_incident(db, opened["id"])["timeline"][0]["action"] == "incident.opened"

@@ -75,7 +75,10 @@ def test_officer_erases_a_customer_on_the_page(consent_home, db):
 
 def test_model_page_consent_tab(consent_home):
     at = _ok(open_page(open_app("sm.north"), "pages/model.py", model=EXAMPLE_MODEL))
-    found = consent_home["results"]["consent"]
+    north = next(r for r in consent_home["results"]["consent"]["by_team"] if r["team"] == "north")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Customers to route to a human"] == f"{found['human_routing']:,}"
-    assert any(ui.light(consent_home["summary"]["lights"]["consent"]) in m.value for m in at.markdown)
+    # The team's counts only: routing is per customer on the routing list, not a model-wide count.
+    assert (metrics["Without consent"], metrics["Customers to route to a human"]) == (
+        f"{north['without_consent']:,}", "—")
+    team_light = consent_home["summary"]["team_lights"]["north"]["consent"]
+    assert any(f"{ui.light(team_light)} · {team_light['reason']} (team north)" in m.value for m in at.markdown)

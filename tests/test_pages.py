@@ -2,7 +2,7 @@
 
 import pytest
 
-from ethics import explain, policy, store, ui
+from ethics import auth, explain, policy, store, ui
 from tests.apptest import button, clear_caches, open_app, open_page
 from tests.conftest import EXAMPLE_MODEL, add_accounts
 
@@ -59,11 +59,32 @@ def test_users_page_adds_an_account(app_home):
     assert sorted(at.dataframe[0].value["username"]) == ["aude", "olivia", "sm.north", "sm.south"]
     at.text_input[0].input("newbie")
     at.text_input[1].input("New Person")
-    at.text_input[3].input("a long enough passphrase")
+    next(s for s in at.selectbox if s.label == "Role").set_value("sales_manager")
+    team = next(s for s in at.selectbox if s.label == "Team (sales managers only)")
+    assert team.options[1:] == ["north", "south"]  # the team records: free text ("Nort") is no longer possible
+    team.set_value("north")
+    at.text_input[2].input("a long enough passphrase")
     button(at, "Add account").click().run()
+    # The list is fresh right after adding (the page reruns), and says so.
     assert at.success[0].value == "Account 'newbie' added."
-    at.run()
     assert "newbie" in at.dataframe[0].value["username"].tolist()
+    assert auth.get_actor(store.open_db(app_home / "ethics.db"), "newbie").team == "north"
+
+
+def test_disabling_an_account_asks_for_confirmation(app_home):
+    at = _ok(open_page(open_app("olivia"), "pages/users.py"))
+    account = next(s for s in at.selectbox if s.label == "Account")
+    assert account.value is None  # nobody is preselected
+    account.set_value("sm.south")
+    button(at, "Disable account").click().run()
+    assert [e.value for e in at.error] == ["Account 'sm.south' was not disabled: tick the confirmation first."]
+    assert auth.get_actor(store.open_db(app_home / "ethics.db"), "sm.south").username == "sm.south"  # still active
+    next(s for s in at.selectbox if s.label == "Account").set_value("sm.south")
+    next(c for c in at.checkbox if c.label.startswith("Yes: this person")).check()
+    button(at, "Disable account").click().run()
+    assert at.success[0].value == "Account 'sm.south' disabled."
+    disabled = {u["username"]: u["disabled"] for u in at.dataframe[0].value.to_dict("records")}
+    assert disabled["sm.south"] == 1
 
 
 def test_empty_home_shows_a_clear_empty_state(tmp_path, monkeypatch):

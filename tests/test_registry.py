@@ -99,7 +99,9 @@ def test_unknown_model_and_version(db, registered):
 def test_list_models_reports_latest_version(db, registered):
     (model,) = registry.list_models(db)
     assert (model["id"], model["latest_version"], model["versions"]) == (EXAMPLE_MODEL, "1.0.0", 1)
-    assert registry.list_models(db, team="south") == []
+    assert model["teams"] == ["north"]  # the owner team, registered with it
+    assert [m["id"] for m in registry.list_models(db, scope="north")] == [EXAMPLE_MODEL]
+    assert registry.list_models(db, scope="south") == []  # no south lead imported yet
 
 
 def test_refuse_executable_names_the_format():

@@ -114,7 +114,9 @@ def test_a_suspended_model_stands_out_on_overview_and_model_page(app_db_home, ex
     at = open_app("olivia")
     assert at.dataframe[0].value["Model"].tolist() == ["⛔ Webinar follow-up priority (suspended)"]
     at = open_page(at, "pages/model.py", model=EXAMPLE_MODEL)
-    assert at.error[0].value.startswith("Suspended at the last weekly review")
+    assert at.error[0].value == ui.escape(
+        "Webinar follow-up priority is suspended since 2026-11-25 (review 1): its decisions must not be used until "
+        "a new review approves it.")
 
 
 
