@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ethics import datasets, incidents, portfolio, registry, reviews, snapshots, store
+from ethics import datasets, incidents, portfolio, registry, reviews, snapshots, store, ui
 from ethics.errors import NotFound, ValidationError
 from tests.conftest import EXAMPLE_MODEL, EXAMPLE_VERSION, default_policy, state_of
 
