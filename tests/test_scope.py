@@ -58,7 +58,8 @@ def test_south_manager_looks_up_contests_and_is_refused_twice(sdb, scope_home):
     (found,) = leads.find_leads(sdb, home=scope_home, model_id="lead-scoring", query=lead_id, team="south")
     assert found["team"] == "south" and found["contest"] is None and found["suspended"] is None
     opened = leads.contest_score(sdb, actor=SOUTH, reason="The customer called.", now=NOW, **common)
-    assert (opened["team"], opened["lead_id"], opened["finding"]) == ("south", lead_id, f"contest:{snap['id']}:{lead_id}")
+    finding = f"contest:{snap['id']}:{lead_id}"
+    assert (opened["team"], opened["lead_id"], opened["finding"]) == ("south", lead_id, finding)
     before = state_of(scope_home)
     with pytest.raises(ValidationError) as raised:
         leads.contest_score(sdb, actor=SOUTH, reason="The customer called.", now=NOW, **common)
