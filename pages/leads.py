@@ -33,7 +33,8 @@ def body(db, actor):
     snap = ui.pick_snapshot(db, model) if model else None
     if snap is None:
         return
-    query = st.text_input("Lead id, customer id or name", placeholder="e.g. LS-2026W48-000001, C003498 or a name")
+    # No example id: a fixed one would be another team's lead, or another model's.
+    query = st.text_input("Lead id, customer id or name", placeholder="as in the CRM")
     if not query.strip():
         st.caption("Type a lead id or a customer id of " + (f"team {actor.scope}" if actor.scope else "any team")
                    + " from this snapshot's scoring batch.")
