@@ -24,6 +24,7 @@ def create_form(db, actor, models):
                 row = incidents.open_incident(db, model_id=model, severity=severity, category=category, title=title,
                                               description=description, reporter=actor.username, owner=owner or None,
                                               team=None if team == WHOLE_MODEL else team)
+                ui.clear_readers()  # the incidents light changes
                 st.success(f"Incident {row['id']} opened; due {row['due_at'][:10]}.")
 
 
@@ -43,6 +44,7 @@ def update_form(db, actor, incident):
             if changed:
                 incidents.update_incident(db, incident["id"], actor=actor.username, status=status, severity=severity,
                                           owner=owner or None, reason=reason)
+                ui.clear_readers()
             st.rerun()
 
 

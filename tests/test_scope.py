@@ -215,3 +215,28 @@ def test_disabling_needs_confirmation_and_writes_nothing_without_it(sdb, scope_h
     with pytest.raises(ValidationError, match="Choose the account to disable"):
         auth.disable_user(sdb, "", actor="olivia")
     assert state_of(scope_home) == before
+
+
+def test_a_failing_finding_is_drafted_and_reported_once(sdb, scope_home):
+    snap = snapshots.get_snapshot(sdb, snapshots.latest_snapshot(sdb, "lead-scoring")["id"])
+    found = snap["summary"]["lights"]
+    drafts = incidents.finding_drafts(snap, found)
+    failing = [v for v in snap["results"]["verdicts"] if v["status"] == "fail"]
+    assert failing, "the demo's lead model fails the four-fifths rule"
+    verdict = failing[0]
+    first = next(d for d in drafts
+                 if d["finding"] == f"fairness:{verdict['data']}:{verdict['grouping']}:{verdict['metric']}")
+    assert (first["model_id"], first["snapshot_id"], first["severity"], first["category"]) == (
+        "lead-scoring", snap["id"], "high", "bias")
+    assert len(drafts) == sum(v["status"] in ("fail", "warn") for v in snap["results"]["verdicts"]) + sum(
+        found[area]["status"] == "fail" for area in ("drift", "explanations", "consent"))
+    assert first["title"].startswith(f"Fairness {verdict['status']} in {snap['week']}: ")
+    assert first["description"].startswith(verdict["sentence"]) and snap["hash"][:12] in first["description"]
+    opened = incidents.open_incident(sdb, **first, reporter="sm.north", team="north", now=NOW)
+    assert opened["finding"] == first["finding"] and opened["snapshot_id"] == snap["id"]
+    before = state_of(scope_home)
+    with pytest.raises(ValidationError, match=f"Already reported: incident {opened['id']} \\(open"):
+        incidents.open_incident(sdb, **first, reporter="sm.north", team="north", now=NOW)
+    assert state_of(scope_home) == before
+    # Another team may report the same finding for its own leads; the officer's whole-model report would cover all.
+    assert incidents.open_incident(sdb, **first, reporter="sm.south", team="south", now=NOW)["team"] == "south"
