@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 PORT ?= 8501
 
-.PHONY: run test setup setup-test chromium fonts java lint bench demo
+.PHONY: run test setup setup-test chromium fonts java poppler lint bench demo
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-dev.txt
 
 setup: $(VENV)/.installed chromium fonts
 
-setup-test: $(VENV)/.installed-test chromium fonts java
+setup-test: $(VENV)/.installed-test chromium fonts java poppler
 
 # Debian's Chromium for the browser tests and the report charts (Playwright's own browser download cannot work here).
 chromium:
@@ -32,6 +32,11 @@ fonts:
 	@dpkg -s fonts-dejavu-core >/dev/null 2>&1 || { \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-dejavu-core >/dev/null; }
+# pdftotext and pdftoppm: the tests read the PDF reports as text, and a person looks at them as images.
+poppler:
+	@command -v pdftotext >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq poppler-utils >/dev/null; }
 # A Java runtime for pyspark (the statistics SQL is tested on Spark in local mode).
 java:
 	@command -v java >/dev/null 2>&1 || { \
