@@ -1,5 +1,6 @@
 """The real app, served by `streamlit run`, driven in Debian's Chromium."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -10,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from ethics import snapshots, store
+from ethics import registry, snapshots, store
 from tests.conftest import PASSWORD, REPO, add_accounts
 
 pytestmark = pytest.mark.browser
@@ -26,8 +27,8 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(demo_home, tmp_path_factory):
+@contextlib.contextmanager
+def _served(demo_home, tmp_path_factory):
     """A fresh `streamlit run app.py` on a free port against a copy of the demo home."""
     home = tmp_path_factory.mktemp("served") / "home"
     shutil.copytree(demo_home, home)
@@ -53,10 +54,26 @@ def server(demo_home, tmp_path_factory):
     else:
         process.kill()
         pytest.fail("streamlit did not start: " + (home.parent / "streamlit.log").read_text())
-    yield {"url": url, "home": home}
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
+    try:
+        yield {"url": url, "home": home}
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server(demo_home, tmp_path_factory):
+    """The module's server: tests share it, so each works on rows no other test touches."""
+    with _served(demo_home, tmp_path_factory) as served:
+        yield served
+
+
+@pytest.fixture
+def untouched_server(demo_home, tmp_path_factory):
+    """A server of its own, on the demo as built (no review signed, no contest filed by another test)."""
+    with _served(demo_home, tmp_path_factory) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +149,37 @@ def _assert_sidebar(page, expected, timeout=10):
     assert _sidebar_links(page) == expected
 
 
+_GRID_JS = """grid => {
+    const table = grid.querySelector('table[role="grid"]');
+    if (!table) return null;
+    const heads = {};
+    for (const th of table.querySelectorAll('thead th')) heads[th.getAttribute('aria-colindex')] = th.textContent;
+    const rows = [...table.querySelectorAll('tbody tr')].map(tr => Object.fromEntries(
+        [...tr.querySelectorAll('td')].map(td => [heads[td.getAttribute('aria-colindex')], td.textContent])));
+    return {count: Number(table.getAttribute('aria-rowcount')) - 1, rows};
+}"""
+
+
+def _grid(page, index=0):
+    """A visible st.dataframe's row count and its rendered rows (dicts by column).
+
+    The grid draws on a canvas; its accessibility table carries the text. It is virtualised:
+    ``rows`` holds the rows rendered (all of a short table), ``count`` every row of the data.
+    """
+    grid = page.locator('[data-testid="stDataFrame"] >> visible=true').nth(index)
+    grid.locator('table[role="grid"] tbody tr').first.wait_for(state="attached", timeout=30_000)
+    return grid.evaluate(_GRID_JS)
+
+
+def _metrics(page):
+    """The visible st.metric cards: label -> value."""
+    found = {}
+    for card in page.locator('[data-testid="stMetric"] >> visible=true').all():
+        label = card.locator('[data-testid="stMetricLabel"]').inner_text().strip()
+        found[label] = card.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    return found
+
+
 def test_every_sub_url_on_a_fresh_server_asks_for_sign_in(server, page):
     """Before anyone opened `/`: Streamlit runs page files directly; each must guard itself."""
     for path in ("/model?model=churn-risk", "/registry", "/users", "/"):
@@ -203,9 +251,16 @@ def test_sales_manager_walk(server, page):
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Overview").click()
     page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=30_000)
     _settled(page)
-    page.get_by_role("link", name="Churn risk (churn-risk)").wait_for(timeout=10_000)
-    main = page.locator('[data-testid="stMain"]').inner_text()
-    assert "Churn" in main and "Lead scoring" not in main and "Upsell" not in main
+    # A model is seen by its owner team and by every team whose leads it scores (README "Team scope"):
+    # in the demo each of the four scores some of south's leads, whichever team owns it.
+    db = store.open_db(server["home"] / "ethics.db")
+    try:
+        visible = registry.list_models(db, scope="south")
+    finally:
+        db.close()
+    assert {m["id"] for m in visible} == {"churn-risk", "discount-approval", "lead-scoring", "upsell-propensity"}
+    for model in visible:
+        page.get_by_role("link", name=f"{model['name']} ({model['id']})").wait_for(timeout=10_000)
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("heading", name="Sign in").wait_for(timeout=30_000)
     _settled(page)
@@ -325,6 +380,8 @@ def test_sales_manager_looks_up_a_lead_contests_and_overrides(server, page):
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Model").click()
     page.get_by_role("heading", name="Model").wait_for(timeout=30_000)
     _settled(page)
+    _choose(page, "Model", "Lead scoring")  # the sidebar link opens the first model north sees (churn-risk)
+    page.get_by_text(snap["hash"]).first.wait_for(timeout=10_000)
     page.get_by_role("tab", name="Explanations").click()
     page.get_by_text("Possible proxy:").first.wait_for(timeout=30_000)
     _settled(page)
@@ -341,7 +398,9 @@ def test_consent_page_officer_and_manager(server, page, tmp_path):
     page.screenshot(path=str(tmp_path / "consent-coverage.png"), full_page=True)
     page.get_by_role("tab", name="Violations").click()
     _settled(page)
-    page.get_by_role("button", name="Open an incident for these").wait_for(timeout=30_000)
+    # The demo already has an open incident about these violations: a second is refused, the first named.
+    page.get_by_role("button", name="Open an incident for these").or_(
+        page.get_by_text("covers these violations; add a comment there")).first.wait_for(timeout=30_000)
     page.get_by_role("button", name="Download CSV").wait_for(timeout=10_000)
     page.get_by_role("tab", name="Route to a human").click()
     _settled(page)
@@ -361,3 +420,136 @@ def test_consent_page_officer_and_manager(server, page, tmp_path):
     page.screenshot(path=str(tmp_path / "consent-routing-north.png"), full_page=True)
     main = page.locator('[data-testid="stMain"]').inner_text()
     assert "south" not in main and "west" not in main
+    assert {row["team"] for row in _grid(page)["rows"]} == {"north"}  # the grid's text is not in inner_text
+
+
+def test_south_manager_works_a_south_lead_of_the_north_model(server, page):
+    """lead-scoring is north's, and scores south's leads: sm.south looks one up, contests, overrides, routes."""
+    from ethics import consent, leads
+
+    home = server["home"]
+    db = store.open_db(home / "ethics.db")
+    try:
+        snap = snapshots.latest_snapshot(db, "lead-scoring")
+        batch = leads.lead_rows(db, snap, home=home)[0]
+        lead_id = batch[batch["team"] == "south"]["lead_id"].iloc[2]  # iloc[1] of north is another test's
+        (expected,) = leads.find_leads(db, home=home, model_id="lead-scoring", query=lead_id, team="south")
+    finally:
+        db.close()
+    assert expected["team"] == "south" and not expected["suspended"]
+    assert not expected["contest"] and not expected["override"]
+    _open_as(page, server, "/leads?model=lead-scoring", "sm.south", heading="Lead lookup")
+    box = page.get_by_role("textbox", name="Lead id, customer id or name")
+    box.fill(lead_id)
+    box.press("Enter")
+    page.get_by_role("button", name="Contest this score").wait_for(timeout=30_000)
+    _settled(page)
+    cards = _metrics(page)
+    assert cards["Score"] == f"{expected['score']:.3f}"
+    assert cards["Model's decision"] == expected["decision"]
+    assert cards["Team"] == "south"
+
+    page.get_by_role("textbox", name="Why is this score wrong?").fill("The customer asked for a call back.")
+    page.get_by_role("button", name="Contest this score").click()
+    page.get_by_text("is contested").wait_for(timeout=30_000)
+    _settled(page)
+    db = store.open_db(home / "ethics.db")
+    try:
+        incident = db.execute("select id, team, lead_id, snapshot_id, category, reporter from incidents "
+                              "where lead_id = ?", [lead_id]).fetchall()
+    finally:
+        db.close()
+    assert [row[1:] for row in incident] == [("south", lead_id, snap["id"], "customer_complaint", "sm.south")]
+    incident_id = incident[0][0]
+    page.get_by_text(f"Incident {incident_id} opened: the score of lead {lead_id} is contested.").wait_for(
+        timeout=10_000)
+    page.get_by_text(f"Already contested (incident {incident_id}, open").wait_for(timeout=10_000)
+    assert page.get_by_role("button", name="Contest this score").count() == 0  # a second contest is not offered
+
+    other = next(d for d in leads.DECISIONS if d != expected["decision"])
+    page.get_by_role("textbox", name="Reason for the override").fill("Existing customer, the rep calls anyway.")
+    page.get_by_role("button", name=f"Override: mark as {other}").click()
+    page.get_by_text(f"decision overridden to {other}").wait_for(timeout=30_000)
+    _settled(page)
+    page.get_by_text("Reason: Existing customer, the rep calls anyway.").wait_for(timeout=10_000)
+    page.get_by_text(f"Already contested (incident {incident_id}, open").wait_for(timeout=10_000)
+    assert page.get_by_role("button", name="Contest this score").count() == 0
+    assert page.get_by_role("button", name=f"Override: mark as {other}").count() == 0
+    page.set_viewport_size({"width": 1400, "height": 2400})  # Streamlit scrolls inside its main block
+    _settled(page)
+    page.screenshot(path="/tmp/trust-south-lead.png")
+    db = store.open_db(home / "ethics.db")
+    try:
+        overrides = db.execute("select model_decision, decision, actor, team, snapshot_id from decision_overrides "
+                               "where lead_id = ?", [lead_id]).fetchall()
+        incidents_now = db.execute("select count(*) from incidents where lead_id = ?", [lead_id]).fetchone()[0]
+        routing = consent.list_human_routing(db, home=home, scope="south")
+    finally:
+        db.close()
+    assert overrides == [(expected["decision"], other, "sm.south", "south", snap["id"])]
+    assert incidents_now == 1
+
+    assert routing and {row["team"] for row in routing} == {"south"}
+    assert any("(lead-scoring)" in row["leads"] for row in routing)
+    _open_as(page, server, "/consent?model=lead-scoring", "sm.south", heading="Consent & privacy")
+    page.get_by_role("tab", name="Route to a human").click()
+    _settled(page)
+    page.get_by_text("opted out of automated decisions").first.wait_for(timeout=30_000)
+    shown = _grid(page)
+    assert shown["count"] == len(routing)
+    assert shown["rows"], "the routing grid rendered no row"
+    assert {row["team"] for row in shown["rows"]} == {"south"}  # no north or west row
+    listed = {(row["customer"], row["leads"]) for row in routing}
+    assert {(row["customer"], row["leads"]) for row in shown["rows"]} <= listed
+    assert any("(lead-scoring)" in row["leads"] for row in shown["rows"])
+    page.set_viewport_size({"width": 1400, "height": 1400})
+    _settled(page)
+    page.screenshot(path="/tmp/trust-south-routing.png")
+
+
+def _shoot(page, path):
+    """A screenshot of the whole page: Streamlit scrolls inside its main block (full_page would not help),
+    so the viewport is made as tall as the block's content first."""
+    _settled(page)
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMainBlockContainer\"]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(max(height + 120, 1000), 8000)})
+    _settled(page)
+    page.screenshot(path=path)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_trust_screenshots(untouched_server, page):
+    """Screenshots for the release note, on a demo no other test wrote to (no review signed yet)."""
+    server = untouched_server
+    _open_as(page, server, "/", "sm.north", heading="Portfolio overview")
+    page.get_by_text("lights as of").first.wait_for(timeout=30_000)
+    page.locator('[data-testid="stDataFrame"] >> visible=true').first.wait_for(timeout=30_000)
+    page.get_by_role("link", name="Lead scoring (lead-scoring)").wait_for(timeout=30_000)
+    _shoot(page, "/tmp/trust-overview-north.png")
+
+    _open_as(page, server, "/model?model=lead-scoring", "sm.north", heading="Model")
+    page.get_by_text(_latest_hash(server["home"], "lead-scoring")).first.wait_for(timeout=30_000)
+    page.get_by_text("At a glance: the six lights").wait_for(timeout=30_000)
+    page.locator(".js-plotly-plot >> visible=true").first.wait_for(timeout=30_000)  # the Performance tab
+    _shoot(page, "/tmp/trust-model-north.png")
+    page.get_by_role("tab", name="Consent").click()
+    _settled(page)
+    page.get_by_text("Customers to route to a human").wait_for(timeout=30_000)
+    page.locator('[data-testid="stDataFrame"] >> visible=true').first.wait_for(timeout=30_000)
+    _shoot(page, "/tmp/trust-model-consent-north.png")
+    page.get_by_role("tab", name="Fairness").click()
+    _settled(page)
+    page.get_by_text("Findings to report").wait_for(timeout=30_000)
+    _shoot(page, "/tmp/trust-model-fairness-north.png")
+
+    _open_as(page, server, "/incidents", "sm.north", heading="Incidents")
+    page.get_by_role("combobox", name="Incident").wait_for(timeout=30_000)
+    _shoot(page, "/tmp/trust-incidents-north.png")
+
+    _open_as(page, server, "/review", "olivia", heading="Weekly review")
+    page.get_by_role("button", name="Sign the review of snapshot").wait_for(timeout=30_000)
+    _shoot(page, "/tmp/trust-review.png")
+
+    _open_as(page, server, "/users", "olivia", heading="Users")
+    page.locator('[data-testid="stDataFrame"] >> visible=true').first.wait_for(timeout=30_000)
+    _shoot(page, "/tmp/trust-users.png")
