@@ -28,10 +28,12 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 # PDF reports: Chromium (above) renders the charts through kaleido; DejaVu is the embedded Unicode font.
+# Noto Color Emoji: the lights' 🟢🟡🔴 are boxes in a browser on a machine without an emoji font.
 fonts:
-	@dpkg -s fonts-dejavu-core >/dev/null 2>&1 || { \
+	@dpkg -s fonts-dejavu-core fonts-noto-color-emoji >/dev/null 2>&1 || { \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-dejavu-core >/dev/null; }
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-dejavu-core fonts-noto-color-emoji \
+		>/dev/null; }
 # pdftotext and pdftoppm: the tests read the PDF reports as text, and a person looks at them as images.
 poppler:
 	@command -v pdftotext >/dev/null 2>&1 || { \

@@ -673,7 +673,7 @@ _INCIDENTS: tuple[_Incident, ...] = (
         "The weekly snapshot shows a selection-rate ratio well below the four-fifths rule for the "
         "55+ age band. The postcode region feature is strongly associated with age and looks like "
         "the proxy: the training labels reflect regions that sales historically did not call back.",
-        _OFFICER, "snapshot",
+        _OFFICER, "snapshot", finding="fairness:eval:age_band:demographic_parity_ratio",
     ),
     _Incident(
         "lead-scoring", "high", "privacy", 9,

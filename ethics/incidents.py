@@ -288,10 +288,13 @@ def list_incidents(
     return [row for row in rows if _visible(row, scope, models)]
 
 
+_DATA_WORDS = {"eval": "evaluation set", "scores": "scoring batch"}
 _AREA_CATEGORY = {"fairness": "bias", "drift": "accuracy", "explanations": "explainability", "consent": "privacy"}
 
 
-def finding_draft(snap: dict[str, Any], *, area: str, key: str, sentence: str, status: str) -> dict[str, Any]:
+def finding_draft(
+    snap: dict[str, Any], *, area: str, key: str, sentence: str, status: str, heading: str | None = None
+) -> dict[str, Any]:
     """A pre-filled incident about one failing or warning finding of a snapshot.
 
     Parameters
@@ -304,32 +307,37 @@ def finding_draft(snap: dict[str, Any], *, area: str, key: str, sentence: str, s
     sentence : str
         The finding as the page shows it.
     status : {"fail", "warn"}
+    heading : str, optional
+        What the finding is, for the page (the area by default).
 
     Returns
     -------
     dict
-        Keyword arguments of :func:`open_incident` except ``reporter`` (title and
-        description may be edited before opening).
+        ``incident``: keyword arguments of :func:`open_incident` except ``reporter`` (title and
+        description may be edited before opening); ``status``, ``heading`` and ``sentence`` as shown.
     """
     title = f"{area.capitalize()} {status} in {snap['week']}: {sentence}"
-    return {
+    incident = {
         "model_id": snap["model_id"], "snapshot_id": snap["id"], "version": snap.get("version"),
         "category": _AREA_CATEGORY[area], "severity": "high" if status == "fail" else "medium",
         "title": title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - 1] + "…",
         "description": f"{sentence}\n\nFound in the snapshot of {snap['week']} (hash {snap['hash'][:12]}).",
         "finding": f"{area}:{key}",
     }
+    return {"incident": incident, "status": status, "heading": heading or area, "sentence": sentence}
 
 
 def finding_drafts(snap: dict[str, Any], found_lights: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
     """Drafts for every failing or warning fairness verdict and every failing snapshot light but fairness."""
     drafts = [
         finding_draft(snap, area="fairness", key=f"{v['data']}:{v['grouping']}:{v['metric']}",
-                      sentence=v["sentence"], status=v["status"])
+                      sentence=v["sentence"], status=v["status"],
+                      heading=f"{v['label']}, {v['grouping']} ({_DATA_WORDS[v['data']]})")
         for v in snap["results"].get("verdicts", []) if v["status"] in ("fail", "warn")
     ]
     drafts += [
-        finding_draft(snap, area=area, key=area, sentence=found_lights[area]["reason"], status="fail")
+        finding_draft(snap, area=area, key=area, sentence=found_lights[area]["reason"], status="fail",
+                      heading=f"{area.capitalize()} light")
         for area in ("drift", "explanations", "consent") if found_lights.get(area, {}).get("status") == "fail"
     ]
     return drafts

@@ -425,14 +425,19 @@ def findings(rows: list[dict[str, Any]]) -> None:
     st.caption(f"{passed} of {len(rows)} verdicts pass.")
 
 
-def finding_incidents(db: store.Database, actor: Actor, drafts: list[dict[str, Any]]) -> None:
-    """Each failing or warning finding with a "New incident" button that opens a pre-filled form.
+def finding_incidents(db: store.Database, actor: Actor, drafts: list[dict[str, Any]], *, verdicts: int) -> None:
+    """Each failing or warning finding (``incidents.finding_drafts``) with a "New incident" button.
 
-    A finding already reported in an open incident names that incident instead.
+    The button opens a form pre-filled with model, snapshot, week, category and the
+    finding's sentence; a finding already reported in an open incident names it instead.
     """
-    for number, draft in enumerate(drafts):
+    if not drafts:
+        st.caption("No failing or warning finding in this snapshot." if verdicts else
+                   "No fairness verdicts in this snapshot.")
+    for number, found in enumerate(drafts):
+        draft = found["incident"]
         text, button = st.columns([5, 1])
-        text.markdown(escape(draft["title"]))
+        text.markdown(f"{status(found['status'])} · **{escape(found['heading'])}**: {escape(found['sentence'])}")
         existing = incidents.reported(db, model_id=draft["model_id"], finding=draft["finding"], team=actor.scope)
         if existing:
             button.caption(f"Reported: incident {existing['id']} ({existing['status']})")

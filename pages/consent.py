@@ -6,7 +6,8 @@ import streamlit as st
 from ethics import charts, consent, dsr, incidents, lights, registry, report_rows, snapshots, ui
 from ethics.weeks import utcnow
 
-ROUTING_COLUMNS = ["team", "objected_on", "name", "customer_ref", "customer", "purpose", "source", "leads"]
+# The leads to handle by hand first: the column a manager acts on must not be cut off.
+ROUTING_COLUMNS = ["team", "name", "customer_ref", "leads", "objected_on", "purpose", "source"]
 TEAM_COLUMNS = ["team", "scored", "covered", "coverage", "without_consent", "after_withdrawal", "after_objection"]
 SAMPLING_COLUMNS = ["attribute", "group", "all_share", "consented_share", "difference", "flagged"]
 

@@ -72,8 +72,8 @@ def body(db, actor):
     status = st.segmented_control("Status", ["open", "all", *incidents.STATUSES[1:]], default="open")
     rows = incidents.list_incidents(db, scope=actor.scope, open_only=status == "open",
                                     status=None if status in ("open", "all", None) else status)
-    ui.table([{k: r[k] for k in COLUMNS} | {"overdue": incidents.is_overdue(r)} for r in rows],
-             empty="No incidents match.")
+    ui.table([{k: r[k] for k in COLUMNS} | {"team": r["team"] or WHOLE_MODEL, "overdue": incidents.is_overdue(r)}
+              for r in rows], empty="No incidents match.")
     if rows:
         chosen = st.selectbox("Incident", [r["id"] for r in rows],
                               format_func=lambda i: next(f"{i} · {r['title'][:80]}" for r in rows if r["id"] == i))

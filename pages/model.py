@@ -20,11 +20,11 @@ def performance(snap, trend):
 
 
 def fairness_section(db, actor, snap, model, found):
-    ui.findings(snap["results"].get("verdicts", []))
+    verdicts = snap["results"].get("verdicts", [])
+    ui.finding_incidents(db, actor, incidents.finding_drafts(snap, found), verdicts=len(verdicts))
+    st.caption(f"{sum(v['status'] == 'pass' for v in verdicts)} of {len(verdicts)} verdicts pass.")
     st.page_link("pages/fairness.py", label="Groups, intervals, trends and what-if", icon=":material/balance:",
                  query_params={"model": model["id"]})
-    st.markdown("**Findings to report**")
-    ui.finding_incidents(db, actor, incidents.finding_drafts(snap, found))
 
 
 def explanations_tab(db, actor, snap):
