@@ -242,8 +242,7 @@ def _consent(document: Document, facts: dict[str, Any]) -> None:
 def _incidents_section(document: Document, facts: dict[str, Any]) -> None:
     document.heading("Incidents")
     open_ = sum(i["status"] != "closed" for i in facts["incidents"])
-    at = facts["lights_at"][:16].replace("T", " ")
-    document.paragraph(f"Incidents opened up to {at} UTC, the moment of the incidents light: {open_} open, "
+    document.paragraph(f"Incidents opened up to the moment of the lights on the cover: {open_} open, "
                        f"{len(facts['incidents']) - open_} closed.")
     document.rows_table(tables.incident_rows(facts), widths=(5, 11, 16, 13, 45, 13, 13), empty="No incidents.",
                         small=True)

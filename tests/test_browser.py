@@ -499,8 +499,8 @@ def test_south_manager_works_a_south_lead_of_the_north_model(server, page):
     assert shown["count"] == len(routing)
     assert shown["rows"], "the routing grid rendered no row"
     assert {row["team"] for row in shown["rows"]} == {"south"}  # no north or west row
-    listed = {(row["customer"], row["leads"]) for row in routing}
-    assert {(row["customer"], row["leads"]) for row in shown["rows"]} <= listed
+    listed = {(row["customer_ref"], row["leads"]) for row in routing}
+    assert {(row["customer_ref"], row["leads"]) for row in shown["rows"]} <= listed
     assert any("(lead-scoring)" in row["leads"] for row in shown["rows"])
     page.set_viewport_size({"width": 1400, "height": 1400})
     _settled(page)
@@ -539,7 +539,7 @@ def test_trust_screenshots(untouched_server, page):
     _shoot(page, "/tmp/trust-model-consent-north.png")
     page.get_by_role("tab", name="Fairness").click()
     _settled(page)
-    page.get_by_text("Findings to report").wait_for(timeout=30_000)
+    page.get_by_role("button", name="New incident").first.wait_for(timeout=30_000)
     _shoot(page, "/tmp/trust-model-fairness-north.png")
 
     _open_as(page, server, "/incidents", "sm.north", heading="Incidents")

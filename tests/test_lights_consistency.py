@@ -479,6 +479,7 @@ def test_model_pdf_incident_section_states_the_moment_of_its_count(expected, mod
     assert "3 open" in section
     listed = re.findall(r"\b(\d{4}-\d{2}-\d{2}) \d{4}-\d{2}-\d{2}\n", section + "\n")
     assert "2026-11-30" in listed, section  # the incident opened in 2026-W49 is in the table
+    assert _flat("Incidents opened up to the moment of the lights on the cover: 3 open, 0 closed.") in _flat(section)
     stated = re.search(r"Incidents opened up to the end of (\d{4}-W\d{2})", section)
     assert stated is None or stated[1] >= "2026-W49", (
         f"the section says incidents opened up to the end of {stated[1]} but lists one opened on 2026-11-30 "
