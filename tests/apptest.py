@@ -1,5 +1,7 @@
 """Drive the app in Streamlit's AppTest the way a browser does."""
 
+from contextlib import contextmanager
+
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -9,6 +11,17 @@ from tests.conftest import PASSWORD, REPO
 def clear_caches():
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+@contextmanager
+def app_on(home, monkeypatch):
+    """The app reads ``home`` (caches cleared before and after, so no other home's reads survive)."""
+    monkeypatch.setenv("ETHICS_HOME", str(home))
+    clear_caches()
+    try:
+        yield home
+    finally:
+        clear_caches()
 
 
 def open_app(username=None):

@@ -116,6 +116,17 @@ ACCOUNTS = {
 }
 
 
+def copy_demo(demo_home: Path, target: Path) -> Path:
+    """A writable copy of the session's demo home at ``target``, with the four test accounts."""
+    shutil.copytree(demo_home, target)
+    db = store.open_db(target / "ethics.db")
+    try:
+        add_accounts(db)
+    finally:
+        db.close()
+    return target
+
+
 def add_accounts(db) -> None:
     """The four test accounts, all with PASSWORD."""
     from ethics import auth, teams

@@ -1,12 +1,11 @@
 """Every page x every role, on the demo portfolio: who sees what, checked in the data sent."""
 
-import shutil
 
 import pytest
 
 from ethics import registry, store
-from tests.apptest import clear_caches, open_app, open_page, texts
-from tests.conftest import ACCOUNTS, add_accounts
+from tests.apptest import app_on, open_app, open_page, texts
+from tests.conftest import ACCOUNTS, copy_demo
 
 PAGES = ["pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/leads.py", "pages/review.py",
          "pages/incidents.py", "pages/consent.py", "pages/registry.py", "pages/audit.py", "pages/users.py",
@@ -25,10 +24,8 @@ ALLOWED = {
 
 @pytest.fixture(scope="module")
 def access_home(demo_home, tmp_path_factory):
-    home = tmp_path_factory.mktemp("access") / "home"
-    shutil.copytree(demo_home, home)
+    home = copy_demo(demo_home, tmp_path_factory.mktemp("access") / "home")
     db = store.open_db(home / "ethics.db")
-    add_accounts(db)
     models = registry.list_models(db)
     db.close()
     return home, models
@@ -37,10 +34,8 @@ def access_home(demo_home, tmp_path_factory):
 @pytest.fixture
 def env(access_home, monkeypatch):
     home, models = access_home
-    monkeypatch.setenv("ETHICS_HOME", str(home))
-    clear_caches()
-    yield models
-    clear_caches()
+    with app_on(home, monkeypatch):
+        yield models
 
 
 def _foreign_names(models, team):

@@ -180,6 +180,19 @@ def _metrics(page):
     return found
 
 
+def _override(page, expected, reason):
+    """Override the lead card's decision with ``reason``; the decision it was changed to."""
+    from ethics import leads
+
+    other = next(d for d in leads.DECISIONS if d != expected["decision"])
+    page.get_by_role("textbox", name="Reason for the override").fill(reason)
+    page.get_by_role("button", name=f"Override: mark as {other}").click()
+    page.get_by_text(f"decision overridden to {other}").wait_for(timeout=30_000)
+    _settled(page)
+    page.get_by_text(f"Reason: {reason}").wait_for(timeout=10_000)
+    return other
+
+
 def test_every_sub_url_on_a_fresh_server_asks_for_sign_in(server, page):
     """Before anyone opened `/`: Streamlit runs page files directly; each must guard itself."""
     for path in ("/model?model=churn-risk", "/registry", "/users", "/"):
@@ -360,12 +373,7 @@ def test_sales_manager_looks_up_a_lead_contests_and_overrides(server, page):
     page.get_by_role("button", name="Contest this score").click()
     page.get_by_text("is contested").wait_for(timeout=30_000)
     _settled(page)
-    other = next(d for d in leads.DECISIONS if d != expected["decision"])
-    page.get_by_role("textbox", name="Reason for the override").fill("Known account, the rep calls anyway.")
-    page.get_by_role("button", name=f"Override: mark as {other}").click()
-    page.get_by_text(f"decision overridden to {other}").wait_for(timeout=30_000)
-    _settled(page)
-    page.get_by_text("Reason: Known account, the rep calls anyway.").wait_for(timeout=10_000)
+    other = _override(page, expected, "Known account, the rep calls anyway.")
     page.screenshot(path="/tmp/explain-browser-overridden.png")
     db = store.open_db(server["home"] / "ethics.db")
     try:
@@ -466,12 +474,7 @@ def test_south_manager_works_a_south_lead_of_the_north_model(server, page):
     page.get_by_text(f"Already contested (incident {incident_id}, open").wait_for(timeout=10_000)
     assert page.get_by_role("button", name="Contest this score").count() == 0  # a second contest is not offered
 
-    other = next(d for d in leads.DECISIONS if d != expected["decision"])
-    page.get_by_role("textbox", name="Reason for the override").fill("Existing customer, the rep calls anyway.")
-    page.get_by_role("button", name=f"Override: mark as {other}").click()
-    page.get_by_text(f"decision overridden to {other}").wait_for(timeout=30_000)
-    _settled(page)
-    page.get_by_text("Reason: Existing customer, the rep calls anyway.").wait_for(timeout=10_000)
+    other = _override(page, expected, "Existing customer, the rep calls anyway.")
     page.get_by_text(f"Already contested (incident {incident_id}, open").wait_for(timeout=10_000)
     assert page.get_by_role("button", name="Contest this score").count() == 0
     assert page.get_by_role("button", name=f"Override: mark as {other}").count() == 0

@@ -11,7 +11,6 @@ or customer name of another team, and every table with a ``team`` column for ano
 import io
 import json
 import re
-import shutil
 
 import pandas as pd
 import pytest
@@ -22,8 +21,8 @@ from ethics import consent, datasets, incidents, leads, model_card, portfolio, r
 from ethics.auth import Actor
 from ethics.cli import cli
 from ethics.errors import PermissionDenied
-from tests.apptest import clear_caches, open_app, open_page
-from tests.conftest import NOW, add_accounts
+from tests.apptest import app_on, open_app, open_page
+from tests.conftest import NOW, copy_demo
 
 NORTH = Actor("sm.north", "sm.north", "sales_manager", "north")
 SOUTH = Actor("sm.south", "sm.south", "sales_manager", "south")
@@ -34,10 +33,8 @@ _TOKENS = re.compile(r"[A-Z]{2}-\d{4}W\d{2}-\d{6}|p-[0-9a-f]{32}|C\d{6}")
 
 @pytest.fixture(scope="module")
 def leak_home(demo_home, tmp_path_factory):
-    home = tmp_path_factory.mktemp("leaks") / "home"
-    shutil.copytree(demo_home, home)
+    home = copy_demo(demo_home, tmp_path_factory.mktemp("leaks") / "home")
     db = store.open_db(home / "ethics.db")
-    add_accounts(db)
     models = [m["id"] for m in registry.list_models(db)]
     # Records about other teams' leads, written the way the app writes them.
     for model_id in ("lead-scoring", "churn-risk"):
@@ -120,10 +117,8 @@ def _team_rows(frames):
 
 @pytest.fixture
 def north_app(leak_home, monkeypatch):
-    monkeypatch.setenv("ETHICS_HOME", str(leak_home["home"]))
-    clear_caches()
-    yield leak_home
-    clear_caches()
+    with app_on(leak_home["home"], monkeypatch):
+        yield leak_home
 
 
 def _check_page(at, forbidden, where):

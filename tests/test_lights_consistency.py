@@ -46,8 +46,8 @@ from ethics import (
 from ethics.cli import cli
 from ethics.lights import AREAS
 from ethics.weeks import iso, utcnow
-from tests.apptest import clear_caches, open_app, open_page
-from tests.conftest import WEEK, add_accounts
+from tests.apptest import app_on, open_app, open_page
+from tests.conftest import WEEK, copy_demo
 
 USERS = ("olivia", "sm.north")
 SCOPES = {"olivia": None, "sm.north": "north"}
@@ -76,10 +76,8 @@ def _sign(db, model_id, decision, now, **text):
 @pytest.fixture(scope="module")
 def governed(demo_home, tmp_path_factory):
     """A copy of the demo after a week of governance: (home, db)."""
-    home = tmp_path_factory.mktemp("lights") / "home"
-    shutil.copytree(demo_home, home)
+    home = copy_demo(demo_home, tmp_path_factory.mktemp("lights") / "home")
     db = store.open_db(home / "ethics.db")
-    add_accounts(db)
     # Reviews: signed last cycle (due again: warn), signed this cycle (pass), suspended (fail), never (fail).
     _sign(db, "churn-risk", "approve", REVIEWED_LAST_WEEK,
           comment="The failing fairness and drift lights are tracked in incidents.")
@@ -169,10 +167,8 @@ def test_overview_rows_carry_the_lights(governed, expected, username):
 @pytest.fixture
 def app_home(governed, monkeypatch):
     home, _ = governed
-    monkeypatch.setenv("ETHICS_HOME", str(home))
-    clear_caches()
-    yield home
-    clear_caches()
+    with app_on(home, monkeypatch):
+        yield home
 
 
 def _around_now(db, scope, run):

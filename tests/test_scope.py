@@ -1,7 +1,6 @@
 """Team scope in the services, idempotent writes and suspension, on a private copy of the demo."""
 
 import json
-import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -10,7 +9,7 @@ from ethics import auth, consent, incidents, leads, registry, reviews, snapshots
 from ethics.auth import Actor
 from ethics.cli import cli
 from ethics.errors import PermissionDenied, ValidationError
-from tests.conftest import NOW, add_accounts, state_of
+from tests.conftest import NOW, copy_demo, state_of
 
 OFFICER = Actor("olivia", "Olivia", "ethics_officer")
 NORTH = Actor("sm.north", "North", "sales_manager", "north")
@@ -20,12 +19,7 @@ ALL_TICKED = dict.fromkeys(reviews.CHECKLIST, True)
 
 @pytest.fixture
 def scope_home(demo_home, tmp_path):
-    home = tmp_path / "home"
-    shutil.copytree(demo_home, home)
-    db = store.open_db(home / "ethics.db")
-    add_accounts(db)
-    db.close()
-    return home
+    return copy_demo(demo_home, tmp_path / "home")
 
 
 @pytest.fixture
