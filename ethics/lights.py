@@ -115,7 +115,7 @@ def model_lights(
     scope: str | None,
     at: datetime,
     open_incidents: list[dict[str, Any]] | None = None,
-    latest_review: dict[str, Any] | None | bool = False,
+    reviews_by_model: Mapping[str, dict[str, Any]] | None = None,
 ) -> dict[str, Light]:
     """The six lights of one model for one reader at one moment.
 
@@ -131,8 +131,11 @@ def model_lights(
         The reader's team (``Actor.scope``).
     at : datetime
         The moment the time-dependent lights are computed for; print it beside them.
-    open_incidents, latest_review : optional
-        Already read (the Overview reads them once for every model).
+    open_incidents : list of dict, optional
+        The model's open incidents the reader sees, if already read.
+    reviews_by_model : mapping, optional
+        Each model's latest review (:func:`latest_reviews`), if already read (the Overview
+        reads both once for every model).
 
     Returns
     -------
@@ -141,14 +144,13 @@ def model_lights(
     """
     if open_incidents is None:
         open_incidents = incidents.list_incidents(db, model_id=model["id"], scope=scope, open_only=True)
-    if latest_review is False:
-        latest_review = latest_reviews(db).get(model["id"])
+    latest_review = (latest_reviews(db) if reviews_by_model is None else reviews_by_model).get(model["id"])
     lights = snapshot_lights(
         None if snap is None else snap.get("summary") or {}, scope=scope, policy=(snap or {}).get("policy", {}),
         results=lambda: snap["results"] if "results" in snap else _stored_results(db, snap["id"]),
     )
     lights["incidents"] = incident_light(open_at(open_incidents, at), at=at)
-    lights["review"] = reviews.review_light(model, latest_review or None, week=week_of(at))
+    lights["review"] = reviews.review_light(model, latest_review, week=week_of(at))
     return lights
 
 

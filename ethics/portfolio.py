@@ -67,6 +67,6 @@ def overview(
             "id": row["snapshot_id"], "summary": json.loads(summary or "{}"), "policy": json.loads(policy or "{}")}
         row["lights"] = lights.model_lights(db, row, snap, scope=scope, at=moment,
                                             open_incidents=open_incidents.get(row["id"], []),
-                                            latest_review=latest.get(row["id"]))
+                                            reviews_by_model=latest)
         row["at"] = iso(moment)
     return rows
