@@ -9,6 +9,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from ethics.presentation import SHARE, Presentation
+
 KIND_LABELS = {"eval": "Evaluation set", "scores": "Scoring batch"}
 METRIC_LABELS = {"accuracy": "Accuracy", "auc": "AUC", "selection_rate": "Selection rate"}
 _HEIGHT = 320
@@ -53,7 +55,7 @@ def performance_trend(trend: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def group_metric(groups: pd.DataFrame, *, metric: str, label: str) -> go.Figure:
+def group_metric(groups: pd.DataFrame, *, metric: str, label: str, shown: Presentation = SHARE) -> go.Figure:
     """Bars of one metric per group with interval whiskers; groups too small to judge are grey.
 
     Parameters
@@ -63,6 +65,8 @@ def group_metric(groups: pd.DataFrame, *, metric: str, label: str) -> go.Figure:
         ``<metric>`` and ``<metric>_interval``).
     metric, label : str
         The column to draw and its axis title.
+    shown : Presentation, default SHARE
+        The metric's presentation (its spec's): the axis format, and [0, 1] for shares.
     """
     values = groups[metric]
     error = None
@@ -72,8 +76,9 @@ def group_metric(groups: pd.DataFrame, *, metric: str, label: str) -> go.Figure:
                  "arrayminus": (values - bounds["low"]).fillna(0).tolist(), "visible": True}
     colours = ["#1f77b4" if judged else "#bbbbbb" for judged in groups["judged"]]
     figure = go.Figure(go.Bar(x=groups["group"], y=values, marker_color=colours, error_y=error, name=label))
-    figure.update_layout(yaxis_tickformat=".0%", yaxis_range=[0, 1], yaxis_title=label, height=_HEIGHT,
-                         showlegend=False)
+    figure.update_layout(yaxis_tickformat=shown.axis, yaxis_title=label, height=_HEIGHT, showlegend=False)
+    if shown.unit == "share":
+        figure.update_layout(yaxis_range=[0, 1])
     return figure
 
 

@@ -35,6 +35,7 @@ from ethics import (
 )
 from ethics.config import Settings, load_policy, load_settings
 from ethics.errors import EthicsError, PermissionDenied, ValidationError
+from ethics.fairness import METRICS
 from ethics.policy_schema import describe_policy
 from ethics.weeks import utcnow
 
@@ -299,8 +300,9 @@ def fairness(model_id: str, week: str | None, as_json: bool) -> None:
         for grouping in results.get("fairness", {}).get("eval", []):
             click.echo(f"\n{grouping['grouping']} (evaluation set)")
             for group in grouping["groups"]:
-                click.echo(f"  {group['group']:<28} n={int(group['count']):<7} selected={group['selection_rate']:.3f} "
-                           f"tpr={group.get('true_positive_rate', 0):.3f} fpr={group.get('false_positive_rate', 0):.3f}"
+                shown = [f"{spec.label.lower()} {spec.shown.text(group[name])}"
+                         for name, spec in METRICS.items() if spec.in_tables and name in group]
+                click.echo(f"  {group['group']:<28} n={int(group['count']):<7} " + ", ".join(shown)
                            + ("" if group["judged"] else "  too few to judge"))
     if any(v["status"] == "fail" for v in results.get("verdicts", [])):
         raise SystemExit(1)

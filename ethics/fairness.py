@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ethics.errors import ValidationError
+from ethics.presentation import COUNT, POINTS, RATIO, SHARE, SHARE_HIGH_IS_WORSE, Presentation
 from ethics.store import json_number
 
 MISSING_GROUP = "(missing)"
@@ -64,22 +65,29 @@ def _rate(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Metric:
-    """A per-group metric defined on confusion counts."""
+    """A per-group metric defined on confusion counts, and how it is shown.
+
+    ``in_tables`` marks the metrics a group table shows (with their intervals).
+    """
 
     label: str
     formula: Callable[[Counts], np.ndarray]
     needs_labels: bool
+    shown: Presentation = SHARE
+    in_tables: bool = False
 
 
 METRICS: dict[str, Metric] = {
-    "count": Metric("Rows", lambda c: c.n, False),
-    "selection_rate": Metric("Selection rate", lambda c: _rate(c.tp + c.fp, c.n), False),
+    "count": Metric("Rows", lambda c: c.n, False, COUNT),
+    "selection_rate": Metric("Selection rate", lambda c: _rate(c.tp + c.fp, c.n), False, in_tables=True),
     "base_rate": Metric("Base rate", lambda c: _rate(c.tp + c.fn, c.n), True),
-    "true_positive_rate": Metric("True-positive rate", lambda c: _rate(c.tp, c.tp + c.fn), True),
-    "false_positive_rate": Metric("False-positive rate", lambda c: _rate(c.fp, c.fp + c.tn), True),
-    "false_negative_rate": Metric("False-negative rate", lambda c: _rate(c.fn, c.tp + c.fn), True),
+    "true_positive_rate": Metric("True-positive rate", lambda c: _rate(c.tp, c.tp + c.fn), True, in_tables=True),
+    "false_positive_rate": Metric("False-positive rate", lambda c: _rate(c.fp, c.fp + c.tn), True,
+                                  SHARE_HIGH_IS_WORSE, in_tables=True),
+    "false_negative_rate": Metric("False-negative rate", lambda c: _rate(c.fn, c.tp + c.fn), True,
+                                  SHARE_HIGH_IS_WORSE),
     "precision": Metric("Precision", lambda c: _rate(c.tp, c.tp + c.fp), True),
-    "accuracy": Metric("Accuracy", lambda c: _rate(c.tp + c.tn, c.n), True),
+    "accuracy": Metric("Accuracy", lambda c: _rate(c.tp + c.tn, c.n), True, in_tables=True),
 }
 
 
@@ -90,6 +98,11 @@ class Disparity:
     label: str
     metrics: tuple[str, ...]
     kind: Literal["difference", "ratio"]
+
+    @property
+    def shown(self) -> Presentation:
+        """Ratios are worse when lower, differences (in points of a share) when higher."""
+        return RATIO if self.kind == "ratio" else POINTS
 
     @property
     def needs_labels(self) -> bool:

@@ -53,14 +53,16 @@ def group_phrase(group: str, attributes: Sequence[str], labels: Mapping[str, str
 
 def _sentence(name: str, entry: Mapping[str, Any], worst: str, best: str) -> str:
     value = entry["judged_value"]
-    metric = METRICS[entry["metric"]].label.lower()
+    spec = METRICS[entry["metric"]]
+    metric = spec.label.lower()
     if name == "demographic_parity_ratio":
         return f"Leads with {worst} are selected {value:.2f} times as often as leads with {best}."
     if DISPARITIES[name].kind == "ratio":
         return f"The {metric} of leads with {worst} is {value:.2f} times that of leads with {best}."
     return (
-        f"The {metric} of leads with {worst} ({entry['worst_value']:.0%}) is {value:.2f} below that of "
-        f"leads with {best} ({entry['best_value']:.0%})."
+        f"The {metric} of leads with {worst} ({spec.shown.text(entry['worst_value'])}) is "
+        f"{DISPARITIES[name].shown.text(value)} below that of leads with {best} "
+        f"({spec.shown.text(entry['best_value'])})."
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ethics import chart_images, charts, lights
+from ethics import chart_images, charts, fairness, lights
 from ethics import report_rows as tables
 from ethics.pdf import KEEP_TOGETHER_MM, Document, table_height
 from ethics.policy import DATA_NAMES, describe_threshold
@@ -47,7 +47,9 @@ def _performance_figure(facts: dict[str, Any]) -> Any:
 
 
 def _group_figure(grouping: dict[str, Any]) -> Any:
-    return charts.group_metric(pd.DataFrame(grouping["groups"]), metric="selection_rate", label="Selection rate")
+    spec = fairness.METRICS["selection_rate"]
+    return charts.group_metric(pd.DataFrame(grouping["groups"]), metric="selection_rate", label=spec.label,
+                               shown=spec.shown)
 
 
 def _trend_figure(found: dict[str, Any]) -> Any:

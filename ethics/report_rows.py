@@ -26,18 +26,12 @@ def percent(value: float | None) -> str:
     return number(value, "{:.1%}")
 
 
-def interval_text(bounds: list[float | None] | None, pattern: str = "{:.2f}") -> str:
-    """An interval as "low–high"; an em dash when there is none."""
-    if not bounds or bounds[0] is None:
-        return "—"
-    return f"{pattern.format(bounds[0])}–{pattern.format(bounds[1])}"
-
-
 def verdict_rows(facts: dict[str, Any]) -> list[dict[str, Any]]:
     """The fairness verdicts as table rows (PDF, card and CSV)."""
     return [
         {"Status": v["status"].replace("_", " "), "Data": DATA_NAMES[v["data"]], "Groups": v["grouping"],
-         "Metric": v["label"], "Value": number(v["value"], "{:.2f}"), "95% interval": interval_text(v.get("interval")),
+         "Metric": v["label"], "Value": fairness.DISPARITIES[v["metric"]].shown.text(v["value"]),
+         "95% interval": fairness.DISPARITIES[v["metric"]].shown.interval(v.get("interval")),
          "Threshold": describe_threshold(v["threshold"])}
         for v in facts["fairness"]["verdicts"]
     ]
@@ -45,13 +39,14 @@ def verdict_rows(facts: dict[str, Any]) -> list[dict[str, Any]]:
 
 def group_rows(grouping: dict[str, Any]) -> list[dict[str, Any]]:
     """One grouping's per-group metrics with intervals, as table rows."""
+    shown = {name: spec for name, spec in fairness.METRICS.items() if spec.in_tables}
     rows = []
     for group in grouping["groups"]:
         row = {"Group": group["group"], "n": int(group["count"]), "Judged": "yes" if group["judged"] else "too few"}
-        for metric in ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy"):
-            if metric in group:
-                row[fairness.METRICS[metric].label] = (
-                    f"{percent(group[metric])} ({interval_text(group.get(f'{metric}_interval'), '{:.0%}')})")
+        for name, spec in shown.items():
+            if name in group:
+                row[spec.label] = (f"{spec.shown.text(group[name])} "
+                                   f"({spec.shown.interval(group.get(f'{name}_interval'))})")
         rows.append(row)
     return rows
 

@@ -23,6 +23,7 @@ from ethics import auth, charts, consent, explain, incidents, lights, portfolio,
 from ethics.auth import Actor
 from ethics.config import Settings, load_settings
 from ethics.errors import EthicsError
+from ethics.fairness import DISPARITIES
 from ethics.policy import describe_threshold
 
 log = logging.getLogger("ethics.ui")
@@ -405,13 +406,6 @@ def pick_snapshot(db: store.Database, model: dict[str, Any]) -> dict[str, Any] |
     return snapshot(str(settings().db_path), chosen)
 
 
-def interval(bounds: list[float | None] | None) -> str:
-    """A 95% interval as "0.44–0.54" (empty when there is none)."""
-    if not bounds or bounds[0] is None:
-        return ""
-    return f"{bounds[0]:.2f}–{bounds[1]:.2f}"
-
-
 def findings(rows: list[dict[str, Any]]) -> None:
     """The failing and warning verdicts as sentences, then a count of the rest."""
     if not rows:
@@ -470,7 +464,7 @@ def verdicts(rows: list[dict[str, Any]]) -> None:
                 "Groups": v["grouping"],
                 "Metric": v["label"],
                 "Value": v["value"],
-                "95% interval": interval(v.get("interval")),
+                "95% interval": DISPARITIES[v["metric"]].shown.interval(v.get("interval")),
                 "Threshold": describe_threshold(v["threshold"]),
                 "Finding": v["sentence"],
             }

@@ -12,10 +12,10 @@ def groups_section(results):
     groups = pd.DataFrame(grouping["groups"])
     metrics = [m for m in fairness.METRICS if m != "count" and m in groups]
     metric = st.selectbox("Metric", metrics, format_func=lambda m: fairness.METRICS[m].label)
-    label = fairness.METRICS[metric].label
+    spec = fairness.METRICS[metric]
     numbers = groups[["group", "count", "judged", metric]].assign(
-        interval=[ui.interval(iv) for iv in groups[f"{metric}_interval"]])
-    ui.chart(charts.group_metric(groups, metric=metric, label=label), numbers)
+        interval=[spec.shown.interval(iv) for iv in groups[f"{metric}_interval"]])
+    ui.chart(charts.group_metric(groups, metric=metric, label=spec.label, shown=spec.shown), numbers)
     st.caption("Whiskers: 95% bootstrap interval. Grey bars: groups below the policy's minimum size, "
                "too few to judge (never a pass).")
     return data, grouping

@@ -670,8 +670,8 @@ def test_difference_verdicts_read_as_a_gap():
     assert verdict["status"] == "fail" and verdict["worst_group"] == "sex-00" and verdict["best_group"] == "sex-01"
     metric = fairness.METRICS[entry["metric"]].label.lower()
     assert verdict["sentence"] == (
-        f"The {metric} of leads with Sex sex-00 ({entry['worst_value']:.0%}) is {entry['judged_value']:.2f} below "
-        f"that of leads with Sex sex-01 ({entry['best_value']:.0%})."
+        f"The {metric} of leads with Sex sex-00 ({entry['worst_value']:.1%}) is {entry['judged_value']:.2f} below "
+        f"that of leads with Sex sex-01 ({entry['best_value']:.1%})."
     )
 
 
@@ -680,3 +680,30 @@ def test_a_week_where_nobody_is_selected_gets_a_verdict():
     (verdict,) = verdicts_for(frame)
     assert verdict["value"] is None
     assert verdict["status"] != "pass"
+
+
+@pytest.mark.parametrize("name", list(fairness.METRICS))
+def test_every_metric_says_how_it_is_shown(name):
+    spec = fairness.METRICS[name]
+    assert spec.shown.worse in ("higher", "lower")
+    assert spec.shown.text(None) == "—"
+    if spec.shown.unit == "share":
+        assert spec.shown.text(0.256) == "25.6%" and spec.shown.interval([0.2, 0.3]) == "20.0%–30.0%"
+    assert (spec.shown.worse == "higher") == (name in ("false_positive_rate", "false_negative_rate"))
+
+
+@pytest.mark.parametrize("name", list(fairness.DISPARITIES))
+def test_every_disparity_says_how_it_is_shown(name):
+    shown = fairness.DISPARITIES[name].shown
+    assert shown.worse == ("lower" if fairness.DISPARITIES[name].kind == "ratio" else "higher")
+    assert shown.text(0.8123) == "0.81" and shown.interval([0.7, None]) == "—"
+
+
+def test_a_group_table_reads_its_columns_from_the_spec():
+    from ethics import report_rows
+
+    grouping = {"groups": [{"group": "a", "count": 40, "judged": True, "selection_rate": 0.25,
+                            "selection_rate_interval": [0.2, 0.3], "accuracy": 0.5}]}
+    (row,) = report_rows.group_rows(grouping)
+    assert row == {"Group": "a", "n": 40, "Judged": "yes", "Selection rate": "25.0% (20.0%–30.0%)",
+                   "Accuracy": "50.0% (—)"}
