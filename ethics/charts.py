@@ -16,32 +16,6 @@ METRIC_LABELS = {"accuracy": "Accuracy", "auc": "AUC", "selection_rate": "Select
 _HEIGHT = 320
 
 
-def group_selection_rates(groups: pd.DataFrame, *, attribute: str) -> go.Figure:
-    """Bars of the selection rate per group of one sensitive attribute.
-
-    Parameters
-    ----------
-    groups : DataFrame
-        Rows of ``snapshots.group_selection_rates`` (columns ``attribute, group,
-        eval_selection_rate, scores_selection_rate``).
-    attribute : str
-        Which sensitive attribute to draw.
-    """
-    subset = groups[groups["attribute"] == attribute]
-    figure = go.Figure(
-        [
-            go.Bar(name=label, x=subset["group"], y=subset[f"{kind}_selection_rate"])
-            for kind, label in KIND_LABELS.items()
-            if f"{kind}_selection_rate" in subset
-        ]
-    )
-    figure.update_layout(
-        barmode="group", yaxis_tickformat=".0%", yaxis_range=[0, 1], yaxis_title="selection rate",
-        xaxis_title=attribute, height=_HEIGHT, legend_title_text="",
-    )
-    return figure
-
-
 def performance_trend(trend: pd.DataFrame) -> go.Figure:
     """Lines of accuracy, AUC and selection rate across weekly snapshots."""
     figure = go.Figure(
