@@ -21,6 +21,7 @@ import pandas as pd
 
 from ethics import aggregates, audit, consent, datasets, drift, explain, fairness, lights, registry, store
 from ethics import policy as rules
+from ethics import results as contract
 from ethics.errors import NO_DATA_FOR_WEEK, NO_SNAPSHOT, UNKNOWN_SNAPSHOT, NotFound, ValidationError
 from ethics.manifest import feature_names, sensitive_names
 from ethics.store import json_number
@@ -138,6 +139,7 @@ def take_snapshot(
                 policy=policy.get("drift", {}).get("psi", DEFAULT_PSI),
             ),
         }
+    results = contract.stamp(results)
     content = {
         "model_id": model_id,
         "version": version_row["version"],
@@ -359,11 +361,19 @@ def performance(frame: pd.DataFrame, *, threshold: float) -> dict[str, Any]:
     }
 
 
-def _parsed(row: dict[str, Any]) -> dict[str, Any]:
+def _stored(row: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot row with its JSON columns parsed exactly as stored (what its hash covers)."""
     row = dict(row)
     for key in ("inputs", "packages", "policy", "results", "summary"):
         row[key] = json.loads(row.pop(f"{key}_json") or "{}")
     return row
+
+
+def _parsed(row: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot for readers: its results in the current contract (``results.read`` upgrades old ones)."""
+    parsed = _stored(row)
+    parsed["results"] = contract.read(parsed["results"])
+    return parsed
 
 
 def list_snapshots(db: store.Database, model_id: str) -> list[dict[str, Any]]:
@@ -399,7 +409,8 @@ def latest_snapshot(db: store.Database, model_id: str, *, week: str | None = Non
 
 def verify_snapshot(db: store.Database, snapshot_id: int) -> bool:
     """Recompute a stored snapshot's hash from its stored content."""
-    snap = get_snapshot(db, snapshot_id)
+    snap = _stored(store.get_row(db, store.SNAPSHOTS, snapshot_id,
+                                 message=UNKNOWN_SNAPSHOT.format(snapshot_id=snapshot_id)))
     content = {key: snap[key] for key in ("model_id", "version", "week", "inputs", "packages", "policy", "results")}
     return hashlib.sha256(store.to_json(content).encode()).hexdigest() == snap["hash"]
 

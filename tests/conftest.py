@@ -13,6 +13,7 @@ explain.THREADS = 1
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "data" / "examples"
+DATA = Path(__file__).resolve().parent / "data"
 EXAMPLE_MODEL = "webinar-follow-up"
 EXAMPLE_VERSION = "1.0.0"
 WEEK = "2026-W48"
