@@ -56,17 +56,21 @@ def _policy() -> dict[str, Any]:
 
 def time_parts(db: Any, home: Path, model_id: str) -> dict[str, float]:
     """The snapshot's parts, timed one by one."""
-    from ethics import datasets, registry, snapshots
+    from ethics import aggregates, datasets, registry, snapshots
 
     found = datasets.list_datasets(db, model_id)[0]
     parts: dict[str, float] = {}
     with common.timer() as elapsed:
         frames = {"eval": datasets.read_rows(found, home=home)}
     parts["read_rows (sha256 + Parquet)"] = elapsed.seconds
-    with common.timer() as elapsed:
-        snapshots.performance(frames["eval"], threshold=THRESHOLD)
-    parts["performance (accuracy, AUC)"] = elapsed.seconds
     manifest = registry.get_version(db, model_id)["manifest"]
+    with common.timer() as elapsed:
+        cells = snapshots.week_cells(frames, manifest=manifest)
+    parts["week_cells (rows to sufficient statistics)"] = elapsed.seconds
+    with common.timer() as elapsed:
+        aggregates.performance(cells["eval"])
+        snapshots.exact_auc(frames["eval"])
+    parts["performance from cells, and the exact AUC from rows"] = elapsed.seconds
     with common.timer() as elapsed:
         snapshots.fairness_results(frames, manifest=manifest, policy=_policy())
     parts["fairness_results (3 groupings, 1,000 resamples, verdicts)"] = elapsed.seconds

@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ethics import audit, datasets, privacy, spreadsheet, store, teams
+from ethics import aggregates, audit, datasets, privacy, spreadsheet, store, teams
 from ethics import policy as rules
 from ethics.errors import ValidationError
 from ethics.id_codes import IdCodes, text_array
@@ -347,22 +347,11 @@ def lead_states(frame: pd.DataFrame, times: np.ndarray, index: EventIndex, *, pu
     return pd.DataFrame({"status": status, "since": since, "objected": objected}, index=frame.index)
 
 
-def _counts(status: np.ndarray, groups: np.ndarray, size: int) -> list[dict[str, Any]]:
-    """Coverage counts per group code (0..size-1) of each lead's status, counted with bincount."""
-    def count(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(groups[mask], minlength=size)
-
-    scored = np.bincount(groups, minlength=size)
-    covered_ = count(status == _RANK["granted"])
-    withdrawn = count(status == _RANK["withdrawn"])
-    objected = count(status == _RANK["objected"])
-    return [
-        {"scored": int(scored[g]), "covered": int(covered_[g]),
-         "coverage": store.json_number(covered_[g] / scored[g]) if scored[g] else None,
-         "without_consent": int(scored[g] - covered_[g]), "after_withdrawal": int(withdrawn[g]),
-         "after_objection": int(objected[g])}
-        for g in range(size)
-    ]
+def status_names(status: Any) -> np.ndarray:
+    """Status codes of :func:`lead_states` as the names the cells count (``granted``, ``none``, …)."""
+    names = np.asarray([*STATUSES, "none"], dtype=object)
+    codes = np.asarray(status, dtype=np.int64)
+    return names[np.where(codes == _NONE, len(STATUSES), codes)]
 
 
 def covered(states: pd.DataFrame) -> np.ndarray:
@@ -392,22 +381,21 @@ def consent_sampling(
 
 
 def coverage(frame: pd.DataFrame, states: pd.DataFrame, *, purpose: str) -> dict[str, Any]:
-    """Coverage of one scoring batch, overall and per team (the snapshot's ``results["consent"]``).
+    """Coverage of one scoring batch, overall and per team, counted as the snapshot counts it.
 
+    The leads are reduced to cells (team × consent state) and counted by
+    ``aggregates.consent_coverage``, the one producer of coverage figures; the rows add
+    the customers to route to a human (``human_routing``), which cells cannot count.
     ``without_consent`` counts every uncovered lead; ``after_withdrawal`` and
     ``after_objection`` are the parts of it whose latest event was a withdrawal or an
     objection (the rest never granted the purpose).
     """
-    status = states["status"].to_numpy()
-    teams, names = pd.factorize(frame["team"], sort=True, use_na_sentinel=False)
-    by_team = [{"team": None if pd.isna(name) else name, **counts}
-               for name, counts in zip(names, _counts(status, teams, len(names)), strict=True)]
+    cells = (pd.DataFrame({"team": frame["team"].to_numpy(dtype=object),
+                           "consent_status": status_names(states["status"])})
+             .groupby(["team", "consent_status"], dropna=False).size().rename("leads").reset_index())
+    summary = aggregates.consent_coverage(cells, purpose=purpose) or {}
     routed = frame.loc[states["objected"].to_numpy(), "customer_id"].nunique()
-    summary = {"purpose": purpose, **_counts(status, np.zeros(len(status), dtype=np.int64), 1)[0],
-               "by_team": by_team}
-    summary["violations"] = summary["without_consent"]
-    summary["human_routing"] = int(routed)
-    return summary
+    return {**summary, "human_routing": int(routed), "source": "rows"}
 
 
 COUNTS = ("scored", "covered", "coverage", "without_consent", "after_withdrawal", "after_objection")

@@ -107,38 +107,40 @@ def take_snapshot(
         statistics = aggregates.parts(datasets.read_rows(found, home=home))
     if not frames and not statistics:
         raise ValidationError(NO_DATA_FOR_WEEK.format(model_id=model_id, week=week))
-    results = evaluate(frames, manifest=manifest, policy=policy, statistics=statistics)
+    purpose = manifest.get("consent_purpose")
+    states: dict[str, pd.DataFrame] = {}
+    if purpose and "scores" in frames and "scores" not in statistics:
+        inputs["consent_events"] = consent.events_state(db)
+        states = consent_states(db, frames, found_rows, purpose=purpose)
+    # One path: rows are reduced to cells (with each lead's consent state), then every area reads the cells.
+    counted = {kind: frame.assign(consent_status=consent.status_names(states[kind]["status"])) if kind in states
+               else frame for kind, frame in frames.items()}
+    cells = week_cells(counted, manifest=manifest, statistics=statistics)
+    results = evaluate(frames, manifest=manifest, policy=policy, statistics=statistics, cells=cells)
     if "explanations" not in results:  # aggregates without a sample of rows say so themselves
         results["explanations"] = explain.snapshot_explanations(
             frames.get("scores"), scorer=registry.load_scorer(version_row, home=home), manifest=manifest,
             policy=policy, home=home, previous=_previous_importance(db, model_id, week),
             lead_explanations=lead_explanations,
         )
-    # Coverage per lead needs the scored rows themselves, not a sample beside aggregates.
-    if manifest.get("consent_purpose") and "scores" in statistics:
-        found_coverage = aggregates.consent_coverage(statistics["scores"], purpose=manifest["consent_purpose"])
+    if purpose and "scores" in cells:
+        found_coverage = aggregates.consent_coverage(cells["scores"], purpose=purpose)
         if found_coverage is not None:
             results["consent"] = found_coverage
-    elif manifest.get("consent_purpose") and "scores" in frames:
-        inputs["consent_events"] = consent.events_state(db)
-        results["consent"] = consent_results(db, frames, found_rows, manifest=manifest, policy=policy,
-                                             assessed=results.get("fairness", {}))
-    reference = _reference_batch(db, version_row)
-    if "scores" in statistics:
-        drift_inputs = _histogram_drift(db, version_row, statistics["scores"], home=home, policy=policy)
+            if states:  # what only the rows can tell: customers to route, fairness on consented rows
+                results["consent"].update(consent_from_rows(frames, states, manifest=manifest, policy=policy,
+                                                            assessed=results.get("fairness", {})))
+    if "scores" in cells:
+        drift_inputs = _score_drift(db, version_row, cells["scores"], home=home, policy=policy)
         if drift_inputs is not None:
             inputs["drift_reference"], results["drift"] = drift_inputs
-    elif reference is not None and "scores" in frames:
-        inputs["drift_reference"] = {"dataset_id": reference["id"], "sha256": reference["parquet_sha256"],
-                                     "week": reference["week"]}
-        results["drift"] = {
-            "reference_week": reference["week"],
-            "columns": drift.drift_report(
-                datasets.read_rows(reference, home=home), frames["scores"],
-                columns=["score", *feature_names(manifest)],
-                policy=policy.get("drift", {}).get("psi", DEFAULT_PSI),
-            ),
-        }
+            if "scores" in frames and drift_inputs[0]["kind"] == "scores":  # feature drift needs rows on both sides
+                reference = store.get_row(db, store.DATASETS, drift_inputs[0]["dataset_id"], message="reference")
+                results["drift"]["columns"] += drift.drift_report(
+                    datasets.read_rows(reference, home=home), frames["scores"], columns=feature_names(manifest),
+                    policy=policy.get("drift", {}).get("psi", DEFAULT_PSI))
+                results["drift"]["note"] = ("score on fixed bins (as from aggregates); features on the "
+                                            "reference's quantile bins, from rows")
     results = contract.stamp(results)
     content = {
         "model_id": model_id,
@@ -182,57 +184,57 @@ def _previous_importance(db: store.Database, model_id: str, week: str) -> list[d
     return json.loads(row[0]).get("explanations", {}).get("importance") if row else None
 
 
-def consent_results(
-    db: store.Database,
+def consent_states(
+    db: store.Database, frames: dict[str, pd.DataFrame], dataset_rows: dict[str, dict[str, Any]], *, purpose: str
+) -> dict[str, pd.DataFrame]:
+    """Each row's consent state for ``purpose`` when it was scored (evaluation rows: when imported)."""
+    index = consent.EventIndex.from_db(db, purposes={purpose, *consent.OBJECTION_PURPOSES})
+    return {kind: consent.lead_states(frame, consent.scoring_times(frame, dataset_rows[kind]), index, purpose=purpose)
+            for kind, frame in frames.items()}
+
+
+def consent_from_rows(
     frames: dict[str, pd.DataFrame],
-    dataset_rows: dict[str, dict[str, Any]],
+    states: dict[str, pd.DataFrame],
     *,
     manifest: dict[str, Any],
     policy: dict[str, Any],
     assessed: dict[str, Any],
 ) -> dict[str, Any]:
-    """Consent coverage of the scoring batch, and fairness recomputed on the consented rows only.
+    """What only rows add to consent coverage: the customers to route, and fairness on consented rows.
 
     ``assessed`` is the fairness assessment of all rows (``results["fairness"]``); the
     consented rows' group shares are compared with it (does consent filtering skew the
     population?).
-
-    Evaluation rows count as consented when their customer held the purpose when the
-    set was imported; scoring rows when they were scored.
     """
-    purpose = manifest["consent_purpose"]
-    index = consent.EventIndex.from_db(db, purposes={purpose, *consent.OBJECTION_PURPOSES})
-    states = {
-        kind: consent.lead_states(frame, consent.scoring_times(frame, dataset_rows[kind]), index, purpose=purpose)
-        for kind, frame in frames.items()
-    }
-    summary = consent.coverage(frames["scores"], states["scores"], purpose=purpose)
+    scores = frames["scores"]
+    routed = scores.loc[states["scores"]["objected"].to_numpy(), "customer_id"].nunique()
     consented = {kind: frame[consent.covered(states[kind])] for kind, frame in frames.items()}
     # A data set without a single consented row has no fairness to recompute.
     fair = fairness_results({k: f for k, f in consented.items() if len(f)}, manifest=manifest, policy=policy)
-    summary["fairness_consented"] = {
-        "rows": {kind: len(frame) for kind, frame in consented.items()},
-        "verdicts": fair["verdicts"],
-        "sampling": consent.consent_sampling(assessed.get("scores"), fair["fairness"].get("scores"),
-                                             max_difference=policy.get("sampling", {}).get("max_share_difference",
-                                                                                           0.05)),
+    return {
+        "source": "rows",
+        "human_routing": int(routed),
+        "fairness_consented": {
+            "rows": {kind: len(frame) for kind, frame in consented.items()},
+            "verdicts": fair["verdicts"],
+            "sampling": consent.consent_sampling(assessed.get("scores"), fair["fairness"].get("scores"),
+                                                 max_difference=policy.get("sampling", {}).get(
+                                                     "max_share_difference", 0.05)),
+        },
     }
-    return summary
 
 
-def _reference_batch(db: store.Database, version_row: dict[str, Any]) -> dict[str, Any] | None:
-    """The drift reference: the version's earliest scoring batch."""
-    batches = datasets.list_datasets(db, version_row["model_id"], version=version_row["version"], kind="scores")
-    return batches[0] if batches else None
-
-
-def _histogram_drift(
+def _score_drift(
     db: store.Database, version_row: dict[str, Any], current: pd.DataFrame, *, home: Path, policy: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """Score drift of aggregates against the version's earliest scoring data (rows or aggregates)."""
+    """Score drift of this week's cells against the version's earliest scoring data (rows or aggregates).
+
+    Both sides are score histograms on the cells' fixed bins, whatever they came from, so a
+    snapshot from rows and one from statistics of the same rows give the same PSI.
+    """
     found = datasets.list_datasets(db, version_row["model_id"], version=version_row["version"])
-    candidates = [row for row in found if row["kind"] in ("scores", aggregates.KIND)]
-    for reference in candidates:
+    for reference in (row for row in found if row["kind"] in ("scores", aggregates.KIND)):
         stored = datasets.read_rows(reference, home=home)
         if reference["kind"] == "scores":
             histogram = np.bincount(aggregates.score_bins(stored["score"].to_numpy()), minlength=aggregates.BINS)
@@ -242,7 +244,8 @@ def _histogram_drift(
             continue
         row = drift.histogram_report(histogram, aggregates.histogram(current), column="score",
                                      policy=policy.get("drift", {}).get("psi", DEFAULT_PSI))
-        return ({"dataset_id": reference["id"], "sha256": reference["parquet_sha256"], "week": reference["week"]},
+        return ({"dataset_id": reference["id"], "sha256": reference["parquet_sha256"], "week": reference["week"],
+                 "kind": reference["kind"]},
                 {"reference_week": reference["week"], "columns": [row],
                  "note": "score only, fixed bins: aggregates carry score histograms, not features"})
     return None
@@ -263,45 +266,56 @@ NOT_AT_SCALE = (
 )
 
 
+def week_cells(
+    frames: dict[str, pd.DataFrame], *, manifest: dict[str, Any], statistics: dict[str, pd.DataFrame] | None = None
+) -> dict[str, pd.DataFrame]:
+    """The week's sufficient statistics per dataset kind: imported ones as they are, rows reduced to cells.
+
+    Imported statistics cover the whole population and take precedence over rows of the
+    same kind (which are then a sample, kept for explanations).
+    """
+    statistics = statistics or {}
+    bands = {a["name"]: a["bands"] for a in manifest["sensitive_attributes"] if a.get("bands")}
+    cells = dict(statistics)
+    for kind, frame in frames.items():
+        if kind not in cells:
+            cells[kind] = aggregates.from_rows(frame, attributes=sensitive_names(manifest), bands=bands,
+                                               threshold=manifest["threshold"], dataset=kind, by_team=True)
+    return {kind: cells[kind] for kind in datasets.KINDS if kind in cells}
+
+
 def evaluate(
     frames: dict[str, pd.DataFrame],
     *,
     manifest: dict[str, Any],
     policy: dict[str, Any],
     statistics: dict[str, pd.DataFrame] | None = None,
+    cells: dict[str, pd.DataFrame] | None = None,
 ) -> dict[str, Any]:
-    """The snapshot's results from the week's evaluation set and scoring batch.
+    """The snapshot's results from the week's cells (:func:`week_cells`), whatever they were computed from.
 
-    ``statistics`` (per dataset kind, from imported aggregates) cover the whole
-    population and take precedence over rows of the same kind, which are then a sample
-    (kept for explanations).  ``results["source"]`` says which was used.
+    Every figure comes from the cells, so rows and imported statistics of the same data
+    give the same results; what only rows can give is added on top and marked: the exact
+    AUC (``performance["auc_source"] == "rows"``; from cells it is the binned estimate
+    within ``auc_bounds``).  ``results["source"]`` says what each kind came from.
     """
     statistics = statistics or {}
-    threshold = manifest["threshold"]
-    kinds = [kind for kind in datasets.KINDS if kind in frames or kind in statistics]
+    cells = week_cells(frames, manifest=manifest, statistics=statistics) if cells is None else cells
     results: dict[str, Any] = {
-        "threshold": threshold,
-        "source": {kind: aggregates.KIND if kind in statistics else "rows" for kind in kinds},
-        "rows": {kind: int(statistics[kind]["leads"].sum()) if kind in statistics else len(frames[kind])
-                 for kind in kinds},
+        "threshold": manifest["threshold"],
+        "source": {kind: aggregates.KIND if kind in statistics else "rows" for kind in cells},
+        "rows": {kind: int(part["leads"].sum()) for kind, part in cells.items()},
     }
-    if "eval" in statistics:
-        results["performance"] = aggregates.performance(statistics["eval"])
-    elif "eval" in frames:
-        results["performance"] = performance(frames["eval"], threshold=threshold)
-    if "scores" in statistics:
-        results["scoring"] = aggregates.scoring(statistics["scores"])
-    elif "scores" in frames:
-        scores = frames["scores"]["score"].to_numpy()
-        results["scoring"] = {
-            "rows": len(scores),
-            "mean_score": json_number(scores.mean()),
-            "selection_rate": json_number((scores >= threshold).mean()),
-        }
+    if "eval" in cells:
+        results["performance"] = aggregates.performance(cells["eval"]) | {"auc_source": "cells"}
+        if "eval" not in statistics:
+            results["performance"] |= {"auc": exact_auc(frames["eval"]), "auc_source": "rows"}
+    if "scores" in cells:
+        results["scoring"] = aggregates.scoring(cells["scores"])
     if statistics and not frames:
         results["explanations"] = {"status": "unavailable", "reason": NOT_AT_SCALE}
     consent = {kind: aggregates.consent_counts(part, attributes=sensitive_names(manifest))
-               for kind, part in statistics.items()}
+               for kind, part in cells.items()}
     if any(consent.values()):
         results["consent_counts"] = consent
     results.update(fairness_results(frames, manifest=manifest, policy=policy, statistics=statistics))
@@ -345,20 +359,12 @@ def fairness_results(
     }
 
 
-def performance(frame: pd.DataFrame, *, threshold: float) -> dict[str, Any]:
-    """Accuracy, AUC, base and selection rate of an evaluation set at the threshold."""
-    from sklearn.metrics import accuracy_score, roc_auc_score
+def exact_auc(frame: pd.DataFrame) -> float | None:
+    """The ROC AUC of labelled rows (a rank statistic: only rows give it exactly); None with one class."""
+    from sklearn.metrics import roc_auc_score
 
-    y_true = frame["label"].to_numpy()
-    y_pred = (frame["score"].to_numpy() >= threshold).astype(int)
-    both_classes = len(np.unique(y_true)) == 2
-    return {
-        "rows": len(frame),
-        "accuracy": json_number(accuracy_score(y_true, y_pred)),
-        "auc": json_number(roc_auc_score(y_true, frame["score"])) if both_classes else None,
-        "base_rate": json_number(y_true.mean()),
-        "selection_rate": json_number(y_pred.mean()),
-    }
+    labels = frame["label"].to_numpy()
+    return json_number(roc_auc_score(labels, frame["score"])) if len(np.unique(labels)) == 2 else None
 
 
 def _stored(row: dict[str, Any]) -> dict[str, Any]:

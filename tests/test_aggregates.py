@@ -315,3 +315,42 @@ def test_an_attribute_named_like_a_statistics_column_is_refused(name):
     with pytest.raises(ValidationError, match=f"Sensitive attribute '{name}' has the name of a column of the "
                                               "statistics"):
         aggregates.from_rows(frame, attributes=[name], threshold=0.5)
+
+
+def test_rows_and_their_statistics_give_identical_results(db, home, example_snapshot):
+    """One path: rows are reduced to cells first, so the statistics of the same rows give the same results.
+
+    Only what rows alone can give differs, and it is marked: the exact AUC (``auc_source``), the
+    explanations, and where each kind came from.
+    """
+    manifest = snapshots.registry.get_version(db, EXAMPLE_MODEL, EXAMPLE_VERSION)["manifest"]
+    frames = {kind: datasets.read_rows(datasets.find_dataset(db, EXAMPLE_MODEL, version=EXAMPLE_VERSION, kind=kind,
+                                                             week=WEEK), home=home) for kind in ("eval", "scores")}
+    states = ["granted", "none", "withdrawn", "objected"]
+    frames["scores"] = frames["scores"].assign(consent_status=[states[i % 4] for i in range(len(frames["scores"]))])
+    statistics = snapshots.week_cells(frames, manifest=manifest)
+    by_rows = snapshots.evaluate(frames, manifest=manifest, policy=default_policy())
+    by_cells = snapshots.evaluate({}, manifest=manifest, policy=default_policy(), statistics=statistics)
+    rows_only = {"source", "explanations", "performance", "fairness"}
+    assert {k: v for k, v in by_rows.items() if k not in rows_only} == (
+        {k: v for k, v in by_cells.items() if k not in rows_only})
+    for kind in ("eval", "scores"):  # each group's AUC: exact from rows, binned from cells
+        assert without_auc(by_rows["fairness"][kind]) == without_auc(by_cells["fairness"][kind])
+    marked = {"auc", "auc_source"}
+    assert {k: v for k, v in by_rows["performance"].items() if k not in marked} == (
+        {k: v for k, v in by_cells["performance"].items() if k not in marked})
+    assert (by_rows["performance"]["auc_source"], by_cells["performance"]["auc_source"]) == ("rows", "cells")
+    low, high = by_cells["performance"]["auc_bounds"]
+    assert low <= by_rows["performance"]["auc"] <= high
+    assert by_rows["consent_counts"] == by_cells["consent_counts"] and by_rows["consent_counts"]["scores"]
+    assert aggregates.consent_coverage(statistics["scores"], purpose="ai_scoring")["without_consent"] == sum(
+        s != "granted" for s in frames["scores"]["consent_status"])
+
+
+def test_a_snapshot_from_rows_bins_the_score_drift_like_one_from_statistics(db, example_snapshot, scaled_snapshot):
+    by_rows, by_cells = example_snapshot["results"]["drift"], scaled_snapshot["results"]["drift"]
+    assert by_rows["columns"][0] == by_cells["columns"][0]  # the score on the same fixed bins, PSI 0 against itself
+    assert by_rows["columns"][0]["bins"] == "fixed" and by_rows["columns"][0]["psi"] == 0.0
+    features = snapshots.registry.get_version(db, EXAMPLE_MODEL, EXAMPLE_VERSION)["manifest"]["features"]
+    assert [c["column"] for c in by_rows["columns"][1:]] == [f["name"] for f in features]  # from rows only
+    assert "features on the reference's quantile bins, from rows" in by_rows["note"]
