@@ -188,31 +188,37 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def offer_counts(codes: Any, offered: Any, truth: Any = None, *, groups: int, classes: int) -> np.ndarray:
+def offer_counts(
+    codes: Any, offered: Any, truth: Any = None, *, groups: int, classes: int, weights: Any = None
+) -> np.ndarray:
     """Leads per (group, offer made[, true offer]) in one bincount.
 
     Parameters
     ----------
     codes : array-like of int
-        Group of each lead.
+        Group of each lead (or cell).
     offered : array-like of int
         Offer made to each lead (its position among the offers).
     truth : array-like of int, optional
         True best offer of each lead.
     groups, classes : int
         Number of groups and of offers.
+    weights : array-like, optional
+        Leads in each entry, when the entries are cells rather than leads.
 
     Returns
     -------
     ndarray of int64
         Shape (groups, classes), or (groups, classes, classes) with ``truth``.
     """
-    codes = np.asarray(codes).ravel().astype(np.int64)
-    key = codes * classes + np.asarray(offered).ravel().astype(np.int64)
-    if truth is None:
-        return np.bincount(key, minlength=groups * classes).reshape(groups, classes)
-    key = key * classes + np.asarray(truth).ravel().astype(np.int64)
-    return np.bincount(key, minlength=groups * classes * classes).reshape(groups, classes, classes)
+    key = np.asarray(codes).ravel().astype(np.int64) * classes + np.asarray(offered).ravel().astype(np.int64)
+    shape: tuple[int, ...] = (groups, classes)
+    if truth is not None:
+        key = key * classes + np.asarray(truth).ravel().astype(np.int64)
+        shape = (groups, classes, classes)
+    weights = None if weights is None else np.asarray(weights).ravel()
+    counts = np.bincount(key, weights=weights, minlength=int(np.prod(shape)))
+    return np.rint(counts).astype(np.int64).reshape(shape)
 
 
 # -- the spec ------------------------------------------------------------------------------
@@ -520,7 +526,7 @@ def assess_multiclass_cells(
     results = []
     for grouping in groupings(kept, attributes=attributes):
         size = len(grouping.labels)
-        counts = _weighted_counts(grouping.codes, offered, truth, leads, groups=size, classes=len(names))
+        counts = offer_counts(grouping.codes, offered, truth, groups=size, classes=len(names), weights=leads)
         stats = _stats(counts, offers)
         boot = None if resamples <= 0 else _resample(stats, resamples, rng)
         results.append(_assess_grouping(grouping, stats, boot, offers=offers, min_group_size=min_group_size,
@@ -535,17 +541,6 @@ def _lead_counts(values: pd.Series) -> np.ndarray:
         row = int(np.argmax(bad))
         raise ValidationError(BAD_LEADS.format(row=row + 1, value=_plain(values.iloc[row])))
     return numbers.astype(np.int64)
-
-
-def _weighted_counts(
-    codes: np.ndarray, offered: np.ndarray, truth: np.ndarray | None, leads: np.ndarray, *, groups: int, classes: int
-) -> np.ndarray:
-    key = codes * classes + offered
-    if truth is None:
-        return np.bincount(key, weights=leads, minlength=groups * classes).astype(np.int64).reshape(groups, classes)
-    key = key * classes + truth
-    shape = (groups, classes, classes)
-    return np.bincount(key, weights=leads, minlength=groups * classes * classes).astype(np.int64).reshape(shape)
 
 
 def _stats(counts: np.ndarray, offers: Sequence[Offer]) -> dict[str, np.ndarray]:

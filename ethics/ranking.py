@@ -158,7 +158,17 @@ def _by_score(scores: np.ndarray) -> np.ndarray:
 
 
 def discount(ranks: Any) -> np.ndarray:
-    """The attention a rank gets: ``1 / log2(1 + rank)`` (1 for the first, 0.63 for the second)."""
+    """The attention a rank gets: ``1 / log2(1 + rank)`` (1 for the first, 0.63 for the second).
+
+    Parameters
+    ----------
+    ranks : array-like of int
+        Ranks from 1; any 1-d container.
+
+    Returns
+    -------
+    ndarray of float64
+    """
     return 1.0 / np.log2(1.0 + _flat(ranks).astype(np.float64))
 
 
@@ -166,6 +176,18 @@ def rank_bands(ranks: Any, *, exact: int = EXACT_RANKS) -> np.ndarray:
     """The rank band of each rank: the rank up to ``exact``, beyond it the first rank of its doubling band.
 
     With ``exact = 64``: 1, …, 64, then 65 for ranks 65–128, 129 for 129–256, and so on.
+
+    Parameters
+    ----------
+    ranks : array-like of int
+        Ranks from 1; any 1-d container.
+    exact : int, default EXACT_RANKS
+        Ranks kept one by one.
+
+    Returns
+    -------
+    ndarray of int64
+        The first rank of each rank's band (the cells' ``rank_band``).
     """
     ranks = _flat(ranks).astype(np.int64)
     code = _band_codes(ranks, exact=exact)
@@ -194,6 +216,22 @@ def _flat(values: Any) -> np.ndarray:
 
 def list_codes(frame: pd.DataFrame, *, lists: Sequence[str] = LIST_COLUMNS) -> tuple[np.ndarray, list[str]]:
     """The list of each row, and each list's name: its key values joined by a space (``"north 2026-11-25"``).
+
+    Missing key values are named ``(missing)``; a date is named by its ISO date.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Rows with the list columns.
+    lists : sequence of str, default LIST_COLUMNS
+        Columns whose values name a list.
+
+    Returns
+    -------
+    codes : ndarray of int64
+        The list of each row, lists numbered in the order of their sorted key values.
+    names : list of str
+        The name of each list.
 
     Raises
     ------

@@ -392,6 +392,9 @@ def test_offer_counts_whatever_the_container(small, to_truth, to_offered):
     np.testing.assert_array_equal(result, expected)
     np.testing.assert_array_equal(multiclass.offer_counts(codes, to_offered(offered), groups=4, classes=4),
                                   expected.sum(axis=2))
+    twice = multiclass.offer_counts(codes, to_offered(offered), to_truth(truth), groups=4, classes=4,
+                                    weights=to_offered(np.full(len(codes), 2)))
+    np.testing.assert_array_equal(twice, 2 * expected)  # cells: each entry weighted by its leads
 
 
 @pytest.mark.parametrize("to_values", _containers())
