@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 from ethics.fairness import compare
+from ethics.presentation import Presentation
 from ethics.store import json_number
 
 # Units a presentation names.  VALUE stands for the unit of the model's own values
@@ -33,7 +34,6 @@ LEADS = "leads"
 SHARE = "share"
 RATIO = "ratio"
 EXPOSURE = "exposure"
-VALUE = "value"
 CHI_SQUARE = "chi-square"
 PROBABILITY = "probability"
 DEGREES = "degrees of freedom"
@@ -43,37 +43,6 @@ Stats = Mapping[str, np.ndarray]
 Formula = Callable[[Stats], np.ndarray]
 
 
-@dataclass(frozen=True)
-class Presentation:
-    """How a renderer shows one number of a spec table.
-
-    Parameters
-    ----------
-    label : str
-        Plain label, e.g. "Offer rate".
-    unit : str
-        What the number measures: :data:`SHARE`, :data:`RATIO`, :data:`EXPOSURE`,
-        :data:`LEADS`, or :data:`VALUE` (replaced by the model's value unit, see :meth:`in_unit`).
-    format : str
-        A ``str.format`` pattern for the number, e.g. ``"{:.1%}"``.
-    worse : {"lower", "higher"} or None
-        Which direction is worse for the group or the comparison; None when neither is.
-    """
-
-    label: str
-    unit: str
-    format: str
-    worse: Literal["lower", "higher"] | None
-
-    def show(self, value: float | None) -> str:
-        """The number as text; ``"–"`` for a value that could not be computed."""
-        return "–" if value is None else self.format.format(value)
-
-    def in_unit(self, unit: str) -> Presentation:
-        """The presentation with the :data:`VALUE` placeholder replaced by a real unit (``"EUR"``)."""
-        return replace(self, unit=unit) if self.unit == VALUE else self
-
-
 def disparity_presentation(label: str, kind: Kind, *, unit: str) -> Presentation:
     """The presentation of a comparison of groups on a metric measured in ``unit``.
 
@@ -81,8 +50,8 @@ def disparity_presentation(label: str, kind: Kind, *, unit: str) -> Presentation
     worse when higher.  Both show two decimals, as the policy's thresholds are written.
     """
     if kind == "ratio":
-        return Presentation(label, RATIO, "{:.2f}", "lower")
-    return Presentation(label, unit, "{:.2f}" if unit in (SHARE, EXPOSURE) else "{:,.2f}", "higher")
+        return Presentation(RATIO, "{:.2f}", "lower", label=label)
+    return Presentation(unit, "{:.2f}" if unit in (SHARE, EXPOSURE) else "{:,.2f}", "higher", label=label)
 
 
 # -- formulas ------------------------------------------------------------------------------

@@ -52,9 +52,7 @@ from ethics.comparison import (
     LEADS,
     PROBABILITY,
     SHARE,
-    VALUE,
     Kind,
-    Presentation,
     Stats,
     assess_groups,
     disparity_presentation,
@@ -64,6 +62,7 @@ from ethics.comparison import (
 )
 from ethics.errors import ValidationError
 from ethics.fairness import NO_ROWS, groupings
+from ethics.presentation import VALUE, Presentation
 from ethics.store import json_number
 
 OFFER_COLUMN = "offer"
@@ -250,17 +249,19 @@ class OfferDisparity:
 
 
 METRICS: dict[str, OfferMetric] = {
-    "count": OfferMetric(Presentation("Leads", LEADS, "{:,.0f}", None), lambda s, _: s["n"], False, interval=False),
+    "count": OfferMetric(Presentation(LEADS, "{:,.0f}", None, label="Leads"), lambda s, _: s["n"], False,
+                         interval=False),
     "selection_rate": OfferMetric(
-        Presentation("Offer rate", SHARE, "{:.1%}", "lower"),
+        Presentation(SHARE, "{:.1%}", "lower", label="Offer rate"),
         lambda s, c: rate(s["offered"][..., c, :], s["n"]), True,
     ),
     "true_positive_rate": OfferMetric(
-        Presentation("Recall of the offer", SHARE, "{:.1%}", "lower"),
+        Presentation(SHARE, "{:.1%}", "lower", label="Recall of the offer"),
         lambda s, c: rate(s["hits"][..., c, :], s["truths"][..., c, :]), True, needs_labels=True,
     ),
     "expected_value": OfferMetric(
-        Presentation("Expected offer value", VALUE, "{:,.2f}", "lower"), _expected_value, False, needs_values=True,
+        Presentation(VALUE, "{:,.2f}", "lower", label="Expected offer value"), _expected_value, False,
+        needs_values=True,
     ),
 }
 
@@ -284,10 +285,10 @@ DISPARITIES: dict[str, OfferDisparity] = {
 
 #: The chi-square test of independence of offer and group (``independence`` of each grouping).
 INDEPENDENCE: dict[str, Presentation] = {
-    "statistic": Presentation("Chi-square statistic (offer against group)", CHI_SQUARE, "{:.1f}", "higher"),
-    "p_value": Presentation("p-value of independence", PROBABILITY, "{:.3g}", "lower"),
-    "dof": Presentation("Degrees of freedom", DEGREES, "{:d}", None),
-    "min_expected": Presentation("Smallest expected count", LEADS, "{:.1f}", "lower"),
+    "statistic": Presentation(CHI_SQUARE, "{:.1f}", "higher", label="Chi-square statistic (offer against group)"),
+    "p_value": Presentation(PROBABILITY, "{:.3g}", "lower", label="p-value of independence"),
+    "dof": Presentation(DEGREES, "{:d}", None, label="Degrees of freedom"),
+    "min_expected": Presentation(LEADS, "{:.1f}", "lower", label="Smallest expected count"),
 }
 
 

@@ -9,10 +9,12 @@ so adding a metric is one entry in its spec.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-Worse = Literal["higher", "lower", "away_from_one"]
+Worse = Literal["higher", "lower", "away_from_one"] | None
+#: The unit placeholder of an amount metric, replaced by the model's unit (``"EUR"``) with :meth:`Presentation.in_unit`.
+VALUE = "value"
 
 
 @dataclass(frozen=True)
@@ -26,16 +28,24 @@ class Presentation:
         ``"points"`` (a difference of shares) or the unit of an amount (``"EUR"``, ``"% discount"``).
     format : str
         A ``str.format`` pattern for one value, e.g. ``"{:.1%}"``.
-    worse : {"higher", "lower", "away_from_one"}
-        Which values are worse (a false-positive rate: higher; a selection-rate ratio: lower).
+    worse : {"higher", "lower", "away_from_one"} or None
+        Which values are worse (a false-positive rate: higher; a selection-rate ratio: lower);
+        None when neither is (a count).
     axis : str
         The plotly tick format of a chart axis showing it (``".0%"`` for shares).
+    label : str
+        The plain label, for specs whose entries carry no label of their own.
     """
 
     unit: str
     format: str
     worse: Worse
     axis: str = ""
+    label: str = ""
+
+    def in_unit(self, unit: str) -> Presentation:
+        """The presentation with the :data:`VALUE` placeholder replaced by a real unit (``"EUR"``)."""
+        return replace(self, unit=unit) if self.unit == VALUE else self
 
     def text(self, value: float | None) -> str:
         """One value as a person reads it; an em dash when missing."""

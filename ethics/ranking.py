@@ -64,7 +64,6 @@ from ethics.comparison import (
     LEADS,
     SHARE,
     Kind,
-    Presentation,
     Stats,
     assess_groups,
     disparity_presentation,
@@ -74,6 +73,7 @@ from ethics.comparison import (
 )
 from ethics.errors import ValidationError
 from ethics.fairness import BAD_LABEL, MISSING_GROUP, NO_ROWS, Counts, groupings
+from ethics.presentation import Presentation
 from ethics.store import json_number
 
 #: The columns whose values name the list a capacity applies to (a team's batch).
@@ -351,14 +351,14 @@ def _top_k(name: str) -> Callable[[Stats], np.ndarray]:
 
 
 METRICS: dict[str, RankMetric] = {
-    "count": RankMetric(Presentation("Leads", LEADS, "{:,.0f}", None), lambda s: s["n"], interval=False),
-    "selection_rate": RankMetric(Presentation("Called at capacity", SHARE, "{:.1%}", "lower"),
+    "count": RankMetric(Presentation(LEADS, "{:,.0f}", None, label="Leads"), lambda s: s["n"], interval=False),
+    "selection_rate": RankMetric(Presentation(SHARE, "{:.1%}", "lower", label="Called at capacity"),
                                  _top_k("selection_rate")),
-    "true_positive_rate": RankMetric(Presentation("True-positive rate at capacity", SHARE, "{:.1%}", "lower"),
+    "true_positive_rate": RankMetric(Presentation(SHARE, "{:.1%}", "lower", label="True-positive rate at capacity"),
                                      _top_k("true_positive_rate"), needs_labels=True),
-    "false_positive_rate": RankMetric(Presentation("False-positive rate at capacity", SHARE, "{:.1%}", "higher"),
+    "false_positive_rate": RankMetric(Presentation(SHARE, "{:.1%}", "higher", label="False-positive rate at capacity"),
                                       _top_k("false_positive_rate"), needs_labels=True),
-    "exposure": RankMetric(Presentation("Exposure", EXPOSURE, "{:.3f}", "lower"),
+    "exposure": RankMetric(Presentation(EXPOSURE, "{:.3f}", "lower", label="Exposure"),
                            lambda s: rate(s["discount"], s["n"])),
 }
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from ethics import comparison, fairness
+from ethics.presentation import VALUE, Presentation
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +49,15 @@ def test_the_engine_reproduces_fairness_on_confusion_counts(frame):
 
 
 def test_presentation():
-    share = comparison.Presentation("Offer rate", comparison.SHARE, "{:.1%}", "lower")
-    assert (share.show(0.1234), share.show(None)) == ("12.3%", "–")
+    share = Presentation(comparison.SHARE, "{:.1%}", "lower", label="Offer rate")
+    assert (share.text(0.1234), share.text(None)) == ("12.3%", "—")
     assert share.in_unit("EUR") is share
-    value = comparison.Presentation("Expected value", comparison.VALUE, "{:,.2f}", "lower").in_unit("EUR")
+    value = Presentation(VALUE, "{:,.2f}", "lower", label="Expected value").in_unit("EUR")
     assert value.unit == "EUR"
     ratio = comparison.disparity_presentation("Offer-rate ratio", "ratio", unit=comparison.SHARE)
-    assert (ratio.unit, ratio.worse, ratio.show(0.8)) == (comparison.RATIO, "lower", "0.80")
-    difference = comparison.disparity_presentation("Value difference", "difference", unit=comparison.VALUE)
-    assert (difference.unit, difference.worse, difference.show(1234.5)) == (comparison.VALUE, "higher", "1,234.50")
+    assert (ratio.unit, ratio.worse, ratio.text(0.8)) == (comparison.RATIO, "lower", "0.80")
+    difference = comparison.disparity_presentation("Value difference", "difference", unit=VALUE)
+    assert (difference.unit, difference.worse, difference.text(1234.5)) == (VALUE, "higher", "1,234.50")
 
 
 def test_occupied_cells_by_bincount_and_by_sort_agree(monkeypatch):

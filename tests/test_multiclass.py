@@ -524,11 +524,11 @@ def test_every_spec_entry_carries_its_presentation():
                *(d.presentation for d in multiclass.DISPARITIES.values()), *multiclass.INDEPENDENCE.values()]
     for presentation in entries:
         assert presentation.label and presentation.unit and presentation.worse in ("lower", "higher", None)
-        assert presentation.show(None) == "–"
-    shown = {name: spec.presentation.show(0.25) for name, spec in multiclass.METRICS.items() if name != "count"}
+        assert presentation.text(None) == "—"
+    shown = {name: spec.presentation.text(0.25) for name, spec in multiclass.METRICS.items() if name != "count"}
     assert shown == {"selection_rate": "25.0%", "true_positive_rate": "25.0%", "expected_value": "0.25"}
-    assert multiclass.METRICS["count"].presentation.show(1234.0) == "1,234"
-    assert multiclass.INDEPENDENCE["dof"].show(6) == "6"
+    assert multiclass.METRICS["count"].presentation.text(1234.0) == "1,234"
+    assert multiclass.INDEPENDENCE["dof"].text(6) == "6"
     for name, spec in multiclass.DISPARITIES.items():
         assert spec.metric in multiclass.METRICS
         assert spec.presentation.worse == ("lower" if spec.kind == "ratio" else "higher"), name
@@ -538,7 +538,7 @@ def test_every_spec_entry_carries_its_presentation():
 
 def test_the_value_unit_is_the_models():
     presentation = multiclass.METRICS["expected_value"].presentation.in_unit("EUR")
-    assert (presentation.unit, presentation.show(1234.5)) == ("EUR", "1,234.50")
+    assert (presentation.unit, presentation.text(1234.5)) == ("EUR", "1,234.50")
     assert multiclass.METRICS["selection_rate"].presentation.in_unit("EUR").unit == comparison.SHARE
     assert multiclass.DISPARITIES["expected_value_difference"].presentation.in_unit("EUR").unit == "EUR"
 

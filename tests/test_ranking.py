@@ -438,8 +438,8 @@ def test_every_spec_entry_carries_its_presentation():
     for name, spec in {**ranking.METRICS, **ranking.DISPARITIES}.items():
         presentation = spec.presentation
         assert presentation.label and presentation.unit and presentation.worse in ("lower", "higher", None), name
-        assert presentation.show(None) == "–"
-    assert {name: spec.presentation.show(0.25) for name, spec in ranking.METRICS.items()} == {
+        assert presentation.text(None) == "—"
+    assert {name: spec.presentation.text(0.25) for name, spec in ranking.METRICS.items()} == {
         "count": "0", "selection_rate": "25.0%", "true_positive_rate": "25.0%", "false_positive_rate": "25.0%",
         "exposure": "0.250"}
     assert ranking.METRICS["exposure"].presentation.unit == comparison.EXPOSURE
