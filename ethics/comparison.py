@@ -7,9 +7,9 @@ metrics), and :func:`assess_groups` turns statistics and their bootstrap resampl
 the numbers :func:`ethics.fairness.assess` reports: per-group values with percentile
 intervals, and per disparity its value over all groups, its value over the judged
 groups, the worst and best group and the interval of that named comparison.  The
-semantics are those of :mod:`ethics.fairness` (fairlearn's ``between_groups``; a
-disparity over several metrics is the worst of them), which this module reproduces for
-any statistics, so :mod:`ethics.multiclass` and :mod:`ethics.ranking` share them.
+semantics are fairlearn's ``between_groups`` (a disparity over several metrics is the
+worst of them), for any statistics, so :mod:`ethics.fairness` (on confusion counts),
+:mod:`ethics.multiclass` and :mod:`ethics.ranking` share one implementation of them.
 
 Each spec entry also carries a :class:`Presentation` (label, unit, format, which
 direction is worse), so renderers read how to show a number instead of hard-coding it.
@@ -24,7 +24,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ethics.fairness import compare
 from ethics.presentation import Presentation
 from ethics.store import json_number
 
@@ -64,12 +63,19 @@ def rate(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
 
 
+def compare(values: np.ndarray, kind: str) -> np.ndarray:
+    """Compare groups along the last axis: max − min, or min / max (fairlearn's between_groups)."""
+    low, high = values.min(axis=-1), values.max(axis=-1)
+    return high - low if kind == "difference" else _ratio(low, high)
+
+
 def _ratio(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(high > 0, low / np.where(high > 0, high, 1), np.nan)
 
 
-def _worst(per_metric: list[np.ndarray], kind: Kind) -> np.ndarray:
+def worst(per_metric: Sequence[np.ndarray], kind: Kind) -> np.ndarray:
+    """The worst of several metrics' comparisons: the largest difference or the smallest ratio."""
     if len(per_metric) == 1:
         return per_metric[0]
     stacked = np.stack(per_metric)
@@ -183,12 +189,12 @@ def assess_groups(
     entries = {}
     for name, (kind, keys) in disparities.items():
         entry: dict[str, Any] = {
-            "value": json_number(_worst([compare(values[k], kind) for k in keys], kind)),
+            "value": json_number(worst([compare(values[k], kind) for k in keys], kind)),
             "judged_groups": int(judged.sum()),
         }
         if judged.sum() >= 2:
             chosen = {k: values[k][judged] for k in keys}
-            entry["judged_value"] = json_number(_worst([compare(v, kind) for v in chosen.values()], kind))
+            entry["judged_value"] = json_number(worst([compare(v, kind) for v in chosen.values()], kind))
             key, low, high = _extremes(chosen, kind)
             entry |= {
                 "metric": key,

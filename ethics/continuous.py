@@ -680,7 +680,7 @@ def _compare(
 def _pair(spec: Disparity, boot: np.ndarray, values: np.ndarray, worst: int, reference: int | None) -> np.ndarray:
     """The named comparison (worst against reference, or the worst group's distance) in every resample.
 
-    As in :func:`ethics.fairness._pair_values`: the interval is of the comparison the
+    As in :func:`ethics.comparison._pair`: the interval is of the comparison the
     sentence names, not of "the largest gap" picked anew in every resample.
     """
     if reference is None:
