@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
+from ethics.errors import ValidationError
 from ethics.presentation import Presentation
 from ethics.store import json_number
 
@@ -36,6 +38,8 @@ EXPOSURE = "exposure"
 CHI_SQUARE = "chi-square"
 PROBABILITY = "probability"
 DEGREES = "degrees of freedom"
+
+CELL_COLUMN_MISSING = "The cells need column {column!r} (columns: {columns})."
 
 Kind = Literal["difference", "ratio"]
 Stats = Mapping[str, np.ndarray]
@@ -233,6 +237,44 @@ def _pair(samples: np.ndarray, low: int, high: int, kind: Kind) -> np.ndarray:
 
 
 # -- cells ---------------------------------------------------------------------------------
+
+
+def require_cell_columns(cells: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Raise :data:`CELL_COLUMN_MISSING` for the first of ``columns`` that the cells lack."""
+    for column in columns:
+        if column not in cells.columns:
+            raise ValidationError(CELL_COLUMN_MISSING.format(column=column, columns=", ".join(cells.columns)))
+
+
+def cells_labelled(cells: pd.DataFrame, *, mixed: str, column: str = "label") -> bool:
+    """Whether the cells carry a label in every cell (True) or in none (False).
+
+    Raises
+    ------
+    ValidationError
+        ``mixed`` (formatted with the 1-based ``row`` of the first unlabelled cell) when only some cells do.
+    """
+    if column not in cells.columns:
+        return False
+    missing = cells[column].isna().to_numpy()
+    labelled = not missing.all()
+    if labelled and missing.any():
+        raise ValidationError(mixed.format(row=int(np.argmax(missing)) + 1))
+    return labelled
+
+
+def occupied_rows(cells: pd.DataFrame, leads: np.ndarray, *, empty: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The cells that hold leads (renumbered from 0) and the mask that keeps them.
+
+    Raises
+    ------
+    ValidationError
+        ``empty`` when no cell holds a lead.
+    """
+    keep = leads > 0
+    if not keep.any():
+        raise ValidationError(empty)
+    return cells[keep].reset_index(drop=True), keep
 
 #: Above this many possible cells the rows' keys are counted with a sort instead of a bincount.
 _DENSE_CELLS = 1 << 22
