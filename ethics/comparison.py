@@ -103,12 +103,20 @@ def interval(samples: np.ndarray, confidence: float) -> list[float | None]:
 
 
 def group_intervals(samples: np.ndarray, confidence: float) -> list[list[float | None]]:
-    """:func:`interval` of each group: samples of shape (resamples, groups), one percentile pass when all finite."""
-    if not np.isfinite(samples).all():
-        return [interval(samples[:, index], confidence) for index in range(samples.shape[1])]
+    """:func:`interval` of each group: samples of shape (resamples, groups).
+
+    The groups without undefined samples take one percentile pass (the same numbers as
+    group by group); the others are done one by one over their finite samples.
+    """
     tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(samples, [tail, 100 - tail], axis=0)
-    return [[json_number(a), json_number(b)] for a, b in zip(low, high, strict=True)]
+    finite = np.isfinite(samples)
+    bounds = np.full((2, samples.shape[1]), np.nan)
+    whole = finite.all(axis=0)
+    if whole.any():
+        bounds[:, whole] = np.percentile(samples[:, whole], [tail, 100 - tail], axis=0)
+    for column in np.flatnonzero(~whole & finite.any(axis=0)):
+        bounds[:, column] = np.percentile(samples[finite[:, column], column], [tail, 100 - tail])
+    return [[json_number(low), json_number(high)] for low, high in bounds.T]
 
 
 def multinomial(counts: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:

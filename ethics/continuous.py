@@ -53,6 +53,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ethics.comparison import group_intervals, interval
 from ethics.errors import ValidationError
 from ethics.fairness import groupings
 from ethics.policy import interval_crosses, judge
@@ -628,23 +629,6 @@ def _bootstrap(
 # -- the assessment ------------------------------------------------------------------------
 
 
-def _interval(samples: np.ndarray, confidence: float) -> list[float | None]:
-    return _intervals(samples[:, None], confidence)[0]
-
-
-def _intervals(samples: np.ndarray, confidence: float) -> list[list[float | None]]:
-    """Percentile intervals of each column of (resamples, k) samples, over its finite values."""
-    tail = (1 - confidence) / 2 * 100
-    finite = np.isfinite(samples)
-    bounds = np.full((2, samples.shape[1]), np.nan)
-    whole = finite.all(axis=0)
-    if whole.any():  # one call for the columns without gaps, the same numbers as column by column
-        bounds[:, whole] = np.percentile(samples[:, whole], [tail, 100 - tail], axis=0)
-    for column in np.flatnonzero(~whole & finite.any(axis=0)):
-        bounds[:, column] = np.percentile(samples[finite[:, column], column], [tail, 100 - tail])
-    return [[json_number(low), json_number(high)] for low, high in bounds.T]
-
-
 def _compare(
     spec: Disparity, values: np.ndarray, mask: np.ndarray, reference: int | None, favourable: str
 ) -> tuple[float, int | None, int | None]:
@@ -723,7 +707,7 @@ def _disparity(
         "best_value": None if base is None else json_number(values[base]),
     })
     if boot is not None:
-        entry["interval"] = _interval(_pair(spec, boot, values, worst, base), confidence)
+        entry["interval"] = interval(_pair(spec, boot, values, worst, base), confidence)
     return entry
 
 
@@ -745,7 +729,7 @@ def _section(
     names = [name for name, spec in METRICS.items() if labelled or not spec.needs_labels][1:]
     intervals = None
     if boot is not None:  # (metric, group) -> interval, all in one pass
-        flat = _intervals(np.concatenate([boot[name] for name in names], axis=1), confidence)
+        flat = group_intervals(np.concatenate([boot[name] for name in names], axis=1), confidence)
         intervals = np.asarray(flat, dtype=object).reshape(len(names), len(labels), 2)
     groups = []
     for index, label in enumerate(labels):
