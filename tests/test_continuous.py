@@ -22,6 +22,7 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error
 
 from ethics import continuous, fairness, policy
 from ethics.errors import ValidationError
+from ethics.presentation import VALUE
 from tests.input_convertors import conversions_for_1d
 
 TOLERANCE = 1e-12
@@ -598,7 +599,7 @@ def test_every_disparity_has_a_sentence(controlled):
     for name, entry in assessment[0]["disparities"].items():
         text = continuous.sentence(name, entry, unit="EUR", verb="pay", threshold={"fail_below": 0.8})
         assert entry["worst_group"] in text and text.endswith("; policy: at least " + continuous.DISPARITIES[
-            name].format.format(0.8) + "."), text
+            name].presentation.format.format(0.8) + "."), text
         assert "{" not in text and "None" not in text, text
 
 
@@ -629,11 +630,12 @@ def test_an_undefined_ratio_cannot_be_judged():
 @pytest.mark.parametrize("name", list(continuous.DISPARITIES))
 def test_every_disparity_carries_its_presentation(name):
     spec = continuous.DISPARITIES[name]
+    shown = spec.presentation
     assert spec.metric in continuous.METRICS
-    assert spec.worse in ("higher", "lower", "further from 1")
-    assert spec.format.format(1.234)
-    assert continuous.unit_of(spec, unit="EUR") == ("EUR" if spec.unit == "outcome" else continuous.UNITS[spec.unit])
-    assert (spec.kind == "ratio") == (spec.worse == "further from 1") == (spec.unit == "ratio")
+    assert shown.worse in ("higher", "lower", "away_from_one")
+    assert shown.format.format(1.234)
+    assert continuous.unit_of(spec, unit="EUR") == ("EUR" if shown.unit == VALUE else continuous.UNITS[shown.unit])
+    assert (spec.kind == "ratio") == (shown.worse == "away_from_one") == (shown.unit == "ratio")
 
 
 # -- bad input ---------------------------------------------------------------------------------
