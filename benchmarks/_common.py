@@ -45,6 +45,14 @@ IMPACT = {
 # -- command line and printing ----------------------------------------------------------
 
 
+#: The groups of the engine benchmarks (fairness, multiclass, ranking, continuous): sex (5 values, three
+#: of them small) x age band (4) = 20 intersectional groups.
+ATTRIBUTES = ["sex", "age_band"]
+SEXES = ["female", "male", "non-binary", "undisclosed", "other"]
+SEX_SHARES = [0.45, 0.45, 0.04, 0.04, 0.02]
+AGE_BANDS = ["18-34", "35-44", "45-54", "55+"]
+
+
 def make_parser(description: str) -> argparse.ArgumentParser:
     """The options every benchmark takes: ``--quick`` for a small smoke run."""
     parser = argparse.ArgumentParser(description=description)
@@ -71,6 +79,22 @@ def spread(seconds: Sequence[float]) -> str:
     """``min / median / max`` of repeated timings, in milliseconds."""
     values = [s * 1000 for s in seconds]
     return f"min {min(values):.0f} / median {statistics.median(values):.0f} / max {max(values):.0f} ms"
+
+
+def spread_ms(seconds: Sequence[float]) -> str:
+    """``min / median / max`` of repeated timings, in milliseconds with one decimal (for timings under 10 ms)."""
+    values = [s * 1000 for s in seconds]
+    return f"min {min(values):.1f} / median {statistics.median(values):.1f} / max {max(values):.1f} ms"
+
+
+def ms(seconds: float) -> str:
+    """One timing in milliseconds with one decimal."""
+    return f"{seconds * 1000:,.1f} ms"
+
+
+def goal_line(label: str, passed: bool, detail: str) -> None:
+    """A goal's PASS or FAIL with the figure behind it."""
+    report(label, f"{'PASS' if passed else 'FAIL'}  ({detail})")
 
 
 def verdict(value: float, goal: float) -> str:

@@ -34,12 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as common  # noqa: E402
+from _common import AGE_BANDS, ATTRIBUTES, SEX_SHARES, SEXES  # noqa: E402
 
 ROWS = {"full": 1_000_000, "quick": 100_000}
-ATTRIBUTES = ["sex", "age_band"]
-SEXES = ["female", "male", "non-binary", "undisclosed", "other"]
-SEX_SHARES = [0.45, 0.45, 0.04, 0.04, 0.02]
-AGE_BANDS = ["18-34", "35-44", "45-54", "55+"]
 STEP = 0.5
 RESAMPLES = 1_000
 SEED = 2026
@@ -63,19 +60,6 @@ def make_data(rows: int) -> pd.DataFrame:
     })
 
 
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:,.1f} ms"
-
-
-def spread(seconds: list[float]) -> str:
-    return (f"min {min(seconds) * 1000:.1f} / median {statistics.median(seconds) * 1000:.1f} / "
-            f"max {max(seconds) * 1000:.1f} ms")
-
-
-def goal_line(label: str, passed: bool, detail: str) -> None:
-    common.report(label, f"{'PASS' if passed else 'FAIL'}  ({detail})")
-
-
 # -- (a) and (b) ours -------------------------------------------------------------------------
 
 
@@ -89,8 +73,8 @@ def measure_ours(frame: pd.DataFrame) -> dict[str, Any]:
     times["no bootstrap"] = common.repeat(lambda: continuous.assess_continuous(frame, resamples=0, **OPTIONS),
                                           REPEATS)
     result = continuous.assess_continuous(frame, resamples=RESAMPLES, **OPTIONS)
-    common.report(f"assess_continuous(resamples={RESAMPLES:,})", spread(times["full"]))
-    common.report("(b) assess_continuous(resamples=0)", spread(times["no bootstrap"]))
+    common.report(f"assess_continuous(resamples={RESAMPLES:,})", common.spread_ms(times["full"]))
+    common.report("(b) assess_continuous(resamples=0)", common.spread_ms(times["no bootstrap"]))
     common.report("peak RSS after (a), (b)", f"{common.peak_rss_mb():,.0f} MB")
 
     common.heading("(a) where the time goes (its parts, timed one by one)")
@@ -112,12 +96,12 @@ def measure_ours(frame: pd.DataFrame) -> dict[str, Any]:
     blocks = sum(int(np.prod(cells.counts.shape[:2])) for _, cells in grouped)
     distinct = len(grouped[0][1].values)
     common.report("values", f"{distinct} distinct (0-30 % in steps of {STEP}), {len(table):,} cells of the rows")
-    common.report("cells_table (rows -> cells)", spread(times["cells"]))
-    common.report("  of which coding sex and age_band (groupings)", spread(times["codes"]))
-    common.report("assess_continuous_cells(resamples=0)", spread(times["cells, no bootstrap"]))
-    common.report(f"assess_continuous_cells(resamples={RESAMPLES:,})", spread(times["cells, bootstrap"]))
+    common.report("cells_table (rows -> cells)", common.spread_ms(times["cells"]))
+    common.report("  of which coding sex and age_band (groupings)", common.spread_ms(times["codes"]))
+    common.report("assess_continuous_cells(resamples=0)", common.spread_ms(times["cells, no bootstrap"]))
+    common.report(f"assess_continuous_cells(resamples={RESAMPLES:,})", common.spread_ms(times["cells, bootstrap"]))
     common.report(f"  of which _bootstrap x 3 ({blocks} groups x {distinct} values x {RESAMPLES:,})",
-                  spread(times["bootstrap"]))
+                  common.spread_ms(times["bootstrap"]))
     sex_age = result[-1]
     entry = sex_age["disparities"]["mean_difference"]
     low, high = entry["interval"]
@@ -161,8 +145,8 @@ def summary(rows: int, ours: dict[str, Any], theirs: dict[str, Any]) -> None:
     bare = statistics.median(ours["times"]["no bootstrap"])
     metricframe = theirs["seconds"]
     common.heading(f"summary, {rows:,} rows x 20 groups, discounts 0-30 % in steps of {STEP}")
-    common.report(f"(a) ours, everything, {RESAMPLES:,} resamples (median)", ms(full))
-    common.report("(b) ours, every metric, no bootstrap (median)", ms(bare))
+    common.report(f"(a) ours, everything, {RESAMPLES:,} resamples (median)", common.ms(full))
+    common.report("(b) ours, every metric, no bootstrap (median)", common.ms(bare))
     common.report("(c) fairlearn MetricFrame, mean and MAE", f"{metricframe:,.2f} s")
     common.report("MetricFrame / ours (b), the same metrics from the rows", f"{metricframe / bare:,.0f}x")
     common.report("MetricFrame / ours (a), with the bootstrap too", f"{metricframe / full:,.0f}x")
@@ -170,10 +154,10 @@ def summary(rows: int, ours: dict[str, Any], theirs: dict[str, Any]) -> None:
     common.report("peak RSS", f"{common.peak_rss_mb():,.0f} MB")
 
     common.heading("goals" + ("" if rows == ROWS["full"] else f"; they are set for {ROWS['full']:,} rows"))
-    goal_line(f"everything with {RESAMPLES:,} resamples, < 0.3 s", full < GOAL_SECONDS, ms(full))
-    goal_line(">= 100x MetricFrame (the same metrics, rows included)", metricframe / bare >= GOAL_SPEEDUP,
+    common.goal_line(f"everything with {RESAMPLES:,} resamples, < 0.3 s", full < GOAL_SECONDS, common.ms(full))
+    common.goal_line(">= 100x MetricFrame (the same metrics, rows included)", metricframe / bare >= GOAL_SPEEDUP,
               f"{metricframe / bare:,.0f}x")
-    goal_line(">= 100x MetricFrame (ours with the bootstrap)", metricframe / full >= GOAL_SPEEDUP,
+    common.goal_line(">= 100x MetricFrame (ours with the bootstrap)", metricframe / full >= GOAL_SPEEDUP,
               f"{metricframe / full:,.0f}x")
 
 

@@ -32,12 +32,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as common  # noqa: E402
+from _common import AGE_BANDS, ATTRIBUTES, SEX_SHARES, SEXES  # noqa: E402
 
 ROWS = {"full": 1_000_000, "quick": 100_000}
-ATTRIBUTES = ["sex", "age_band"]
-SEXES = ["female", "male", "non-binary", "undisclosed", "other"]
-SEX_SHARES = [0.45, 0.45, 0.04, 0.04, 0.02]
-AGE_BANDS = ["18-34", "35-44", "45-54", "55+"]
 THRESHOLD = 0.5
 RESAMPLES = 1_000
 SEED = 2026
@@ -62,14 +59,6 @@ def make_data(rows: int) -> pd.DataFrame:
 
 def median(seconds: list[float]) -> float:
     return statistics.median(seconds)
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:,.1f} ms"
-
-
-def goal_line(label: str, passed: bool, detail: str) -> None:
-    common.report(label, f"{'PASS' if passed else 'FAIL'}  ({detail})")
 
 
 # -- (b) ours and (c) the bincount limit ---------------------------------------------------
@@ -120,7 +109,7 @@ def measure_ours(frame: pd.DataFrame, y_pred: np.ndarray, y_true: np.ndarray) ->
     for attribute, seconds in times["column codes"].items():
         common.report(f"  _column_codes({attribute}) (factorize)", spread(seconds))
     common.report("  so sex × age_band alone (combine, np.unique) ~",
-                  ms(median(times["groupings"]) - median(times["singles"])))
+                  common.ms(median(times["groupings"]) - median(times["singles"])))
     common.report("codes, issue's recipe (arithmetic, no sort)", spread(times["arithmetic codes"]))
     common.report("  recipe's codes identical to groupings()",
                   recipe_groups == groups and bool(np.array_equal(recipe_codes, intersection.codes)))
@@ -130,8 +119,7 @@ def measure_ours(frame: pd.DataFrame, y_pred: np.ndarray, y_true: np.ndarray) ->
 
 
 def spread(seconds: list[float]) -> str:
-    return common.spread(seconds) if min(seconds) >= 0.01 else (
-        f"min {min(seconds) * 1000:.1f} / median {median(seconds) * 1000:.1f} / max {max(seconds) * 1000:.1f} ms")
+    return common.spread(seconds) if min(seconds) >= 0.01 else common.spread_ms(seconds)
 
 
 def measure_bincount(codes: np.ndarray, y_pred: np.ndarray, y_true: np.ndarray, groups: int) -> dict[str, Any]:
@@ -194,7 +182,7 @@ def measure_assess(frame: pd.DataFrame, found: list[Any], y_pred: np.ndarray, y_
     without = common.repeat(lambda: fairness.assess(frame, resamples=0, **options), REPEATS["assess"])
     common.report(f"assess(resamples={RESAMPLES})", spread(with_boot))
     common.report("assess(resamples=0)", spread(without))
-    common.report("difference of the fastest runs (noisy under load)", ms(min(with_boot) - min(without)))
+    common.report("difference of the fastest runs (noisy under load)", common.ms(min(with_boot) - min(without)))
     common.report("peak RSS after (e)", f"{common.peak_rss_mb():,.0f} MB")
 
     common.heading("(e) where assess's time goes (its parts, timed one by one)")
@@ -233,11 +221,11 @@ def measure_assess(frame: pd.DataFrame, found: list[Any], y_pred: np.ndarray, y_
                                               confidence=0.95, auc=aucs[g.name]), REPEATS["assess"]))
         for g in found)
     for label, seconds in parts.items():
-        common.report(label, ms(seconds))
-    common.report("sum of the parts", ms(sum(parts.values())))
-    common.report("  _assess_grouping x 3 without resamples", ms(no_intervals))
+        common.report(label, common.ms(seconds))
+    common.report("sum of the parts", common.ms(sum(parts.values())))
+    common.report("  _assess_grouping x 3 without resamples", common.ms(no_intervals))
     share = parts["_resample x 3"] + parts["_assess_grouping x 3 (intervals, disparities)"] - no_intervals
-    common.report("  so the bootstrap's share of assess (parts)", ms(share))
+    common.report("  so the bootstrap's share of assess (parts)", common.ms(share))
 
     return {"with": with_boot, "without": without, "parts": parts, "bootstrap share": share}
 
@@ -280,32 +268,32 @@ def summary(rows: int, ours: dict, limit: dict, boot: dict, assessed: dict, fram
     metricframe = frame_result["seconds"]
     common.heading(f"summary, {rows:,} rows x 20 groups")
     common.report("(a) fairlearn MetricFrame, 4 metrics", f"{metricframe:,.2f} s")
-    common.report("(b) ours, all 8 metrics from the codes (median)", ms(metrics))
-    common.report("(b) ours, codes: groupings() for the 3 groupings", ms(codes))
-    common.report("(b) ours, codes + metrics", ms(codes + metrics))
-    common.report("(c) bare bincount, one pass (median)", ms(one_pass))
+    common.report("(b) ours, all 8 metrics from the codes (median)", common.ms(metrics))
+    common.report("(b) ours, codes: groupings() for the 3 groupings", common.ms(codes))
+    common.report("(b) ours, codes + metrics", common.ms(codes + metrics))
+    common.report("(c) bare bincount, one pass (median)", common.ms(one_pass))
     common.report("MetricFrame / ours (metrics)", f"{metricframe / metrics:,.0f}x")
     common.report("MetricFrame / ours (codes + metrics)", f"{metricframe / (codes + metrics):,.0f}x")
     common.report("ours (metrics) / bincount", f"{metrics / one_pass:.2f}x")
     common.report("values equal to MetricFrame (max abs difference)", f"{frame_result['max difference']:.2e}")
-    common.report(f"(d) {RESAMPLES:,}-resample bootstrap of 20 groups (median)", ms(median(boot["whole"])))
-    common.report(f"(e) assess, 3 groupings, AUC, {RESAMPLES:,} resamples", ms(median(assessed["with"])))
-    common.report("(e) of which the bootstrap (_resample, intervals)", ms(assessed["bootstrap share"]))
-    common.report("(e) of which group_auc x 3", ms(assessed["parts"]["group_auc x 3"]))
+    common.report(f"(d) {RESAMPLES:,}-resample bootstrap of 20 groups (median)", common.ms(median(boot["whole"])))
+    common.report(f"(e) assess, 3 groupings, AUC, {RESAMPLES:,} resamples", common.ms(median(assessed["with"])))
+    common.report("(e) of which the bootstrap (_resample, intervals)", common.ms(assessed["bootstrap share"]))
+    common.report("(e) of which group_auc x 3", common.ms(assessed["parts"]["group_auc x 3"]))
     common.report("(f) peak RSS", f"{common.peak_rss_mb():,.0f} MB")
 
     common.heading("goals (issue 5)" + ("" if rows == ROWS["full"] else f"; they are set for {ROWS['full']:,} rows"))
-    goal_line("all metrics, 20 groups, < 0.1 s (from the codes)", metrics < GOAL_METRICS_S, ms(metrics))
-    goal_line("all metrics, 20 groups, < 0.1 s (codes included)", codes + metrics < GOAL_METRICS_S,
-              ms(codes + metrics))
-    goal_line(">= 100x MetricFrame (codes included)", metricframe / (codes + metrics) >= GOAL_SPEEDUP,
+    common.goal_line("all metrics, 20 groups, < 0.1 s (from the codes)", metrics < GOAL_METRICS_S, common.ms(metrics))
+    common.goal_line("all metrics, 20 groups, < 0.1 s (codes included)", codes + metrics < GOAL_METRICS_S,
+              common.ms(codes + metrics))
+    common.goal_line(">= 100x MetricFrame (codes included)", metricframe / (codes + metrics) >= GOAL_SPEEDUP,
               f"{metricframe / (codes + metrics):,.0f}x")
-    goal_line("within 2x of a bare bincount", metrics / one_pass <= GOAL_BINCOUNT_FACTOR,
+    common.goal_line("within 2x of a bare bincount", metrics / one_pass <= GOAL_BINCOUNT_FACTOR,
               f"{metrics / one_pass:.2f}x")
-    goal_line("1,000-resample CIs, bootstrap alone, < 2 s", median(boot["whole"]) < GOAL_BOOTSTRAP_S,
-              ms(median(boot["whole"])))
-    goal_line("1,000-resample CIs, full assess, < 2 s", median(assessed["with"]) < GOAL_BOOTSTRAP_S,
-              ms(median(assessed["with"])))
+    common.goal_line("1,000-resample CIs, bootstrap alone, < 2 s", median(boot["whole"]) < GOAL_BOOTSTRAP_S,
+              common.ms(median(boot["whole"])))
+    common.goal_line("1,000-resample CIs, full assess, < 2 s", median(assessed["with"]) < GOAL_BOOTSTRAP_S,
+              common.ms(median(assessed["with"])))
 
 
 def main() -> None:

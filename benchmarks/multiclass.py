@@ -31,12 +31,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as common  # noqa: E402
+from _common import AGE_BANDS, ATTRIBUTES, SEX_SHARES, SEXES  # noqa: E402
 
 ROWS = {"full": 1_000_000, "quick": 100_000}
-ATTRIBUTES = ["sex", "age_band"]
-SEXES = ["female", "male", "non-binary", "undisclosed", "other"]
-SEX_SHARES = [0.45, 0.45, 0.04, 0.04, 0.02]
-AGE_BANDS = ["18-34", "35-44", "45-54", "55+"]
 OFFERS = [{"name": f"offer_{i}", "label": f"Offer {i}", "value": float(50 * i)} for i in range(10)]
 NAMES = [o["name"] for o in OFFERS]
 RESAMPLES = 1_000
@@ -56,19 +53,6 @@ def make_data(rows: int) -> pd.DataFrame:
                          "label": names[truth]})
 
 
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:,.1f} ms"
-
-
-def spread(seconds: list[float]) -> str:
-    values = [s * 1000 for s in seconds]
-    return f"min {min(values):.1f} / median {statistics.median(values):.1f} / max {max(values):.1f} ms"
-
-
-def goal_line(label: str, passed: bool, detail: str) -> None:
-    common.report(label, f"{'PASS' if passed else 'FAIL'}  ({detail})")
-
-
 def offer_rates(frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     """(a): the offer rates of the 20 intersectional groups, from the rows."""
     from ethics import fairness, multiclass
@@ -86,13 +70,13 @@ def measure_ours(frame: pd.DataFrame) -> dict[str, Any]:
 
     common.heading("(a) ours: offer rates of 20 groups x 10 offers from the rows")
     rates_times = common.repeat(lambda: offer_rates(frame), REPEATS)
-    common.report("groupings + offer_codes + offer_counts + rates", spread(rates_times))
+    common.report("groupings + offer_codes + offer_counts + rates", common.spread_ms(rates_times))
 
     common.heading("(b) ours: multiclass_cells (rows to cells, labels included)")
     cells_times = common.repeat(lambda: multiclass.multiclass_cells(frame, attributes=ATTRIBUTES, classes=OFFERS),
                                 REPEATS)
     cells = multiclass.multiclass_cells(frame, attributes=ATTRIBUTES, classes=OFFERS)
-    common.report("multiclass_cells", spread(cells_times))
+    common.report("multiclass_cells", common.spread_ms(cells_times))
     common.report("cells", f"{len(cells):,} (of 20 x 10 x 10 = 2,000 possible)")
 
     common.heading(f"(c) ours: assess_multiclass, 3 groupings, {RESAMPLES:,} resamples")
@@ -102,9 +86,9 @@ def measure_ours(frame: pd.DataFrame) -> dict[str, Any]:
     from_cells = common.repeat(
         lambda: multiclass.assess_multiclass_cells(cells, resamples=RESAMPLES, **options), REPEATS)
     result = multiclass.assess_multiclass(frame, resamples=RESAMPLES, **options)
-    common.report(f"assess_multiclass(resamples={RESAMPLES})", spread(with_boot))
-    common.report("assess_multiclass(resamples=0)", spread(without))
-    common.report("  of which assess_multiclass_cells", spread(from_cells))
+    common.report(f"assess_multiclass(resamples={RESAMPLES})", common.spread_ms(with_boot))
+    common.report("assess_multiclass(resamples=0)", common.spread_ms(without))
+    common.report("  of which assess_multiclass_cells", common.spread_ms(from_cells))
     intersection = result[-1]
     ratio = intersection["disparities"]["demographic_parity_ratio"]
     common.report("worst offer-rate ratio, sex x age_band",
@@ -145,16 +129,16 @@ def summary(rows: int, ours: dict[str, Any], frame_result: dict[str, Any]) -> No
     assess = statistics.median(ours["with"])
     metricframe = frame_result["seconds"]
     common.heading(f"summary, {rows:,} rows x 10 offers x 20 groups")
-    common.report("(a) ours, offer rates from the rows (median)", ms(rates))
-    common.report("(b) ours, multiclass_cells (median)", ms(statistics.median(ours["cells"])))
-    common.report(f"(c) assess_multiclass, {RESAMPLES:,} resamples (median)", ms(assess))
-    common.report("(c) assess_multiclass, no resamples (median)", ms(statistics.median(ours["without"])))
+    common.report("(a) ours, offer rates from the rows (median)", common.ms(rates))
+    common.report("(b) ours, multiclass_cells (median)", common.ms(statistics.median(ours["cells"])))
+    common.report(f"(c) assess_multiclass, {RESAMPLES:,} resamples (median)", common.ms(assess))
+    common.report("(c) assess_multiclass, no resamples (median)", common.ms(statistics.median(ours["without"])))
     common.report("(d) fairlearn MetricFrame, 10 offer rates", f"{metricframe:,.2f} s")
     common.report("MetricFrame / ours (offer rates)", f"{metricframe / rates:,.0f}x")
     common.report("MetricFrame / ours (full assessment)", f"{metricframe / assess:,.0f}x")
     common.report("values equal to MetricFrame (max abs difference)", f"{frame_result['max difference']:.2e}")
     common.heading("goals" + ("" if rows == ROWS["full"] else f"; they are set for {ROWS['full']:,} rows"))
-    goal_line(f"assess_multiclass, {RESAMPLES:,} resamples, < 0.5 s", assess < GOAL_ASSESS_S, ms(assess))
+    common.goal_line(f"assess_multiclass, {RESAMPLES:,} resamples, < 0.5 s", assess < GOAL_ASSESS_S, common.ms(assess))
 
 
 def main() -> None:

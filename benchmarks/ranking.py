@@ -30,15 +30,12 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as common  # noqa: E402
+from _common import AGE_BANDS, ATTRIBUTES, SEX_SHARES, SEXES  # noqa: E402
 
 ROWS = {"full": 1_000_000, "quick": 100_000}
 LIST_SIZE = 200
 TEAMS = 10
 CAPACITY = 40
-ATTRIBUTES = ["sex", "age_band"]
-SEXES = ["female", "male", "non-binary", "undisclosed", "other"]
-SEX_SHARES = [0.45, 0.45, 0.04, 0.04, 0.02]
-AGE_BANDS = ["18-34", "35-44", "45-54", "55+"]
 RESAMPLES = 1_000
 SEED = 2026
 REPEATS = 5
@@ -62,19 +59,6 @@ def make_data(rows: int) -> pd.DataFrame:
     })
 
 
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:,.1f} ms"
-
-
-def spread(seconds: list[float]) -> str:
-    values = [s * 1000 for s in seconds]
-    return f"min {min(values):.1f} / median {statistics.median(values):.1f} / max {max(values):.1f} ms"
-
-
-def goal_line(label: str, passed: bool, detail: str) -> None:
-    common.report(label, f"{'PASS' if passed else 'FAIL'}  ({detail})")
-
-
 def pandas_reference(frame: pd.DataFrame) -> pd.DataFrame:
     """(d): ranks by a pandas groupby, then exposure and selection at capacity per intersectional group."""
     rank = frame.groupby(["team", "batch"], sort=False)["score"].rank(method="first", ascending=False)
@@ -91,14 +75,14 @@ def measure_ours(frame: pd.DataFrame) -> dict[str, Any]:
     codes, names = ranking.list_codes(frame)
     scores = frame["score"].to_numpy()
     ranks_times = common.repeat(lambda: ranking.list_ranks(codes, scores), REPEATS)
-    common.report(f"list_codes (team, batch -> {len(names):,} lists)", spread(codes_times))
-    common.report("list_ranks (score order, ties in input order)", spread(ranks_times))
+    common.report(f"list_codes (team, batch -> {len(names):,} lists)", common.spread_ms(codes_times))
+    common.report("list_ranks (score order, ties in input order)", common.spread_ms(ranks_times))
 
     common.heading(f"(b) ours: ranking_cells, k = {CAPACITY}")
     cells_times = common.repeat(lambda: ranking.ranking_cells(frame, attributes=ATTRIBUTES, capacity=CAPACITY),
                                 REPEATS)
     cells = ranking.ranking_cells(frame, attributes=ATTRIBUTES, capacity=CAPACITY)
-    common.report("ranking_cells", spread(cells_times))
+    common.report("ranking_cells", common.spread_ms(cells_times))
     common.report("cells", f"{len(cells):,} ({cells['rank_band'].nunique()} rank bands)")
 
     common.heading(f"(c) ours: assess_ranking, 3 groupings, {RESAMPLES:,} resamples")
@@ -108,9 +92,9 @@ def measure_ours(frame: pd.DataFrame) -> dict[str, Any]:
     without = common.repeat(lambda: ranking.assess_ranking(frame, capacity=CAPACITY, resamples=0, **options), REPEATS)
     from_cells = common.repeat(lambda: ranking.assess_ranking_cells(cells, resamples=RESAMPLES, **options), REPEATS)
     result = ranking.assess_ranking(frame, capacity=CAPACITY, resamples=RESAMPLES, **options)
-    common.report(f"assess_ranking(resamples={RESAMPLES})", spread(with_boot))
-    common.report("assess_ranking(resamples=0)", spread(without))
-    common.report("  of which assess_ranking_cells", spread(from_cells))
+    common.report(f"assess_ranking(resamples={RESAMPLES})", common.spread_ms(with_boot))
+    common.report("assess_ranking(resamples=0)", common.spread_ms(without))
+    common.report("  of which assess_ranking_cells", common.spread_ms(from_cells))
     for name in ("exposure_ratio", "demographic_parity_ratio"):
         entry = result[-1]["disparities"][name]
         common.report(f"{name}, sex x age_band",
@@ -131,7 +115,7 @@ def measure_reference(frame: pd.DataFrame, result: list[dict[str, Any]]) -> dict
     for row in result[-1]["groups"]:
         expected = reference.loc[tuple(row["group"].split(fairness.JOIN))]
         differences += [abs(float(expected[name]) - row[name]) for name in ("exposure", "selection_rate")]
-    common.report("groupby rank + means", spread(times))
+    common.report("groupby rank + means", common.spread_ms(times))
     common.report("max abs difference, 2 metrics x 20 groups", f"{max(differences):.2e}")
     return {"seconds": statistics.median(times), "max difference": max(differences)}
 
@@ -141,15 +125,15 @@ def summary(rows: int, ours: dict[str, Any], reference: dict[str, Any]) -> None:
     without = statistics.median(ours["without"])
     common.heading(f"summary, {rows:,} leads in lists of {LIST_SIZE}, k = {CAPACITY}, 20 groups")
     common.report("(a) list_codes + list_ranks (medians)",
-                  ms(statistics.median(ours["codes"]) + statistics.median(ours["ranks"])))
-    common.report("(b) ranking_cells (median)", ms(statistics.median(ours["cells"])))
-    common.report(f"(c) assess_ranking, {RESAMPLES:,} resamples (median)", ms(assess))
-    common.report("(c) assess_ranking, no resamples (median)", ms(without))
-    common.report("(d) pandas groupby rank + means (median)", ms(reference["seconds"]))
+                  common.ms(statistics.median(ours["codes"]) + statistics.median(ours["ranks"])))
+    common.report("(b) ranking_cells (median)", common.ms(statistics.median(ours["cells"])))
+    common.report(f"(c) assess_ranking, {RESAMPLES:,} resamples (median)", common.ms(assess))
+    common.report("(c) assess_ranking, no resamples (median)", common.ms(without))
+    common.report("(d) pandas groupby rank + means (median)", common.ms(reference["seconds"]))
     common.report("pandas / ours (no resamples: pandas has none)", f"{reference['seconds'] / without:.1f}x")
     common.report("values equal to pandas (max abs difference)", f"{reference['max difference']:.2e}")
     common.heading("goals" + ("" if rows == ROWS["full"] else f"; they are set for {ROWS['full']:,} leads"))
-    goal_line(f"assess_ranking, {RESAMPLES:,} resamples, < 0.5 s", assess < GOAL_ASSESS_S, ms(assess))
+    common.goal_line(f"assess_ranking, {RESAMPLES:,} resamples, < 0.5 s", assess < GOAL_ASSESS_S, common.ms(assess))
 
 
 def main() -> None:

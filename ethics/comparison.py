@@ -7,9 +7,9 @@ metrics), and :func:`assess_groups` turns statistics and their bootstrap resampl
 the numbers :func:`ethics.fairness.assess` reports: per-group values with percentile
 intervals, and per disparity its value over all groups, its value over the judged
 groups, the worst and best group and the interval of that named comparison.  The
-semantics are those of :mod:`ethics.fairness` (fairlearn's ``between_groups``; a
-disparity over several metrics is the worst of them), which this module reproduces for
-any statistics, so :mod:`ethics.multiclass` and :mod:`ethics.ranking` share them.
+semantics are fairlearn's ``between_groups`` (a disparity over several metrics is the
+worst of them), for any statistics, so :mod:`ethics.fairness` (on confusion counts),
+:mod:`ethics.multiclass` and :mod:`ethics.ranking` share one implementation of them.
 
 Each spec entry also carries a :class:`Presentation` (label, unit, format, which
 direction is worse), so renderers read how to show a number instead of hard-coding it.
@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
-from ethics.fairness import compare
+from ethics.errors import ValidationError
 from ethics.presentation import Presentation
 from ethics.store import json_number
 
@@ -37,6 +38,8 @@ EXPOSURE = "exposure"
 CHI_SQUARE = "chi-square"
 PROBABILITY = "probability"
 DEGREES = "degrees of freedom"
+
+CELL_COLUMN_MISSING = "The cells need column {column!r} (columns: {columns})."
 
 Kind = Literal["difference", "ratio"]
 Stats = Mapping[str, np.ndarray]
@@ -64,12 +67,19 @@ def rate(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
 
 
+def compare(values: np.ndarray, kind: str) -> np.ndarray:
+    """Compare groups along the last axis: max − min, or min / max (fairlearn's between_groups)."""
+    low, high = values.min(axis=-1), values.max(axis=-1)
+    return high - low if kind == "difference" else _ratio(low, high)
+
+
 def _ratio(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(high > 0, low / np.where(high > 0, high, 1), np.nan)
 
 
-def _worst(per_metric: list[np.ndarray], kind: Kind) -> np.ndarray:
+def worst(per_metric: Sequence[np.ndarray], kind: Kind) -> np.ndarray:
+    """The worst of several metrics' comparisons: the largest difference or the smallest ratio."""
     if len(per_metric) == 1:
         return per_metric[0]
     stacked = np.stack(per_metric)
@@ -93,12 +103,20 @@ def interval(samples: np.ndarray, confidence: float) -> list[float | None]:
 
 
 def group_intervals(samples: np.ndarray, confidence: float) -> list[list[float | None]]:
-    """:func:`interval` of each group: samples of shape (resamples, groups), one percentile pass when all finite."""
-    if not np.isfinite(samples).all():
-        return [interval(samples[:, index], confidence) for index in range(samples.shape[1])]
+    """:func:`interval` of each group: samples of shape (resamples, groups).
+
+    The groups without undefined samples take one percentile pass (the same numbers as
+    group by group); the others are done one by one over their finite samples.
+    """
     tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(samples, [tail, 100 - tail], axis=0)
-    return [[json_number(a), json_number(b)] for a, b in zip(low, high, strict=True)]
+    finite = np.isfinite(samples)
+    bounds = np.full((2, samples.shape[1]), np.nan)
+    whole = finite.all(axis=0)
+    if whole.any():
+        bounds[:, whole] = np.percentile(samples[:, whole], [tail, 100 - tail], axis=0)
+    for column in np.flatnonzero(~whole & finite.any(axis=0)):
+        bounds[:, column] = np.percentile(samples[finite[:, column], column], [tail, 100 - tail])
+    return [[json_number(low), json_number(high)] for low, high in bounds.T]
 
 
 def multinomial(counts: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -183,12 +201,12 @@ def assess_groups(
     entries = {}
     for name, (kind, keys) in disparities.items():
         entry: dict[str, Any] = {
-            "value": json_number(_worst([compare(values[k], kind) for k in keys], kind)),
+            "value": json_number(worst([compare(values[k], kind) for k in keys], kind)),
             "judged_groups": int(judged.sum()),
         }
         if judged.sum() >= 2:
             chosen = {k: values[k][judged] for k in keys}
-            entry["judged_value"] = json_number(_worst([compare(v, kind) for v in chosen.values()], kind))
+            entry["judged_value"] = json_number(worst([compare(v, kind) for v in chosen.values()], kind))
             key, low, high = _extremes(chosen, kind)
             entry |= {
                 "metric": key,
@@ -227,6 +245,44 @@ def _pair(samples: np.ndarray, low: int, high: int, kind: Kind) -> np.ndarray:
 
 
 # -- cells ---------------------------------------------------------------------------------
+
+
+def require_cell_columns(cells: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Raise :data:`CELL_COLUMN_MISSING` for the first of ``columns`` that the cells lack."""
+    for column in columns:
+        if column not in cells.columns:
+            raise ValidationError(CELL_COLUMN_MISSING.format(column=column, columns=", ".join(cells.columns)))
+
+
+def cells_labelled(cells: pd.DataFrame, *, mixed: str, column: str = "label") -> bool:
+    """Whether the cells carry a label in every cell (True) or in none (False).
+
+    Raises
+    ------
+    ValidationError
+        ``mixed`` (formatted with the 1-based ``row`` of the first unlabelled cell) when only some cells do.
+    """
+    if column not in cells.columns:
+        return False
+    missing = cells[column].isna().to_numpy()
+    labelled = not missing.all()
+    if labelled and missing.any():
+        raise ValidationError(mixed.format(row=int(np.argmax(missing)) + 1))
+    return labelled
+
+
+def occupied_rows(cells: pd.DataFrame, leads: np.ndarray, *, empty: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The cells that hold leads (renumbered from 0) and the mask that keeps them.
+
+    Raises
+    ------
+    ValidationError
+        ``empty`` when no cell holds a lead.
+    """
+    keep = leads > 0
+    if not keep.any():
+        raise ValidationError(empty)
+    return cells[keep].reset_index(drop=True), keep
 
 #: Above this many possible cells the rows' keys are counted with a sort instead of a bincount.
 _DENSE_CELLS = 1 << 22

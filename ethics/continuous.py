@@ -53,9 +53,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ethics.comparison import RATIO, SHARE, group_intervals, interval
 from ethics.errors import ValidationError
 from ethics.fairness import groupings
 from ethics.policy import interval_crosses, judge
+from ethics.presentation import VALUE, Presentation, Worse
 from ethics.store import json_number
 
 #: The columns of a cells table after the attributes and the control, in order; the last three only with labels.
@@ -98,29 +100,33 @@ UNDEFINED = "Cannot judge: the {label} is undefined (the reference group's {metr
 class Metric:
     """A per-group metric of a continuous outcome, computed from the cells.
 
-    ``unit`` is ``"outcome"`` (the caller's unit, e.g. "EUR"), ``"share"`` (0–1) or
-    ``"rows"``; ``better`` says which group is served best, the default reference:
-    ``"favourable"`` follows the outcome's favourable direction, ``"lower"`` is an error
-    or a distance, None has no direction.
+    ``presentation`` is its label, unit and format: the unit is :data:`~ethics.presentation.VALUE`
+    (the caller's unit, e.g. "EUR", by :meth:`~ethics.presentation.Presentation.in_unit`),
+    ``"share"`` (0–1) or ``"rows"``.  ``better`` says which group is served best, the
+    default reference: ``"favourable"`` follows the outcome's favourable direction (so its
+    presentation names no worse direction), ``"lower"`` is an error or a distance, None has
+    no direction.
     """
 
-    label: str
-    unit: Literal["outcome", "share", "rows"]
-    format: str
+    presentation: Presentation
     needs_labels: bool
     better: Literal["favourable", "lower"] | None
 
 
+def _shown(label: str, unit: str, pattern: str, worse: Worse = None) -> Presentation:
+    return Presentation(unit, pattern, worse, label=label)
+
+
 METRICS: dict[str, Metric] = {
-    "count": Metric("Rows", "rows", "{:,.0f}", False, None),
-    "mean": Metric("Mean", "outcome", "{:.2f}", False, "favourable"),
-    "median": Metric("Median", "outcome", "{:.2f}", False, "favourable"),
-    "above_quantile": Metric("Share above the overall quantile", "share", "{:.1%}", False, "favourable"),
-    "ks": Metric("KS statistic against the rest", "share", "{:.3f}", False, "lower"),
-    "wasserstein": Metric("Wasserstein distance to the rest", "outcome", "{:.2f}", False, "lower"),
-    "mae": Metric("Mean absolute error", "outcome", "{:.2f}", True, "lower"),
-    "mean_residual": Metric("Mean residual (prediction − realised)", "outcome", "{:.2f}", True, "favourable"),
-    "rmse": Metric("Root mean squared error", "outcome", "{:.2f}", True, "lower"),
+    "count": Metric(_shown("Rows", "rows", "{:,.0f}"), False, None),
+    "mean": Metric(_shown("Mean", VALUE, "{:.2f}"), False, "favourable"),
+    "median": Metric(_shown("Median", VALUE, "{:.2f}"), False, "favourable"),
+    "above_quantile": Metric(_shown("Share above the overall quantile", SHARE, "{:.1%}"), False, "favourable"),
+    "ks": Metric(_shown("KS statistic against the rest", SHARE, "{:.3f}", "higher"), False, "lower"),
+    "wasserstein": Metric(_shown("Wasserstein distance to the rest", VALUE, "{:.2f}", "higher"), False, "lower"),
+    "mae": Metric(_shown("Mean absolute error", VALUE, "{:.2f}", "higher"), True, "lower"),
+    "mean_residual": Metric(_shown("Mean residual (prediction − realised)", VALUE, "{:.2f}"), True, "favourable"),
+    "rmse": Metric(_shown("Root mean squared error", VALUE, "{:.2f}", "higher"), True, "lower"),
 }
 
 
@@ -128,19 +134,16 @@ METRICS: dict[str, Metric] = {
 class Disparity:
     """How groups are compared on one metric, and how the comparison is presented.
 
-    ``kind`` is ``"difference"`` (``|worst - reference|``, in ``unit``), ``"ratio"``
+    ``kind`` is ``"difference"`` (``|worst - reference|``, in the metric's unit), ``"ratio"``
     (``worst / reference``) or ``"largest"`` (the largest value of a group-against-the-rest
-    metric).  ``worse`` says which values are worse (``"higher"``, ``"lower"``,
-    ``"further from 1"``); ``sentence`` is the verdict's template, ``directions`` the
-    words for a worst group below / above its reference.
+    metric).  ``presentation`` is its label, unit, format and which values are worse
+    (``"higher"``, or ``"away_from_one"`` for a ratio); ``sentence`` is the verdict's
+    template, ``directions`` the words for a worst group below / above its reference.
     """
 
-    label: str
+    presentation: Presentation
     metric: str
     kind: Literal["difference", "ratio", "largest"]
-    unit: Literal["outcome", "ratio", "share"]
-    format: str
-    worse: Literal["higher", "lower", "further from 1"]
     sentence: str
     directions: tuple[str, str] = ("less", "more")
 
@@ -157,34 +160,34 @@ class Disparity:
 
 DISPARITIES: dict[str, Disparity] = {
     "mean_difference": Disparity(
-        "Difference of means", "mean", "difference", "outcome", "{:.2f}", "higher",
+        _shown("Difference of means", VALUE, "{:.2f}", "higher"), "mean", "difference",
         "{worst} {verb} on average {value} {unit} {direction} than {reference}"),
     "mean_ratio": Disparity(
-        "Ratio of means", "mean", "ratio", "ratio", "{:.2f}", "further from 1",
+        _shown("Ratio of means", RATIO, "{:.2f}", "away_from_one"), "mean", "ratio",
         "{worst} {verb} on average {value} times the {unit} of {reference}"),
     "ks": Disparity(
-        "Largest KS statistic against the rest", "ks", "largest", "share", "{:.3f}", "higher",
+        _shown("Largest KS statistic against the rest", SHARE, "{:.3f}", "higher"), "ks", "largest",
         "The distribution for {worst} differs most from everyone else's, a Kolmogorov–Smirnov statistic of {value}"),
     "wasserstein": Disparity(
-        "Largest Wasserstein distance to the rest", "wasserstein", "largest", "outcome", "{:.2f}", "higher",
+        _shown("Largest Wasserstein distance to the rest", VALUE, "{:.2f}", "higher"), "wasserstein", "largest",
         "{worst} are furthest from everyone else, a Wasserstein distance of {value} {unit}"),
     "above_quantile_ratio": Disparity(
-        "Ratio of shares above the overall quantile", "above_quantile", "ratio", "ratio", "{:.2f}",
-        "further from 1",
+        _shown("Ratio of shares above the overall quantile", RATIO, "{:.2f}", "away_from_one"), "above_quantile",
+        "ratio",
         "{worst_value} of {worst} are above the overall {quantile} against {reference_value} of {reference}: "
         "{value} times as often"),
     "mae_difference": Disparity(
-        "Difference of mean absolute errors", "mae", "difference", "outcome", "{:.2f}", "higher",
+        _shown("Difference of mean absolute errors", VALUE, "{:.2f}", "higher"), "mae", "difference",
         "The model's mean absolute error for {worst} is {worst_value} {unit}, {value} {direction} than for "
         "{reference}", ("lower", "higher")),
     "mean_residual_difference": Disparity(
-        "Difference of mean residuals", "mean_residual", "difference", "outcome", "{:.2f}", "higher",
+        _shown("Difference of mean residuals", VALUE, "{:.2f}", "higher"), "mean_residual", "difference",
         "Measured against the realised values, {worst} {verb} on average {value} {unit} {direction} "
         "than {reference}"),
 }
 
-#: Unit texts of everything that is not in the outcome's own unit.
-UNITS = {"ratio": "×", "share": "share (0–1)", "rows": "rows"}
+#: Unit texts of everything that is not in the outcome's own unit (keyed by the presentations' units).
+UNITS = {RATIO: "×", SHARE: "share (0–1)", "rows": "rows"}
 
 
 def unit_of(spec: Metric | Disparity, *, unit: str) -> str:
@@ -202,7 +205,8 @@ def unit_of(spec: Metric | Disparity, *, unit: str) -> str:
     str
         ``unit`` for amounts, else the fixed text of :data:`UNITS`.
     """
-    return unit if spec.unit == "outcome" else UNITS[spec.unit]
+    shown = spec.presentation
+    return shown.in_unit(unit).unit if shown.unit == VALUE else UNITS[shown.unit]
 
 
 # -- input ---------------------------------------------------------------------------------
@@ -628,23 +632,6 @@ def _bootstrap(
 # -- the assessment ------------------------------------------------------------------------
 
 
-def _interval(samples: np.ndarray, confidence: float) -> list[float | None]:
-    return _intervals(samples[:, None], confidence)[0]
-
-
-def _intervals(samples: np.ndarray, confidence: float) -> list[list[float | None]]:
-    """Percentile intervals of each column of (resamples, k) samples, over its finite values."""
-    tail = (1 - confidence) / 2 * 100
-    finite = np.isfinite(samples)
-    bounds = np.full((2, samples.shape[1]), np.nan)
-    whole = finite.all(axis=0)
-    if whole.any():  # one call for the columns without gaps, the same numbers as column by column
-        bounds[:, whole] = np.percentile(samples[:, whole], [tail, 100 - tail], axis=0)
-    for column in np.flatnonzero(~whole & finite.any(axis=0)):
-        bounds[:, column] = np.percentile(samples[finite[:, column], column], [tail, 100 - tail])
-    return [[json_number(low), json_number(high)] for low, high in bounds.T]
-
-
 def _compare(
     spec: Disparity, values: np.ndarray, mask: np.ndarray, reference: int | None, favourable: str
 ) -> tuple[float, int | None, int | None]:
@@ -680,7 +667,7 @@ def _compare(
 def _pair(spec: Disparity, boot: np.ndarray, values: np.ndarray, worst: int, reference: int | None) -> np.ndarray:
     """The named comparison (worst against reference, or the worst group's distance) in every resample.
 
-    As in :func:`ethics.fairness._pair_values`: the interval is of the comparison the
+    As in :func:`ethics.comparison._pair`: the interval is of the comparison the
     sentence names, not of "the largest gap" picked anew in every resample.
     """
     if reference is None:
@@ -723,7 +710,7 @@ def _disparity(
         "best_value": None if base is None else json_number(values[base]),
     })
     if boot is not None:
-        entry["interval"] = _interval(_pair(spec, boot, values, worst, base), confidence)
+        entry["interval"] = interval(_pair(spec, boot, values, worst, base), confidence)
     return entry
 
 
@@ -745,7 +732,7 @@ def _section(
     names = [name for name, spec in METRICS.items() if labelled or not spec.needs_labels][1:]
     intervals = None
     if boot is not None:  # (metric, group) -> interval, all in one pass
-        flat = _intervals(np.concatenate([boot[name] for name in names], axis=1), confidence)
+        flat = group_intervals(np.concatenate([boot[name] for name in names], axis=1), confidence)
         intervals = np.asarray(flat, dtype=object).reshape(len(names), len(labels), 2)
     groups = []
     for index, label in enumerate(labels):
@@ -1054,7 +1041,7 @@ def sentence(
         less than customers aged 25-34 (95% interval 1.70–2.50); policy: at most 1.00."
     """
     spec = DISPARITIES[name]
-    shown, metric = spec.format.format, METRICS[spec.metric].format.format
+    shown, metric = spec.presentation.format.format, METRICS[spec.metric].presentation.format.format
     best = entry.get("best_value")
     text = spec.sentence.format(
         worst=worst or entry["worst_group"],
@@ -1114,13 +1101,13 @@ def verdict(
     status = judge(value, threshold)
     if status == "too_few":
         text = TOO_FEW if "judged_value" not in entry else UNDEFINED.format(
-            label=spec.label.lower(), metric=METRICS[spec.metric].label.lower())
+            label=spec.presentation.label.lower(), metric=METRICS[spec.metric].presentation.label.lower())
     else:
         text = sentence(name, entry, unit=unit, worst=worst, reference=reference, threshold=threshold, verb=verb,
                         quantile=quantile, confidence=confidence)
     return {
         "metric": name,
-        "label": spec.label,
+        "label": spec.presentation.label,
         "unit": unit_of(spec, unit=unit),
         "status": status,
         "value": value,

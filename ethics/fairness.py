@@ -19,7 +19,6 @@ a warehouse) and imported give the same numbers, intervals included.
 from __future__ import annotations
 
 import itertools
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -27,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ethics.comparison import assess_groups, compare, multinomial, worst
 from ethics.errors import ValidationError
 from ethics.presentation import COUNT, POINTS, RATIO, SHARE, SHARE_HIGH_IS_WORSE, Presentation
 from ethics.store import json_number
@@ -123,27 +123,10 @@ DISPARITIES: dict[str, Disparity] = {
 }
 
 
-def compare(values: np.ndarray, kind: str) -> np.ndarray:
-    """Compare groups along the last axis: max − min, or min / max (fairlearn's between_groups)."""
-    low, high = values.min(axis=-1), values.max(axis=-1)
-    return high - low if kind == "difference" else _ratio_of(low, high)
-
-
-def _ratio_of(low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(high > 0, low / np.where(high > 0, high, 1), np.nan)
-
-
 def disparity_values(counts: Counts, name: str) -> np.ndarray:
     """One disparity from per-group counts (worst case over its metrics, as fairlearn's agg)."""
     spec = DISPARITIES[name]
-    per_metric = np.stack([compare(METRICS[m].formula(counts), spec.kind) for m in spec.metrics])
-    if len(spec.metrics) == 1:
-        return per_metric[0]
-    # A metric that is undefined (a ratio of 0/0) does not hide the other one, as in fairlearn.
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmax(per_metric, axis=0) if spec.kind == "difference" else np.nanmin(per_metric, axis=0)
+    return worst([compare(METRICS[m].formula(counts), spec.kind) for m in spec.metrics], spec.kind)
 
 
 # -- groups ------------------------------------------------------------------------------
@@ -307,15 +290,6 @@ def group_auc(
 
 
 # -- the assessment ------------------------------------------------------------------------
-
-
-def _interval(samples: np.ndarray, confidence: float) -> list[float | None]:
-    tail = (1 - confidence) / 2 * 100
-    finite = samples[np.isfinite(samples)]
-    if finite.size == 0:
-        return [None, None]
-    low, high = np.percentile(finite, [tail, 100 - tail])
-    return [json_number(low), json_number(high)]
 
 
 def assess(
@@ -488,11 +462,7 @@ def binned_auc(codes: Any, order: Any, y_true: Any, weights: Any, *, groups: int
 
 
 def _resample(cells: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray | None:
-    if resamples <= 0:
-        return None
-    totals = cells.sum(axis=1)
-    proportions = cells / np.maximum(totals, 1)[:, None]
-    return rng.multinomial(totals, proportions, size=(resamples, len(totals)))
+    return None if resamples <= 0 else multinomial(cells, resamples, rng)
 
 
 def _metric_names(labelled: bool) -> list[str]:
@@ -510,74 +480,30 @@ def _assess_grouping(
     auc: np.ndarray | None,
     auc_bounds: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    counts = Counts(cells)
-    judged = counts.n >= min_group_size
-    boot_counts = None if boot is None else Counts(boot)
+    """One grouping's rows and disparities: :func:`ethics.comparison.assess_groups` on the confusion counts."""
+    names = _metric_names(labelled)
+    metrics = {name: _on_counts(METRICS[name].formula) for name in names}
+    disparities = {name: (spec.kind, spec.metrics) for name, spec in DISPARITIES.items()
+                   if labelled or not spec.needs_labels}
+    judged = Counts(cells).n >= min_group_size
+    compared = assess_groups(labels=grouping.labels, stats={"cells": cells},
+                             boot=None if boot is None else {"cells": boot}, metrics=metrics,
+                             disparities=disparities, judged=judged, confidence=confidence)
     groups = []
     for index, label in enumerate(grouping.labels):
         row: dict[str, Any] = {"group": label, "judged": bool(judged[index])}
-        for name in _metric_names(labelled):
-            row[name] = json_number(METRICS[name].formula(counts)[index])
-            if boot_counts is not None and name != "count":
-                row[f"{name}_interval"] = _interval(METRICS[name].formula(boot_counts)[:, index], confidence)
+        for name in names:
+            row[name] = json_number(compared.values[name][index])
+            if boot is not None and name != "count":
+                row[f"{name}_interval"] = compared.intervals[name][index]
         if auc is not None:
             row["auc"] = json_number(auc[index])
         if auc_bounds is not None:
             row["auc_bounds"] = [json_number(auc_bounds[0, index]), json_number(auc_bounds[1, index])]
         groups.append(row)
-    disparities = {}
-    for name, spec in DISPARITIES.items():
-        if spec.needs_labels and not labelled:
-            continue
-        entry: dict[str, Any] = {
-            "value": json_number(disparity_values(counts, name)), "judged_groups": int(judged.sum())
-        }
-        if judged.sum() >= 2:
-            judged_counts = Counts(cells[judged])
-            entry["judged_value"] = json_number(disparity_values(judged_counts, name))
-            extremes = _extremes(judged_counts, spec)
-            labels = [g for g, j in zip(grouping.labels, judged, strict=True) if j]
-            entry.update(_named(extremes, judged_counts, labels))
-            if boot is not None:
-                entry["interval"] = _interval(_pair_values(Counts(boot[:, judged]), spec, extremes), confidence)
-        disparities[name] = entry
     return {"grouping": grouping.name, "attributes": list(grouping.attributes), "groups": groups,
-            "disparities": disparities}
+            "disparities": compared.disparities}
 
 
-def _extremes(counts: Counts, spec: Disparity) -> tuple[str, int, int]:
-    """The metric and the (lowest, highest) group positions behind a disparity's worst case."""
-    best: tuple[float, str, int, int] | None = None
-    for metric in spec.metrics:
-        values = METRICS[metric].formula(counts)
-        gap = compare(values, spec.kind)
-        score = float(gap) if spec.kind == "difference" else -float(np.nan_to_num(gap, nan=1.0))
-        if best is None or score > best[0]:
-            best = (score, metric, int(np.argmin(values)), int(np.argmax(values)))
-    assert best is not None
-    return best[1], best[2], best[3]
-
-
-def _named(extremes: tuple[str, int, int], counts: Counts, labels: list[str]) -> dict[str, Any]:
-    metric, low, high = extremes
-    values = METRICS[metric].formula(counts)
-    return {
-        "metric": metric,
-        "worst_group": labels[low],
-        "worst_value": json_number(values[low]),
-        "best_group": labels[high],
-        "best_value": json_number(values[high]),
-    }
-
-
-def _pair_values(boot: Counts, spec: Disparity, extremes: tuple[str, int, int]) -> np.ndarray:
-    """The named comparison (worst against best group) in every bootstrap resample.
-
-    The interval is of the comparison the verdict's sentence names.  An interval of
-    "max − min over all groups" would sit above the observed value whenever groups
-    are noisy, because the resampled extremes are picked anew each time.
-    """
-    metric, low, high = extremes
-    values = METRICS[metric].formula(boot)
-    pair = np.stack([values[:, low], values[:, high]], axis=-1)
-    return compare(pair, spec.kind) if spec.kind == "difference" else _ratio_of(values[:, low], values[:, high])
+def _on_counts(formula: Callable[[Counts], np.ndarray]) -> Callable[[Any], np.ndarray]:
+    return lambda stats: formula(Counts(stats["cells"]))

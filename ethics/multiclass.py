@@ -55,10 +55,13 @@ from ethics.comparison import (
     Kind,
     Stats,
     assess_groups,
+    cells_labelled,
     disparity_presentation,
     multinomial,
     occupied_cells,
+    occupied_rows,
     rate,
+    require_cell_columns,
 )
 from ethics.errors import ValidationError
 from ethics.fairness import NO_ROWS, groupings
@@ -80,7 +83,6 @@ DUPLICATE_OFFER = "Offer {name!r} appears more than once in the model's classes.
 BAD_OFFER_VALUE = "Offer {name!r} has value {value!r}, which is not a number."
 SOME_VALUES = "Offers {missing} have no value but {given} do: give every offer a value, or none."
 ATTRIBUTE_CLASH = "Sensitive attribute {name!r} has the name of a column of the cells ({columns}); rename it."
-CELL_COLUMN_MISSING = "The cells need column {column!r} (columns: {columns})."
 BAD_LEADS = "column 'leads', row {row}: {value!r} is not a whole number of leads of at least 0."
 MIXED_LABELS = (
     "column 'label', row {row}: value is missing but other cells have a label; cells carry a true offer "
@@ -506,21 +508,12 @@ def assess_multiclass_cells(
     offers = read_offers(classes)
     names = [offer.name for offer in offers]
     _check_attributes(attributes)
-    for column in (*attributes, OFFER_COLUMN, LEADS_COLUMN):
-        if column not in cells.columns:
-            raise ValidationError(CELL_COLUMN_MISSING.format(column=column, columns=", ".join(cells.columns)))
+    require_cell_columns(cells, (*attributes, OFFER_COLUMN, LEADS_COLUMN))
     leads = _lead_counts(cells[LEADS_COLUMN])
-    labels = cells[LABEL_COLUMN] if LABEL_COLUMN in cells.columns else pd.Series(None, index=cells.index)
-    missing = labels.isna().to_numpy()
-    labelled = not missing.all()
-    if labelled and missing.any():
-        raise ValidationError(MIXED_LABELS.format(row=int(np.argmax(missing)) + 1))
+    labelled = cells_labelled(cells, mixed=MIXED_LABELS, column=LABEL_COLUMN)
     offered = offer_codes(cells[OFFER_COLUMN], offers=names, column=OFFER_COLUMN)
-    truth = offer_codes(labels, offers=names, column=LABEL_COLUMN) if labelled else None
-    keep = leads > 0
-    if not keep.any():
-        raise ValidationError(NO_ROWS.format(data="cells"))
-    kept = cells[keep].reset_index(drop=True)
+    truth = offer_codes(cells[LABEL_COLUMN], offers=names, column=LABEL_COLUMN) if labelled else None
+    kept, keep = occupied_rows(cells, leads, empty=NO_ROWS.format(data="cells"))
     leads, offered = leads[keep], offered[keep]
     truth = None if truth is None else truth[keep]
     rng = np.random.default_rng(seed)

@@ -66,10 +66,13 @@ from ethics.comparison import (
     Kind,
     Stats,
     assess_groups,
+    cells_labelled,
     disparity_presentation,
     multinomial,
     occupied_cells,
+    occupied_rows,
     rate,
+    require_cell_columns,
 )
 from ethics.errors import ValidationError
 from ethics.fairness import BAD_LABEL, MISSING_GROUP, NO_ROWS, Counts, groupings
@@ -97,7 +100,6 @@ BAD_RANK = "column 'rank', row {row}: {value!r} is not a whole number of at leas
 BAD_SCORE = "column 'score', row {row}: {value!r} is not a number."
 NO_LIST_COLUMN = "A call list is keyed by columns {columns}; the data has no column {column!r}."
 ATTRIBUTE_CLASH = "Sensitive attribute {name!r} has the name of a column of the rows or cells ({columns}); rename it."
-CELL_COLUMN_MISSING = "The cells need column {column!r} (columns: {columns})."
 BAD_CELL = "column {column!r}, row {row}: {value!r} is not {expected}."
 MIXED_LABELS = (
     "column 'label', row {row}: value is missing but other cells have a label; cells carry a label everywhere "
@@ -566,23 +568,14 @@ def assess_ranking_cells(
         A missing column, a bad count, selection, label or discount sum, labels on some cells only.
     """
     _check_attributes(attributes, ())
-    for column in (*attributes, *(c for c in CELL_COLUMNS if c != "label")):
-        if column not in cells.columns:
-            raise ValidationError(CELL_COLUMN_MISSING.format(column=column, columns=", ".join(cells.columns)))
+    require_cell_columns(cells, (*attributes, *(c for c in CELL_COLUMNS if c != "label")))
     leads = _cell_numbers(cells, "leads", whole=True, expected="a whole number of leads of at least 0")
     bands = _cell_numbers(cells, "rank_band", whole=True, expected="a rank band of at least 1", least=1)
     selected = _cell_numbers(cells, "selected", whole=True, expected="0 or 1", most=1)
     discounts = _cell_numbers(cells, "discount_sum", whole=False, expected="a discount sum of at least 0")
-    labels = cells["label"] if "label" in cells.columns else pd.Series(None, index=cells.index, dtype="object")
-    missing = labels.isna().to_numpy()
-    labelled = not missing.all()
-    if labelled and missing.any():
-        raise ValidationError(MIXED_LABELS.format(row=int(np.argmax(missing)) + 1))
+    labelled = cells_labelled(cells, mixed=MIXED_LABELS)
     truth = _cell_numbers(cells, "label", whole=True, expected="0 or 1", most=1) if labelled else selected
-    keep = leads > 0
-    if not keep.any():
-        raise ValidationError(NO_ROWS.format(data="cells"))
-    kept = cells[keep].reset_index(drop=True)
+    kept, keep = occupied_rows(cells, leads, empty=NO_ROWS.format(data="cells"))
     leads, bands, selected, truth, discounts = (a[keep] for a in (leads, bands, selected, truth, discounts))
     band_values, band_codes = np.unique(bands, return_inverse=True)
     rng = np.random.default_rng(seed)

@@ -7,10 +7,12 @@ Modelled on fairlearn's ``test/unit/input_convertors.py``: tests stack two
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 
 def ensure_list(values: Any) -> list:
@@ -60,3 +62,16 @@ conversions_for_1d = [
     ensure_series,
     ensure_dataframe,
 ]
+
+
+def containers() -> list:
+    """:data:`conversions_for_1d` as pytest parameters named after each conversion."""
+    return [pytest.param(convert, id=convert.__name__) for convert in conversions_for_1d]
+
+
+def plainly(function: Callable, *args, **kwargs):
+    """Call ``function``; an exception fails the test with its message only (no long traceback)."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as error:
+        pytest.fail(f"{type(error).__name__}: {error}", pytrace=False)

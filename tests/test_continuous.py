@@ -22,7 +22,9 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error
 
 from ethics import continuous, fairness, policy
 from ethics.errors import ValidationError
-from tests.input_convertors import conversions_for_1d
+from ethics.presentation import VALUE
+from tests.group_oracles import attribute_columns, row_groups
+from tests.input_convertors import containers
 
 TOLERANCE = 1e-12
 UNIT = "% discount"
@@ -35,15 +37,10 @@ def make_frame(rows: int, attributes: dict[str, int], *, seed: int, missing: flo
                control: bool = False) -> pd.DataFrame:
     """Discounts in 0–30 % whose mean depends on the groups (on a ``step`` grid), and realised discounts."""
     rng = np.random.default_rng(seed)
-    data: dict[str, np.ndarray] = {}
+    data, codes = attribute_columns(rows, attributes, rng, missing=missing)
     effect = np.zeros(rows)
-    for name, size in attributes.items():
-        codes = rng.integers(0, size, rows)
-        values = np.array([f"{name}-{i:02d}" for i in range(size)], dtype=object)[codes]
-        if missing:
-            values[rng.random(rows) < missing] = None
-        data[name] = values
-        effect += codes * 0.7
+    for group_codes in codes.values():
+        effect += group_codes * 0.7
     discount = np.clip(12 + effect + rng.normal(0, 4, rows), 0, 30)
     if step is not None:
         discount = np.rint(discount / step) * step
@@ -51,12 +48,6 @@ def make_frame(rows: int, attributes: dict[str, int], *, seed: int, missing: flo
     if control:
         frame["deal_size"] = rng.choice(["large", "medium", "small"], rows)
     return frame
-
-
-def row_groups(frame: pd.DataFrame, attributes) -> np.ndarray:
-    """Each row's group as ethics spells it: values joined by " × ", missing as "(missing)"."""
-    features = frame[list(attributes)].astype(object).fillna(fairness.MISSING_GROUP).astype(str)
-    return features.agg(fairness.JOIN.join, axis=1).to_numpy()
 
 
 def share_above(values, threshold) -> float:
@@ -165,10 +156,6 @@ def test_the_oracle_covers_every_metric_and_disparity():
 # -- input containers ------------------------------------------------------------------------
 
 
-def _containers() -> list:
-    return [pytest.param(convert, id=convert.__name__) for convert in conversions_for_1d]
-
-
 @pytest.fixture(scope="module")
 def small():
     frame = make_frame(300, {"sex": 4}, seed=12)
@@ -177,9 +164,9 @@ def small():
             "frame": metric_frame(values, labels, groups).by_group}
 
 
-@pytest.mark.parametrize("to_values", _containers())
-@pytest.mark.parametrize("to_labels", _containers())
-@pytest.mark.parametrize("to_groups", _containers())
+@pytest.mark.parametrize("to_values", containers())
+@pytest.mark.parametrize("to_labels", containers())
+@pytest.mark.parametrize("to_groups", containers())
 def test_every_metric_whatever_the_container(small, to_values, to_labels, to_groups):
     cells = continuous.continuous_cells(to_values(small["values"]), groups=to_groups(small["groups"]),
                                         labels=to_labels(small["labels"]))
@@ -598,7 +585,7 @@ def test_every_disparity_has_a_sentence(controlled):
     for name, entry in assessment[0]["disparities"].items():
         text = continuous.sentence(name, entry, unit="EUR", verb="pay", threshold={"fail_below": 0.8})
         assert entry["worst_group"] in text and text.endswith("; policy: at least " + continuous.DISPARITIES[
-            name].format.format(0.8) + "."), text
+            name].presentation.format.format(0.8) + "."), text
         assert "{" not in text and "None" not in text, text
 
 
@@ -629,11 +616,12 @@ def test_an_undefined_ratio_cannot_be_judged():
 @pytest.mark.parametrize("name", list(continuous.DISPARITIES))
 def test_every_disparity_carries_its_presentation(name):
     spec = continuous.DISPARITIES[name]
+    shown = spec.presentation
     assert spec.metric in continuous.METRICS
-    assert spec.worse in ("higher", "lower", "further from 1")
-    assert spec.format.format(1.234)
-    assert continuous.unit_of(spec, unit="EUR") == ("EUR" if spec.unit == "outcome" else continuous.UNITS[spec.unit])
-    assert (spec.kind == "ratio") == (spec.worse == "further from 1") == (spec.unit == "ratio")
+    assert shown.worse in ("higher", "lower", "away_from_one")
+    assert shown.format.format(1.234)
+    assert continuous.unit_of(spec, unit="EUR") == ("EUR" if shown.unit == VALUE else continuous.UNITS[shown.unit])
+    assert (spec.kind == "ratio") == (shown.worse == "away_from_one") == (shown.unit == "ratio")
 
 
 # -- bad input ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -32,13 +33,13 @@ from sklearn.metrics import accuracy_score, precision_score, roc_auc_score
 
 from ethics import fairness, policy
 from ethics.errors import ValidationError
-from tests.input_convertors import (
-    conversions_for_1d,
-    ensure_ndarray,
-)
+from tests import group_oracles
+from tests.group_oracles import attribute_columns, group_label, sensitive
+from tests.input_convertors import containers, ensure_ndarray, plainly
 
 THRESHOLD = 0.5
 TOLERANCE = 1e-9  # ethics rounds to 12 decimals
+assert_same = partial(group_oracles.assert_same, tolerance=TOLERANCE, oracle="fairlearn")
 
 
 def base_rate(y_true, y_pred):
@@ -76,12 +77,7 @@ def make_frame(rows: int, attributes: dict[str, int], *, seed: int, missing: flo
                ties: bool = False) -> pd.DataFrame:
     """Random scores, labels that follow the scores, and string-valued sensitive attributes."""
     rng = np.random.default_rng(seed)
-    data: dict[str, np.ndarray] = {}
-    for name, size in attributes.items():
-        values = np.array([f"{name}-{i:02d}" for i in range(size)], dtype=object)[rng.integers(0, size, rows)]
-        if missing:
-            values[rng.random(rows) < missing] = None
-        data[name] = values
+    data, _ = attribute_columns(rows, attributes, rng, missing=missing)
     score = rng.random(rows)
     if ties:
         score = score.round(1)
@@ -91,15 +87,6 @@ def make_frame(rows: int, attributes: dict[str, int], *, seed: int, missing: flo
 
 def y_arrays(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return frame["label"].to_numpy(), (frame["score"].to_numpy() >= THRESHOLD).astype(int)
-
-
-def sensitive(frame: pd.DataFrame, attributes) -> pd.DataFrame:
-    """Sensitive features for fairlearn: a missing value is its own group, "(missing)"."""
-    return frame[list(attributes)].astype(object).fillna(fairness.MISSING_GROUP)
-
-
-def group_label(index) -> str:
-    return fairness.JOIN.join(str(v) for v in index) if isinstance(index, tuple) else str(index)
 
 
 def row_labels(frame: pd.DataFrame, attributes) -> np.ndarray:
@@ -130,15 +117,6 @@ def oracle_disparities(frame: pd.DataFrame, attributes) -> dict[str, float]:
     features = sensitive(frame, attributes)
     return {name: float(function(y_true, y_pred, sensitive_features=features))
             for name, function in ORACLE_DISPARITIES.items()}
-
-
-def assert_same(ours, theirs, what: str) -> None:
-    """fairlearn's NaN is ethics's None; everything else equal to rounding."""
-    if theirs is None or (isinstance(theirs, float) and math.isnan(theirs)):
-        assert ours is None, f"{what}: ours {ours!r}, fairlearn NaN"
-    else:
-        assert ours is not None, f"{what}: ours None, fairlearn {theirs!r}"
-        assert ours == pytest.approx(float(theirs), abs=TOLERANCE), f"{what}: ours {ours!r}, fairlearn {theirs!r}"
 
 
 def assess(frame: pd.DataFrame, attributes, **options) -> list[dict]:
@@ -304,18 +282,6 @@ def test_equalized_odds_ratio_when_no_group_has_a_false_positive():
 
 # -- input containers ----------------------------------------------------------------------
 
-def plainly(function: Callable, *args, **kwargs):
-    """Call ``function``; an exception fails the test with its message only (no long traceback)."""
-    try:
-        return function(*args, **kwargs)
-    except Exception as error:
-        pytest.fail(f"{type(error).__name__}: {error}", pytrace=False)
-
-
-def _containers() -> list:
-    return [pytest.param(convert, id=convert.__name__) for convert in conversions_for_1d]
-
-
 @pytest.fixture(scope="module")
 def small():
     rng = np.random.default_rng(12)
@@ -324,8 +290,8 @@ def small():
             "y_pred": rng.integers(0, 2, rows), "scores": rng.random(rows).round(2)}
 
 
-@pytest.mark.parametrize("to_true", _containers())
-@pytest.mark.parametrize("to_pred", _containers())
+@pytest.mark.parametrize("to_true", containers())
+@pytest.mark.parametrize("to_pred", containers())
 def test_confusion_counts_whatever_the_container(small, to_true, to_pred):
     codes, y_true, y_pred = small["codes"], small["y_true"], small["y_pred"]
     expected = np.array([[np.sum((codes == g) & (y_true == t) & (y_pred == p)) for t in (0, 1) for p in (0, 1)]
@@ -334,8 +300,8 @@ def test_confusion_counts_whatever_the_container(small, to_true, to_pred):
     np.testing.assert_array_equal(np.asarray(result), expected)
 
 
-@pytest.mark.parametrize("to_true", _containers())
-@pytest.mark.parametrize("to_scores", _containers())
+@pytest.mark.parametrize("to_true", containers())
+@pytest.mark.parametrize("to_scores", containers())
 def test_group_auc_whatever_the_container(small, to_true, to_scores):
     codes, y_true, scores = small["codes"], small["y_true"], small["scores"]
     expected = [roc_auc_score(y_true[codes == g], scores[codes == g]) for g in range(5)]

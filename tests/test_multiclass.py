@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from functools import partial
 
 import duckdb
 import numpy as np
@@ -29,9 +30,12 @@ from sklearn.metrics import recall_score
 
 from ethics import comparison, fairness, multiclass
 from ethics.errors import ValidationError
-from tests.input_convertors import conversions_for_1d
+from tests import group_oracles
+from tests.group_oracles import attribute_columns, group_label, row_groups, sensitive
+from tests.input_convertors import containers, plainly
 
 TOLERANCE = 1e-12
+assert_same = partial(group_oracles.assert_same, tolerance=TOLERANCE)
 OFFERS = [
     {"name": "basic", "label": "Basic", "value": 120.0},
     {"name": "plus", "label": "Plus", "value": 300.0},
@@ -49,12 +53,7 @@ def make_frame(rows: int, attributes: dict[str, int], *, seed: int, missing: flo
                offers: list[str] = NAMES, shares: list[float] | None = None) -> pd.DataFrame:
     """Random offers that depend a little on the first attribute; true offers that often agree."""
     rng = np.random.default_rng(seed)
-    data: dict[str, np.ndarray] = {}
-    for name, size in attributes.items():
-        values = np.array([f"{name}-{i:02d}" for i in range(size)], dtype=object)[rng.integers(0, size, rows)]
-        if missing:
-            values[rng.random(rows) < missing] = None
-        data[name] = values
+    data, _ = attribute_columns(rows, attributes, rng, missing=missing)
     shares = np.asarray(shares or [1 / len(offers)] * len(offers))
     first = next(iter(data.values()))
     tilt = np.where(first == f"{next(iter(attributes))}-00", 0.5, 0.0)  # the first group leans to the first offer
@@ -65,18 +64,6 @@ def make_frame(rows: int, attributes: dict[str, int], *, seed: int, missing: flo
         data["label"] = np.where(agree, data["offer"], np.asarray(offers, dtype=object)[rng.integers(0, len(offers),
                                                                                                    rows)])
     return pd.DataFrame(data)
-
-
-def sensitive(frame: pd.DataFrame, attributes) -> pd.DataFrame:
-    return frame[list(attributes)].astype(object).fillna(fairness.MISSING_GROUP)
-
-
-def group_label(index) -> str:
-    return fairness.JOIN.join(str(v) for v in index) if isinstance(index, tuple) else str(index)
-
-
-def row_groups(frame: pd.DataFrame, attributes) -> np.ndarray:
-    return sensitive(frame, attributes).astype(str).agg(fairness.JOIN.join, axis=1).to_numpy()
 
 
 def oracle_offer_rates(frame: pd.DataFrame, attributes) -> dict[str, dict[str, float]]:
@@ -129,14 +116,6 @@ def between(values: dict[str, float], kind: str) -> float:
     if kind == "difference":
         return high - low
     return low / high if high > 0 else math.nan
-
-
-def assert_same(ours, theirs, what: str) -> None:
-    if theirs is None or (isinstance(theirs, float) and math.isnan(theirs)):
-        assert ours is None, f"{what}: ours {ours!r}, oracle NaN"
-    else:
-        assert ours is not None, f"{what}: ours None, oracle {theirs!r}"
-        assert ours == pytest.approx(float(theirs), abs=TOLERANCE), f"{what}: ours {ours!r}, oracle {theirs!r}"
 
 
 def assess(frame: pd.DataFrame, attributes, classes=OFFERS, **options) -> list[dict]:
@@ -364,17 +343,6 @@ def test_unlabelled_cells_have_no_label():
 # -- input containers ----------------------------------------------------------------------
 
 
-def plainly(function: Callable, *args, **kwargs):
-    try:
-        return function(*args, **kwargs)
-    except Exception as error:
-        pytest.fail(f"{type(error).__name__}: {error}", pytrace=False)
-
-
-def _containers() -> list:
-    return [pytest.param(convert, id=convert.__name__) for convert in conversions_for_1d]
-
-
 @pytest.fixture(scope="module")
 def small():
     rng = np.random.default_rng(15)
@@ -382,8 +350,8 @@ def small():
     return {"codes": rng.integers(0, 4, rows), "offered": rng.integers(0, 4, rows), "truth": rng.integers(0, 4, rows)}
 
 
-@pytest.mark.parametrize("to_truth", _containers())
-@pytest.mark.parametrize("to_offered", _containers())
+@pytest.mark.parametrize("to_truth", containers())
+@pytest.mark.parametrize("to_offered", containers())
 def test_offer_counts_whatever_the_container(small, to_truth, to_offered):
     codes, offered, truth = small["codes"], small["offered"], small["truth"]
     expected = np.array([[[np.sum((codes == g) & (offered == o) & (truth == t)) for t in range(4)]
@@ -397,7 +365,7 @@ def test_offer_counts_whatever_the_container(small, to_truth, to_offered):
     np.testing.assert_array_equal(twice, 2 * expected)  # cells: each entry weighted by its leads
 
 
-@pytest.mark.parametrize("to_values", _containers())
+@pytest.mark.parametrize("to_values", containers())
 def test_offer_codes_whatever_the_container(small, to_values):
     names = np.asarray(NAMES, dtype=object)[small["offered"]]
     result = plainly(multiclass.offer_codes, to_values(names), offers=NAMES, column="offer")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from functools import partial
 
 import duckdb
 import numpy as np
@@ -30,10 +31,13 @@ from fairlearn.metrics import (
 
 from ethics import comparison, fairness, ranking
 from ethics.errors import ValidationError
-from tests.input_convertors import conversions_for_1d
+from tests import group_oracles
+from tests.group_oracles import attribute_columns, group_label, row_groups, sensitive
+from tests.input_convertors import containers, plainly
 from tests.test_multiclass import documented_sql
 
 TOLERANCE = 1e-12
+assert_same = partial(group_oracles.assert_same, tolerance=TOLERANCE)
 TEAMS = ["north", "south", "west"]
 BATCHES = ["2026-11-24", "2026-11-25"]
 ORACLE_METRICS = {"count": count, "selection_rate": selection_rate, "true_positive_rate": true_positive_rate,
@@ -54,12 +58,7 @@ def make_frame(rows: int, attributes: dict[str, int], *, seed: int, missing: flo
                labelled: bool = True, teams=TEAMS, batches=BATCHES) -> pd.DataFrame:
     """Leads in lists of team × batch; the first group of the first attribute scores lower."""
     rng = np.random.default_rng(seed)
-    data: dict[str, np.ndarray] = {}
-    for name, size in attributes.items():
-        values = np.array([f"{name}-{i:02d}" for i in range(size)], dtype=object)[rng.integers(0, size, rows)]
-        if missing:
-            values[rng.random(rows) < missing] = None
-        data[name] = values
+    data, _ = attribute_columns(rows, attributes, rng, missing=missing)
     first = next(iter(data.values()))
     score = rng.random(rows) * np.where(first == f"{next(iter(attributes))}-00", 0.8, 1.0)
     data |= {"team": rng.choice(teams, rows), "batch": rng.choice(batches, rows),
@@ -67,18 +66,6 @@ def make_frame(rows: int, attributes: dict[str, int], *, seed: int, missing: flo
     if labelled:
         data["label"] = (rng.random(rows) < 0.2 + 0.6 * score).astype(int)
     return pd.DataFrame(data)
-
-
-def sensitive(frame: pd.DataFrame, attributes) -> pd.DataFrame:
-    return frame[list(attributes)].astype(object).fillna(fairness.MISSING_GROUP)
-
-
-def group_label(index) -> str:
-    return fairness.JOIN.join(str(v) for v in index) if isinstance(index, tuple) else str(index)
-
-
-def row_groups(frame: pd.DataFrame, attributes) -> list[str]:
-    return sensitive(frame, attributes).astype(str).agg(fairness.JOIN.join, axis=1).tolist()
 
 
 def oracle_ranks(frame: pd.DataFrame) -> list[int]:
@@ -126,14 +113,6 @@ def oracle_disparities(frame: pd.DataFrame, attributes, capacity) -> dict[str, f
     features = sensitive(frame, attributes)
     return {name: float(function(frame["label"].to_numpy(), y_pred, sensitive_features=features))
             for name, function in ORACLE_DISPARITIES.items()}
-
-
-def assert_same(ours, theirs, what: str) -> None:
-    if theirs is None or (isinstance(theirs, float) and math.isnan(theirs)):
-        assert ours is None, f"{what}: ours {ours!r}, oracle NaN"
-    else:
-        assert ours is not None, f"{what}: ours None, oracle {theirs!r}"
-        assert ours == pytest.approx(float(theirs), abs=TOLERANCE), f"{what}: ours {ours!r}, oracle {theirs!r}"
 
 
 def assess(frame: pd.DataFrame, attributes, capacity=40, **options) -> list[dict]:
@@ -307,17 +286,6 @@ def test_rank_bands_are_exact_then_doubling():
 # -- input containers ----------------------------------------------------------------------
 
 
-def plainly(function: Callable, *args, **kwargs):
-    try:
-        return function(*args, **kwargs)
-    except Exception as error:
-        pytest.fail(f"{type(error).__name__}: {error}", pytrace=False)
-
-
-def _containers() -> list:
-    return [pytest.param(convert, id=convert.__name__) for convert in conversions_for_1d]
-
-
 @pytest.fixture(scope="module")
 def small():
     rng = np.random.default_rng(14)
@@ -328,14 +296,14 @@ def small():
     return {"lists": lists, "scores": scores, "ranks": np.array(oracle_ranks(frame))}
 
 
-@pytest.mark.parametrize("to_scores", _containers())
-@pytest.mark.parametrize("to_lists", _containers())
+@pytest.mark.parametrize("to_scores", containers())
+@pytest.mark.parametrize("to_lists", containers())
 def test_list_ranks_whatever_the_container(small, to_lists, to_scores):
     result = plainly(ranking.list_ranks, to_lists(small["lists"]), to_scores(small["scores"]))
     np.testing.assert_array_equal(result, small["ranks"])
 
 
-@pytest.mark.parametrize("to_ranks", _containers())
+@pytest.mark.parametrize("to_ranks", containers())
 def test_discount_and_bands_whatever_the_container(small, to_ranks):
     expected = [1 / math.log2(1 + r) for r in small["ranks"]]
     np.testing.assert_allclose(plainly(ranking.discount, to_ranks(small["ranks"])), expected, rtol=TOLERANCE)
