@@ -174,14 +174,6 @@ def _refuse_duplicate_ids(db: store.Database, event_ids: list[str], *, file: str
             raise ValidationError(EVENT_EXISTS.format(file=file, row=seen[found[0]], value=found[0]))
 
 
-def count_events(db: store.Database) -> dict[str, int]:
-    """Number of events per status."""
-    return {
-        row["status"]: row["n"]
-        for row in db.query(f"select status, count(*) as n from {store.CONSENT_EVENTS} group by status")
-    }
-
-
 # -- state at a moment ----------------------------------------------------------------------
 
 _RANK_SQL = "case status when 'objected' then 2 when 'withdrawn' then 1 else 0 end"
