@@ -38,8 +38,10 @@ def base_rows(seed: int = 7) -> pd.DataFrame:
 def continuous_rows() -> pd.DataFrame:
     rng = np.random.default_rng(11)
     frame = base_rows()
-    # Not on the half-step grid: no value is a half of 0.5 (halves have a test of their own).
-    discount = np.clip(12 + rng.normal(0, 4, ROWS), 0, 30) + 0.01
+    discount = np.clip(12 + rng.normal(0, 4, ROWS), 0, 30)
+    # A tenth of the values are exact halves of the 0.5 step (x.25, x.75): numpy rounds them to even.
+    halves = rng.random(ROWS) < 0.1
+    discount[halves] = np.floor(discount[halves]) + rng.choice([0.25, 0.75], int(halves.sum()))
     return frame.assign(discount=discount, realised=discount + rng.normal(0.2, 1.5, ROWS),
                         deal_size=rng.choice(["large", "medium", "small"], ROWS))
 
@@ -128,6 +130,10 @@ def test_spark_gives_the_same_cells(parquet, spark):
         # pyspark's toPandas() disagrees with pandas 3: collect() the cells instead.
         by_spark = pd.DataFrame([row.asDict() for row in spark.sql(sql).collect()])
         assert_same_cells(pandas_cells(pd.read_parquet(parquet[kind])), by_spark, keys)
+    values = [0.25, 0.75, 1.25, -0.25, -0.75, 2.5, 3.5, -2.5, 0.2499, 0.7501, 10.0]
+    spark.createDataFrame([(v,) for v in values], "raw_value DOUBLE").createOrReplaceTempView("halves")
+    rounded = spark.sql(f"SELECT {warehouse.half_even_sql('raw_value', RESOLUTION)} AS v FROM halves").collect()
+    np.testing.assert_array_equal([row.v for row in rounded], np.rint(np.array(values) / RESOLUTION) * RESOLUTION)
 
 
 def test_continuous_cells_from_duckdb_assess_like_the_rows(parquet):
