@@ -16,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
 
 BENCHMARKS = ("import_csv.py", "overview.py", "demo.py", "snapshot.py", "fairness.py", "continuous.py",
-              "multiclass.py", "ranking.py", "audit.py", "explain.py", "consent.py", "reports.py", "scale.py")
+              "multiclass.py", "ranking.py", "audit.py", "explain.py", "consent.py", "reports.py", "scale.py",
+              "scale_continuous.py")
 
 
 def run(script: str, quick: bool) -> tuple[int, float]:

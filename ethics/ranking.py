@@ -18,20 +18,10 @@ taken as ranked already.
 Rows are reduced to *cells* (:func:`ranking_cells`): leads per (sensitive attributes,
 rank band, selected, label), with the sum of their discounts.  The list itself is not a
 key: no metric is per list, and it would multiply the cells by the number of lists.  A
-warehouse computes the same table with a window function (DuckDB dialect; ties must be
-broken by the same input order, here a ``row_number`` column)::
-
-    WITH ranked AS (
-        SELECT *, ROW_NUMBER() OVER (PARTITION BY team, batch ORDER BY score DESC, row_number) AS rank
-        FROM scored_leads
-    )
-    SELECT COALESCE(sex, '(missing)') AS sex, COALESCE(age_band, '(missing)') AS age_band,
-           CASE WHEN rank <= 64 THEN rank
-                ELSE 64 * CAST(POW(2, FLOOR(LOG2((rank - 1) // 64))) AS BIGINT) + 1 END AS rank_band,
-           CAST(rank <= capacity AS INTEGER) AS selected, label,
-           COUNT(*) AS leads, SUM(1 / LOG2(1 + rank)) AS discount_sum
-    FROM ranked JOIN capacities USING (team, batch)
-    GROUP BY ALL
+warehouse computes the same table with a window function, ``ROW_NUMBER() OVER (PARTITION
+BY team, batch ORDER BY score DESC, row_number)``: the SQL is ``ethics/sql/ranking.sql``,
+rendered by :func:`ethics.warehouse.render_ranking_sql` (ties must be broken by the same
+input order, there a ``row_number`` column); it runs unchanged on DuckDB and Spark SQL.
 
 :func:`assess_ranking_cells` assesses cells and :func:`assess_ranking` rows, with equal
 results.

@@ -8,7 +8,7 @@ from rows in memory.  Pick the engine per dataset with :func:`compute_statistics
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -188,3 +188,279 @@ def compute_statistics(
 
 def _literal(text: str) -> str:
     return text.replace("'", "''")
+
+
+# -- the cells of the other outcome types: continuous, multiclass, ranking ---------------------
+
+CELL_KINDS = ("continuous", "multiclass", "ranking")
+UNKNOWN_KIND = "Cells of kind {kind!r} are unknown; use {kinds}."
+NO_CELL_ATTRIBUTES = "The cells SQL needs at least one sensitive attribute."
+BAD_SQL_RESOLUTION = "resolution must be a positive number, or None for exact values; got {resolution!r}."
+BAD_SQL_CAPACITY = "capacity must be a whole number of at least 0, or None for the rows' column; got {value!r}."
+#: The last doubling band the ranking SQL names: ranks up to exact_ranks * 2**RANK_DOUBLINGS (2.7e11 with 64).
+RANK_DOUBLINGS = 32
+
+
+def _template(name: str) -> str:
+    """The SQL of ``ethics/sql/<name>.sql`` after its comment header."""
+    text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    return text[text.index("WITH "):]
+
+
+def _groups(attributes: Sequence[str], bands: Mapping[str, Sequence[float]] | None) -> str:
+    if not attributes:
+        raise ValidationError(NO_CELL_ATTRIBUTES)
+    bands = bands or {}
+    return ",\n        ".join(_group_expression(a, bands.get(a)) for a in attributes)
+
+
+def _double(number: float) -> str:
+    return f"CAST({float(number)!r} AS DOUBLE)"
+
+
+def half_even_sql(column: str, resolution: float) -> str:
+    """``np.rint(column / resolution) * resolution`` in portable SQL: halves go to the even multiple.
+
+    SQL's ``ROUND`` rounds halves away from zero (``ROUND(2.5) = 3``, numpy gives 2), so the
+    step is ``FLOOR(q)`` plus one when the fraction is above one half, or exactly one half
+    and ``FLOOR(q)`` is odd.  ``q - FLOOR(q)`` is exact in double precision, so the test of
+    the half is exact and every value equals numpy's bit for bit.
+    """
+    q = f"({column} / {_double(resolution)})"
+    low = f"CAST(FLOOR({q}) AS DOUBLE)"
+    half = _double(0.5)
+    up = (f"CASE WHEN {q} - {low} > {half} THEN 1 WHEN {q} - {low} < {half} THEN 0 "
+          f"WHEN MOD({low}, 2) = 0 THEN 0 ELSE 1 END")
+    return f"({low} + {up}) * {_double(resolution)}"
+
+
+def render_continuous_sql(
+    *,
+    attributes: Sequence[str],
+    outcome: str,
+    label: str | None = None,
+    control: str | None = None,
+    bands: Mapping[str, Sequence[float]] | None = None,
+    resolution: float | None = None,
+    source: str = "scored_leads",
+) -> str:
+    """The SQL of :func:`ethics.continuous.cells_table`: the same cells, computed where the rows live.
+
+    Parameters
+    ----------
+    attributes : sequence of str
+        Sensitive attributes (banded with ``bands``, ``(missing)`` for NULL).
+    outcome : str
+        Column of the decided amount.
+    label : str, optional
+        Column of the realised value; adds ``label_sum``, ``abs_error_sum`` and ``squared_error_sum``.
+    control : str, optional
+        Column of a legitimate factor (strata), banded like an attribute.
+    bands : mapping, optional
+        Band edges per numeric attribute or control.
+    resolution : float, optional
+        Round values half to even to this step (as numpy); None keeps the exact values.
+    source : str, default "scored_leads"
+        Table or view holding the rows.
+
+    Returns
+    -------
+    str
+        SQL that runs unchanged on DuckDB and Spark SQL; columns as :func:`~ethics.continuous.cells_table`.
+
+    Raises
+    ------
+    ValidationError
+        No attributes, or a bad resolution.
+    """
+    if resolution is not None and not (isinstance(resolution, int | float) and resolution > 0):
+        raise ValidationError(BAD_SQL_RESOLUTION.format(resolution=resolution))
+    keys = [*attributes, *([control] if control else [])]
+    sums = ""
+    if label:
+        error = "(value - realised)"
+        sums = (",\n    SUM(realised) AS label_sum,\n    SUM(ABS(" + error + ")) AS abs_error_sum,"
+                "\n    SUM(" + error + " * " + error + ") AS squared_error_sum")
+    return _template("continuous").format(
+        source=source,
+        groups=_groups(keys if attributes else (), bands),
+        keys=", ".join(keys),
+        outcome=outcome,
+        realised=f"CAST({label} AS DOUBLE)" if label else "CAST(NULL AS DOUBLE)",
+        value="raw_value" if resolution is None else half_even_sql("raw_value", resolution),
+        sums=sums,
+    )
+
+
+def render_multiclass_sql(
+    *,
+    attributes: Sequence[str],
+    labelled: bool = True,
+    bands: Mapping[str, Sequence[float]] | None = None,
+    source: str = "scored_leads",
+) -> str:
+    """The SQL of :func:`ethics.multiclass.multiclass_cells`: leads per (attributes, offer, label).
+
+    Parameters
+    ----------
+    attributes : sequence of str
+        Sensitive attributes.
+    labelled : bool, default True
+        Whether the rows carry ``label`` (the true best offer).
+    bands : mapping, optional
+        Band edges per numeric attribute.
+    source : str, default "scored_leads"
+        Table or view holding the rows (column ``offer``).
+
+    Returns
+    -------
+    str
+        SQL that runs unchanged on DuckDB and Spark SQL.  Offers are not checked against the
+        model's: :func:`~ethics.multiclass.assess_multiclass_cells` refuses unknown ones.
+    """
+    return _template("multiclass").format(
+        source=source,
+        groups=_groups(attributes, bands),
+        attributes=", ".join(attributes),
+        label="CAST(label AS STRING)" if labelled else "CAST(NULL AS STRING)",
+    )
+
+
+def rank_band_sql(rank: str, *, exact: int) -> str:
+    """:func:`ethics.ranking.rank_bands` in SQL: integer comparisons only, no logarithm to round."""
+    whens = [f"WHEN {rank} <= {exact} THEN {rank}"]
+    whens += [f"WHEN {rank} <= {exact * 2 ** (d + 1)} THEN {exact * 2 ** d + 1}" for d in range(RANK_DOUBLINGS)]
+    return "CASE " + " ".join(whens) + f" ELSE {exact * 2 ** RANK_DOUBLINGS + 1} END"
+
+
+def render_ranking_sql(
+    *,
+    attributes: Sequence[str],
+    capacity: int | None = None,
+    labelled: bool = True,
+    lists: Sequence[str] = ("team", "batch"),
+    order: str = "row_number",
+    bands: Mapping[str, Sequence[float]] | None = None,
+    exact_ranks: int = 64,
+    source: str = "scored_leads",
+) -> str:
+    """The SQL of :func:`ethics.ranking.ranking_cells`: ranks by a window function, then the cells.
+
+    Parameters
+    ----------
+    attributes : sequence of str
+        Sensitive attributes.
+    capacity : int, optional
+        k for every list; None reads the rows' ``capacity`` column (one k per list).
+    labelled : bool, default True
+        Whether the rows carry ``label`` (0/1).
+    lists : sequence of str, default ("team", "batch")
+        Columns naming a list.
+    order : str, default "row_number"
+        Column (or expression) of the input order, breaking ties of ``score`` as the
+        dashboard's stable sort does.
+    bands : mapping, optional
+        Band edges per numeric attribute.
+    exact_ranks : int, default 64
+        Ranks kept one by one (:data:`ethics.ranking.EXACT_RANKS`).
+    source : str, default "scored_leads"
+        Table or view holding the rows (``score``, the list columns, ``order``).
+
+    Returns
+    -------
+    str
+        SQL that runs unchanged on DuckDB and Spark SQL.
+
+    Raises
+    ------
+    ValidationError
+        No attributes, or a capacity that is not a whole number of at least 0.
+    """
+    if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0):
+        raise ValidationError(BAD_SQL_CAPACITY.format(value=capacity))
+    return _template("ranking").format(
+        source=source,
+        groups=_groups(attributes, bands),
+        attributes=", ".join(attributes),
+        lists=", ".join(lists),
+        order=order,
+        capacity="CAST(capacity AS BIGINT)" if capacity is None else f"CAST({capacity} AS BIGINT)",
+        label="CAST(label AS INT)" if labelled else "CAST(NULL AS INT)",
+        rank_band=rank_band_sql("rank", exact=int(exact_ranks)),
+    )
+
+
+RENDERERS = {"continuous": render_continuous_sql, "multiclass": render_multiclass_sql, "ranking": render_ranking_sql}
+
+
+def render_cells_sql(kind: str, **options: Any) -> str:
+    """The cells SQL of one outcome type: ``continuous``, ``multiclass`` or ``ranking``.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`CELL_KINDS`.
+    **options
+        The keyword arguments of :func:`render_continuous_sql`, :func:`render_multiclass_sql`
+        or :func:`render_ranking_sql`.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValidationError
+        An unknown kind, or as the renderer.
+    """
+    if kind not in RENDERERS:
+        raise ValidationError(UNKNOWN_KIND.format(kind=kind, kinds=", ".join(CELL_KINDS)))
+    return RENDERERS[kind](**options)
+
+
+def duckdb_cells(
+    kind: str,
+    path: Path | str,
+    *,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    threads: int = DEFAULT_THREADS,
+    temp_directory: Path | None = None,
+    **options: Any,
+) -> pd.DataFrame:
+    """The cells of Parquet rows (a file or a glob), streamed by DuckDB in bounded memory.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`CELL_KINDS`.
+    path : Path or str
+        A Parquet file or a glob of them.
+    memory_limit : str, default "1GB"
+    threads : int, default 2
+    temp_directory : Path, optional
+        Where DuckDB may spill.
+    **options
+        The renderer's keyword arguments (not ``source``).
+
+    Returns
+    -------
+    DataFrame
+        The cells, as the kind's pandas function gives them (row order aside).
+
+    Raises
+    ------
+    ValidationError
+        An unknown kind, or unreadable rows.
+    """
+    import duckdb
+
+    config = {"memory_limit": memory_limit, "threads": int(threads)}
+    if temp_directory is not None:
+        config["temp_directory"] = str(temp_directory)
+    sql = render_cells_sql(kind, source=f"read_parquet('{_literal(str(path))}')", **options)
+    with duckdb.connect(config=config) as connection:
+        try:
+            return connection.execute(sql).df()
+        except duckdb.Error as exc:
+            reason = str(exc).splitlines()[0]
+            raise ValidationError(SOURCE_MISSING.format(file=Path(path).name, reason=reason)) from None

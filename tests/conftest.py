@@ -136,3 +136,19 @@ def add_accounts(db) -> None:
     for username, role, team in ACCOUNTS.values():
         auth.add_user(db, username=username, display_name=username, role=role, team=team, password=PASSWORD,
                       actor="test")
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One Spark session in local mode for every test that needs it (start-up costs ~20 s)."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]").appName("ethics-tests")
+        .config("spark.ui.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
+        # Small data: no whole-stage code generation or adaptive planning, whose set-up costs more than the query.
+        .config("spark.sql.shuffle.partitions", "1").config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.adaptive.enabled", "false").getOrCreate()
+    )
+    yield session
+    session.stop()

@@ -56,21 +56,6 @@ def parquet_files(tmp_path_factory):
     return paths
 
 
-@pytest.fixture(scope="session")
-def spark():
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[2]").appName("ethics-tests")
-        .config("spark.ui.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
-        # Small data: no whole-stage code generation or adaptive planning, whose set-up costs more than the query.
-        .config("spark.sql.shuffle.partitions", "1").config("spark.sql.codegen.wholeStage", "false")
-        .config("spark.sql.adaptive.enabled", "false").getOrCreate()
-    )
-    yield session
-    session.stop()
-
-
 def spark_statistics(spark, paths, manifest) -> pd.DataFrame:
     frames = []
     for dataset, path in paths.items():

@@ -29,12 +29,11 @@ from fairlearn.metrics import (
     true_positive_rate,
 )
 
-from ethics import comparison, fairness, ranking
+from ethics import comparison, fairness, ranking, warehouse
 from ethics.errors import ValidationError
 from tests import group_oracles
 from tests.group_oracles import attribute_columns, group_label, row_groups, sensitive
 from tests.input_convertors import containers, plainly
-from tests.test_multiclass import documented_sql
 
 TOLERANCE = 1e-12
 assert_same = partial(group_oracles.assert_same, tolerance=TOLERANCE)
@@ -258,13 +257,13 @@ def close(ours, theirs, path: str = "") -> None:
         assert ours == theirs, path
 
 
-def test_the_documented_sql_gives_the_same_cells_and_results(long_lists):
-    frame = long_lists
-    capacities = pd.DataFrame({"team": TEAMS, "batch": "2026-11-25", "capacity": [40, 40, 40]})
+@pytest.mark.parametrize("capacity", [40, None])
+def test_the_ranking_sql_gives_the_same_cells_and_results(long_lists, capacity):
+    frame = long_lists if capacity else long_lists.assign(capacity=40)
     connection = duckdb.connect()
     connection.register("scored_leads", frame)
-    connection.register("capacities", capacities)
-    cells = connection.sql(documented_sql(ranking)).df()
+    sql = warehouse.render_ranking_sql(attributes=["sex", "age_band"], capacity=capacity, order="row_number")
+    cells = connection.sql(sql).df()
     ours = ranking.ranking_cells(frame, attributes=["sex", "age_band"], capacity=40)
     key = ["sex", "age_band", "rank_band", "selected", "label"]
     theirs = cells.sort_values(key).reset_index(drop=True)
