@@ -74,6 +74,18 @@ MANIFEST_MISSING = "{file}: required field {field!r} is missing."
 MANIFEST_TYPE = "{file}: field {field!r} must be {expected}, got {got!r}."
 MANIFEST_CHOICE = "{file}: field {field!r} is {got!r}; allowed: {allowed}."
 MANIFEST_RULE = "{file}: {rule}."
+# Rules of one outcome type, each used inside MANIFEST_RULE (which names the file).
+MANIFEST_OUTCOME_FIELD = "field {field!r} belongs to outcome {owner!r}; this model's outcome is {outcome!r}"
+MANIFEST_OUTCOME_THRESHOLD = (
+    "field 'threshold' is not used by outcome {outcome!r}: its decision is not a score cut at a threshold; remove it"
+)
+MANIFEST_OUTCOME_ARTIFACT = (
+    "outcome {outcome!r} takes artifact kind 'none' (scores only) in this version, got {kind!r}: "
+    "import the model's outputs with the data"
+)
+MANIFEST_CAPACITY = (
+    "[ranking] capacity must be a whole number of at least 1 or a table team = k of such numbers, got {got!r}"
+)
 
 ARTIFACT_PICKLE = (
     "{file}: refused: the file is a {format} (magic bytes {magic}), which can run code "
