@@ -117,6 +117,12 @@ COLUMN_EXTRA = (
 )
 CELL_NOT_NUMBER = "{file}, row {row}, column {column!r}: {value!r} is not a number."
 CELL_MISSING = "{file}, row {row}, column {column!r}: value is missing."
+CELL_NOT_OFFER = "{file}, row {row}, column {column!r}: {value!r} is not one of the model's offers ({offers})."
+CELL_NOT_CAPACITY = "{file}, row {row}, column 'capacity': {value!r} is not a whole number of at least 1."
+CELL_NOT_DATE = "{file}, row {row}, column {column!r}: {value!r} is not a date such as 2026-11-20."
+RANKING_NO_CAPACITY = (
+    "{file}: the model's manifest gives no [ranking] capacity and column 'capacity' is missing: give k per list."
+)
 CELL_FORMULA = (
     "{file}, row {row}, column {column!r}: {value!r} starts with {char!r} and would run as a "
     "spreadsheet formula; such cells are refused."
