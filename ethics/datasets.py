@@ -363,11 +363,12 @@ def _validate_outcome_rows(raw: pd.DataFrame, *, manifest: dict[str, Any], kind:
     outcome = outcome_of(manifest)
     features = feature_names(manifest)
     sensitive = sensitive_names(manifest)
-    extra = {
-        "continuous": ["score", *([manifest["control"]] if manifest.get("control") else [])],
-        "multiclass": [OFFER_COLUMN],
-        "ranking": ["score", *(["scored_on"] if "scored_on" in manifest["ranking"]["lists"] else [])],
-    }[outcome]
+    if outcome == "continuous":
+        extra = ["score", *([manifest["control"]] if manifest["control"] else [])]
+    elif outcome == "multiclass":
+        extra = [OFFER_COLUMN]
+    else:
+        extra = ["score", *(["scored_on"] if "scored_on" in manifest["ranking"]["lists"] else [])]
     required = [*ID_COLUMNS, *features, *sensitive, *extra, *(["label"] if kind == "eval" else [])]
     if outcome == "ranking" and manifest["ranking"]["capacity"] is None and CAPACITY_COLUMN not in raw.columns:
         raise ValidationError(RANKING_NO_CAPACITY.format(file=file))
