@@ -172,7 +172,7 @@ def _continuous_fields(raw: dict[str, Any], *, file: str, reserved: set[str]) ->
     favourable = _choice(raw, "favourable", FAVOURABLE, file=file) if "favourable" in raw else "higher"
     resolution = raw.get("resolution")
     if resolution is not None and not _positive_number(resolution):
-        rule = f"resolution {resolution!r} must be a positive number (the step amounts are rounded to)"
+        rule = f"resolution {resolution!r} must be a positive number (amounts are rounded to its multiples)"
         raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
     control = raw.get("control")
     if control is not None:

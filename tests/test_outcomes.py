@@ -94,7 +94,7 @@ F = "m.toml"
         (document("continuous", unit="EUR", favourable="more"),
          f"{F}: field 'favourable' is 'more'; allowed: higher, lower."),
         (document("continuous", unit="EUR", resolution=0),
-         f"{F}: resolution 0 must be a positive number (the step amounts are rounded to)."),
+         f"{F}: resolution 0 must be a positive number (amounts are rounded to its multiples)."),
         (document("continuous", unit="EUR", control="sex"),
          f"{F}: control 'sex' must be lower-case letters, digits and '_' and not a feature, a sensitive attribute "
          "or one of lead_id, customer_id, team, label, score."),
