@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from ethics import artifacts, audit, privacy, registry, store, teams
 from ethics.errors import (
+    CAPACITY_VARIES,
     CELL_FORMULA,
     CELL_MISSING,
     CELL_NOT_CAPACITY,
@@ -38,6 +39,7 @@ from ethics.errors import (
     RANKING_NO_CAPACITY,
     SCORE_MISMATCH,
     SCORE_RANGE,
+    TEAM_NO_CAPACITY,
     NotFound,
     ValidationError,
 )
@@ -407,7 +409,30 @@ def _validate_outcome_rows(raw: pd.DataFrame, *, manifest: dict[str, Any], kind:
             out["scored_on"] = _date_column(raw["scored_on"], file=file, column="scored_on")
         if CAPACITY_COLUMN in raw.columns:
             out[CAPACITY_COLUMN] = _capacity_column(raw[CAPACITY_COLUMN], file=file)
+        _check_list_capacities(out, ranking=manifest["ranking"], file=file)
     return out
+
+
+def _check_list_capacities(out: pd.DataFrame, *, ranking: dict[str, Any], file: str) -> None:
+    """One k per call list, and a k for every list: from the rows, else from the manifest."""
+    if CAPACITY_COLUMN in out.columns:
+        keys = out[ranking["lists"]].astype(str).agg(" ".join, axis=1)
+        varies = out.groupby(keys, sort=False)[CAPACITY_COLUMN].nunique()
+        if (varies > 1).any():
+            name = varies.index[int(np.argmax((varies > 1).to_numpy()))]
+            rows = np.flatnonzero((keys == name).to_numpy())
+            values = sorted(out[CAPACITY_COLUMN].iloc[rows].unique().tolist())
+            raise ValidationError(CAPACITY_VARIES.format(file=file, rows=", ".join(str(_row(r)) for r in rows[:5]),
+                                                         list=name, values=", ".join(map(str, values))))
+        return
+    per_team = ranking["capacity"]
+    if isinstance(per_team, dict):
+        unknown = ~out["team"].isin(list(per_team)).to_numpy(dtype=bool)
+        if unknown.any():
+            position = int(np.argmax(unknown))
+            team = out["team"].iloc[position]
+            raise ValidationError(TEAM_NO_CAPACITY.format(file=file, row=_row(position), team=team,
+                                                          teams=", ".join(per_team)))
 
 
 def _attribute_column(values: pd.Series, *, file: str, column: str) -> pd.Series:

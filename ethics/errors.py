@@ -120,6 +120,13 @@ CELL_MISSING = "{file}, row {row}, column {column!r}: value is missing."
 CELL_NOT_OFFER = "{file}, row {row}, column {column!r}: {value!r} is not one of the model's offers ({offers})."
 CELL_NOT_CAPACITY = "{file}, row {row}, column 'capacity': {value!r} is not a whole number of at least 1."
 CELL_NOT_DATE = "{file}, row {row}, column {column!r}: {value!r} is not a date such as 2026-11-20."
+CAPACITY_VARIES = (
+    "{file}, rows {rows}, column 'capacity': list {list!r} has capacities {values}: give one k per list."
+)
+TEAM_NO_CAPACITY = (
+    "{file}, row {row}, column 'team': team {team!r} has no [ranking] capacity in the manifest (it gives {teams}) "
+    "and column 'capacity' is missing."
+)
 RANKING_NO_CAPACITY = (
     "{file}: the model's manifest gives no [ranking] capacity and column 'capacity' is missing: give k per list."
 )
