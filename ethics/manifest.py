@@ -344,7 +344,7 @@ def outcome_of(manifest: dict[str, Any]) -> str:
 def stored_form(manifest: dict[str, Any]) -> dict[str, Any]:
     """The manifest as the registry stores and hashes it.
 
-    A binary manifest is stored without ``outcome`` (and its threshold), so it hashes
+    A binary manifest is stored without ``outcome``, so it hashes
     exactly as before outcomes existed and re-registering an old version still matches.
     """
     if outcome_of(manifest) == "binary":
