@@ -9,7 +9,7 @@ header is not a row).
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,9 +20,13 @@ import pyarrow.parquet as pq
 
 from ethics import artifacts, audit, privacy, registry, store, teams
 from ethics.errors import (
+    CAPACITY_VARIES,
     CELL_FORMULA,
     CELL_MISSING,
+    CELL_NOT_CAPACITY,
+    CELL_NOT_DATE,
     CELL_NOT_NUMBER,
+    CELL_NOT_OFFER,
     COLUMN_EXTRA,
     COLUMN_MISSING,
     DATASET_EXISTS,
@@ -32,12 +36,14 @@ from ethics.errors import (
     FILE_TYPE,
     FILE_UNREADABLE,
     LABEL_NOT_BINARY,
+    RANKING_NO_CAPACITY,
     SCORE_MISMATCH,
     SCORE_RANGE,
+    TEAM_NO_CAPACITY,
     NotFound,
     ValidationError,
 )
-from ethics.manifest import feature_names, sensitive_names
+from ethics.manifest import feature_names, outcome_of, sensitive_names
 from ethics.spreadsheet import FORMULA_PREFIXES
 from ethics.weeks import iso, parse_time, parse_week, utcnow
 
@@ -46,6 +52,8 @@ KINDS: tuple[str, ...] = ("eval", "scores")
 KIND_NAMES = {"eval": "evaluation set", "scores": "scoring batch", "aggregates": "aggregates"}
 DATASETS_DIR = "datasets"
 ID_COLUMNS = ("lead_id", "customer_id", "team")
+OFFER_COLUMN = "offer"  # a multiclass model's chosen offer, as ethics.multiclass names it
+CAPACITY_COLUMN = "capacity"  # a ranking's k per list, as ethics.ranking names it
 SCORE_TOLERANCE = 1e-6
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between the scoring system and this one
 
@@ -306,6 +314,8 @@ def validate_rows(
     """
     if raw.empty:
         raise ValidationError(FILE_EMPTY.format(file=file))
+    if outcome_of(manifest) != "binary":
+        return _validate_outcome_rows(raw, manifest=manifest, kind=kind, file=file)
     features = feature_names(manifest)
     sensitive = sensitive_names(manifest)
     required = [*ID_COLUMNS, *features, *sensitive, *(["label"] if kind == "eval" else [])]
@@ -341,6 +351,126 @@ def validate_rows(
     if "scored_at" in raw.columns:
         out["scored_at"] = _time_column(raw["scored_at"], file=file, column="scored_at", now=now or utcnow())
     return out
+
+
+def _validate_outcome_rows(raw: pd.DataFrame, *, manifest: dict[str, Any], kind: str, file: str) -> pd.DataFrame:
+    """A continuous, multiclass or ranking model's rows (scores only: no artifact computes them).
+
+    continuous: ``score`` is the amount the model gave (any real number), ``label`` the realised amount,
+    and the manifest's ``control`` column (when named) is carried like a sensitive attribute.
+    multiclass: ``offer`` is the offer made and ``label`` the true best offer, each one of the manifest's classes.
+    ranking: ``score`` orders the list as for a binary model, ``capacity`` gives k per list (required when the
+    manifest gives none), and a ``scored_on`` date keys the lists when the manifest's lists name it.
+    """
+    outcome = outcome_of(manifest)
+    features = feature_names(manifest)
+    sensitive = sensitive_names(manifest)
+    if outcome == "continuous":
+        extra = ["score", *([manifest["control"]] if manifest["control"] else [])]
+    elif outcome == "multiclass":
+        extra = [OFFER_COLUMN]
+    else:
+        extra = ["score", *(["scored_on"] if "scored_on" in manifest["ranking"]["lists"] else [])]
+    required = [*ID_COLUMNS, *features, *sensitive, *extra, *(["label"] if kind == "eval" else [])]
+    if outcome == "ranking" and manifest["ranking"]["capacity"] is None and CAPACITY_COLUMN not in raw.columns:
+        raise ValidationError(RANKING_NO_CAPACITY.format(file=file))
+    for column in required:
+        if column not in raw.columns:
+            raise ValidationError(COLUMN_MISSING.format(file=file, column=column))
+    allowed = set(required) | ({CAPACITY_COLUMN} if outcome == "ranking" else set())
+    for column in raw.columns:
+        if column not in allowed:
+            raise ValidationError(
+                COLUMN_EXTRA.format(file=file, column=column, model_id=manifest["id"], version=manifest["version"])
+            )
+    out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
+    for column in ID_COLUMNS:
+        out[column] = _text_column(raw[column], file=file, column=column, required=True)
+    _refuse_duplicates(out["lead_id"], file=file)
+    for column in features:
+        out[column] = _number_column(raw[column], file=file, column=column)
+    attributes = [*sensitive, *([manifest["control"]] if outcome == "continuous" and manifest["control"] else [])]
+    for column in attributes:
+        out[column] = _attribute_column(raw[column], file=file, column=column)
+    if outcome == "continuous":
+        if kind == "eval":
+            out["label"] = _number_column(raw["label"], file=file, column="label")
+        out["score"] = _number_column(raw["score"], file=file, column="score")
+    elif outcome == "multiclass":
+        offers = [entry["name"] for entry in manifest["classes"]]
+        if kind == "eval":
+            out["label"] = _offer_column(raw["label"], file=file, column="label", offers=offers)
+        out[OFFER_COLUMN] = _offer_column(raw[OFFER_COLUMN], file=file, column=OFFER_COLUMN, offers=offers)
+    else:
+        if kind == "eval":
+            out["label"] = _label_column(raw["label"], file=file)
+        out["score"] = _score_column(raw["score"], file=file)
+        if "scored_on" in raw.columns:
+            out["scored_on"] = _date_column(raw["scored_on"], file=file, column="scored_on")
+        if CAPACITY_COLUMN in raw.columns:
+            out[CAPACITY_COLUMN] = _capacity_column(raw[CAPACITY_COLUMN], file=file)
+        _check_list_capacities(out, ranking=manifest["ranking"], file=file)
+    return out
+
+
+def _check_list_capacities(out: pd.DataFrame, *, ranking: dict[str, Any], file: str) -> None:
+    """One k per call list, and a k for every list: from the rows, else from the manifest."""
+    if CAPACITY_COLUMN in out.columns:
+        keys = out[ranking["lists"]].astype(str).agg(" ".join, axis=1)
+        varies = out.groupby(keys, sort=False)[CAPACITY_COLUMN].nunique()
+        if (varies > 1).any():
+            name = varies.index[int(np.argmax((varies > 1).to_numpy()))]
+            rows = np.flatnonzero((keys == name).to_numpy())
+            values = sorted(out[CAPACITY_COLUMN].iloc[rows].unique().tolist())
+            raise ValidationError(CAPACITY_VARIES.format(file=file, rows=", ".join(str(_row(r)) for r in rows[:5]),
+                                                         list=name, values=", ".join(map(str, values))))
+        return
+    per_team = ranking["capacity"]
+    if isinstance(per_team, dict):
+        unknown = ~out["team"].isin(list(per_team)).to_numpy(dtype=bool)
+        if unknown.any():
+            position = int(np.argmax(unknown))
+            team = out["team"].iloc[position]
+            raise ValidationError(TEAM_NO_CAPACITY.format(file=file, row=_row(position), team=team,
+                                                          teams=", ".join(per_team)))
+
+
+def _attribute_column(values: pd.Series, *, file: str, column: str) -> pd.Series:
+    """A sensitive attribute (or a continuous model's control): numbers stay numbers, anything else is text."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return pd.Series(values.to_numpy(dtype="float64", na_value=np.nan), index=values.index)
+    return _text_column(values, file=file, column=column, required=False)
+
+
+def _offer_column(values: pd.Series, *, file: str, column: str, offers: list[str]) -> pd.Series:
+    text = _text_column(values, file=file, column=column, required=True)
+    bad = ~text.isin(offers).to_numpy(dtype=bool)
+    if bad.any():
+        position = int(np.argmax(bad))
+        raise ValidationError(CELL_NOT_OFFER.format(file=file, row=_row(position), column=column,
+                                                    value=text.iloc[position], offers=", ".join(offers)))
+    return text
+
+
+def _capacity_column(values: pd.Series, *, file: str) -> pd.Series:
+    numbers = _number_column(values, file=file, column=CAPACITY_COLUMN)
+    bad = ((numbers < 1) | (numbers != np.floor(numbers))).to_numpy()
+    if bad.any():
+        position = int(np.argmax(bad))
+        raise ValidationError(CELL_NOT_CAPACITY.format(file=file, row=_row(position),
+                                                       value=_plain(values.iloc[position])))
+    return numbers.astype("int64")
+
+
+def _date_column(values: pd.Series, *, file: str, column: str) -> pd.Series:
+    text = _text_column(values, file=file, column=column, required=True)
+    for position, value in enumerate(text.tolist()):
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise ValidationError(CELL_NOT_DATE.format(file=file, row=_row(position), column=column,
+                                                       value=value)) from None
+    return text
 
 
 def _time_column(values: pd.Series, *, file: str, column: str, now: datetime) -> pd.Series:

@@ -74,6 +74,18 @@ MANIFEST_MISSING = "{file}: required field {field!r} is missing."
 MANIFEST_TYPE = "{file}: field {field!r} must be {expected}, got {got!r}."
 MANIFEST_CHOICE = "{file}: field {field!r} is {got!r}; allowed: {allowed}."
 MANIFEST_RULE = "{file}: {rule}."
+# Rules of one outcome type, each used inside MANIFEST_RULE (which names the file).
+MANIFEST_OUTCOME_FIELD = "field {field!r} belongs to outcome {owner!r}; this model's outcome is {outcome!r}"
+MANIFEST_OUTCOME_THRESHOLD = (
+    "field 'threshold' is not used by outcome {outcome!r}: its decision is not a score cut at a threshold; remove it"
+)
+MANIFEST_OUTCOME_ARTIFACT = (
+    "outcome {outcome!r} takes artifact kind 'none' (scores only) in this version, got {kind!r}: "
+    "import the model's outputs with the data"
+)
+MANIFEST_CAPACITY = (
+    "[ranking] capacity must be a whole number of at least 1 or a table team = k of such numbers, got {got!r}"
+)
 
 ARTIFACT_PICKLE = (
     "{file}: refused: the file is a {format} (magic bytes {magic}), which can run code "
@@ -105,6 +117,19 @@ COLUMN_EXTRA = (
 )
 CELL_NOT_NUMBER = "{file}, row {row}, column {column!r}: {value!r} is not a number."
 CELL_MISSING = "{file}, row {row}, column {column!r}: value is missing."
+CELL_NOT_OFFER = "{file}, row {row}, column {column!r}: {value!r} is not one of the model's offers ({offers})."
+CELL_NOT_CAPACITY = "{file}, row {row}, column 'capacity': {value!r} is not a whole number of at least 1."
+CELL_NOT_DATE = "{file}, row {row}, column {column!r}: {value!r} is not a date such as 2026-11-20."
+CAPACITY_VARIES = (
+    "{file}, rows {rows}, column 'capacity': list {list!r} has capacities {values}: give one k per list."
+)
+TEAM_NO_CAPACITY = (
+    "{file}, row {row}, column 'team': team {team!r} has no [ranking] capacity in the manifest (it gives {teams}) "
+    "and column 'capacity' is missing."
+)
+RANKING_NO_CAPACITY = (
+    "{file}: the model's manifest gives no [ranking] capacity and column 'capacity' is missing: give k per list."
+)
 CELL_FORMULA = (
     "{file}, row {row}, column {column!r}: {value!r} starts with {char!r} and would run as a "
     "spreadsheet formula; such cells are refused."

@@ -15,8 +15,12 @@ from typing import Any
 
 from ethics.artifacts import ARTIFACT_KINDS
 from ethics.errors import (
+    MANIFEST_CAPACITY,
     MANIFEST_CHOICE,
     MANIFEST_MISSING,
+    MANIFEST_OUTCOME_ARTIFACT,
+    MANIFEST_OUTCOME_FIELD,
+    MANIFEST_OUTCOME_THRESHOLD,
     MANIFEST_RULE,
     MANIFEST_TOML,
     MANIFEST_TYPE,
@@ -34,6 +38,17 @@ PURPOSES = (
     "win_probability",
 )
 RISK_TIERS = ("low", "medium", "high")
+#: What a model decides: a yes/no per lead (binary), an amount (continuous), one of several
+#: offers (multiclass) or an order of a call list with room for k leads (ranking).
+OUTCOMES = ("binary", "continuous", "multiclass", "ranking")
+FAVOURABLE = ("higher", "lower")
+#: Columns that may key a ranking's call list: the team, and the day the list was scored.
+RANKING_LISTS = ("team", "scored_on")
+# Top-level fields that belong to one outcome only; any other outcome refuses them.
+_OUTCOME_FIELDS = {
+    "unit": "continuous", "favourable": "continuous", "resolution": "continuous", "control": "continuous",
+    "classes": "multiclass", "value_unit": "multiclass", "ranking": "ranking",
+}
 # Columns every dataset may carry besides features and sensitive attributes.
 RESERVED_COLUMNS = ("lead_id", "customer_id", "team", "label", "score")
 IMPACT_FIELDS = ("purpose", "data_categories", "legal_basis", "affected", "human_oversight")
@@ -128,6 +143,122 @@ def _increasing_numbers(values: Any) -> bool:
     )
 
 
+def _threshold(raw: dict[str, Any], *, outcome: str, file: str) -> float | None:
+    """Binary models need a threshold; a ranking may give one; amounts and offers are never thresholded."""
+    if outcome in ("continuous", "multiclass"):
+        if "threshold" in raw:
+            rule = MANIFEST_OUTCOME_THRESHOLD.format(outcome=outcome)
+            raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+        return None
+    if outcome == "ranking" and "threshold" not in raw:
+        return None
+    threshold = _require(raw, "threshold", (int, float), file=file)
+    if not (math.isfinite(threshold) and 0 < threshold < 1):
+        rule = f"threshold {threshold!r} must lie strictly between 0 and 1"
+        raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+    return float(threshold)
+
+
+def _positive_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def _binary_fields(raw: dict[str, Any], *, file: str, reserved: set[str]) -> dict[str, Any]:
+    return {}
+
+
+def _continuous_fields(raw: dict[str, Any], *, file: str, reserved: set[str]) -> dict[str, Any]:
+    unit = _require(raw, "unit", str, file=file)
+    favourable = _choice(raw, "favourable", FAVOURABLE, file=file) if "favourable" in raw else "higher"
+    resolution = raw.get("resolution")
+    if resolution is not None and not _positive_number(resolution):
+        rule = f"resolution {resolution!r} must be a positive number (amounts are rounded to its multiples)"
+        raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+    control = raw.get("control")
+    if control is not None:
+        control = _require(raw, "control", str, file=file)
+        if not _NAME.match(control) or control in RESERVED_COLUMNS or control in reserved:
+            rule = (f"control {control!r} must be lower-case letters, digits and '_' and not a feature, a sensitive "
+                    f"attribute or one of {', '.join(RESERVED_COLUMNS)}")
+            raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+    return {"unit": unit, "favourable": favourable,
+            "resolution": None if resolution is None else float(resolution), "control": control}
+
+
+def _multiclass_fields(raw: dict[str, Any], *, file: str, reserved: set[str]) -> dict[str, Any]:
+    entries = _require(raw, "classes", list, file=file)
+    classes = []
+    for index, entry in enumerate(entries):
+        where = f"classes[{index}]"
+        if not isinstance(entry, dict):
+            raise ValidationError(MANIFEST_TYPE.format(file=file, field=where, expected="a table", got=entry))
+        name = _require(entry, "name", str, file=f"{file}: {where}")
+        if not _NAME.match(name):
+            rule = f"{where}.name {name!r} must be lower-case letters, digits and '_'"
+            raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+        item = {"name": name, "label": _require(entry, "label", str, file=f"{file}: {where}")}
+        if "value" in entry:
+            value = entry["value"]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise ValidationError(MANIFEST_TYPE.format(file=file, field=f"{where}.value", expected="a number",
+                                                           got=value))
+            item["value"] = float(value)
+        classes.append(item)
+    if len(classes) < 2:
+        raise ValidationError(MANIFEST_RULE.format(file=file, rule="classes must list at least two offers"))
+    names = [item["name"] for item in classes]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        rule = f"classes names must be unique; repeated: {', '.join(duplicates)}"
+        raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+    valued = [item["name"] for item in classes if "value" in item]
+    if valued and len(valued) < len(classes):
+        missing = ", ".join(item["name"] for item in classes if "value" not in item)
+        rule = f"classes {missing} have no value but {', '.join(valued)} do: give every offer a value, or none"
+        raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+    value_unit = raw.get("value_unit")
+    if value_unit is not None:
+        value_unit = _require(raw, "value_unit", str, file=file)
+        if not valued:
+            rule = "value_unit is given but no class has a value"
+            raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+    return {"classes": classes, "value_unit": value_unit}
+
+
+def _capacity_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _ranking_fields(raw: dict[str, Any], *, file: str, reserved: set[str]) -> dict[str, Any]:
+    table = raw.get("ranking", {})
+    if not isinstance(table, dict):
+        raise ValidationError(MANIFEST_TYPE.format(file=file, field="ranking", expected="a table", got=table))
+    capacity = table.get("capacity")
+    if isinstance(capacity, dict):
+        bad = {team: k for team, k in capacity.items() if not _capacity_number(k)}
+        if not capacity or bad:
+            rule = MANIFEST_CAPACITY.format(got=bad or capacity)
+            raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+        capacity = dict(capacity)
+    elif capacity is not None and not _capacity_number(capacity):
+        raise ValidationError(MANIFEST_RULE.format(file=file, rule=MANIFEST_CAPACITY.format(got=capacity)))
+    lists = table.get("lists", ["team"])
+    if (not isinstance(lists, list) or not lists or any(key not in RANKING_LISTS for key in lists)
+            or len(set(lists)) < len(lists)):
+        rule = f"[ranking] lists {lists!r} must be distinct columns out of {', '.join(RANKING_LISTS)}"
+        raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+    if isinstance(capacity, dict) and lists != ["team"]:
+        rule = "[ranking] capacity per team needs lists = [\"team\"]; give one k for lists keyed by other columns"
+        raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+    return {"ranking": {"capacity": capacity, "lists": list(lists)}}
+
+
+_OUTCOME_READERS = {
+    "binary": _binary_fields, "continuous": _continuous_fields, "multiclass": _multiclass_fields,
+    "ranking": _ranking_fields,
+}
+
+
 def validate_manifest(raw: dict[str, Any], *, file: str) -> dict[str, Any]:
     """Check a parsed manifest and return it normalised.
 
@@ -147,10 +278,12 @@ def validate_manifest(raw: dict[str, Any], *, file: str) -> dict[str, Any]:
     if not _ID.match(model_id):
         rule = f"id {model_id!r} must be 2-63 lower-case letters, digits, '-' or '_'"
         raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
-    threshold = _require(raw, "threshold", (int, float), file=file)
-    if not (math.isfinite(threshold) and 0 < threshold < 1):
-        rule = f"threshold {threshold!r} must lie strictly between 0 and 1"
-        raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+    outcome = _choice(raw, "outcome", OUTCOMES, file=file) if "outcome" in raw else "binary"
+    for field, owner in _OUTCOME_FIELDS.items():
+        if field in raw and owner != outcome:
+            rule = MANIFEST_OUTCOME_FIELD.format(field=field, owner=owner, outcome=outcome)
+            raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+    threshold = _threshold(raw, outcome=outcome, file=file)
     features = _named_entries(raw, "features", file=file)
     if not features:
         raise ValidationError(MANIFEST_RULE.format(file=file, rule="features must list at least one feature"))
@@ -173,6 +306,11 @@ def validate_manifest(raw: dict[str, Any], *, file: str) -> dict[str, Any]:
     if not isinstance(artifact, dict):
         raise ValidationError(MANIFEST_TYPE.format(file=file, field="artifact", expected="a table", got=artifact))
     kind = _choice(artifact, "kind", ARTIFACT_KINDS, file=f"{file}: [artifact]")
+    if outcome != "binary" and kind != "none":
+        raise ValidationError(MANIFEST_RULE.format(file=file, rule=MANIFEST_OUTCOME_ARTIFACT.format(
+            outcome=outcome, kind=kind)))
+    taken = feature_names | {s["name"] for s in sensitive}
+    outcome_fields = _OUTCOME_READERS[outcome](raw, file=file, reserved=taken)
     impact = _require(raw, "impact_assessment", dict, file=file)
     for field in IMPACT_FIELDS:
         _require(impact, field, list if field == "data_categories" else str, file=f"{file}: [impact_assessment]")
@@ -184,7 +322,9 @@ def validate_manifest(raw: dict[str, Any], *, file: str) -> dict[str, Any]:
         "owner": _require(raw, "owner", str, file=file),
         "team": _require(raw, "team", str, file=file),
         "risk_tier": _choice(raw, "risk_tier", RISK_TIERS, file=file),
-        "threshold": float(threshold),
+        "outcome": outcome,
+        "threshold": threshold,
+        **outcome_fields,
         "consent_purpose": _require(raw, "consent_purpose", str, file=file),
         "description": str(raw.get("description", "")),
         "features": features,
@@ -194,6 +334,27 @@ def validate_manifest(raw: dict[str, Any], *, file: str) -> dict[str, Any]:
         "impact_assessment": {field: impact[field] for field in IMPACT_FIELDS},
         "contact": str(raw.get("contact", raw["owner"])),
     }
+
+
+def outcome_of(manifest: dict[str, Any]) -> str:
+    """The model's outcome type; manifests stored before outcomes existed are binary."""
+    return manifest.get("outcome", "binary")
+
+
+def stored_form(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest as the registry stores and hashes it.
+
+    A binary manifest is stored without ``outcome``, so it hashes
+    exactly as before outcomes existed and re-registering an old version still matches.
+    """
+    if outcome_of(manifest) == "binary":
+        return {key: value for key, value in manifest.items() if key != "outcome"}
+    return manifest
+
+
+def with_defaults(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored manifest read back, with ``outcome`` filled in (the inverse of :func:`stored_form`)."""
+    return {**stored, "outcome": outcome_of(stored)} if "outcome" not in stored else stored
 
 
 def feature_names(manifest: dict[str, Any]) -> list[str]:
@@ -215,6 +376,8 @@ def _toml_value(value: Any) -> str:
         return json.dumps(value)  # a JSON string is a valid TOML basic string
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):  # an inline table, such as a ranking's capacity per team
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
@@ -222,15 +385,18 @@ def manifest_toml(document: dict[str, Any]) -> str:
     """Write a manifest document (values, tables, arrays of tables) as TOML text.
 
     The inverse of reading a manifest for the shapes manifests use; the demo and the
-    benchmarks write their manifests with it.
+    benchmarks write their manifests with it.  ``None`` (an optional field left out, as a
+    read manifest holds it) is not written.
     """
     head, tail = [], []
     for key, value in document.items():
+        if value is None:
+            continue
         if isinstance(value, dict):
-            tail += ["", f"[{key}]", *(f"{k} = {_toml_value(v)}" for k, v in value.items())]
+            tail += ["", f"[{key}]", *(f"{k} = {_toml_value(v)}" for k, v in value.items() if v is not None)]
         elif isinstance(value, list) and value and isinstance(value[0], dict):
             for item in value:
-                tail += ["", f"[[{key}]]", *(f"{k} = {_toml_value(v)}" for k, v in item.items())]
+                tail += ["", f"[[{key}]]", *(f"{k} = {_toml_value(v)}" for k, v in item.items() if v is not None)]
         else:
             head.append(f"{key} = {_toml_value(value)}")
     return "\n".join(head + tail) + "\n"

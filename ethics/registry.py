@@ -26,7 +26,7 @@ from ethics.errors import (
     PermissionDenied,
     ValidationError,
 )
-from ethics.manifest import feature_names, read_manifest
+from ethics.manifest import feature_names, read_manifest, stored_form, with_defaults
 from ethics.weeks import iso, utcnow
 
 SUSPENDED = (
@@ -82,7 +82,7 @@ def register_model(
         scorer = artifacts.parse_artifact(data, kind=kind, file=str(artifact_path))
         artifacts.check_features(scorer, feature_names(manifest), file=str(artifact_path))
     sha = artifacts.sha256_bytes(data) if data is not None else None
-    manifest_json = store.to_json(manifest)
+    manifest_json = store.to_json(stored_form(manifest))
     manifest_sha = artifacts.sha256_bytes(manifest_json.encode())
     model_id, version = manifest["id"], manifest["version"]
 
@@ -114,7 +114,9 @@ def register_model(
             {
                 "model_id": model_id,
                 "version": version,
-                "threshold": manifest["threshold"],
+                # The column predates outcomes and is NOT NULL; 0.0 stands for "no threshold" (the manifest
+                # holds None) for outcomes that are not cut at one: continuous, multiclass, a ranking without one.
+                "threshold": manifest["threshold"] if manifest["threshold"] is not None else 0.0,
                 "artifact_kind": kind,
                 "artifact_sha256": sha,
                 "artifact_file": relative,
@@ -223,7 +225,7 @@ def list_versions(db: store.Database, model_id: str) -> list[dict[str, Any]]:
     """A model's versions, oldest first, each with its parsed manifest."""
     rows = store.list_rows(db, store.VERSIONS, "model_id = ?", [model_id], order_by="id")
     for row in rows:
-        row["manifest"] = json.loads(row["manifest_json"])
+        row["manifest"] = with_defaults(json.loads(row["manifest_json"]))
     return rows
 
 

@@ -23,7 +23,7 @@ from ethics import aggregates, audit, consent, datasets, drift, explain, fairnes
 from ethics import policy as rules
 from ethics import results as contract
 from ethics.errors import NO_DATA_FOR_WEEK, NO_SNAPSHOT, UNKNOWN_SNAPSHOT, NotFound, ValidationError
-from ethics.manifest import feature_names, sensitive_names
+from ethics.manifest import feature_names, outcome_of, sensitive_names
 from ethics.store import json_number
 from ethics.weeks import iso, parse_week, utcnow, week_of
 
@@ -40,6 +40,12 @@ def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+OUTCOME_NOT_EVALUATED = (
+    "Model {model_id!r} {version}: outcome {outcome!r} is registered and its data imports, but snapshots evaluate "
+    "binary models only in this version."
+)
 
 
 def take_snapshot(
@@ -85,12 +91,16 @@ def take_snapshot(
     NotFound
         Unknown model or version.
     ValidationError
-        No evaluation set or scoring batch for the week.
+        No evaluation set or scoring batch for the week, or a model whose outcome is not binary
+        (:data:`OUTCOME_NOT_EVALUATED`).
     """
     moment = now or utcnow()
     week = parse_week(week or week_of(moment))
     version_row = _version_for_week(db, model_id, version, week)
     manifest = version_row["manifest"]
+    if outcome_of(manifest) != "binary":
+        raise ValidationError(OUTCOME_NOT_EVALUATED.format(model_id=model_id, version=version_row["version"],
+                                                           outcome=outcome_of(manifest)))
     inputs: dict[str, Any] = {"artifact_sha256": version_row["artifact_sha256"]}
     frames: dict[str, pd.DataFrame] = {}
     found_rows: dict[str, dict[str, Any]] = {}
