@@ -321,29 +321,10 @@ def validate_rows(
     required = [*ID_COLUMNS, *features, *sensitive, *(["label"] if kind == "eval" else [])]
     if scored:
         required.append("score")
-    for column in required:
-        if column not in raw.columns:
-            raise ValidationError(COLUMN_MISSING.format(file=file, column=column))
     allowed = set(required) | {"score"} | ({"scored_at"} if kind == "scores" else set())
-    for column in raw.columns:
-        if column not in allowed:
-            raise ValidationError(
-                COLUMN_EXTRA.format(
-                    file=file, column=column, model_id=manifest["id"], version=manifest["version"]
-                )
-            )
-    out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
-    for column in ID_COLUMNS:
-        out[column] = _text_column(raw[column], file=file, column=column, required=True)
-    _refuse_duplicates(out["lead_id"], file=file)
-    for column in features:
-        out[column] = _number_column(raw[column], file=file, column=column)
+    out = _identified_rows(raw, manifest=manifest, required=required, allowed=allowed, file=file)
     for column in sensitive:
-        values = raw[column]
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            out[column] = values.to_numpy(dtype="float64", na_value=np.nan)
-        else:
-            out[column] = _text_column(values, file=file, column=column, required=False)
+        out[column] = _attribute_column(raw[column], file=file, column=column)
     if kind == "eval":
         out["label"] = _label_column(raw["label"], file=file)
     if "score" in raw.columns:
@@ -374,21 +355,8 @@ def _validate_outcome_rows(raw: pd.DataFrame, *, manifest: dict[str, Any], kind:
     required = [*ID_COLUMNS, *features, *sensitive, *extra, *(["label"] if kind == "eval" else [])]
     if outcome == "ranking" and manifest["ranking"]["capacity"] is None and CAPACITY_COLUMN not in raw.columns:
         raise ValidationError(RANKING_NO_CAPACITY.format(file=file))
-    for column in required:
-        if column not in raw.columns:
-            raise ValidationError(COLUMN_MISSING.format(file=file, column=column))
     allowed = set(required) | ({CAPACITY_COLUMN} if outcome == "ranking" else set())
-    for column in raw.columns:
-        if column not in allowed:
-            raise ValidationError(
-                COLUMN_EXTRA.format(file=file, column=column, model_id=manifest["id"], version=manifest["version"])
-            )
-    out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
-    for column in ID_COLUMNS:
-        out[column] = _text_column(raw[column], file=file, column=column, required=True)
-    _refuse_duplicates(out["lead_id"], file=file)
-    for column in features:
-        out[column] = _number_column(raw[column], file=file, column=column)
+    out = _identified_rows(raw, manifest=manifest, required=required, allowed=allowed, file=file)
     attributes = [*sensitive, *([manifest["control"]] if outcome == "continuous" and manifest["control"] else [])]
     for column in attributes:
         out[column] = _attribute_column(raw[column], file=file, column=column)
@@ -435,10 +403,31 @@ def _check_list_capacities(out: pd.DataFrame, *, ranking: dict[str, Any], file: 
                                                           teams=", ".join(per_team)))
 
 
-def _attribute_column(values: pd.Series, *, file: str, column: str) -> pd.Series:
+def _identified_rows(
+    raw: pd.DataFrame, *, manifest: dict[str, Any], required: list[str], allowed: set[str], file: str
+) -> pd.DataFrame:
+    """The columns every outcome checks the same way: none missing or unexpected, the ids, unique leads, features."""
+    for column in required:
+        if column not in raw.columns:
+            raise ValidationError(COLUMN_MISSING.format(file=file, column=column))
+    for column in raw.columns:
+        if column not in allowed:
+            raise ValidationError(
+                COLUMN_EXTRA.format(file=file, column=column, model_id=manifest["id"], version=manifest["version"])
+            )
+    out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
+    for column in ID_COLUMNS:
+        out[column] = _text_column(raw[column], file=file, column=column, required=True)
+    _refuse_duplicates(out["lead_id"], file=file)
+    for column in feature_names(manifest):
+        out[column] = _number_column(raw[column], file=file, column=column)
+    return out
+
+
+def _attribute_column(values: pd.Series, *, file: str, column: str) -> np.ndarray | pd.Series:
     """A sensitive attribute (or a continuous model's control): numbers stay numbers, anything else is text."""
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return pd.Series(values.to_numpy(dtype="float64", na_value=np.nan), index=values.index)
+        return values.to_numpy(dtype="float64", na_value=np.nan)
     return _text_column(values, file=file, column=column, required=False)
 
 
