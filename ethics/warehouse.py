@@ -127,14 +127,11 @@ def duckdb_statistics(
     """
     import duckdb
 
-    config = {"memory_limit": memory_limit, "threads": int(threads)}
-    if temp_directory is not None:
-        config["temp_directory"] = str(temp_directory)
     attributes = sensitive_names(manifest)
     frames = []
-    with duckdb.connect(config=config) as connection:
+    with _duckdb(memory_limit=memory_limit, threads=threads, temp_directory=temp_directory) as connection:
         for dataset, path in paths.items():
-            relation = f"read_parquet('{_literal(str(path))}')"
+            relation = _parquet(path)
             try:
                 names = [row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
                 _check_source(names, dataset=dataset, attributes=attributes, file=Path(path).name)
@@ -142,8 +139,7 @@ def duckdb_statistics(
                                  consent="consent_status" in names, team="team" in names)
                 frames.append(connection.execute(sql).df())
             except duckdb.Error as exc:
-                reason = str(exc).splitlines()[0]
-                raise ValidationError(SOURCE_MISSING.format(file=Path(path).name, reason=reason)) from None
+                raise _unreadable(path, exc) from None
     return aggregates.normalize(pd.concat(frames, ignore_index=True), attributes=attributes)
 
 
@@ -454,13 +450,29 @@ def duckdb_cells(
     """
     import duckdb
 
-    config = {"memory_limit": memory_limit, "threads": int(threads)}
-    if temp_directory is not None:
-        config["temp_directory"] = str(temp_directory)
-    sql = render_cells_sql(kind, source=f"read_parquet('{_literal(str(path))}')", **options)
-    with duckdb.connect(config=config) as connection:
+    sql = render_cells_sql(kind, source=_parquet(path), **options)
+    with _duckdb(memory_limit=memory_limit, threads=threads, temp_directory=temp_directory) as connection:
         try:
             return connection.execute(sql).df()
         except duckdb.Error as exc:
-            reason = str(exc).splitlines()[0]
-            raise ValidationError(SOURCE_MISSING.format(file=Path(path).name, reason=reason)) from None
+            raise _unreadable(path, exc) from None
+
+
+def _duckdb(*, memory_limit: str, threads: int, temp_directory: Path | None) -> Any:
+    """An in-memory DuckDB connection bounded in memory and threads, spilling to ``temp_directory``."""
+    import duckdb
+
+    config = {"memory_limit": memory_limit, "threads": int(threads)}
+    if temp_directory is not None:
+        config["temp_directory"] = str(temp_directory)
+    return duckdb.connect(config=config)
+
+
+def _parquet(path: Path | str) -> str:
+    """The DuckDB relation reading a Parquet file or glob."""
+    return f"read_parquet('{_literal(str(path))}')"
+
+
+def _unreadable(path: Path | str, exc: Exception) -> ValidationError:
+    """A DuckDB error on the rows as the one message naming the file."""
+    return ValidationError(SOURCE_MISSING.format(file=Path(path).name, reason=str(exc).splitlines()[0]))
