@@ -28,10 +28,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ethics import artifacts, datasets, registry, store
+from ethics import artifacts, datasets, outcomes, registry, store
 from ethics.errors import COLUMN_MISSING, FILE_EMPTY, ValidationError
 from ethics.fairness import MISSING_GROUP, band_names, binned_auc, groupings
-from ethics.manifest import sensitive_names
+from ethics.manifest import outcome_of, sensitive_names
 from ethics.spreadsheet import FORMULA_PREFIXES
 from ethics.store import json_number
 from ethics.weeks import parse_week
@@ -543,12 +543,23 @@ def import_aggregates(
     ------
     ValidationError
         Naming the file, row and column of the first problem; nothing is written.
+
+    A continuous, multiclass or ranking model's statistics are its engine's cells
+    (``outcomes.row_cells``; the SQL of ``python -m ethics sql``) with a ``dataset`` column
+    and optional ``team`` and ``consent_status``; the engine checks them.
     """
     path = Path(path)
     version_row = registry.get_version(db, model_id, version)
     week = parse_week(week)
     datasets.refuse_existing(db, file=path.name, kind=KIND, model_id=model_id, version=version, week=week)
     raw = datasets.read_table(path)
+    if outcome_of(version_row["manifest"]) != "binary":
+        if raw.empty:
+            raise ValidationError(FILE_EMPTY.format(file=path.name))
+        cells = outcomes.check_cells(raw, manifest=version_row["manifest"], file=path.name)
+        return datasets.store_frame(
+            db, cells, file=path.name, source_sha=artifacts.sha256_file(path), kind=KIND, version_row=version_row,
+            week=week, home=home, actor=actor, now=now, rows=int(pd.to_numeric(cells["leads"]).sum()))
     statistics = validate(raw, manifest=version_row["manifest"], threshold=version_row["threshold"], file=path.name)
     return datasets.store_frame(
         db, statistics, file=path.name, source_sha=artifacts.sha256_file(path), kind=KIND,

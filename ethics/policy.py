@@ -246,3 +246,14 @@ def drift_light(drift: Mapping[str, Any] | None) -> dict[str, str]:
     moved = [c for c in columns if c["status"] == status]
     names = ", ".join(f"{c['column']} PSI {c['psi']:.2f}" for c in moved[:3])
     return {"status": status, "reason": f"moved since {drift['reference_week']}: {names}"}
+
+
+def for_model(policy: Mapping[str, Any], model_id: str) -> dict[str, Any]:
+    """The policy one model is judged by: its ``[models."<id>"]`` tables merged over the global ones.
+
+    The result has no ``models`` table: it is what a snapshot of the model records as the policy in force.
+    """
+    merged = {key: value for key, value in policy.items() if key != "models"}
+    for table, values in policy.get("models", {}).get(model_id, {}).items():
+        merged[table] = {**merged.get(table, {}), **values}
+    return merged

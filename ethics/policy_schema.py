@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ethics import drift
+from ethics import continuous, drift, multiclass, ranking
 from ethics.errors import ValidationError
 from ethics.fairness import DISPARITIES
 from ethics.policy import THRESHOLD_KEYS, describe_threshold
@@ -92,6 +92,12 @@ class Table:
 
     entries: Mapping[str, Number | Flag | Threshold | Table]
     noun: str = "key"
+    #: The rule of every entry not named in ``entries`` (a table keyed by model ids); None refuses them.
+    each: Table | None = None
+
+    def rule(self, key: str) -> Number | Flag | Threshold | Table | None:
+        """The rule of entry ``key``, or None for an entry the table does not know."""
+        return self.entries.get(key, self.each)
 
 
 SHARE = Number(low=0, high=1, note="a share")
@@ -100,10 +106,28 @@ COUNT = Number(low=1, integer=True)
 # both lie in [0, 1].
 _DISPARITY = Threshold(limit=SHARE, example="{ fail_below = 0.8 }")
 
+# A disparity of amounts is in the model's unit (or a ratio, or a KS statistic): any number ≥ 0.
+_AMOUNT = Threshold(limit=Number(low=0), example="{ warn_above = 0.5, fail_above = 1.0 }")
+
+
+def _disparities(names: Mapping[str, Any], rule: Threshold) -> Table:
+    return Table({name: rule for name in names}, noun="metric")
+
+
+# What a model's own table in [policy.models."<model id>"] may set: its thresholds, over the global ones.
+_MODEL = Table({
+    "fairness": _disparities(DISPARITIES, _DISPARITY),
+    "continuous": _disparities(continuous.DISPARITIES, _AMOUNT),
+    "multiclass": _disparities(multiclass.DISPARITIES, _AMOUNT),
+    "ranking": _disparities(ranking.DISPARITIES, _DISPARITY),
+})
+
 POLICY = Table({
     "min_group_size": COUNT,
     "review_every_days": COUNT,
-    "fairness": Table({name: _DISPARITY for name in DISPARITIES}, noun="metric"),
+    "amount_quantile": Number(low=0, high=1, open_low=True, open_high=True, note="p of the overall quantile"),
+    **_MODEL.entries,
+    "models": Table({}, noun="model", each=_MODEL),
     "bootstrap": Table({
         # At least 1: the policy always asks for intervals (fairness.assess takes 0 to skip them, for tests).
         "resamples": COUNT,
@@ -199,7 +223,7 @@ def describe_policy(policy: Mapping[str, Any]) -> list[str]:
 
 def _lines(table: Table, values: Mapping[str, Any], *, prefix: str) -> Iterator[str]:
     for key, value in values.items():
-        rule = table.entries[key]
+        rule = table.rule(key)
         if isinstance(rule, Table):
             yield from _lines(rule, value, prefix=f"{prefix}[{key}] ")
         elif isinstance(rule, Threshold):
@@ -243,7 +267,7 @@ def _check(rule: Number | Flag | Threshold | Table, value: Any, *, path: tuple[s
 
 def _check_table(table: Table, values: Mapping[str, Any], *, path: tuple[str, ...], file: str) -> None:
     for key, value in values.items():
-        rule = table.entries.get(key)
+        rule = table.rule(key)
         if rule is None:
             raise ValidationError(_unknown(table, key, value, path=path, file=file))
         _check(rule, value, path=path, key=key, file=file)

@@ -40,6 +40,37 @@ class Performance(TypedDict):
     calibration: NotRequired[list[dict[str, Any]]]
 
 
+class AmountSummary(TypedDict, total=False):
+    """A continuous model's data set: rows, mean amount and, with realised values, the errors (in its unit)."""
+
+    rows: int
+    mean: float | None
+    mean_realised: float | None
+    mae: float | None
+    mean_residual: float | None
+    rmse: float | None
+
+
+class OfferSummary(TypedDict, total=False):
+    """A next-best-offer model's data set: rows, each offer's share and, with true offers, the accuracy."""
+
+    rows: int
+    offer_shares: dict[str, float | None]
+    accuracy: float | None
+
+
+class CallListSummary(TypedDict, total=False):
+    """A call list worked to capacity: rows, leads called, their share, exposure; with labels precision, recall."""
+
+    rows: int
+    called: int
+    selection_rate: float | None
+    exposure: float | None
+    precision_at_capacity: float | None
+    recall_at_capacity: float | None
+    base_rate: float | None
+
+
 class Scoring(TypedDict):
     """The scoring batch at the threshold."""
 
@@ -139,15 +170,29 @@ class Consent(TypedDict, total=False):
 
 
 class Results(TypedDict, total=False):
-    """A snapshot's results; each area is present when the week's data allowed it."""
+    """A snapshot's results; each area is present when the week's data allowed it.
+
+    ``performance`` and ``scoring`` are :class:`Performance` and :class:`Scoring` for a binary
+    model, and the summary of its type otherwise (:class:`AmountSummary`,
+    :class:`OfferSummary`, :class:`CallListSummary`).  Groupings of a continuous model carry
+    ``unit``, ``favourable``, ``quantile`` and, with a control, ``strata``; of a multiclass
+    model each group's ``offers`` and per-offer metrics (offer → value), and ``independence``.
+    """
 
     schema_version: int
     outcome: Outcome
     threshold: float
+    unit: str
+    favourable: Literal["higher", "lower"]
+    control: str | None
+    offers: list[dict[str, Any]]
+    value_unit: str | None
+    capacity: int | dict[str, int] | None
+    lists: list[str]
     source: dict[str, Source]
     rows: dict[str, int]
-    performance: Performance
-    scoring: Scoring
+    performance: Performance | AmountSummary | OfferSummary | CallListSummary
+    scoring: Scoring | AmountSummary | OfferSummary | CallListSummary
     fairness: dict[str, list[GroupingResult]]
     verdicts: list[Verdict]
     sampling: list[dict[str, Any]]
@@ -160,7 +205,7 @@ class Results(TypedDict, total=False):
 _SECTIONS: dict[str, type | tuple[type, ...]] = {
     "threshold": (int, float), "source": dict, "rows": dict, "performance": dict, "scoring": dict,
     "fairness": dict, "verdicts": list, "sampling": list, "drift": dict, "explanations": dict, "consent": dict,
-    "consent_counts": dict,
+    "consent_counts": dict, "unit": str, "offers": list, "lists": list,
 }
 
 

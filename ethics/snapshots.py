@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethics import aggregates, audit, consent, datasets, drift, explain, fairness, lights, registry, store
+from ethics import aggregates, audit, consent, datasets, drift, explain, fairness, lights, outcomes, registry, store
 from ethics import policy as rules
 from ethics import results as contract
 from ethics.errors import NO_DATA_FOR_WEEK, NO_SNAPSHOT, UNKNOWN_SNAPSHOT, NotFound, ValidationError
@@ -40,12 +40,6 @@ def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
-
-
-OUTCOME_NOT_EVALUATED = (
-    "Model {model_id!r} {version}: outcome {outcome!r} is registered and its data imports, but snapshots evaluate "
-    "binary models only in this version."
-)
 
 
 def take_snapshot(
@@ -91,16 +85,14 @@ def take_snapshot(
     NotFound
         Unknown model or version.
     ValidationError
-        No evaluation set or scoring batch for the week, or a model whose outcome is not binary
-        (:data:`OUTCOME_NOT_EVALUATED`).
+        No evaluation set or scoring batch for the week.
     """
     moment = now or utcnow()
     week = parse_week(week or week_of(moment))
     version_row = _version_for_week(db, model_id, version, week)
     manifest = version_row["manifest"]
-    if outcome_of(manifest) != "binary":
-        raise ValidationError(OUTCOME_NOT_EVALUATED.format(model_id=model_id, version=version_row["version"],
-                                                           outcome=outcome_of(manifest)))
+    outcome = outcome_of(manifest)
+    policy = rules.for_model(policy, model_id)
     inputs: dict[str, Any] = {"artifact_sha256": version_row["artifact_sha256"]}
     frames: dict[str, pd.DataFrame] = {}
     found_rows: dict[str, dict[str, Any]] = {}
@@ -114,7 +106,8 @@ def take_snapshot(
     found = datasets.find_dataset(db, model_id, version=version_row["version"], kind=aggregates.KIND, week=week)
     if found:
         inputs[aggregates.KIND] = {"dataset_id": found["id"], "sha256": found["parquet_sha256"], "rows": found["rows"]}
-        statistics = aggregates.parts(datasets.read_rows(found, home=home))
+        stored = datasets.read_rows(found, home=home)
+        statistics = aggregates.parts(stored) if outcome == "binary" else outcomes.split_cells(stored)
     if not frames and not statistics:
         raise ValidationError(NO_DATA_FOR_WEEK.format(model_id=model_id, week=week))
     purpose = manifest.get("consent_purpose")
@@ -140,7 +133,7 @@ def take_snapshot(
             if states:  # what only the rows can tell: customers to route, fairness on consented rows
                 results["consent"].update(consent_from_rows(frames, states, manifest=manifest, policy=policy,
                                                             assessed=results.get("fairness", {})))
-    if "scores" in cells:
+    if "scores" in cells and outcome == "binary":  # score PSI on fixed bins of [0, 1]: a probability's
         drift_inputs = _score_drift(db, version_row, cells["scores"], home=home, policy=policy)
         if drift_inputs is not None:
             inputs["drift_reference"], results["drift"] = drift_inputs
@@ -151,7 +144,7 @@ def take_snapshot(
                     policy=policy.get("drift", {}).get("psi", DEFAULT_PSI))
                 results["drift"]["note"] = ("score on fixed bins (as from aggregates); features on the "
                                             "reference's quantile bins, from rows")
-    results = contract.stamp(results)
+    results = contract.stamp(results, outcome=outcome)
     content = {
         "model_id": model_id,
         "version": version_row["version"],
@@ -219,6 +212,8 @@ def consent_from_rows(
     """
     scores = frames["scores"]
     routed = scores.loc[states["scores"]["objected"].to_numpy(), "customer_id"].nunique()
+    if outcome_of(manifest) != "binary":  # consented-only fairness is recomputed for yes/no decisions only
+        return {"source": "rows", "human_routing": int(routed)}
     consented = {kind: frame[consent.covered(states[kind])] for kind, frame in frames.items()}
     # A data set without a single consented row has no fairness to recompute.
     fair = fairness_results({k: f for k, f in consented.items() if len(f)}, manifest=manifest, policy=policy)
@@ -288,7 +283,11 @@ def week_cells(
     bands = {a["name"]: a["bands"] for a in manifest["sensitive_attributes"] if a.get("bands")}
     cells = dict(statistics)
     for kind, frame in frames.items():
-        if kind not in cells:
+        if kind in cells:
+            continue
+        if outcome_of(manifest) != "binary":
+            cells[kind] = outcomes.row_cells(frame, manifest=manifest, kind=kind)
+        else:
             cells[kind] = aggregates.from_rows(frame, attributes=sensitive_names(manifest), bands=bands,
                                                threshold=manifest["threshold"], dataset=kind, by_team=True)
     return {kind: cells[kind] for kind in datasets.KINDS if kind in cells}
@@ -312,22 +311,24 @@ def evaluate(
     statistics = statistics or {}
     cells = week_cells(frames, manifest=manifest, statistics=statistics) if cells is None else cells
     results: dict[str, Any] = {
-        "threshold": manifest["threshold"],
         "source": {kind: aggregates.KIND if kind in statistics else "rows" for kind in cells},
         "rows": {kind: int(part["leads"].sum()) for kind, part in cells.items()},
     }
+    if statistics and not frames:
+        results["explanations"] = {"status": "unavailable", "reason": NOT_AT_SCALE}
+    consent_counts = {kind: aggregates.consent_counts(part, attributes=sensitive_names(manifest))
+                      for kind, part in cells.items()}
+    if any(consent_counts.values()):
+        results["consent_counts"] = consent_counts
+    if outcome_of(manifest) != "binary":
+        return results | outcomes.assess_week(cells, manifest=manifest, policy=policy)
+    results["threshold"] = manifest["threshold"]
     if "eval" in cells:
         results["performance"] = aggregates.performance(cells["eval"]) | {"auc_source": "cells"}
         if "eval" not in statistics:
             results["performance"] |= {"auc": exact_auc(frames["eval"]), "auc_source": "rows"}
     if "scores" in cells:
         results["scoring"] = aggregates.scoring(cells["scores"])
-    if statistics and not frames:
-        results["explanations"] = {"status": "unavailable", "reason": NOT_AT_SCALE}
-    consent = {kind: aggregates.consent_counts(part, attributes=sensitive_names(manifest))
-               for kind, part in cells.items()}
-    if any(consent.values()):
-        results["consent_counts"] = consent
     results.update(fairness_results(frames, manifest=manifest, policy=policy, statistics=statistics))
     return results
 

@@ -124,19 +124,30 @@ def test_shipped_defaults_validate_and_hold_every_table_and_key_of_the_schema():
     assert policy_schema.validate_settings(defaults, file="default.toml") == defaults["policy"]
     policy, schema = defaults["policy"], policy_schema.POLICY.entries
     assert set(policy) == set(schema)
-    # Fairness metrics are optional (only those listed are judged); every other key has its default there.
+    # Disparity thresholds are optional (only those listed are judged) and models have none by default;
+    # every other key has its default there.
+    judged = ("fairness", "continuous", "multiclass", "ranking")
     for name, rule in schema.items():
-        if isinstance(rule, policy_schema.Table) and name != "fairness":
+        if isinstance(rule, policy_schema.Table) and name not in (*judged, "models"):
             assert set(policy[name]) == set(rule.entries), name
     assert set(policy["fairness"]) == {"demographic_parity_ratio", "equalized_odds_difference"}
+    assert set(policy["continuous"]) == {"mean_ratio", "ks"}  # unit-free: differences are set per model
+    assert set(policy["ranking"]) == {"demographic_parity_ratio", "exposure_ratio"}
+    assert policy["models"] == {}
 
 
 DEFAULT_LINES = [
     "# ethics/default.toml",
     "min_group_size = 30",
     "review_every_days = 7",
+    "amount_quantile = 0.5",
     "[fairness] demographic_parity_ratio = fail below 0.8, warn below 0.9",
     "[fairness] equalized_odds_difference = warn above 0.1, fail above 0.2",
+    "[continuous] mean_ratio = fail below 0.8, warn below 0.9",
+    "[continuous] ks = warn above 0.1, fail above 0.2",
+    "[multiclass] demographic_parity_ratio = fail below 0.8, warn below 0.9",
+    "[ranking] demographic_parity_ratio = fail below 0.8, warn below 0.9",
+    "[ranking] exposure_ratio = fail below 0.8, warn below 0.9",
     "[bootstrap] resamples = 1000",
     "[bootstrap] confidence = 0.95",
     "[bootstrap] seed = 0",

@@ -6,10 +6,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ethics import datasets, registry, snapshots
+from ethics import datasets, registry
 from ethics.errors import ValidationError
 from ethics.manifest import manifest_toml, read_manifest, validate_manifest
-from tests.conftest import EXAMPLES, WEEK, default_policy, state_of
+from tests.conftest import EXAMPLES, WEEK, state_of
 
 BASE = tomllib.loads((EXAMPLES / "manifest.toml").read_text())
 SCORES_ONLY = {"artifact": {"kind": "none"}}
@@ -248,16 +248,3 @@ def test_good_outcome_import_stores_the_rows(register, load, home, doc, columns,
     assert dataset["rows"] == len(frame) == 6
     assert {key: frame[key].iloc[0] for key in stored} == stored
 
-
-def test_snapshot_refuses_a_model_that_is_not_binary(db, register, load, home, now):
-    model = register(CONTINUOUS)
-    load(model, lambda f: f.assign(**MONEY))
-    before = state_of(home)
-    with pytest.raises(ValidationError) as caught:
-        snapshots.take_snapshot(db, model_id=model["model_id"], week=WEEK, home=home, policy=default_policy(),
-                                actor="t", now=now)
-    assert str(caught.value) == snapshots.OUTCOME_NOT_EVALUATED.format(
-        model_id="continuous-model", version="1.0.0", outcome="continuous")
-    assert "outcome 'continuous' is registered and its data imports, but snapshots evaluate binary models only" \
-        in str(caught.value)
-    assert state_of(home) == before

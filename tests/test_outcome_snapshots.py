@@ -1,0 +1,229 @@
+"""Snapshots of amounts, offers and call lists: rows and imported cells give the same results, checked independently."""
+
+import tomllib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ethics import aggregates, datasets, outcomes, registry, snapshots, store
+from ethics.errors import ValidationError
+from ethics.manifest import manifest_toml
+from ethics.policy import for_model
+from tests.conftest import EXAMPLES, WEEK, default_policy, state_of
+
+BASE = tomllib.loads((EXAMPLES / "manifest.toml").read_text())
+N = 1200
+FEATURES = ("minutes_watched", "questions_asked", "company_employees", "region_code")
+AGES = np.array(["18-24", "25-34", "35-44", "45-54", "55+"], dtype=object)
+OFFERS = [{"name": "bundle", "label": "Bundle", "value": 120.0}, {"name": "upgrade", "label": "Upgrade", "value": 80.0},
+          {"name": "trial", "label": "Free trial", "value": 20.0}, {"name": "none", "label": "No offer", "value": 0.0}]
+
+
+def document(outcome: str, **fields) -> dict:
+    doc = {key: value for key, value in BASE.items() if key not in ("threshold", "artifact")}
+    return doc | {"id": f"{outcome}-model", "outcome": outcome, "artifact": {"kind": "none"}, **fields}
+
+
+DOCUMENTS = {
+    "continuous": document("continuous", unit="% discount", resolution=0.5, control="deal_band"),
+    "multiclass": document("multiclass", classes=OFFERS, value_unit="EUR"),
+    "ranking": document("ranking", ranking={"capacity": {"north": 40, "south": 25}}),
+}
+
+
+def rows(outcome: str, kind: str, seed: int = 0) -> pd.DataFrame:
+    """Rows of one outcome type with a gap for the oldest customers."""
+    rng = np.random.default_rng(seed + (kind == "eval"))
+    age = rng.choice(AGES, N)
+    old = age == "55+"
+    frame = pd.DataFrame({
+        "lead_id": [f"{kind[0]}{i:05d}" for i in range(N)], "customer_id": [f"C{i % 700:05d}" for i in range(N)],
+        "team": rng.choice(["north", "south"], N), **{f: rng.integers(1, 9, N) for f in FEATURES},
+        "sex": rng.choice(["female", "male"], N), "age_band": age,
+    })
+    if outcome == "continuous":
+        frame["deal_band"] = rng.choice(["small", "large"], N)
+        frame["score"] = np.round((rng.normal(8, 2, N) - 2.0 * old) * 2) / 2
+        if kind == "eval":
+            frame["label"] = np.round(frame["score"] + rng.normal(0, 1, N), 1)
+    elif outcome == "multiclass":
+        shares = np.where(old[:, None], [0.1, 0.2, 0.3, 0.4], [0.3, 0.3, 0.2, 0.2])
+        picks = (shares.cumsum(axis=1) > rng.random(N)[:, None]).argmax(axis=1)
+        frame["offer"] = np.array([o["name"] for o in OFFERS], dtype=object)[picks]
+        if kind == "eval":
+            frame["label"] = np.array([o["name"] for o in OFFERS], dtype=object)[rng.integers(0, 4, N)]
+    else:
+        frame["score"] = np.round(np.clip(rng.beta(2, 3, N) - 0.15 * old, 0, 1), 4)
+        if kind == "eval":
+            frame["label"] = (rng.random(N) < frame["score"]).astype(int)
+    return frame
+
+
+@pytest.fixture
+def policy():
+    found = default_policy()
+    found["models"] = {"continuous-model": {"continuous": {"mean_difference": {"warn_above": 0.5, "fail_above": 1.0}}}}
+    return found
+
+
+def _register(db, home, tmp_path, outcome, now):
+    path = tmp_path / f"{outcome}.toml"
+    path.write_text(manifest_toml(DOCUMENTS[outcome]))
+    return registry.register_model(db, path, home=home, actor="t", now=now)
+
+
+def _import_rows(db, home, tmp_path, model, outcome, now):
+    for kind in ("eval", "scores"):
+        path = tmp_path / f"{outcome}-{kind}.csv"
+        rows(outcome, kind).to_csv(path, index=False)
+        datasets.import_dataset(db, path, kind=kind, model_id=model["model_id"], version=model["version"], week=WEEK,
+                                home=home, actor="t", now=now)
+
+
+def _fresh(tmp_path, name):
+    home = tmp_path / name
+    home.mkdir()
+    db = store.open_db(home / "ethics.db")
+    store.migrate(db)
+    return db, home
+
+
+@pytest.mark.parametrize("outcome", list(DOCUMENTS))
+def test_rows_and_imported_cells_give_identical_results(tmp_path, outcome, policy, now):
+    db, home = _fresh(tmp_path, "rows")
+    model = _register(db, home, tmp_path, outcome, now)
+    _import_rows(db, home, tmp_path, model, outcome, now)
+    from_rows = snapshots.take_snapshot(db, model_id=model["model_id"], week=WEEK, home=home, policy=policy,
+                                        actor="t", now=now)["results"]
+    # The same rows reduced where the data lives: cells with the consent state each lead had (none here).
+    manifest = model["manifest"]
+    cells = pd.concat([outcomes.row_cells(datasets.validate_rows(rows(outcome, kind), manifest=manifest, kind=kind,
+                                                                 file="x", scored=True).assign(consent_status="none"),
+                                          manifest=manifest, kind=kind) for kind in ("eval", "scores")])
+    path = tmp_path / "cells.parquet"
+    cells.to_parquet(path, index=False)
+    db2, home2 = _fresh(tmp_path, "cells")
+    model2 = _register(db2, home2, tmp_path, outcome, now)
+    aggregates.import_aggregates(db2, path, model_id=model2["model_id"], version=model2["version"], week=WEEK,
+                                 home=home2, actor="t", now=now)
+    from_cells = snapshots.take_snapshot(db2, model_id=model["model_id"], week=WEEK, home=home2, policy=policy,
+                                         actor="t", now=now)["results"]
+    assert from_rows["outcome"] == from_cells["outcome"] == outcome
+    assert from_rows["source"] == {"eval": "rows", "scores": "rows"}
+    assert from_cells["source"] == {"eval": "aggregates", "scores": "aggregates"}
+    for section in ("fairness", "verdicts", "performance", "scoring", "rows", "consent_counts"):
+        assert from_rows[section] == from_cells[section], section
+    assert {k: v for k, v in from_rows["consent"].items() if k not in ("human_routing", "source")} == \
+        {k: v for k, v in from_cells["consent"].items() if k not in ("human_routing", "source")}
+    assert from_rows["verdicts"] and all(v["sentence"] for v in from_rows["verdicts"])
+
+
+@pytest.fixture
+def snapshot_of(db, home, tmp_path, policy, now):
+    def take(outcome):
+        model = _register(db, home, tmp_path, outcome, now)
+        _import_rows(db, home, tmp_path, model, outcome, now)
+        return snapshots.take_snapshot(db, model_id=model["model_id"], week=WEEK, home=home, policy=policy,
+                                       actor="t", now=now)
+    return take
+
+
+def _grouping(results, data, name):
+    return next(g for g in results["fairness"][data] if g["grouping"] == name)
+
+
+def test_continuous_snapshot_matches_pandas_and_judges_the_gap_in_its_unit(db, snapshot_of):
+    snap = snapshot_of("continuous")
+    results = snap["results"]
+    frame = rows("continuous", "scores")
+    means = frame.groupby("age_band")["score"].mean()
+    grouping = _grouping(results, "scores", "age_band")
+    assert {g["group"]: g["mean"] for g in grouping["groups"]} == pytest.approx(means.to_dict(), abs=1e-12)
+    entry = grouping["disparities"]["mean_difference"]
+    assert entry["judged_value"] == pytest.approx(means.max() - means.min(), abs=1e-12)
+    assert entry["worst_group"] == "55+"
+    verdict = next(v for v in results["verdicts"]
+                   if v["data"] == "scores" and v["grouping"] == "age_band" and v["metric"] == "mean_difference")
+    assert verdict["status"] == "fail" and verdict["unit"] == "% discount"
+    assert verdict["sentence"].startswith("Customers with Age band 55+ get on average ")
+    assert "% discount less than customers with Age band" in verdict["sentence"]
+    assert verdict["sentence"].endswith("; policy: at most 1.00, warn above 0.50.")
+    assert snap["policy"]["continuous"]["mean_difference"] == {"warn_above": 0.5, "fail_above": 1.0}
+    assert "models" not in snap["policy"]
+    evaluation = rows("continuous", "eval")
+    assert results["performance"]["mae"] == pytest.approx(
+        (evaluation["score"] - evaluation["label"]).abs().mean(), abs=1e-12)
+    assert results["unit"] == "% discount" and results["control"] == "deal_band"
+    assert {s["stratum"] for s in grouping["strata"]} == {"small", "large"}
+    assert results["explanations"]["status"] == "unavailable"
+    assert snapshots.verify_snapshot(db, snap["id"])
+
+
+def test_multiclass_snapshot_matches_a_crosstab(snapshot_of):
+    results = snapshot_of("multiclass")["results"]
+    frame = rows("multiclass", "scores")
+    shares = pd.crosstab(frame["age_band"], frame["offer"], normalize="index")
+    grouping = _grouping(results, "scores", "age_band")
+    for group in grouping["groups"]:
+        assert group["selection_rate"] == pytest.approx(shares.loc[group["group"]].to_dict(), abs=1e-12)
+    values = {o["name"]: o["value"] for o in OFFERS}
+    expected = (shares * pd.Series(values)).sum(axis=1)
+    assert {g["group"]: g["expected_value"] for g in grouping["groups"]} == pytest.approx(expected.to_dict(),
+                                                                                           abs=1e-9)
+    assert results["performance"]["accuracy"] == pytest.approx(
+        (rows("multiclass", "eval")["offer"] == rows("multiclass", "eval")["label"]).mean(), abs=1e-12)
+    fails = [v for v in results["verdicts"] if v["grouping"] == "age_band" and v["data"] == "scores"]
+    assert fails and fails[0]["status"] == "fail" and fails[0]["sentence"].startswith("Leads with Age band 55+: ")
+
+
+def test_ranking_snapshot_matches_a_plain_loop_over_each_teams_list(snapshot_of):
+    results = snapshot_of("ranking")["results"]
+    frame = rows("ranking", "scores")
+    capacity = {"north": 40, "south": 25}
+    called = pd.Series(False, index=frame.index)
+    exposure = pd.Series(0.0, index=frame.index)
+    for team, part in frame.groupby("team"):
+        ordered = sorted(part.index, key=lambda i: (-part.loc[i, "score"], i))
+        for rank, index in enumerate(ordered, start=1):
+            called[index] = rank <= capacity[team]
+            exposure[index] = 1 / np.log2(1 + rank)
+    grouping = _grouping(results, "scores", "age_band")
+    rates = called.groupby(frame["age_band"]).mean()
+    exposures = exposure.groupby(frame["age_band"]).mean()
+    for group in grouping["groups"]:
+        assert group["selection_rate"] == pytest.approx(rates[group["group"]], abs=1e-12)
+        assert group["exposure"] == pytest.approx(exposures[group["group"]], abs=1e-12)
+    assert results["scoring"]["called"] == 65 and results["capacity"] == capacity
+
+
+def test_policy_of_a_model_overrides_the_global_table_only_for_that_model(policy):
+    assert for_model(policy, "continuous-model")["continuous"] == {
+        **policy["continuous"], "mean_difference": {"warn_above": 0.5, "fail_above": 1.0}}
+    assert for_model(policy, "other")["continuous"] == policy["continuous"]
+
+
+@pytest.mark.parametrize(
+    "outcome, change, message",
+    [
+        ("continuous", lambda c: c.assign(value="a lot"), "cells.csv (evaluation set): column 'value', row 1: "),
+        ("multiclass", lambda c: c.assign(offer="gold"),
+         "cells.csv (evaluation set): column 'offer', row 1: 'gold' is not one of the model's offers"),
+        ("ranking", lambda c: c.drop(columns=["selected"]), "cells.csv (evaluation set): "),
+        ("ranking", lambda c: c.assign(dataset="train"),
+         "cells.csv, row 1, column 'dataset': 'train' is not eval or scores."),
+    ],
+)
+def test_bad_imported_cells_are_refused_with_the_file_and_write_nothing(db, home, tmp_path, now, outcome, change,
+                                                                       message):
+    model = _register(db, home, tmp_path, outcome, now)
+    frame = datasets.validate_rows(rows(outcome, "eval"), manifest=model["manifest"], kind="eval", file="x",
+                                   scored=True)
+    path = tmp_path / "cells.csv"
+    change(outcomes.row_cells(frame, manifest=model["manifest"], kind="eval")).to_csv(path, index=False)
+    before = state_of(home)
+    with pytest.raises(ValidationError) as caught:
+        aggregates.import_aggregates(db, path, model_id=model["model_id"], version=model["version"], week=WEEK,
+                                     home=home, actor="t", now=now)
+    assert str(caught.value).startswith(message)
+    assert state_of(home) == before
