@@ -469,3 +469,57 @@ def flat_groups(grouping: Mapping[str, Any]) -> list[dict[str, Any]]:
                 row[key] = value
         rows.append(row)
     return rows
+
+
+# -- headline figures ----------------------------------------------------------------------------
+
+_PERCENT, _NUMBER, _COUNT = "{:.1%}", "{:.3f}", "{:,.0f}"
+
+#: Per outcome type and data set kind: (key in the summary, label, format; "{unit}" is the model's unit).
+HEADLINES: dict[str, dict[str, tuple[tuple[str, str, str], ...]]] = {
+    "binary": {
+        "eval": (("accuracy", "Accuracy", _PERCENT), ("auc", "AUC", _NUMBER), ("base_rate", "Base rate", _PERCENT),
+                 ("selection_rate", "Selected at threshold", _PERCENT), ("rows", "Labelled rows", _COUNT)),
+        "scores": (("rows", "Leads scored", _COUNT), ("mean_score", "Mean score", _NUMBER),
+                   ("selection_rate", "Selected at threshold", _PERCENT)),
+    },
+    "continuous": {
+        "eval": (("mae", "Mean absolute error ({unit})", "{:.2f}"),
+                 ("mean_residual", "Mean residual, prediction − realised ({unit})", "{:+.2f}"),
+                 ("rmse", "Root mean squared error ({unit})", "{:.2f}"), ("mean", "Mean decided ({unit})", "{:.2f}"),
+                 ("mean_realised", "Mean realised ({unit})", "{:.2f}"), ("rows", "Rows with a realised value", _COUNT)),
+        "scores": (("rows", "Decisions", _COUNT), ("mean", "Mean decided ({unit})", "{:.2f}")),
+    },
+    "multiclass": {
+        "eval": (("accuracy", "Best offer made", _PERCENT), ("rows", "Labelled rows", _COUNT)),
+        "scores": (("rows", "Leads offered", _COUNT),),
+    },
+    "ranking": {
+        "eval": (("precision_at_capacity", "Precision at capacity", _PERCENT),
+                 ("recall_at_capacity", "Recall at capacity", _PERCENT), ("base_rate", "Base rate", _PERCENT),
+                 ("selection_rate", "Called at capacity", _PERCENT), ("rows", "Labelled rows", _COUNT)),
+        "scores": (("rows", "Leads listed", _COUNT), ("called", "Leads called (within capacity)", _COUNT),
+                   ("selection_rate", "Called at capacity", _PERCENT), ("exposure", "Mean exposure", _NUMBER)),
+    },
+}
+
+
+def headline(results: Mapping[str, Any], kind: str) -> list[dict[str, str]]:
+    """The headline figures of a snapshot's evaluation set (``"eval"``) or scoring batch (``"scores"``).
+
+    One producer for the Model page's metrics, the PDF's performance section, the model
+    card and the CLI: ``[{"label": ..., "value": ...}]`` in the model's unit, with each
+    offer's share for a next-best-offer model.  Empty when the snapshot has no such data.
+    """
+    summary = results.get("performance" if kind == "eval" else "scoring")
+    if not summary:
+        return []
+    outcome = results.get("outcome", "binary")
+    unit = results_unit(results)
+    figures = [{"label": label.format(unit=unit), "value": "—" if summary.get(key) is None
+                else pattern.format(summary[key])}
+               for key, label, pattern in HEADLINES[outcome][kind] if key in summary]
+    offers = {offer["name"]: offer["label"] for offer in results.get("offers", [])}
+    figures += [{"label": f"Offered {offers.get(name, name)}", "value": "—" if share is None else f"{share:.1%}"}
+                for name, share in summary.get("offer_shares", {}).items()]
+    return figures
