@@ -229,10 +229,18 @@ def _version_manifest(model_id: str, version: str) -> dict[str, Any]:
 @click.option("--team", is_flag=True, help="The rows carry the sales team (consent coverage per team).")
 @_requires("operate_data")
 def sql(model_id: str, version: str, dataset: str, source: str, consent: bool, team: bool) -> None:
-    """Print the statistics SQL of a model version, to run on Spark or a warehouse."""
-    from ethics import warehouse
+    """Print the statistics SQL of a model version, to run on Spark or a warehouse.
 
-    click.echo(warehouse.render_sql(_version_manifest(model_id, version), dataset=dataset,  # type: ignore[arg-type]
+    For a continuous, multiclass or ranking model it prints its cells SQL (no team or consent keys).
+    """
+    from ethics import warehouse
+    from ethics.manifest import outcome_of
+
+    manifest = _version_manifest(model_id, version)
+    if outcome_of(manifest) != "binary":
+        click.echo(warehouse.render_outcome_sql(manifest, dataset=dataset, source=source))
+        return
+    click.echo(warehouse.render_sql(manifest, dataset=dataset,  # type: ignore[arg-type]
                                     source=source, consent=consent, team=team))
 
 
@@ -256,12 +264,18 @@ def aggregate(model_id: str, version: str, eval_file: Path | None, scores_file: 
     paths = {k: v for k, v in (("eval", eval_file), ("scores", scores_file)) if v is not None}
     if not paths:
         raise ValidationError("aggregate: give --eval FILE, --scores FILE or both.")
+    from ethics.manifest import outcome_of
+
     options = {"memory_limit": memory_limit, "threads": threads} if engine == "duckdb" else {}
-    statistics = warehouse.compute_statistics(paths, manifest=_version_manifest(model_id, version), engine=engine,
-                                              **options)
+    manifest = _version_manifest(model_id, version)
+    if outcome_of(manifest) != "binary":
+        statistics = warehouse.outcome_cells(paths, manifest=manifest, engine=engine, **options)
+        leads = int(statistics["leads"].sum())
+    else:
+        statistics = warehouse.compute_statistics(paths, manifest=manifest, engine=engine, **options)
+        leads = int(statistics.groupby("dataset")["dataset_leads"].first().sum())
     aggregates.write_parquet(statistics, out)
-    click.echo(f"wrote {len(statistics):,} cells describing "
-               f"{int(statistics.groupby('dataset')['dataset_leads'].first().sum()):,} leads to {out}")
+    click.echo(f"wrote {len(statistics):,} cells describing {leads:,} leads to {out}")
 
 
 @cli.command()

@@ -17,7 +17,7 @@ import pandas as pd
 from ethics import aggregates
 from ethics.errors import COLUMN_MISSING, ValidationError
 from ethics.fairness import MISSING_GROUP, band_names
-from ethics.manifest import sensitive_names
+from ethics.manifest import outcome_of, sensitive_names
 
 SQL_DIR = Path(__file__).parent / "sql"
 TEMPLATE = SQL_DIR / "statistics.sql"
@@ -412,6 +412,61 @@ def render_cells_sql(kind: str, **options: Any) -> str:
     if kind not in RENDERERS:
         raise ValidationError(UNKNOWN_KIND.format(kind=kind, kinds=", ".join(CELL_KINDS)))
     return RENDERERS[kind](**options)
+
+
+def cells_options(manifest: Mapping[str, Any], *, dataset: str) -> dict[str, Any]:
+    """The cells renderer's options for a non-binary model version's manifest and one dataset kind.
+
+    A ranking whose manifest gives k per team reads the rows' ``capacity`` column (one k
+    per list): the SQL knows no team table.
+    """
+    outcome = outcome_of(dict(manifest))
+    options: dict[str, Any] = {"attributes": sensitive_names(manifest),
+                               "bands": {a["name"]: a["bands"] for a in manifest["sensitive_attributes"]
+                                         if a.get("bands")}}
+    labelled = dataset == "eval"
+    if outcome == "continuous":
+        return options | {"outcome": "score", "label": "label" if labelled else None,
+                          "control": manifest.get("control"), "resolution": manifest.get("resolution")}
+    if outcome == "multiclass":
+        return options | {"labelled": labelled}
+    capacity = manifest["ranking"]["capacity"]
+    return options | {"labelled": labelled, "lists": manifest["ranking"]["lists"],
+                      "capacity": capacity if isinstance(capacity, int) else None}
+
+
+def render_outcome_sql(manifest: Mapping[str, Any], *, dataset: str, source: str = "scored_leads") -> str:
+    """The cells SQL of a non-binary model version for one dataset kind, with its ``dataset`` column.
+
+    What ``python -m ethics sql`` prints for such a model; its output imports with
+    ``python -m ethics import aggregates`` (checked by :func:`ethics.outcomes.check_cells`).
+    """
+    inner = render_cells_sql(outcome_of(dict(manifest)), source=source, **cells_options(manifest, dataset=dataset))
+    return f"SELECT '{_literal(dataset)}' AS dataset, cells.*\nFROM (\n{inner.rstrip().rstrip(';')}\n) AS cells\n"
+
+
+def outcome_cells(
+    paths: dict[str, Path], *, manifest: Mapping[str, Any], engine: str = "pandas", **options: Any
+) -> pd.DataFrame:
+    """The cells of a non-binary model's row files (``{"eval": path, "scores": path}``), with ``dataset``.
+
+    ``pandas`` reads the rows and reduces them as a snapshot does (:func:`ethics.outcomes.row_cells`);
+    ``duckdb`` streams Parquet through the same SQL a warehouse runs.
+    """
+    from ethics import outcomes
+    from ethics.datasets import read_table
+
+    if engine not in ENGINES:
+        raise ValidationError(UNKNOWN_ENGINE.format(engine=engine, engines=", ".join(ENGINES)))
+    parts = []
+    for dataset, path in paths.items():
+        if engine == "pandas":
+            parts.append(outcomes.row_cells(read_table(Path(path)), manifest=manifest, kind=dataset))
+        else:
+            cells = duckdb_cells(outcome_of(dict(manifest)), path, **options,
+                                 **cells_options(manifest, dataset=dataset))
+            parts.append(cells.assign(dataset=dataset))
+    return pd.concat(parts, ignore_index=True)
 
 
 def duckdb_cells(
