@@ -538,8 +538,11 @@ def _at_rank(cum: np.ndarray, rank: np.ndarray) -> np.ndarray:
     return np.argmax(cum > rank[..., None], axis=-1)
 
 
-def _quantile(counts: np.ndarray, values: np.ndarray, p: float) -> np.ndarray:
+def quantile_of_counts(counts: np.ndarray, values: np.ndarray, p: float | np.ndarray) -> np.ndarray:
     """``np.quantile(rows, p)`` (linear method) from value counts along the last axis, step by step as numpy.
+
+    ``values`` are sorted ascending; ``counts`` are the rows per value (drift cuts amounts at
+    the reference's quantiles with it too).
 
     numpy takes the order statistics around the virtual index ``(n - 1) * p`` and
     interpolates with ``_lerp``, which counts back from the upper one when the weight is
@@ -619,7 +622,7 @@ def _bootstrap(
         drawn = rng.multinomial(totals.astype(np.int64), proportions, size=(size, strata * groups))
         counts = drawn.reshape(size, strata, groups, width).astype(np.float64)
         sums = {name: np.einsum("rsgv,sgv->rsg", counts, mean) for name, mean in means.items()}
-        q = _quantile(counts.sum(axis=(1, 2)), cells.values, quantile)
+        q = quantile_of_counts(counts.sum(axis=(1, 2)), cells.values, quantile)
         overall.append(_metrics(counts.sum(axis=1), {k: v.sum(axis=1) for k, v in sums.items()}, cells.values, q))
         if cells.strata is not None:
             by_stratum.append(_metrics(counts, sums, cells.values, q[:, None]))
@@ -770,7 +773,7 @@ def _assess(
                                                        groups=", ".join(cells.groups)))
     position = None if reference is None else cells.groups.index(reference)
     sums = {name: total.sum(axis=-1) for name, total in cells.sums.items()}
-    q = _quantile(cells.counts.sum(axis=(0, 1)), cells.values, quantile)
+    q = quantile_of_counts(cells.counts.sum(axis=(0, 1)), cells.values, quantile)
     overall = _metrics(cells.counts.sum(axis=0), {k: v.sum(axis=0) for k, v in sums.items()}, cells.values, q)
     boot = _bootstrap(cells, resamples=resamples, quantile=quantile, rng=rng)
     options = {"labelled": bool(sums), "min_group_size": min_group_size, "reference": position,

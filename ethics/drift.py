@@ -196,6 +196,69 @@ def histogram_report(
     }
 
 
+def counts_report(
+    reference: pd.Series, current: pd.Series, *, column: str, policy: Mapping[str, Any], bins: int = DEFAULT_BINS
+) -> dict[str, Any]:
+    """PSI of one column from its counts per value (cells carry counts, not rows), as :func:`drift_report` on rows.
+
+    A numeric column with more than ``bins`` distinct reference values is cut at the
+    reference's quantiles, exactly as :func:`psi` cuts rows (the quantiles are computed
+    from the counts); otherwise it is compared value by value, unseen current values in one
+    extra bin.
+
+    Parameters
+    ----------
+    reference, current : pandas.Series
+        Rows per value (the index), e.g. leads per amount or per offer.
+    column : str
+    policy : mapping
+        ``{"warn_above": 0.1, "fail_above": 0.25}``.
+    bins : int, default=10
+
+    Returns
+    -------
+    dict
+        As a :func:`drift_report` row (means of numeric columns included).
+    """
+    from ethics.continuous import quantile_of_counts
+
+    warn_above, fail_above = _thresholds(policy)
+    _check_bins(bins)
+    ref, cur = (counts[counts > 0].groupby(level=0).sum().sort_index() for counts in (reference, current))
+    for which, counts in (("reference", ref), ("current", cur)):
+        if counts.sum() <= 0:
+            raise ValidationError(SAMPLE_EMPTY.format(which=which))
+    numeric = pd.api.types.is_numeric_dtype(ref.index) and pd.api.types.is_numeric_dtype(cur.index)
+    if numeric and len(ref) > bins:
+        values = ref.index.to_numpy(dtype=np.float64)
+        edges = np.unique([float(quantile_of_counts(ref.to_numpy(dtype=np.float64), values, p))
+                           for p in np.linspace(0.0, 1.0, bins + 1)])
+        inner = edges[1:-1]
+        ref_counts, cur_counts = (
+            np.bincount(np.searchsorted(inner, counts.index.to_numpy(dtype=np.float64), side="right"),
+                        weights=counts.to_numpy(dtype=np.float64), minlength=inner.size + 1)
+            for counts in (ref, cur))
+    else:
+        categories = ref.index.union(cur.index, sort=False)
+        ref_counts = ref.reindex(categories, fill_value=0).to_numpy(dtype=np.float64)
+        cur_counts = cur.reindex(categories, fill_value=0).to_numpy(dtype=np.float64)
+        unseen = ref_counts == 0
+        if unseen.any():  # every current value unseen in the reference shares one bin, as on rows
+            ref_counts = np.append(ref_counts[~unseen], 0.0)
+            cur_counts = np.append(cur_counts[~unseen], cur_counts[unseen].sum())
+    value = json_number(_index(ref_counts, cur_counts))
+    return {
+        "column": column, "psi": value, "status": status_for(value, warn_above=warn_above, fail_above=fail_above),
+        "reference_mean": _counted_mean(ref) if numeric else None,
+        "current_mean": _counted_mean(cur) if numeric else None, "reference_rows": int(ref.sum()),
+        "current_rows": int(cur.sum()),
+    }
+
+
+def _counted_mean(counts: pd.Series) -> float | None:
+    return json_number(float((counts.index.to_numpy(dtype=np.float64) * counts.to_numpy()).sum() / counts.sum()))
+
+
 def status_for(value: float, *, warn_above: float, fail_above: float) -> Status:
     """Traffic light of one PSI value; a value exactly at a threshold is not above it.
 

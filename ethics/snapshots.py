@@ -133,7 +133,7 @@ def take_snapshot(
             if states:  # what only the rows can tell: customers to route, fairness on consented rows
                 results["consent"].update(consent_from_rows(frames, states, manifest=manifest, policy=policy,
                                                             assessed=results.get("fairness", {})))
-    if "scores" in cells and outcome == "binary":  # score PSI on fixed bins of [0, 1]: a probability's
+    if "scores" in cells:
         drift_inputs = _score_drift(db, version_row, cells["scores"], home=home, policy=policy)
         if drift_inputs is not None:
             inputs["drift_reference"], results["drift"] = drift_inputs
@@ -142,8 +142,9 @@ def take_snapshot(
                 results["drift"]["columns"] += drift.drift_report(
                     datasets.read_rows(reference, home=home), frames["scores"], columns=feature_names(manifest),
                     policy=policy.get("drift", {}).get("psi", DEFAULT_PSI))
-                results["drift"]["note"] = ("score on fixed bins (as from aggregates); features on the "
-                                            "reference's quantile bins, from rows")
+                results["drift"]["note"] = (("score on fixed bins (as from aggregates)" if outcome == "binary"
+                                             else results["drift"]["note"])
+                                            + "; features on the reference's quantile bins, from rows")
     results = contract.stamp(results, outcome=outcome)
     content = {
         "model_id": model_id,
@@ -230,29 +231,50 @@ def consent_from_rows(
     }
 
 
+#: The column of a non-binary model's cells whose distribution drifts (a call list's cells carry no score).
+DRIFT_COLUMNS = {"continuous": "value", "multiclass": "offer"}
+DRIFT_NAMES = {"value": "amount", "offer": "offer"}
+
+
 def _score_drift(
     db: store.Database, version_row: dict[str, Any], current: pd.DataFrame, *, home: Path, policy: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """Score drift of this week's cells against the version's earliest scoring data (rows or aggregates).
+    """Drift of this week's cells against the version's earliest scoring data (rows or aggregates).
 
-    Both sides are score histograms on the cells' fixed bins, whatever they came from, so a
-    snapshot from rows and one from statistics of the same rows give the same PSI.
+    A binary model's score is compared on the cells' fixed bins, whatever they came from,
+    so a snapshot from rows and one from statistics of the same rows give the same PSI.
+    An amount or an offer is compared from its counts per value (:func:`drift.counts_report`),
+    again the same from rows and from imported cells; a call list has no drift here.
     """
+    manifest = version_row["manifest"]
+    outcome = outcome_of(manifest)
+    if outcome != "binary" and outcome not in DRIFT_COLUMNS:
+        return None
+    thresholds = policy.get("drift", {}).get("psi", DEFAULT_PSI)
     found = datasets.list_datasets(db, version_row["model_id"], version=version_row["version"])
     for reference in (row for row in found if row["kind"] in ("scores", aggregates.KIND)):
         stored = datasets.read_rows(reference, home=home)
-        if reference["kind"] == "scores":
-            histogram = np.bincount(aggregates.score_bins(stored["score"].to_numpy()), minlength=aggregates.BINS)
-        elif "scores" in aggregates.parts(stored):
-            histogram = aggregates.histogram(aggregates.parts(stored)["scores"])
+        if outcome != "binary":
+            cells = (outcomes.row_cells(stored, manifest=manifest, kind="scores") if reference["kind"] == "scores"
+                     else outcomes.split_cells(stored).get("scores"))
+            if cells is None:
+                continue
+            column = DRIFT_COLUMNS[outcome]
+            row = drift.counts_report(cells.groupby(column)["leads"].sum(), current.groupby(column)["leads"].sum(),
+                                      column=DRIFT_NAMES[column], policy=thresholds)
+            note = f"the {DRIFT_NAMES[column]} decided, from its counts per value (cells of rows or imported)"
         else:
-            continue
-        row = drift.histogram_report(histogram, aggregates.histogram(current), column="score",
-                                     policy=policy.get("drift", {}).get("psi", DEFAULT_PSI))
+            if reference["kind"] == "scores":
+                histogram = np.bincount(aggregates.score_bins(stored["score"].to_numpy()), minlength=aggregates.BINS)
+            elif "scores" in aggregates.parts(stored):
+                histogram = aggregates.histogram(aggregates.parts(stored)["scores"])
+            else:
+                continue
+            row = drift.histogram_report(histogram, aggregates.histogram(current), column="score", policy=thresholds)
+            note = "score only, fixed bins: aggregates carry score histograms, not features"
         return ({"dataset_id": reference["id"], "sha256": reference["parquet_sha256"], "week": reference["week"],
                  "kind": reference["kind"]},
-                {"reference_week": reference["week"], "columns": [row],
-                 "note": "score only, fixed bins: aggregates carry score histograms, not features"})
+                {"reference_week": reference["week"], "columns": [row], "note": note})
     return None
 
 

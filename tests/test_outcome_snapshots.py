@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ethics import aggregates, datasets, outcomes, registry, snapshots, store, warehouse
+from ethics import aggregates, datasets, drift, outcomes, registry, snapshots, store, warehouse
 from ethics.errors import ValidationError
 from ethics.manifest import manifest_toml
 from ethics.policy import for_model
@@ -265,3 +265,27 @@ def test_bad_imported_cells_are_refused_with_the_file_and_write_nothing(db, home
                                      home=home, actor="t", now=now)
     assert str(caught.value).startswith(message)
     assert state_of(home) == before
+
+
+@pytest.mark.parametrize("outcome, column", [("continuous", "score"), ("multiclass", "offer")])
+def test_drift_of_the_decision_against_the_first_week_equals_psi_on_the_rows(db, home, tmp_path, policy, now,
+                                                                             outcome, column):
+    model = _register(db, home, tmp_path, outcome, now)
+    weeks = {"2026-W47": rows(outcome, "scores", seed=5), "2026-W48": rows(outcome, "scores", seed=6)}
+    if outcome == "continuous":
+        weeks["2026-W48"]["score"] += 1.5  # a week of bigger discounts
+    else:
+        weeks["2026-W48"]["offer"] = weeks["2026-W48"]["offer"].replace({"trial": "bundle"})
+    for week, frame in weeks.items():
+        path = tmp_path / f"{week}.csv"
+        frame.to_csv(path, index=False)
+        datasets.import_dataset(db, path, kind="scores", model_id=model["model_id"], version=model["version"],
+                                week=week, home=home, actor="t", now=now)
+    found = snapshots.take_snapshot(db, model_id=model["model_id"], week="2026-W48", home=home, policy=policy,
+                                    actor="t", now=now)["results"]["drift"]
+    expected = drift.psi(weeks["2026-W47"][column].to_numpy(), weeks["2026-W48"][column].to_numpy())
+    first = found["columns"][0]
+    assert found["reference_week"] == "2026-W47"
+    assert first["column"] == ("amount" if outcome == "continuous" else "offer")
+    assert first["psi"] == pytest.approx(expected, abs=1e-12) and first["status"] == "fail"
+    assert {c["column"] for c in found["columns"][1:]} == set(FEATURES)  # features from rows, as for binary
