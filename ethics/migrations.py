@@ -376,3 +376,15 @@ def m0010(db: Database) -> None:
     )
     db[REVIEWS].create_index(["snapshot_id"])
     _forbid(db, REVIEWS, "UPDATE", "signed reviews are immutable")
+
+
+@MIGRATIONS(name="0011_versions_threshold_nullable")
+def m0011(db: Database) -> None:
+    # Amounts, offers and call lists without one have no threshold: NULL, not the 0.0 that stood in for it.
+    # SQLite cannot drop NOT NULL in place, so the table is rebuilt (its immutability trigger with it).
+    db.execute(f"DROP TRIGGER IF EXISTS {VERSIONS}_no_update")
+    db[VERSIONS].transform(not_null={"threshold": False})
+    db.execute(
+        f"update {VERSIONS} set threshold = null where json_extract(manifest_json, '$.threshold') is null"
+    )
+    _forbid(db, VERSIONS, "UPDATE", "model versions are immutable")

@@ -114,9 +114,8 @@ def register_model(
             {
                 "model_id": model_id,
                 "version": version,
-                # The column predates outcomes and is NOT NULL; 0.0 stands for "no threshold" (the manifest
-                # holds None) for outcomes that are not cut at one: continuous, multiclass, a ranking without one.
-                "threshold": manifest["threshold"] if manifest["threshold"] is not None else 0.0,
+                # None for outcomes not cut at a threshold: continuous, multiclass, a ranking without one.
+                "threshold": manifest["threshold"],
                 "artifact_kind": kind,
                 "artifact_sha256": sha,
                 "artifact_file": relative,

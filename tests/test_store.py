@@ -21,6 +21,7 @@ def test_fresh_database_ends_with_nothing_pending(fresh_db):
         "0008_consent_privacy",
         "0009_teams_and_incident_scope",
         "0010_reviews_name_their_snapshot",
+        "0011_versions_threshold_nullable",
     ]
 
 
@@ -42,7 +43,7 @@ def test_old_database_is_upgraded(home):
         "0002_consent_events_incidents", "0003_users_sign_ins", "0004_snapshot_summary",
         "0005_audit_log_incident_comments", "0006_reviews", "0007_explanations_overrides",
         "0008_consent_privacy", "0009_teams_and_incident_scope",
-        "0010_reviews_name_their_snapshot"]
+        "0010_reviews_name_their_snapshot", "0011_versions_threshold_nullable"]
     assert db[store.INCIDENTS].exists()
     assert MIGRATIONS.pending(db) == []
 
@@ -137,3 +138,21 @@ def test_reviews_get_the_week_and_version_of_the_snapshot_they_sign(home):
     assert rows == [(1, "2026-W48", "2026-W47", "1.0.0"), (2, "2026-W49", "2026-W48", "1.1.0")]
     with pytest.raises(sqlite3.IntegrityError, match="signed reviews are immutable"):
         db.execute("update reviews set snapshot_week = '2020-W01'")
+
+
+def test_versions_without_a_threshold_get_null_instead_of_the_old_zero(home):
+    """0011 drops NOT NULL from the threshold: versions with the 0.0 stand-in get NULL, and stay immutable."""
+    db = store.open_db(home / "ethics.db")
+    MIGRATIONS.apply(db, stop_before="0011_versions_threshold_nullable")
+    db[store.MODELS].insert({"id": "m1", "name": "n", "purpose": "discount", "team": "t", "risk_tier": "low",
+                             "status": "active", "created_at": "2026-11-20T09:00:00+00:00"})
+    versions = (("1.0.0", '{"threshold": 0.5}'), ("2.0.0", '{"outcome": "continuous", "threshold": null}'))
+    for version, manifest in versions:
+        db[store.VERSIONS].insert({"model_id": "m1", "version": version, "artifact_kind": "none",
+                                   "threshold": 0.5 if "0.5" in manifest else 0.0, "manifest_json": manifest})
+    assert store.migrate(db) == ["0011_versions_threshold_nullable"]
+    assert db.execute("select version, threshold from model_versions order by version").fetchall() == [
+        ("1.0.0", 0.5), ("2.0.0", None)]
+    assert db[store.VERSIONS].indexes[0].unique and db[store.VERSIONS].indexes[0].columns == ["model_id", "version"]
+    with pytest.raises(sqlite3.IntegrityError, match="model versions are immutable"):
+        db.execute("update model_versions set threshold = 0.1")
