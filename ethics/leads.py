@@ -48,6 +48,13 @@ SUSPENDED_OVERRIDE = "Lead {lead_id}: no override. {suspended} There is no decis
 Loader = Callable[[Mapping[str, Any]], pd.DataFrame]
 
 
+NOT_A_SCORE = (
+    "Model {model_id!r} decides {what}, not a yes/no score: the lead lookup explains scores cut at a threshold. "
+    "Its decisions per group are on the Fairness page."
+)
+OUTCOME_WORDS = {"continuous": "an amount", "multiclass": "an offer", "ranking": "a place on a call list"}
+
+
 def decision(score: float, threshold: float) -> str:
     """The model's decision at its threshold: ``selected`` when ``score >= threshold``."""
     return SELECTED if score >= threshold else NOT_SELECTED
@@ -64,11 +71,12 @@ def match_customer(db: store.Database, customer_ids: pd.Series, typed: str) -> n
 
 
 def _snapshot(db: store.Database, model_id: str, snapshot_id: int | None) -> dict[str, Any]:
-    if snapshot_id is None:
-        return snapshots.latest_snapshot(db, model_id)
-    snap = snapshots.get_snapshot(db, snapshot_id)
+    snap = snapshots.latest_snapshot(db, model_id) if snapshot_id is None else snapshots.get_snapshot(db, snapshot_id)
     if snap["model_id"] != model_id:
         raise NotFound(UNKNOWN_SNAPSHOT.format(snapshot_id=snapshot_id))
+    outcome = snap["results"].get("outcome", "binary")
+    if outcome != "binary":
+        raise ValidationError(NOT_A_SCORE.format(model_id=model_id, what=OUTCOME_WORDS[outcome]))
     return snap
 
 

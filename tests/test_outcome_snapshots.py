@@ -289,3 +289,14 @@ def test_drift_of_the_decision_against_the_first_week_equals_psi_on_the_rows(db,
     assert first["column"] == ("amount" if outcome == "continuous" else "offer")
     assert first["psi"] == pytest.approx(expected, abs=1e-12) and first["status"] == "fail"
     assert {c["column"] for c in found["columns"][1:]} == set(FEATURES)  # features from rows, as for binary
+
+
+def test_lead_lookup_says_it_explains_yes_no_scores_only(db, home, snapshot_of):
+    from ethics import leads
+
+    snap = snapshot_of("multiclass")
+    with pytest.raises(ValidationError) as caught:
+        leads.find_leads(db, home=home, model_id=snap["model_id"], query="s00001", team=None)
+    assert str(caught.value) == (
+        "Model 'multiclass-model' decides an offer, not a yes/no score: the lead lookup explains scores cut at a "
+        "threshold. Its decisions per group are on the Fairness page.")
