@@ -213,18 +213,21 @@ def consent_from_rows(
     """
     scores = frames["scores"]
     routed = scores.loc[states["scores"]["objected"].to_numpy(), "customer_id"].nunique()
-    if outcome_of(manifest) != "binary":  # consented-only fairness is recomputed for yes/no decisions only
-        return {"source": "rows", "human_routing": int(routed)}
     consented = {kind: frame[consent.covered(states[kind])] for kind, frame in frames.items()}
     # A data set without a single consented row has no fairness to recompute.
-    fair = fairness_results({k: f for k, f in consented.items() if len(f)}, manifest=manifest, policy=policy)
+    judged = {kind: frame for kind, frame in consented.items() if len(frame)}
+    if outcome_of(manifest) == "binary":
+        fair = fairness_results(judged, manifest=manifest, policy=policy)
+    else:  # a call list of consented leads only is ranked anew: the others would not be called
+        cells = {kind: outcomes.row_cells(frame, manifest=manifest, kind=kind) for kind, frame in judged.items()}
+        fair = outcomes.assess_week(cells, manifest=manifest, policy=policy)
     return {
         "source": "rows",
         "human_routing": int(routed),
         "fairness_consented": {
             "rows": {kind: len(frame) for kind, frame in consented.items()},
-            "verdicts": fair["verdicts"],
-            "sampling": consent.consent_sampling(assessed.get("scores"), fair["fairness"].get("scores"),
+            "verdicts": fair.get("verdicts", []),
+            "sampling": consent.consent_sampling(assessed.get("scores"), fair.get("fairness", {}).get("scores"),
                                                  max_difference=policy.get("sampling", {}).get(
                                                      "max_share_difference", 0.05)),
         },

@@ -114,8 +114,10 @@ def test_rows_and_imported_cells_give_identical_results(tmp_path, outcome, polic
     assert from_cells["source"] == {"eval": "aggregates", "scores": "aggregates"}
     for section in ("fairness", "verdicts", "performance", "scoring", "rows", "consent_counts"):
         assert from_rows[section] == from_cells[section], section
-    assert {k: v for k, v in from_rows["consent"].items() if k not in ("human_routing", "source")} == \
-        {k: v for k, v in from_cells["consent"].items() if k not in ("human_routing", "source")}
+    only_rows = ("human_routing", "source", "fairness_consented")  # customers and consented rows: rows only
+    assert {k: v for k, v in from_rows["consent"].items() if k not in only_rows} == \
+        {k: v for k, v in from_cells["consent"].items() if k not in only_rows}
+    assert from_rows["consent"]["fairness_consented"]["rows"] == {"eval": 0, "scores": 0}  # no consent events here
     assert from_rows["verdicts"] and all(v["sentence"] for v in from_rows["verdicts"])
 
 
@@ -300,3 +302,26 @@ def test_lead_lookup_says_it_explains_yes_no_scores_only(db, home, snapshot_of):
     assert str(caught.value) == (
         "Model 'multiclass-model' decides an offer, not a yes/no score: the lead lookup explains scores cut at a "
         "threshold. Its decisions per group are on the Fairness page.")
+
+
+def test_fairness_on_consented_rows_is_judged_for_amounts_too(db, home, tmp_path, policy, now):
+    from ethics import consent
+
+    granted = [f"C{i:05d}" for i in range(400)]
+    consent.record_events(db, [{"event_id": f"E{i}", "customer_id": c, "purpose": "ai_scoring", "status": "granted",
+                                "source": "crm", "occurred_at": "2026-01-05T09:00:00Z"}
+                               for i, c in enumerate(granted)], source_name="events.csv", actor="t", now=now)
+    model = _register(db, home, tmp_path, "continuous", now)
+    _import_rows(db, home, tmp_path, model, "continuous", now)
+    results = snapshots.take_snapshot(db, model_id=model["model_id"], week=WEEK, home=home, policy=policy,
+                                      actor="t", now=now)["results"]
+    frame = rows("continuous", "scores")
+    kept = frame[frame["customer_id"].isin(granted)]
+    fair = results["consent"]["fairness_consented"]
+    assert fair["rows"]["scores"] == len(kept) == results["consent"]["covered"]
+    verdict = next(v for v in fair["verdicts"]
+                   if v["data"] == "scores" and v["grouping"] == "age_band" and v["metric"] == "mean_difference")
+    means = kept.groupby("age_band")["score"].mean()
+    assert verdict["value"] == pytest.approx(means.max() - means.min(), abs=1e-12)
+    assert {(v["data"], v["grouping"], v["metric"]) for v in fair["verdicts"]} == \
+        {(v["data"], v["grouping"], v["metric"]) for v in results["verdicts"]}
