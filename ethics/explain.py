@@ -263,7 +263,7 @@ def snapshot_explanations(
     previous: Sequence[Mapping[str, Any]] | None = None,
     lead_explanations: bool = True,
 ) -> dict[str, Any]:
-    """``results["explanations"]`` of a snapshot (see CONTRACT.md), writing the per-lead Parquet.
+    """``results["explanations"]`` of a snapshot (``ethics.results.Explanations``), writing the per-lead Parquet.
 
     Parameters
     ----------

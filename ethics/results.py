@@ -140,6 +140,25 @@ class Drift(TypedDict, total=False):
     note: str
 
 
+class Explanations(TypedDict, total=False):
+    """SHAP explanations of the scoring batch (``ethics.explain.snapshot_explanations``).
+
+    ``status`` is ``available`` or ``unavailable`` (then ``reason`` says why: a scores-only
+    model, no scoring batch, only aggregates); ``proxies`` (the proxy check) is there either way.
+    """
+
+    status: Literal["available", "unavailable"]
+    reason: str
+    explainer: str
+    output_space: str
+    base_value: float
+    rows: int
+    additivity_max_error: float
+    importance: list[dict[str, Any]]
+    leads: dict[str, Any] | None
+    proxies: list[dict[str, Any]]
+
+
 class ConsentTeam(TypedDict):
     """Consent coverage of one sales team's leads."""
 
@@ -197,7 +216,7 @@ class Results(TypedDict, total=False):
     verdicts: list[Verdict]
     sampling: list[dict[str, Any]]
     drift: Drift
-    explanations: dict[str, Any]
+    explanations: Explanations
     consent: Consent
     consent_counts: dict[str, list[dict[str, Any]]]
 
