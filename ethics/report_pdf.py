@@ -395,7 +395,7 @@ def write_model_summary(document: Document, row: dict[str, Any], facts: dict[str
         ("Version · week", f"{model['version']} · {facts['week']}"),
         ("Purpose", facts["impact_assessment"]["purpose"]),
         ("Team · risk · owner", f"{model['team']} · {model['risk_tier']} · {model['owner']}"),
-        ("Performance", ", ".join(f"{f['label']} {f['value']}" for f in measured[:SUMMARY_FIGURES])
+        ("Performance", "; ".join(f"{f['label']} {f['value']}" for f in measured[:SUMMARY_FIGURES])
          if measured else "not measured"),
         ("Consent coverage",
          tables.percent(facts["consent"]["coverage"]) if facts["consent"] else tables.NOT_AVAILABLE),

@@ -27,7 +27,7 @@ def percent(value: float | None) -> str:
 
 
 #: How the unit of a disparity or metric reads in a table's "Unit" column (amounts keep the model's unit).
-UNIT_WORDS = {"share": "share (0–1)", "points": "difference of shares (0–1)", "ratio": "ratio", "count": "leads",
+UNIT_WORDS = {"share": "share (0–1)", "points": "difference (0–1)", "ratio": "ratio", "count": "leads",
               "score": "score", "exposure": "exposure (1 / log2(1 + rank))"}
 
 

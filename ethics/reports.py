@@ -248,7 +248,7 @@ def instructions_for_use(facts: dict[str, Any]) -> list[dict[str, str]]:
     answers = {
         "contact": f"{facts['model']['owner']}; contact {facts['model']['contact']}; team {facts['model']['team']}.",
         "purpose": impact["purpose"],
-        "accuracy": (", ".join(f"{f['label']} {f['value']}" for f in measured) + f" on the evaluation set of "
+        "accuracy": ("; ".join(f"{f['label']} {f['value']}" for f in measured) + f" on the evaluation set of "
                      f"{facts['week']}" + (f" at threshold {facts['threshold']}." if facts["outcome"] == "binary"
                                            else ".") if measured
                      else "No labelled evaluation set this week: accuracy is not measured."),
