@@ -35,7 +35,7 @@ from ethics import (
 )
 from ethics.config import Settings, load_policy, load_settings
 from ethics.errors import EthicsError, PermissionDenied, ValidationError
-from ethics.fairness import METRICS
+from ethics.policy import DATA_NAMES
 from ethics.policy_schema import describe_policy
 from ethics.weeks import utcnow
 
@@ -291,6 +291,22 @@ def snapshot(model_id: str, week: str | None, version: str | None) -> None:
         home=settings.home, policy=settings.policy, actor=_actor(),
     )
     click.echo(f"snapshot {row['id']} of {model_id} {row['version']} for {row['week']}: {row['hash']}")
+    _echo_headline(row["results"])
+    verdicts = row["results"].get("verdicts", [])
+    if verdicts:
+        counts = {status: sum(v["status"] == status for v in verdicts) for status in ("fail", "warn", "pass")}
+        click.echo(f"  fairness: {len(verdicts)} verdicts, " + ", ".join(f"{n} {s}" for s, n in counts.items())
+                   + " (python -m ethics fairness --model " + model_id + ")")
+
+
+def _echo_headline(results: dict[str, Any]) -> None:
+    """The headline figures of a snapshot's evaluation set and scoring batch (``outcomes.headline``)."""
+    from ethics import outcomes
+
+    for kind, name in (("eval", "evaluation set"), ("scores", "scoring batch")):
+        figures = outcomes.headline(results, kind)
+        if figures:
+            click.echo(f"  {name}: " + ", ".join(f"{f['label']} {f['value']}" for f in figures))
 
 
 @cli.command()
@@ -308,18 +324,47 @@ def fairness(model_id: str, week: str | None, as_json: bool) -> None:
                    | {"snapshot": snap["hash"], "week": snap["week"], "version": snap["version"]})
     else:
         click.echo(f"{model_id} {snap['version']} {snap['week']} snapshot {snap['hash']}")
-        for verdict in results.get("verdicts", []):
-            click.echo(f"{verdict['status'].upper():<8} {verdict['data']:<7} {verdict['grouping']:<24} "
-                       f"{verdict['metric']:<30} {verdict['sentence']}")
-        for grouping in results.get("fairness", {}).get("eval", []):
-            click.echo(f"\n{grouping['grouping']} (evaluation set)")
-            for group in grouping["groups"]:
-                shown = [f"{spec.label.lower()} {spec.shown.text(group[name])}"
-                         for name, spec in METRICS.items() if spec.in_tables and name in group]
-                click.echo(f"  {group['group']:<28} n={int(group['count']):<7} " + ", ".join(shown)
-                           + ("" if group["judged"] else "  too few to judge"))
+        _echo_fairness(results)
     if any(v["status"] == "fail" for v in results.get("verdicts", [])):
         raise SystemExit(1)
+
+
+def _echo_fairness(results: dict[str, Any]) -> None:
+    """Each verdict's status and sentence, then the groups of the evaluation set (else the scoring batch).
+
+    Every figure in the unit of its metric (``outcomes.metric_views``): shares as percentages,
+    amounts in the model's unit, one column per offer for a next-best-offer model.
+    """
+    from ethics import outcomes
+    from ethics import report_rows as tables
+
+    outcome, unit = results.get("outcome", "binary"), outcomes.results_unit(results)
+    offers = results.get("offers", [])
+    for verdict in results.get("verdicts", []):
+        view = outcomes.disparity_view(outcome, verdict["metric"], unit=unit)
+        click.echo(f"{verdict['status'].upper():<8} {verdict['data']:<7} {verdict['grouping']:<24} "
+                   f"{verdict['metric']:<30} {verdict['sentence']}")
+        click.echo(f"{'':<8} {view.label}: {view.shown.text(verdict['value'])} ({tables.unit_text(view.shown.unit)})")
+    assessed = results.get("fairness", {})
+    data = "eval" if assessed.get("eval") else "scores"
+    views = outcomes.metric_views(outcome, unit=unit, offers=offers)
+    for grouping in assessed.get(data, []):
+        click.echo(f"\n{grouping['grouping']} ({DATA_NAMES[data]})")
+        for group in outcomes.flat_groups(grouping):
+            shown = [f"{tables.lower_first(tables.column_heading(view, outcome=outcome, unit=unit))} "
+                     f"{view.shown.text(group[key])}" for key, view in views.items() if key in group]
+            click.echo(f"  {group['group']:<28} n={int(group['count']):<7} " + ", ".join(shown)
+                       + ("" if group["judged"] else "  too few to judge"))
+        judged = [v["metric"] for v in results.get("verdicts", [])
+                  if (v["data"], v["grouping"]) == (data, grouping["grouping"])]
+        for row in tables.strata_disparity_rows(grouping, unit=unit, metrics=judged):
+            click.echo(f"  within {row['Control']} {row['Stratum']}: {tables.lower_first(row['Metric'])} "
+                       f"{row['Value']} ({row['Unit']}), worst {row['Worst group']} against {row['Compared with']}")
+        if "independence" in grouping:
+            for row in tables.offer_rows(grouping, offers=offers):
+                counts = ", ".join(f"{offer['label']} {row[offer['label']]:,}" for offer in offers)
+                click.echo(f"  offers made to {row['Group']}: {counts}")
+            click.echo(f"  {tables.independence_text(grouping)}")
 
 
 @cli.command(name="explain")

@@ -19,7 +19,8 @@ from ethics import spreadsheet
 # Characters with a meaning anywhere in CommonMark or GitHub tables, and those that start a block.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~])")
 _BLOCK_START = re.compile(r"^(\s*\d*)([-+>.)])")
-TABLES = ("verdicts", "groups", "incidents", "reviews", "features", "proxies", "consent", "instructions")
+TABLES = ("performance", "verdicts", "groups", "strata", "offers", "incidents", "reviews", "features", "proxies",
+          "consent", "instructions")
 
 
 def escape_markdown(text: Any) -> str:
@@ -53,7 +54,6 @@ def _cell(value: Any) -> str:
 def card_markdown(facts: dict[str, Any]) -> str:
     """The model card as Markdown: the report's sections as text and tables, no charts."""
     model, impact, snap = facts["model"], facts["impact_assessment"], facts["snapshot"]
-    perf = facts["performance"]
     e = escape_markdown
     lines = [
         f"# Model card: {e(model['name'])}", "",
@@ -72,15 +72,25 @@ def card_markdown(facts: dict[str, Any]) -> str:
                     for k in ("purpose", "affected", "data_categories", "legal_basis", "human_oversight")]),
         "## Data used", "",
         *_md_table(facts["data"]),
+        "## Outcome", "",
+        e(tables.sentence_case(tables.outcome_text(facts))) + ".", "",
         "## Performance", "",
-        (f"Accuracy {tables.percent(perf['accuracy'])}, AUC {tables.number(perf['auc'])}, base rate "
-         f"{tables.percent(perf['base_rate'])}, selected at threshold {tables.percent(perf['selection_rate'])} "
-         f"({perf['rows']:,} labelled rows)." if perf else "No evaluation set this week."), "",
+        *([] if facts["headline"]["eval"] else ["No evaluation set this week.", ""]),
+        *_md_table(tables.performance_rows(facts), empty="No scoring batch this week."),
         "## Fairness verdicts", "",
         *_md_table(tables.verdict_rows(facts), empty="No verdicts: the manifest names no sensitive attributes."),
     ]
+    shown = tables.presentation_of(facts)
     for grouping in facts["fairness"]["groupings"]:
-        lines += [f"### Groups: {e(grouping['grouping'])}", "", *_md_table(tables.group_rows(grouping))]
+        lines += [f"### Groups: {e(grouping['grouping'])}", "", *_md_table(tables.group_rows(grouping, **shown))]
+        if grouping.get("strata"):
+            lines += [f"#### Within each {e(grouping['control'])}", "",
+                      *_md_table(tables.strata_disparity_rows(grouping, unit=shown["unit"])),
+                      *_md_table(tables.strata_rows(grouping, **shown))]
+        if "independence" in grouping:
+            lines += ["#### Offers made per group", "",
+                      *_md_table(tables.offer_rows(grouping, offers=shown["offers"])),
+                      e(tables.independence_text(grouping)), ""]
     lines += ["## Explanations", ""]
     explanations = facts["explanations"]
     if not explanations:
@@ -124,10 +134,18 @@ def table_rows(facts: dict[str, Any], table: str) -> list[dict[str, Any]]:
         Unknown table name.
     """
     explanations = facts["explanations"] if (facts["explanations"] or {}).get("status") == "available" else None
+    shown = tables.presentation_of(facts)
+    groupings = facts["fairness"]["groupings"]
     makers = {
+        "performance": lambda: tables.performance_rows(facts),
         "verdicts": lambda: tables.verdict_rows(facts),
         "groups": lambda: [{"Data": g["data"], "Grouping": g["grouping"], **row}
-                           for g in facts["fairness"]["groupings"] for row in tables.group_rows(g)],
+                           for g in groupings for row in tables.group_rows(g, **shown)],
+        "strata": lambda: [{"Data": g["data"], "Grouping": g["grouping"], **row}
+                           for g in groupings for row in tables.strata_rows(g, **shown)],
+        "offers": lambda: [{"Data": g["data"], "Grouping": g["grouping"], **row, **tables.independence_row(g)}
+                           for g in groupings if "independence" in g
+                           for row in tables.offer_rows(g, offers=shown["offers"])],
         "incidents": lambda: tables.incident_rows(facts),
         "reviews": lambda: tables.review_rows(facts),
         "features": lambda: tables.explanation_rows(explanations)[0] if explanations else [],

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ethics import chart_images, charts, fairness, lights
+from ethics import chart_images, charts, lights, outcomes
 from ethics import report_rows as tables
 from ethics.pdf import KEEP_TOGETHER_MM, Document, table_height
 from ethics.policy import DATA_NAMES, describe_threshold
@@ -22,7 +22,10 @@ GENERATED = "Generated"
 # A portfolio page must fit one model on one page.
 SUMMARY_FINDINGS = 3
 SUMMARY_WEEKS = 8
+SUMMARY_FIGURES = 3
 GROUP_CHART_HEIGHT = 320
+#: Below this largest share (bar or whisker), a non-binary group chart's axis ends just above it, not at 100%.
+SHARE_ZOOM = 0.5
 
 
 def write_model_report(document: Document, facts: dict[str, Any]) -> None:
@@ -36,20 +39,55 @@ def model_figures(facts: dict[str, Any]) -> list[tuple[Any, int]]:
     """The charts of a model's report with their heights, in page order."""
     figures = [(_performance_figure(facts), chart_images.HEIGHT)]
     if facts["fairness"]["verdicts"]:  # the fairness section draws nothing without verdicts
-        figures += [(_group_figure(grouping), GROUP_CHART_HEIGHT) for grouping in facts["fairness"]["groupings"]]
+        figures += [(_group_figure(grouping, facts), GROUP_CHART_HEIGHT) for grouping in facts["fairness"]["groupings"]]
         figures.append((_trend_figure(facts["fairness"]), chart_images.HEIGHT))
     return [(figure, height) for figure, height in figures if figure is not None]
 
 
 def _performance_figure(facts: dict[str, Any]) -> Any:
+    """The accuracy and AUC trend: a binary model's only (the other types have neither)."""
     trend = pd.DataFrame(facts["performance_trend"])
-    return charts.performance_trend(trend) if len(trend) else None
+    return charts.performance_trend(trend) if len(trend) and _binary(facts) else None
 
 
-def _group_figure(grouping: dict[str, Any]) -> Any:
-    spec = fairness.METRICS["selection_rate"]
-    return charts.group_metric(pd.DataFrame(grouping["groups"]), metric="selection_rate", label=spec.label,
-                               shown=spec.shown)
+def _binary(facts: dict[str, Any]) -> bool:
+    return facts.get("outcome", "binary") == "binary"
+
+
+def _charted(grouping: dict[str, Any], facts: dict[str, Any]) -> tuple[str, Any]:
+    """The metric a grouping's chart draws, and its view.
+
+    The selection rate (a binary model's, a call list's at capacity), the mean amount, or the
+    offer rate of the offer its worst verdict names (the offer whose rates differ most).
+    """
+    outcome, unit = facts.get("outcome", "binary"), facts.get("unit", "value")
+    views = outcomes.metric_views(outcome, unit=unit, offers=facts.get("offers"))
+    if outcome == "continuous":
+        return "mean", views["mean"]
+    if outcome == "multiclass":
+        disparities = grouping.get("disparities", {})
+        judged = [v["metric"] for v in facts["fairness"]["verdicts"]
+                  if (v["data"], v["grouping"]) == (grouping["data"], grouping["grouping"])]
+        found = [disparities[name]["class"] for name in [*judged, *disparities]
+                 if disparities.get(name, {}).get("class")]
+        offer = found[0] if found else facts["offers"][0]["name"]
+        return f"selection_rate:{offer}", views[f"selection_rate:{offer}"]
+    return "selection_rate", views["selection_rate"]
+
+
+def _group_figure(grouping: dict[str, Any], facts: dict[str, Any]) -> Any:
+    key, view = _charted(grouping, facts)
+    label = tables.column_heading(view, outcome=facts.get("outcome", "binary"), unit=facts.get("unit", "value"))
+    groups = pd.DataFrame(outcomes.flat_groups(grouping))
+    figure = charts.group_metric(groups, metric=key, label=label, shown=view.shown)
+    if view.shown.unit == "share" and not _binary(facts):
+        # A call list reaches a few percent of its leads: bars on a 0–100% axis would be flat lines.
+        highs = [bounds[1] for bounds in groups.get(f"{key}_interval", pd.Series(dtype=object))
+                 if isinstance(bounds, (list, tuple))]
+        top = pd.to_numeric(pd.Series([*groups[key], *highs]), errors="coerce").max()
+        if pd.notna(top) and 0 < top < SHARE_ZOOM:
+            figure.update_layout(yaxis_range=[0, top * 1.15])
+    return figure
 
 
 def _trend_figure(found: dict[str, Any]) -> Any:
@@ -104,7 +142,8 @@ def _purpose(document: Document, facts: dict[str, Any]) -> None:
         ("Legal basis", impact["legal_basis"]),
         ("Human oversight", impact["human_oversight"]),
         ("Consent required", facts["consent_purpose"]),
-        ("Decision threshold", f"score ≥ {facts['threshold']} means selected"),
+        *([("Decision threshold", f"score ≥ {facts['threshold']} means selected")] if _binary(facts) else
+          [("Outcome", tables.sentence_case(tables.outcome_text(facts)))]),
     ])
 
 
@@ -114,7 +153,8 @@ def _data(document: Document, facts: dict[str, Any]) -> None:
     document.rows_table(facts["data"],
                    widths=(28, 12, 10, 60))
     document.fields([("Artifact", facts["artifact"]["kind"]),
-                     ("Artifact sha256", facts["artifact"]["sha256"] or "none (scores only)")],
+                     ("Artifact sha256", facts["artifact"]["sha256"] or "none (scores only)"),
+                     *_decision_fields(facts)],
                     mono=("Artifact sha256",))
     document.heading("Model inputs", level=2, keep=25)
     document.rows_table([{"Feature": f["name"], "Label": f["label"], "Unit": f["unit"], "Description": f["description"]}
@@ -123,22 +163,34 @@ def _data(document: Document, facts: dict[str, Any]) -> None:
                        + (", ".join(f"{a['label']} ({a['name']})" for a in facts["sensitive_attributes"]) or "none"))
 
 
+def _decision_fields(facts: dict[str, Any]) -> list[tuple[str, str]]:
+    """What a non-binary model's data decide: the unit and control of amounts, the offers, a list's capacity."""
+    outcome = facts.get("outcome", "binary")
+    if outcome == "continuous":
+        return [("Unit of the amounts", facts["unit"]),
+                ("Control", f"{facts['control']}: fairness is also shown within each of its values"
+                 if facts.get("control") else "none")]
+    if outcome == "multiclass":
+        return [("Offers", ", ".join(tables.offer_text(o, facts) for o in facts["offers"]))]
+    if outcome == "ranking":
+        return [("Call lists", ", ".join(facts.get("lists") or ["team"])),
+                ("Capacity per list", tables.capacity_text(facts))]
+    return []
+
+
 def _performance(document: Document, facts: dict[str, Any]) -> None:
     document.heading("Performance")
-    perf, scoring = facts["performance"], facts["scoring"]
-    if perf:
-        document.fields([
-            ("Accuracy", tables.percent(perf["accuracy"])), ("AUC", tables.number(perf["auc"])),
-            ("Base rate", tables.percent(perf["base_rate"])),
-            ("Selected at threshold", tables.percent(perf["selection_rate"])),
-            ("Labelled rows", f"{perf['rows']:,}"),
-        ])
+    measured, scored = facts["headline"]["eval"], facts["headline"]["scores"]
+    if measured:
+        document.fields([(f["label"], f["value"]) for f in measured])
     else:
         document.paragraph("No evaluation set this week: performance needs labelled tables.", grey=True)
-    if scoring:
-        document.paragraph(f"Scoring batch: {scoring['rows']:,} leads scored, "
-                           f"mean score {tables.number(scoring['mean_score'])}, "
-                           f"{tables.percent(scoring['selection_rate'])} selected.")
+    if scored:
+        document.heading("Scoring batch", level=2, keep=table_height(len(scored)))
+        document.fields([(f["label"], f["value"]) for f in scored])
+    if not _binary(facts):
+        document.paragraph(f"AUC, calibration and the accuracy trend are computed for binary models only: a "
+                           f"{facts['outcome']} model is measured by the figures above.", grey=True)
     figure = _performance_figure(facts)
     if figure is not None:
         trend = pd.DataFrame(facts["performance_trend"])
@@ -169,13 +221,10 @@ def _fairness_section(document: Document, facts: dict[str, Any]) -> None:
                                  f"({DATA_NAMES[verdict['data']]}): {verdict['sentence']}")
     passed = sum(v["status"] == "pass" for v in found["verdicts"])
     document.paragraph(f"{passed} of {len(found['verdicts'])} verdicts pass.", grey=True)
-    document.heading("Verdicts against the policy", level=2)
-    document.rows_table(tables.verdict_rows(facts), widths=(10, 18, 20, 30, 10, 16, 30), small=True)
+    document.heading("Verdicts against the policy", level=2, keep=40)
+    document.rows_table(tables.verdict_rows(facts), widths=(9, 15, 17, 27, 9, 13, 14, 22), small=True)
     for grouping in found["groupings"]:
-        document.heading(f"Groups: {grouping['grouping']} ({DATA_NAMES[grouping['data']]})", level=2, keep=75)
-        document.chart(chart_images.to_png(_group_figure(grouping), height=GROUP_CHART_HEIGHT),
-                       caption="Selection rate per group; whiskers: 95% bootstrap interval; grey: too few to judge.")
-        document.rows_table(tables.group_rows(grouping), small=True, widths=(20, 8, 10, 17, 17, 17, 17))
+        _groups(document, facts, grouping)
     trend, figure = found["trend"], _trend_figure(found)
     if figure is not None:
         rows = pd.DataFrame(trend["rows"])
@@ -194,6 +243,34 @@ def _fairness_section(document: Document, facts: dict[str, Any]) -> None:
             {"Column": c["column"], "PSI": tables.number(c["psi"]), "Status": c["status"],
              "Reference mean": tables.number(c["reference_mean"]), "Current mean": tables.number(c["current_mean"])}
             for c in facts["drift"]["columns"]], small=True)
+
+
+def _groups(document: Document, facts: dict[str, Any], grouping: dict[str, Any]) -> None:
+    """One grouping: its chart, its per-group tables, and the strata (amounts) or offer frequencies (offers)."""
+    shown = tables.presentation_of(facts)
+    _, view = _charted(grouping, facts)
+    label = tables.column_heading(view, outcome=shown["outcome"], unit=shown["unit"])
+    document.heading(f"Groups: {grouping['grouping']} ({DATA_NAMES[grouping['data']]})", level=2, keep=75)
+    document.chart(chart_images.to_png(_group_figure(grouping, facts), height=GROUP_CHART_HEIGHT),
+                   caption=f"{label} per group; whiskers: 95% bootstrap interval; grey: too few to judge.")
+    parts = tables.group_tables(grouping, **shown)
+    for title, rows in parts:
+        if title:
+            document.heading(title, level=3, keep=min(table_height(len(rows), small=True), KEEP_TOGETHER_MM))
+        document.rows_table(rows, small=True, widths=(20, 8, 10, 17, 17, 17, 17) if len(rows[0]) == 7 else None)
+    if grouping.get("strata"):
+        judged = [v["metric"] for v in facts["fairness"]["verdicts"]
+                  if (v["data"], v["grouping"]) == (grouping["data"], grouping["grouping"])]
+        document.heading(f"Within each {grouping['control']}: {grouping['grouping']}", level=3, keep=30)
+        document.paragraph(f"The verdicts' comparisons among customers of the same {grouping['control']}: a gap "
+                           "that vanishes here is explained by the control.", small=True, grey=True)
+        rows = tables.strata_disparity_rows(grouping, unit=shown["unit"], metrics=judged)
+        document.rows_table([{key: value for key, value in row.items() if key != "Control"} for row in rows],
+                            small=True, widths=(10, 26, 9, 14, 14, 14, 14))
+    if "independence" in grouping:
+        document.heading(f"Offers made per group: {grouping['grouping']}", level=3, keep=30)
+        document.rows_table(tables.offer_rows(grouping, offers=shown["offers"]), small=True)
+        document.paragraph(tables.independence_text(grouping), small=True)
 
 
 def _explanations(document: Document, facts: dict[str, Any]) -> None:
@@ -313,13 +390,13 @@ def write_model_summary(document: Document, row: dict[str, Any], facts: dict[str
     if facts is None:
         document.paragraph("No snapshot yet: nothing has been evaluated.", grey=True)
         return
-    model, perf = facts["model"], facts["performance"]
+    model, measured = facts["model"], facts["headline"]["eval"]
     document.fields([
         ("Version · week", f"{model['version']} · {facts['week']}"),
         ("Purpose", facts["impact_assessment"]["purpose"]),
         ("Team · risk · owner", f"{model['team']} · {model['risk_tier']} · {model['owner']}"),
-        ("Performance", f"accuracy {tables.percent(perf['accuracy'])}, AUC {tables.number(perf['auc'])}"
-                        if perf else "not measured"),
+        ("Performance", "; ".join(f"{f['label']} {f['value']}" for f in measured[:SUMMARY_FIGURES])
+         if measured else "not measured"),
         ("Consent coverage",
          tables.percent(facts["consent"]["coverage"]) if facts["consent"] else tables.NOT_AVAILABLE),
         ("Snapshot hash", facts["snapshot"]["hash"]),
@@ -334,7 +411,7 @@ def write_model_summary(document: Document, row: dict[str, Any], facts: dict[str
         document.paragraph(f"… and {len(failing) - SUMMARY_FINDINGS} more failing verdicts: see the model's report.",
                            grey=True)
     trend = pd.DataFrame(facts["performance_trend"]).tail(SUMMARY_WEEKS)
-    if len(trend):
+    if len(trend) and _binary(facts):
         document.chart(chart_images.to_png(charts.performance_trend(trend), height=260),
                        caption=f"Performance across the last {len(trend)} weekly snapshots.")
         document.rows_table(trend[["week", "accuracy", "auc", "selection_rate"]].to_dict("records"), small=True)

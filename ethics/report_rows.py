@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ethics import fairness, lights, reviews
+from ethics import lights, multiclass, outcomes, reviews
 from ethics.policy import DATA_NAMES, describe_threshold
 
 NOT_AVAILABLE = "Not available in this snapshot."
@@ -26,29 +26,222 @@ def percent(value: float | None) -> str:
     return number(value, "{:.1%}")
 
 
+#: How the unit of a disparity or metric reads in a table's "Unit" column (amounts keep the model's unit).
+UNIT_WORDS = {"share": "share (0–1)", "points": "difference (0–1)", "ratio": "ratio", "count": "leads",
+              "score": "score", "exposure": "exposure (1 / log2(1 + rank))"}
+
+
+def unit_text(unit: str) -> str:
+    """A presentation's unit as a table shows it: "ratio", "share (0–1)" or the model's own unit ("EUR")."""
+    return UNIT_WORDS.get(unit, unit)
+
+
+def presentation_of(facts: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of the presentation producers for the facts' model (binary by default)."""
+    return {"outcome": facts.get("outcome", "binary"), "unit": facts.get("unit", "value"),
+            "offers": facts.get("offers") or []}
+
+
 def verdict_rows(facts: dict[str, Any]) -> list[dict[str, Any]]:
-    """The fairness verdicts as table rows (PDF, card and CSV)."""
-    return [
-        {"Status": v["status"].replace("_", " "), "Data": DATA_NAMES[v["data"]], "Groups": v["grouping"],
-         "Metric": v["label"], "Value": fairness.DISPARITIES[v["metric"]].shown.text(v["value"]),
-         "95% interval": fairness.DISPARITIES[v["metric"]].shown.interval(v.get("interval")),
-         "Threshold": describe_threshold(v["threshold"])}
-        for v in facts["fairness"]["verdicts"]
-    ]
-
-
-def group_rows(grouping: dict[str, Any]) -> list[dict[str, Any]]:
-    """One grouping's per-group metrics with intervals, as table rows."""
-    shown = {name: spec for name, spec in fairness.METRICS.items() if spec.in_tables}
+    """The fairness verdicts as table rows (PDF, card and CSV), each value in its disparity's unit."""
+    shown = presentation_of(facts)
     rows = []
-    for group in grouping["groups"]:
+    for v in facts["fairness"]["verdicts"]:
+        view = outcomes.disparity_view(shown["outcome"], v["metric"], unit=shown["unit"])
+        rows.append({
+            "Status": v["status"].replace("_", " "), "Data": DATA_NAMES[v["data"]], "Groups": v["grouping"],
+            "Metric": v["label"], "Value": view.shown.text(v["value"]), "Unit": unit_text(view.shown.unit),
+            "95% interval": view.shown.interval(v.get("interval")), "Threshold": describe_threshold(v["threshold"]),
+        })
+    return rows
+
+
+def column_heading(view: outcomes.View, *, outcome: str, unit: str) -> str:
+    """A metric's column heading: its label, with the model's unit when the metric is an amount."""
+    return f"{view.label} ({unit})" if outcome != "binary" and view.shown.unit == unit else view.label
+
+
+def group_rows(
+    grouping: dict[str, Any], *, outcome: str = "binary", unit: str = "value", offers: list[dict] | None = None
+) -> list[dict[str, Any]]:
+    """One grouping's per-group metrics with intervals, as table rows.
+
+    Parameters
+    ----------
+    grouping : dict
+        A grouping of a snapshot's ``fairness`` results (or of a continuous grouping's ``strata``).
+    outcome : str, default "binary"
+        The model's outcome type; its metrics (``outcomes.metric_views``) are the columns.
+    unit : str, default "value"
+        The unit of amounts (``outcomes.results_unit``), named in the amount columns' headings.
+    offers : list of dict, optional
+        A next-best-offer model's offers: one labelled column per offer and per-offer metric.
+
+    Returns
+    -------
+    list of dict
+        ``Group``, ``n``, ``Judged``, then "value (interval)" per metric the groups carry.
+    """
+    views = outcomes.metric_views(outcome, unit=unit, offers=offers)
+    rows = []
+    for group in outcomes.flat_groups(grouping):
         row = {"Group": group["group"], "n": int(group["count"]), "Judged": "yes" if group["judged"] else "too few"}
-        for name, spec in shown.items():
-            if name in group:
-                row[spec.label] = (f"{spec.shown.text(group[name])} "
-                                   f"({spec.shown.interval(group.get(f'{name}_interval'))})")
+        for key, view in views.items():
+            if key in group:
+                row[column_heading(view, outcome=outcome, unit=unit)] = (
+                    f"{view.shown.text(group[key])} ({view.shown.interval(group.get(f'{key}_interval'))})")
         rows.append(row)
     return rows
+
+
+GROUP_KEYS = ("Group", "n", "Judged")
+
+
+def group_tables(
+    grouping: dict[str, Any], *, outcome: str = "binary", unit: str = "value", offers: list[dict] | None = None,
+    columns: int = 4,
+) -> list[tuple[str, list[dict[str, Any]]]]:
+    """:func:`group_rows` split into tables that fit a page: (title, rows), at most ``columns`` metrics each.
+
+    A next-best-offer model's per-offer metrics get a table of their own per metric (one
+    column per offer, titled "<metric> per offer"); the other metrics share untitled tables
+    in their spec's order.
+    """
+    rows = group_rows(grouping, outcome=outcome, unit=unit, offers=offers)
+    if not rows:
+        return []
+    blocks: dict[str, list[str]] = {}
+    for key, view in outcomes.metric_views(outcome, unit=unit, offers=offers).items():
+        heading = column_heading(view, outcome=outcome, unit=unit)
+        if heading in rows[0]:
+            stem = (view.shown.label or view.label) if ":" in key else ""
+            blocks.setdefault(stem, []).append(heading)
+    tables = []
+    for stem, headings in blocks.items():
+        for start in range(0, len(headings), columns):
+            part = headings[start:start + columns]
+            title = f"{stem} per offer" if stem else ""
+            tables.append((title, [{key: row[key] for key in (*GROUP_KEYS, *part)} for row in rows]))
+    return tables
+
+
+def strata_rows(
+    grouping: dict[str, Any], *, outcome: str = "continuous", unit: str = "value", offers: list[dict] | None = None
+) -> list[dict[str, Any]]:
+    """A continuous grouping's groups within each value of the control (``strata``), as table rows."""
+    return [{"Control": grouping.get("control"), "Stratum": stratum["stratum"], **row}
+            for stratum in grouping.get("strata") or []
+            for row in group_rows(stratum, outcome=outcome, unit=unit, offers=offers)]
+
+
+def strata_disparity_rows(
+    grouping: dict[str, Any], *, outcome: str = "continuous", unit: str = "value", metrics: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Each stratum's disparities (those in ``metrics``, the grouping's verdicts; all when None), as rows.
+
+    The same comparison as a verdict, within one value of the control (a deal band), so a
+    gap that the control explains shows as a gap that vanishes within it.
+    """
+    rows = []
+    for stratum in grouping.get("strata") or []:
+        for name, entry in stratum["disparities"].items():
+            if metrics is not None and name not in metrics:
+                continue
+            view = outcomes.disparity_view(outcome, name, unit=unit)
+            rows.append({"Control": grouping.get("control"), "Stratum": stratum["stratum"], "Metric": view.label,
+                         "Value": view.shown.text(entry.get("judged_value")), "Unit": unit_text(view.shown.unit),
+                         "95% interval": view.shown.interval(entry.get("interval")),
+                         "Worst group": entry.get("worst_group") or "—",
+                         "Compared with": entry.get("best_group") or "the rest"})
+    return rows
+
+
+def offer_rows(grouping: dict[str, Any], *, offers: list[dict]) -> list[dict[str, Any]]:
+    """A next-best-offer grouping's offer frequency table: leads per group and offer made."""
+    return [{"Group": group["group"], "n": int(group["count"]), "Judged": "yes" if group["judged"] else "too few",
+             **{offer["label"]: int(group.get("offers", {}).get(offer["name"], 0)) for offer in offers}}
+            for group in grouping["groups"]]
+
+
+#: How a p-value that the results store as 0 (rounded to 12 decimals) is printed.
+SMALLEST_P = "< 1e-12"
+
+
+def independence_row(grouping: dict[str, Any]) -> dict[str, str]:
+    """The chi-square test of offer against group of one grouping: label → text (``multiclass.INDEPENDENCE``).
+
+    The same keys whether or not the test ran (an em dash when fewer than two groups are judged).
+    """
+    found = grouping.get("independence") or {}
+    ran = bool(found.get("judged"))
+    row = {"Groups tested": str(found.get("judged_groups", 0)),
+           **{shown.label: shown.text(found.get(key)) if ran else "—"
+              for key, shown in multiclass.INDEPENDENCE.items()}}
+    if ran and found.get("p_value") == 0:  # results keep 12 decimals: 0 means below 5e-13, not impossible
+        row[multiclass.INDEPENDENCE["p_value"].label] = SMALLEST_P
+    return row
+
+
+def independence_text(grouping: dict[str, Any]) -> str:
+    """:func:`independence_row` as one sentence for the PDF and the card."""
+    row = independence_row(grouping)
+    if not (grouping.get("independence") or {}).get("judged"):
+        return (f"Chi-square test of offer against group not run: {row['Groups tested']} group(s) large enough to "
+                "judge, two are needed.")
+    labels = {key: shown.label for key, shown in multiclass.INDEPENDENCE.items()}
+    return (f"Chi-square test of offer against group over {row['Groups tested']} groups: "
+            + "; ".join(f"{labels[key].lower()} {row[labels[key]]}" for key in labels) + ".")
+
+
+def performance_rows(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The headline figures (``outcomes.headline``) of the evaluation set and the scoring batch, as rows."""
+    return [{"Data": DATA_LABELS[kind], "Figure": figure["label"], "Value": figure["value"]}
+            for kind in DATA_LABELS for figure in facts["headline"][kind]]
+
+
+def capacity_text(facts: dict[str, Any]) -> str:
+    """A ranking model's capacity: leads called per list ("north 40, south 25")."""
+    capacity = facts.get("capacity")
+    if isinstance(capacity, dict):
+        return ", ".join(f"{team} {k:,}" for team, k in capacity.items()) + " leads called per list"
+    if capacity is None:
+        return "given with each list in the data"
+    return f"{capacity:,} leads called per list"
+
+
+def outcome_text(facts: dict[str, Any]) -> str:
+    """What the model decides, in words, by outcome type."""
+    outcome = facts.get("outcome", "binary")
+    if outcome == "continuous":
+        return (f"an amount in {facts['unit']} per customer ({facts.get('favourable', 'higher')} is favourable to "
+                "the customer)")
+    if outcome == "multiclass":
+        offers = ", ".join(offer_text(offer, facts) for offer in facts["offers"])
+        return f"one of {len(facts['offers'])} offers per lead: {offers}"
+    if outcome == "ranking":
+        return (f"a call list per {', '.join(facts.get('lists') or ['team'])}, worked from the highest score down "
+                f"to its capacity ({capacity_text(facts)})")
+    return f"a score in [0, 1]; a score ≥ {facts['threshold']} selects the lead or customer"
+
+
+def sentence_case(text: str) -> str:
+    """``text`` with its first letter upper-case (the rest untouched, unlike ``str.capitalize``)."""
+    return text[:1].upper() + text[1:]
+
+
+def lower_first(text: str) -> str:
+    """``text`` with its first letter lower-case, for a label inside a sentence ("offer rate: Bundle").
+
+    An acronym ("KS statistic", "AUC") keeps its case.
+    """
+    return text if text[1:2].isupper() else text[:1].lower() + text[1:]
+
+
+def offer_text(offer: dict[str, Any], facts: dict[str, Any]) -> str:
+    """An offer's label with its value, if it has one ("Bundle (120 EUR)")."""
+    if offer.get("value") is None:
+        return offer["label"]
+    return f"{offer['label']} ({offer['value']:,g}{' ' + facts['unit'] if facts.get('unit') != 'value' else ''})"
 
 
 def explanation_rows(explanations: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -27,6 +27,7 @@ from ethics import (
     consent,
     incidents,
     lights,
+    outcomes,
     portfolio,
     registry,
     report_pdf,
@@ -139,8 +140,10 @@ def model_facts(
         "proxy_candidates": manifest.get("proxy_candidates", []),
         "artifact": {"kind": manifest["artifact"]["kind"], "sha256": snap["inputs"].get("artifact_sha256")},
         "data": _data_used(snap["inputs"], week=snap["week"]),
+        **_outcome_facts(results, scope=actor.scope),
         "performance": results.get("performance"),
         "scoring": results.get("scoring"),
+        "headline": {kind: outcomes.headline(results, kind) for kind in tables.DATA_LABELS},
         "performance_trend": [row for row in snapshots.performance_trend(db, model_id) if row["week"] <= snap["week"]],
         "fairness": _fairness(db, snap),
         "drift": results.get("drift"),
@@ -157,6 +160,23 @@ def model_facts(
     }
     facts["instructions_for_use"] = instructions_for_use(facts)
     return facts
+
+
+def _outcome_facts(results: dict[str, Any], *, scope: str | None) -> dict[str, Any]:
+    """What the model decides: its outcome type, the unit of amounts, its offers, and a ranking's capacity.
+
+    A sales manager sees the capacity of the team's own call list only.
+    """
+    capacity = results.get("capacity")
+    if isinstance(capacity, dict) and scope is not None:
+        capacity = {team: k for team, k in capacity.items() if team == scope}
+    found = {"outcome": results.get("outcome", "binary"), "unit": outcomes.results_unit(results),
+             "offers": results.get("offers", [])}
+    if found["outcome"] == "continuous":
+        found |= {"favourable": results.get("favourable"), "control": results.get("control")}
+    if found["outcome"] == "ranking":
+        found |= {"capacity": capacity, "lists": results.get("lists")}
+    return found
 
 
 def _data_used(inputs: dict[str, Any], *, week: str) -> list[dict[str, Any]]:
@@ -195,7 +215,10 @@ def _fairness(db: store.Database, snap: dict[str, Any]) -> dict[str, Any]:
     assessed = results.get("fairness", {})
     data = "eval" if assessed.get("eval") else "scores"
     groupings = [
-        {"data": data, "grouping": g["grouping"], "groups": g["groups"]} for g in assessed.get(data, [])
+        {"data": data, "grouping": g["grouping"], "groups": g["groups"],
+         **({key: g[key] for key in ("disparities", "strata", "control", "independence") if key in g}
+            if results.get("outcome", "binary") != "binary" else {})}
+        for g in assessed.get(data, [])
     ]
     trend = None
     if verdicts:
@@ -214,7 +237,7 @@ def _fairness(db: store.Database, snap: dict[str, Any]) -> dict[str, Any]:
 def instructions_for_use(facts: dict[str, Any]) -> list[dict[str, str]]:
     """The items of EU AI Act Art. 13(3) answered from the facts ("not stated" where the record is silent)."""
     impact = facts["impact_assessment"]
-    perf = facts["performance"]
+    measured = facts["headline"]["eval"]
     failing = [v for v in facts["fairness"]["verdicts"] if v["status"] in ("fail", "warn")]
     flagged = [p for p in (facts["explanations"] or {}).get("proxies", []) if p.get("flagged")]
     drifted = [c["column"] for c in (facts["drift"] or {}).get("columns", []) if c["status"] != "pass"]
@@ -225,8 +248,9 @@ def instructions_for_use(facts: dict[str, Any]) -> list[dict[str, str]]:
     answers = {
         "contact": f"{facts['model']['owner']}; contact {facts['model']['contact']}; team {facts['model']['team']}.",
         "purpose": impact["purpose"],
-        "accuracy": (f"Accuracy {perf['accuracy']:.1%}, AUC {tables.number(perf['auc'])} on {perf['rows']:,} "
-                     f"labelled rows of {facts['week']} at threshold {facts['threshold']}." if perf
+        "accuracy": ("; ".join(f"{f['label']} {f['value']}" for f in measured) + f" on the evaluation set of "
+                     f"{facts['week']}" + (f" at threshold {facts['threshold']}." if facts["outcome"] == "binary"
+                                           else ".") if measured
                      else "No labelled evaluation set this week: accuracy is not measured."),
         "risks": "; ".join(risks) or "No failing or warning verdict, flagged proxy or drift this week.",
         "explain": (f"SHAP ({explanations.get('explainer')}) feature importance and per-lead reasons."
@@ -236,7 +260,7 @@ def instructions_for_use(facts: dict[str, Any]) -> list[dict[str, str]]:
                   f"{', '.join(a['label'] for a in facts['sensitive_attributes']) or 'no sensitive attributes'}; "
                   "see Fairness.",
         "inputs": "; ".join(f"{f['label']} ({f['unit']})" if f["unit"] else f["label"] for f in facts["features"]),
-        "output": f"A score in [0, 1]; a score ≥ {facts['threshold']} selects the lead or customer. "
+        "output": f"{tables.sentence_case(tables.outcome_text(facts))}. "
                   f"Scoring requires consent purpose '{facts['consent_purpose']}'.",
         "changes": "None pre-determined: every version is registered with its own manifest and artifact hash.",
         "oversight": impact["human_oversight"],
