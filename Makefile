@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 PORT ?= 8501
 
-.PHONY: run test setup setup-test chromium fonts java poppler lint bench demo
+.PHONY: run test setup setup-test chromium fonts java poppler lint bench bench-reference demo
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +59,15 @@ test: setup-test lint
 
 bench: setup
 	$(PY) benchmarks/run_all.py
+
+# The reference library of benchmarks/aequitas_audit.py in a virtualenv of its own: Aequitas 1.1.0 needs pandas < 3
+# (and altair, matplotlib, seaborn, fastparquet), so it cannot share .venv (pandas 3.1). pyarrow reads the Parquet.
+REFERENCE_VENV := .venv-reference
+
+$(REFERENCE_VENV)/.installed:
+	$(PYTHON) -m venv $(REFERENCE_VENV)
+	$(REFERENCE_VENV)/bin/python -m pip install -q --upgrade pip
+	$(REFERENCE_VENV)/bin/python -m pip install -q aequitas==1.1.0 "pandas<3" pyarrow
+	touch $@
+
+bench-reference: $(REFERENCE_VENV)/.installed

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+# This checkout's ethics, not whichever one the virtualenv's editable install points at.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as common  # noqa: E402
@@ -202,14 +204,14 @@ def measure_assess(frame: pd.DataFrame, found: list[Any], y_pred: np.ndarray, y_
     parts["_resample x 3"] = sum(median(common.repeat(
         lambda c=c: fairness._resample(c, RESAMPLES, np.random.default_rng(0)), REPEATS["fast"]))
         for c in cells.values())
-    parts["score_order (one argsort, shared)"] = median(common.repeat(
-        lambda: fairness.score_order(scores), REPEATS["assess"]))
-    order = fairness.score_order(scores)
+    parts["score_ranks (one argsort, shared)"] = median(common.repeat(
+        lambda: fairness.score_ranks(scores), REPEATS["assess"]))
+    ranks = fairness.score_ranks(scores)
     auc_seconds = 0.0
     for g in found:
-        aucs[g.name] = fairness.group_auc(g.codes, scores, y_true, groups=len(g.labels), order=order)
+        aucs[g.name] = fairness.group_auc(g.codes, scores, y_true, groups=len(g.labels), ranks=ranks)
         auc_seconds += median(common.repeat(
-            lambda g=g: fairness.group_auc(g.codes, scores, y_true, groups=len(g.labels), order=order),
+            lambda g=g: fairness.group_auc(g.codes, scores, y_true, groups=len(g.labels), ranks=ranks),
             REPEATS["assess"]))
     parts["group_auc x 3"] = auc_seconds
     parts["_assess_grouping x 3 (intervals, disparities)"] = sum(median(common.repeat(

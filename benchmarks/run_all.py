@@ -15,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as common  # noqa: E402
 
-BENCHMARKS = ("import_csv.py", "overview.py", "demo.py", "snapshot.py", "fairness.py", "continuous.py",
-              "multiclass.py", "ranking.py", "audit.py", "explain.py", "consent.py", "reports.py", "scale.py",
-              "scale_continuous.py")
+BENCHMARKS = ("import_csv.py", "overview.py", "demo.py", "snapshot.py", "fairness.py", "aequitas_audit.py",
+              "continuous.py", "multiclass.py", "ranking.py", "audit.py", "explain.py", "consent.py", "reports.py",
+              "scale.py", "scale_continuous.py")
 
 
 def run(script: str, quick: bool) -> tuple[int, float]:

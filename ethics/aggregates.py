@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from ethics import artifacts, datasets, outcomes, registry, store
 from ethics.errors import COLUMN_MISSING, FILE_EMPTY, ValidationError
-from ethics.fairness import MISSING_GROUP, band_names, binned_auc, groupings
+from ethics.fairness import MISSING_GROUP, Grouping, band_names, binned_auc, groupings
 from ethics.manifest import outcome_of, sensitive_names
 from ethics.spreadsheet import FORMULA_PREFIXES
 from ethics.store import json_number
@@ -50,6 +50,8 @@ OPTIONAL_COLUMNS = ("team", "consent_status", "score_sum")
 _TEXT_KEYS = ("team", "consent_status")
 THRESHOLD_TOLERANCE = 1e-12
 SUM_TOLERANCE = 1e-6
+#: Cells of at most this many possible keys (or 4 per row) are counted with a bincount instead of sorted.
+_DENSE_KEYS = 1 << 20
 
 AGG_COLUMN_EXTRA = (
     "{file}: column {column!r} is not a column of the statistics of {model_id} {version} "
@@ -102,6 +104,7 @@ def from_rows(
     dataset: str | None = None,
     bins: int = BINS,
     by_team: bool = False,
+    coded: Sequence[Grouping] | None = None,
 ) -> pd.DataFrame:
     """The statistics of scored rows held in memory (the pandas engine).
 
@@ -122,6 +125,9 @@ def from_rows(
     by_team : bool, default False
         Keep the rows' ``team`` as a key (consent coverage per team); fairness alone
         does not need it.
+    coded : sequence of Grouping, optional
+        The rows already coded by ``groupings(frame, attributes=attributes, bands=bands, intersections=False)``
+        (:func:`ethics.fairness.assess` codes them once for the statistics and the AUC).
 
     Returns
     -------
@@ -133,7 +139,8 @@ def from_rows(
     labelled = "label" in frame.columns
     dataset = dataset or ("eval" if labelled else "scores")
     # groupings() codes each attribute as the fairness module does (bands, missing last).
-    coded = groupings(frame, attributes=attributes, bands=bands, intersections=False)
+    if coded is None:
+        coded = groupings(frame, attributes=attributes, bands=bands, intersections=False)
     scores = frame["score"].to_numpy(dtype=np.float64)
     parts: list[tuple[np.ndarray, int]] = [(g.codes, len(g.labels)) for g in coded]
     text_keys = [c for c in _TEXT_KEYS if c in frame.columns and (by_team or c != "team")]
@@ -146,11 +153,20 @@ def from_rows(
         parts.append((frame["label"].to_numpy(dtype=np.int64), 2))
     parts += [((scores >= threshold).astype(np.int64), 2), (score_bins(scores, bins=bins), bins)]
     key = np.zeros(len(frame), dtype=np.int64)
+    space = 1
     for codes, size in parts:
         key = key * size + codes
-    present, inverse = np.unique(key, return_inverse=True)
-    leads = np.bincount(inverse)
-    score_sum = np.bincount(inverse, weights=scores)
+        space *= size
+    if space <= max(4 * len(frame), _DENSE_KEYS) and key.min(initial=0) >= 0:
+        # Few possible cells: count them in place (no sort); the same cells, counts and sums as np.unique gives.
+        counted = np.bincount(key, minlength=space)
+        present = np.flatnonzero(counted)
+        leads = counted[present]
+        score_sum = np.bincount(key, weights=scores, minlength=space)[present]
+    else:
+        present, inverse = np.unique(key, return_inverse=True)
+        leads = np.bincount(inverse)
+        score_sum = np.bincount(inverse, weights=scores)
     decoded = []
     for _, size in reversed(parts):
         present, code = np.divmod(present, size)

@@ -574,7 +574,10 @@ def _metrics(counts: np.ndarray, sums: Mapping[str, np.ndarray], values: np.ndar
         cum_rest = np.cumsum(counts.sum(axis=-2, keepdims=True), axis=-1) - cum
         # The CDFs of the group and of the rest at every value, as scipy's ks_2samp and
         # wasserstein_distance evaluate them (counts over sizes, so the same floats).
-        gaps = np.abs(cum / n[..., None] - cum_rest / rest[..., None])
+        gaps = np.divide(cum, n[..., None])
+        cum_rest /= rest[..., None]
+        gaps -= cum_rest
+        np.abs(gaps, out=gaps)
         valid = (n > 0) & (rest > 0)
         # Rows at or below the quantile: the cumulative count at the last value <= q.
         position = np.asarray(np.searchsorted(values, np.asarray(q, dtype=np.float64), side="right"))
@@ -623,7 +626,9 @@ def _bootstrap(
         counts = drawn.reshape(size, strata, groups, width).astype(np.float64)
         sums = {name: np.einsum("rsgv,sgv->rsg", counts, mean) for name, mean in means.items()}
         q = quantile_of_counts(counts.sum(axis=(1, 2)), cells.values, quantile)
-        overall.append(_metrics(counts.sum(axis=1), {k: v.sum(axis=1) for k, v in sums.items()}, cells.values, q))
+        # One stratum (no control): its counts are the overall ones, as they are (a sum over one stratum copies).
+        merged = counts[:, 0] if strata == 1 else counts.sum(axis=1)
+        overall.append(_metrics(merged, {k: v.sum(axis=1) for k, v in sums.items()}, cells.values, q))
         if cells.strata is not None:
             by_stratum.append(_metrics(counts, sums, cells.values, q[:, None]))
     joined = {name: np.concatenate([part[name] for part in overall]) for name in overall[0]}

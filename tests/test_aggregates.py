@@ -339,3 +339,18 @@ def test_a_snapshot_from_rows_bins_the_score_drift_like_one_from_statistics(db, 
     features = snapshots.registry.get_version(db, EXAMPLE_MODEL, EXAMPLE_VERSION)["manifest"]["features"]
     assert [c["column"] for c in by_rows["columns"][1:]] == [f["name"] for f in features]  # from rows only
     assert "features on the reference's quantile bins, from rows" in by_rows["note"]
+
+
+def test_counting_the_cells_in_place_gives_what_sorting_the_keys_gives(monkeypatch):
+    # Few possible cells are counted with a bincount; many, by np.unique: the same table either way.
+    rows = make_rows(600, seed=21)
+    options = {"attributes": ATTRIBUTES, "bands": {"age": EDGES}, "threshold": 0.5, "by_team": True}
+    counted = aggregates.from_rows(rows, **options)
+    monkeypatch.setattr(aggregates, "_DENSE_KEYS", 0)  # 4 x 600 rows is fewer than the possible cells
+    pd.testing.assert_frame_equal(aggregates.from_rows(rows, **options), counted, check_exact=True)
+
+
+def test_assess_refuses_an_attribute_named_like_a_statistics_column_before_coding_it():
+    frame = pd.DataFrame({"selected": ["a", "b"], "score": [0.2, 0.8]})
+    with pytest.raises(ValidationError, match="has the name of a column of the statistics"):
+        fairness.assess(frame, attributes=["selected"], threshold=0.5)

@@ -309,6 +309,21 @@ def test_group_auc_whatever_the_container(small, to_true, to_scores):
     np.testing.assert_allclose(np.asarray(result, dtype=float), expected, atol=TOLERANCE)
 
 
+def test_group_auc_is_the_same_when_its_key_is_too_wide_to_pack(small, monkeypatch):
+    # Ranks and codes too wide for one int64 key are sorted by a lexsort instead: the same AUC, ties included.
+    codes, y_true, scores = small["codes"], small["y_true"], small["scores"]
+    packed = fairness.group_auc(codes, scores, y_true, groups=5)
+    monkeypatch.setattr(fairness, "_KEY_BITS", 4)
+    np.testing.assert_array_equal(fairness.group_auc(codes, scores, y_true, groups=5), packed)
+    expected = [roc_auc_score(y_true[codes == g], scores[codes == g]) for g in range(5)]
+    np.testing.assert_allclose(packed, expected, atol=TOLERANCE)
+
+
+def test_score_ranks_are_dense_and_share_ties():
+    ranks = fairness.score_ranks(np.array([0.5, 0.1, 0.5, 0.9, 0.1]))
+    np.testing.assert_array_equal(ranks, [1, 0, 1, 2, 0])
+
+
 def test_series_are_read_by_position_not_by_index(small):
     codes, y_true, y_pred = small["codes"], small["y_true"], small["y_pred"]
     shuffled = np.random.default_rng(0).permutation(len(codes))
