@@ -19,11 +19,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ethics import auth, charts, consent, explain, incidents, lights, portfolio, registry, snapshots, store
+from ethics import auth, charts, consent, explain, incidents, lights, outcomes, portfolio, registry, snapshots, store
 from ethics.auth import Actor
 from ethics.config import Settings, load_settings
 from ethics.errors import EthicsError
-from ethics.fairness import DISPARITIES
 from ethics.policy import describe_threshold
 
 log = logging.getLogger("ethics.ui")
@@ -453,9 +452,14 @@ def _finding_form(db: store.Database, actor: Actor, draft: dict[str, Any], *, ke
             st.rerun()
 
 
-def verdicts(rows: list[dict[str, Any]]) -> None:
-    """The policy verdicts of a snapshot, worst first, each with its sentence."""
+def verdicts(rows: list[dict[str, Any]], *, outcome: str = "binary", unit: str = "value") -> None:
+    """The policy verdicts of a snapshot, worst first, each with its sentence.
+
+    Value and interval are shown in the disparity's presentation (``outcomes.disparity_view``),
+    so an amount reads in the model's unit and a ratio as a ratio, whatever the outcome type.
+    """
     order = {"fail": 0, "warn": 1, "too_few": 2, "pass": 3}
+    shown = {v["metric"]: outcomes.disparity_view(outcome, v["metric"], unit=unit).shown for v in rows}
     frame = pd.DataFrame(
         [
             {
@@ -463,8 +467,8 @@ def verdicts(rows: list[dict[str, Any]]) -> None:
                 "Data": DATA_LABELS[v["data"]],
                 "Groups": v["grouping"],
                 "Metric": v["label"],
-                "Value": v["value"],
-                "95% interval": DISPARITIES[v["metric"]].shown.interval(v.get("interval")),
+                "Value": shown[v["metric"]].text(v["value"]),
+                "95% interval": shown[v["metric"]].interval(v.get("interval")),
                 "Threshold": describe_threshold(v["threshold"]),
                 "Finding": v["sentence"],
             }
@@ -535,6 +539,13 @@ def chart(figure: go.Figure, numbers: pd.DataFrame) -> None:
     left, right = st.columns([3, 2])
     left.plotly_chart(figure, width="stretch")
     right.dataframe(numbers, hide_index=True, width="stretch")
+
+
+def figures(found: list[dict[str, str]], *, per_row: int = 4) -> None:
+    """Headline figures (``outcomes.headline``) as metric cards, up to ``per_row`` in a row."""
+    for start in range(0, len(found), per_row):
+        for column, figure in zip(st.columns(per_row), found[start:start + per_row], strict=False):
+            column.metric(figure["label"], figure["value"])
 
 
 def not_evaluated(area: str) -> None:
