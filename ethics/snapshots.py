@@ -515,3 +515,17 @@ def what_if(db: store.Database, snapshot_id: int, *, home: Path, attribute: str)
     return mitigation.threshold_optimizer_what_if(
         frame["label"], frame["score"], frame[attribute].rename(attribute), threshold=snap["results"]["threshold"]
     )
+
+
+def headline_trend(db: store.Database, model_id: str, *, kind: str = "eval") -> list[dict[str, Any]]:
+    """Per week (latest snapshot of each): the headline figures of ``kind`` (``outcomes.headline``), label → text.
+
+    The week-by-week view of a model of any outcome type, where :func:`performance_trend`
+    holds a binary model's accuracy and AUC.
+    """
+    trend = []
+    for week, version, results in _latest_per_week(db, model_id):
+        figures = outcomes.headline(results, kind)
+        if figures:
+            trend.append({"week": week, "version": version, **{f["label"]: f["value"] for f in figures}})
+    return trend
