@@ -15,6 +15,9 @@ from tests.test_outcome_snapshots import DOCUMENTS, rows
 
 OUTCOMES = tuple(DOCUMENTS)
 MODELS = {outcome: DOCUMENTS[outcome]["id"] for outcome in OUTCOMES}
+#: A name and purpose per model, so the pages (and screenshots) tell the three apart.
+NAMES = {"continuous": ("Discount size", "discount"), "multiclass": ("Next-best offer", "cross_sell"),
+         "ranking": ("Call list priority", "lead_scoring")}
 PREVIOUS_WEEK = "2026-W47"
 WEEKS = (PREVIOUS_WEEK, WEEK)
 
@@ -37,7 +40,8 @@ def build(home: Path) -> dict[str, dict]:
         latest = {}
         for outcome in OUTCOMES:
             manifest = home.parent / f"{outcome}.toml"
-            manifest.write_text(manifest_toml(DOCUMENTS[outcome]))
+            name, purpose = NAMES[outcome]
+            manifest.write_text(manifest_toml(DOCUMENTS[outcome] | {"name": name, "purpose": purpose}))
             model = registry.register_model(db, manifest, home=home, actor="test", now=NOW - timedelta(days=8))
             for offset, week in enumerate(WEEKS):
                 at = NOW - timedelta(days=7 * (len(WEEKS) - 1 - offset))
