@@ -558,10 +558,15 @@ def strata_rows(grouping: Mapping[str, Any], *, name: str) -> list[dict[str, Any
 
 
 def strata_numbers(rows: Sequence[Mapping[str, Any]], *, control: str, view: View) -> list[dict[str, Any]]:
-    """:func:`strata_rows` as a table: the value and interval in the disparity's presentation."""
-    return [{control: row["stratum"], view.label: view.shown.text(row["value"]),
-             "Interval": view.shown.interval(row["interval"]), "Worst group": row["worst_group"] or "—",
-             "Compared with": row["best_group"] or "the rest"} for row in rows]
+    """:func:`strata_rows` as a table: the value and interval in the disparity's presentation.
+
+    The value's header is "Value" (the disparity is named by the chart and the select box
+    above it), so the worst group fits beside it.
+    """
+    return [{control: row["stratum"], "Value": view.shown.text(row["value"]),
+             "Interval": view.shown.interval(row["interval"]),
+             "Worst group, against": "—" if row["worst_group"] is None else
+             f"{row['worst_group']} against {row['best_group'] or 'the rest'}"} for row in rows]
 
 
 def offer_counts(grouping: Mapping[str, Any], *, offers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -518,14 +518,18 @@ def what_if(db: store.Database, snapshot_id: int, *, home: Path, attribute: str)
 
 
 def headline_trend(db: store.Database, model_id: str, *, kind: str = "eval") -> list[dict[str, Any]]:
-    """Per week (latest snapshot of each): the headline figures of ``kind`` (``outcomes.headline``), label → text.
+    """The headline figures of ``kind`` (``outcomes.headline``) week by week (latest snapshot of each).
 
     The week-by-week view of a model of any outcome type, where :func:`performance_trend`
-    holds a binary model's accuracy and AUC.
+    holds a binary model's accuracy and AUC.  One row per figure (the first: the version),
+    with ``Figure`` and one column per week, so many long labels stay readable.
     """
-    trend = []
-    for week, version, results in _latest_per_week(db, model_id):
-        figures = outcomes.headline(results, kind)
-        if figures:
-            trend.append({"week": week, "version": version, **{f["label"]: f["value"] for f in figures}})
-    return trend
+    weeks = {week: (version, outcomes.headline(results, kind)) for week, version, results in _latest_per_week(
+        db, model_id)}
+    weeks = {week: found for week, found in weeks.items() if found[1]}
+    rows: dict[str, dict[str, Any]] = {"Version": {"Figure": "Version"}}
+    for week, (version, figures) in weeks.items():
+        rows["Version"][week] = version
+        for figure in figures:
+            rows.setdefault(figure["label"], {"Figure": figure["label"]})[week] = figure["value"]
+    return list(rows.values()) if weeks else []

@@ -63,6 +63,7 @@ LIGHT_WORDS = {
 }
 DATA_LABELS = {"eval": "Evaluation set", "scores": "Scoring batch"}
 CACHE_TTL_S = 30
+_METRIC_LABEL = 36  # characters of a metric card's label that fit a quarter of the page
 # Session keys: set once in init_state(), read with .get().
 KEY_USER = "username"
 KEY_FLASH = "flash"
@@ -534,15 +535,17 @@ def table(rows: list[dict[str, Any]] | pd.DataFrame, *, empty: str = "Nothing to
     st.dataframe(frame, hide_index=True, width="stretch")
 
 
-def chart(figure: go.Figure, numbers: pd.DataFrame) -> None:
-    """A chart with its numbers in a table beside it."""
-    left, right = st.columns([3, 2])
+def chart(figure: go.Figure, numbers: pd.DataFrame, *, split: tuple[int, int] = (3, 2)) -> None:
+    """A chart with its numbers in a table beside it (``split``: their widths; (1, 1) for a wider table)."""
+    left, right = st.columns(list(split))
     left.plotly_chart(figure, width="stretch")
     right.dataframe(numbers, hide_index=True, width="stretch")
 
 
 def figures(found: list[dict[str, str]], *, per_row: int = 4) -> None:
-    """Headline figures (``outcomes.headline``) as metric cards, up to ``per_row`` in a row."""
+    """Headline figures (``outcomes.headline``) as metric cards, up to ``per_row`` in a row (3 for long labels)."""
+    if any(len(figure["label"]) > _METRIC_LABEL for figure in found):
+        per_row = min(per_row, 3)
     for start in range(0, len(found), per_row):
         for column, figure in zip(st.columns(per_row), found[start:start + per_row], strict=False):
             column.metric(figure["label"], figure["value"])

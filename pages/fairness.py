@@ -22,13 +22,13 @@ def outcome_groups(results, grouping, unit):
     metric = st.selectbox("Metric", list(views), format_func=lambda key: views[key].label)
     view = views[metric]
     ui.chart(charts.group_metric(groups, metric=metric, label=outcomes.axis_title(view, unit=unit), shown=view.shown),
-             pd.DataFrame(outcomes.group_numbers(rows, key=metric, view=view)))
+             pd.DataFrame(outcomes.group_numbers(rows, key=metric, view=view)), split=(1, 1))
 
 
 def strata_section(results, grouping, unit):
     st.markdown(f"**Conditioned on {results['control']}**: each disparity within one {results['control']} "
                 "at a time, so a legitimate difference between them does not count as unfair")
-    names = list(grouping["disparities"])
+    names = [name for name in outcomes.ENGINES["continuous"].disparities if name in grouping["disparities"]]
     views = {name: outcomes.disparity_view("continuous", name, unit=unit) for name in names}
     name = st.selectbox("Disparity within each stratum", names, format_func=lambda n: views[n].label)
     rows = outcomes.strata_rows(grouping, name=name)
@@ -36,7 +36,7 @@ def strata_section(results, grouping, unit):
                           "value_interval": r["interval"] or [None, None]} for r in rows])
     ui.chart(charts.group_metric(bars, metric="value", label=outcomes.axis_title(views[name], unit=unit),
                                  shown=views[name].shown),
-             pd.DataFrame(outcomes.strata_numbers(rows, control=results["control"], view=views[name])))
+             pd.DataFrame(outcomes.strata_numbers(rows, control=results["control"], view=views[name])), split=(1, 1))
 
 
 def detail_section(results, grouping, unit):

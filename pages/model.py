@@ -32,7 +32,7 @@ def performance(db, snap):
         if trend:
             ui.chart(charts.performance_trend(pd.DataFrame(trend)), pd.DataFrame(trend))
         return
-    st.markdown("**Across weeks** (latest snapshot of each week)")
+    st.markdown("**Evaluation set across weeks** (latest snapshot of each week)")
     ui.table(snapshots.headline_trend(db, snap["model_id"]), empty="No evaluation set in any week yet.")
 
 
