@@ -68,6 +68,8 @@ def test_model_page_shows_the_headline_figures_of_each_type(served, outcome):
     assert weeks.set_index("Figure")[WEEK].drop("Version").to_dict() == dict(
         (f["label"], f["value"]) for f in outcomes.headline(results, "eval"))
     assert not at.get("plotly_chart")  # the binary performance chart is not drawn for these
+    drift = next(m.value for m in at.markdown if "**drift**" in m.value)
+    assert f"drift is computed for binary scores only, not {outcome} ones" in drift  # not "no scoring batch"
 
 
 def test_model_page_continuous_mae_is_the_stored_rows_mae(served):
