@@ -50,7 +50,9 @@ def group_metric(groups: pd.DataFrame, *, metric: str, label: str, shown: Presen
                  "arrayminus": (values - bounds["low"]).fillna(0).tolist(), "visible": True}
     colours = ["#1f77b4" if judged else "#bbbbbb" for judged in groups["judged"]]
     figure = go.Figure(go.Bar(x=groups["group"], y=values, marker_color=colours, error_y=error, name=label))
-    figure.update_layout(yaxis_tickformat=shown.axis, yaxis_title=label, height=_HEIGHT, showlegend=False)
+    # A share shown as a plain number (a KS statistic, "{:.3f}") keeps plain ticks, not percentages.
+    axis = shown.axis if "%" in shown.format or "%" not in shown.axis else ".2f"
+    figure.update_layout(yaxis_tickformat=axis, yaxis_title=label, height=_HEIGHT, showlegend=False)
     if shown.unit == "share":
         figure.update_layout(yaxis_range=[0, 1])
     return figure

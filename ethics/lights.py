@@ -41,12 +41,20 @@ def summarize(results: Mapping[str, Any], *, policy: Mapping[str, Any] | None = 
     return {
         "lights": {
             "fairness": rules.fairness_light(results.get("verdicts", [])),
-            "drift": rules.drift_light(results.get("drift")),
+            "drift": _drift_light(results),
             "explanations": explain.explanations_light(results.get("explanations")),
             "consent": consent.consent_light(found, policy),
         },
         "team_lights": team_consent_lights(found, policy),
     }
+
+
+def _drift_light(results: Mapping[str, Any]) -> Light:
+    """The drift light; a non-binary snapshot without drift says why (it has a scoring batch, but no PSI yet)."""
+    outcome = results.get("outcome", "binary")
+    if outcome != "binary" and not results.get("drift"):
+        return {"status": "not_evaluated", "reason": f"drift is computed for binary scores only, not {outcome} ones"}
+    return rules.drift_light(results.get("drift"))
 
 
 def team_consent_lights(found: Mapping[str, Any] | None, policy: Mapping[str, Any]) -> dict[str, dict[str, Light]]:

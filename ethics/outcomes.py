@@ -523,3 +523,92 @@ def headline(results: Mapping[str, Any], kind: str) -> list[dict[str, str]]:
     figures += [{"label": f"Offered {offers.get(name, name)}", "value": "—" if share is None else f"{share:.1%}"}
                 for name, share in summary.get("offer_shares", {}).items()]
     return figures
+
+
+# -- page tables: the numbers beside the Fairness page's charts, as a person reads them -------------
+
+
+def group_numbers(rows: Sequence[Mapping[str, Any]], *, key: str, view: View) -> list[dict[str, Any]]:
+    """One per-group metric (a :func:`flat_groups` column) with its interval, in the view's presentation.
+
+    Column headers are labels (the view's, never a key such as ``selection_rate:bundle``).
+    """
+    return [{"Group": row["group"], "Rows": int(row["count"]), "Judged": bool(row["judged"]),
+             view.label: view.shown.text(row.get(key)), "Interval": view.shown.interval(row.get(f"{key}_interval"))}
+            for row in rows]
+
+
+def strata_rows(grouping: Mapping[str, Any], *, name: str) -> list[dict[str, Any]]:
+    """A continuous grouping's disparity ``name`` per control value, then pooled over all of them.
+
+    Rows of ``stratum``, ``value`` (the judged value), ``interval``, ``worst_group`` and
+    ``best_group`` (None where the disparity compares a group with the rest); empty
+    without a control.
+    """
+    if not grouping.get("strata"):
+        return []
+    parts = [(part["stratum"], part["disparities"]) for part in grouping["strata"]]
+    rows = []
+    for stratum, disparities in [*parts, ("all, pooled", grouping["disparities"])]:
+        entry = disparities.get(name)
+        if entry is not None:
+            rows.append({"stratum": str(stratum), "value": entry.get("judged_value"), "interval": entry.get("interval"),
+                         "worst_group": entry.get("worst_group"), "best_group": entry.get("best_group")})
+    return rows
+
+
+def strata_numbers(rows: Sequence[Mapping[str, Any]], *, control: str, view: View) -> list[dict[str, Any]]:
+    """:func:`strata_rows` as a table: the value and interval in the disparity's presentation.
+
+    The value's header is "Value" (the disparity is named by the chart and the select box
+    above it), so the worst group fits beside it.
+    """
+    return [{control: row["stratum"], "Value": view.shown.text(row["value"]),
+             "Interval": view.shown.interval(row["interval"]),
+             "Worst group, against": "—" if row["worst_group"] is None else
+             f"{row['worst_group']} against {row['best_group'] or 'the rest'}"} for row in rows]
+
+
+def offer_counts(grouping: Mapping[str, Any], *, offers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A multiclass grouping's leads per group and offer made (the groups' ``offers``), offers by their labels."""
+    labels = {offer["name"]: offer["label"] for offer in offers}
+    return [{"Group": group["group"], **{labels[name]: int(group.get("offers", {}).get(name, 0)) for name in labels},
+             "Rows": int(group["count"])} for group in grouping["groups"]]
+
+
+def independence_sentence(grouping: Mapping[str, Any]) -> str:
+    """The chi-square test of independence of offer and group of a multiclass grouping, as one line."""
+    found = grouping.get("independence") or {}
+    if not found.get("judged"):
+        return (f"Chi-square test of offer against group: not run for {grouping['grouping']}, fewer than two groups "
+                "are large enough to judge.")
+    shown = multiclass.INDEPENDENCE
+    text = (f"Chi-square test of offer against group ({found['judged_groups']} judged groups of "
+            f"{grouping['grouping']}): statistic {shown['statistic'].text(found['statistic'])} on "
+            f"{shown['dof'].text(found['dof'])} degrees of freedom, p-value {shown['p_value'].text(found['p_value'])}")
+    if found.get("min_expected") is not None:
+        text += f"; smallest expected count {shown['min_expected'].text(found['min_expected'])}"
+        if found["min_expected"] < 5:
+            text += " (below 5: the chi-square approximation is rough)"
+    return text + "."
+
+
+def capacity_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A ranking snapshot's capacity k per call list (leads each list's team works per week)."""
+    capacity, lists = results.get("capacity"), " × ".join(results.get("lists", [])) or "list"
+    if isinstance(capacity, Mapping):
+        return [{f"Call list ({lists})": name, "Capacity (leads called)": int(k)} for name, k in capacity.items()]
+    if capacity is None:
+        return []
+    return [{f"Call list ({lists})": "every list", "Capacity (leads called)": int(capacity)}]
+
+
+def axis_title(view: View, *, unit: str) -> str:
+    """A chart axis title for a view: its label, with the model's unit when the view is an amount in it."""
+    return f"{view.label} ({unit})" if view.shown.unit == unit and unit not in view.label else view.label
+
+
+def trend_numbers(trend: Sequence[Mapping[str, Any]], *, view: View) -> list[dict[str, Any]]:
+    """``snapshots.disparity_trend`` rows as a table: week, value and interval in the disparity's presentation."""
+    return [{"Week": row["week"], view.label: view.shown.text(row["value"]),
+             "Interval": view.shown.interval((row.get("low"), row.get("high")))} for row in trend]

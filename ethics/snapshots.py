@@ -540,3 +540,21 @@ def what_if(db: store.Database, snapshot_id: int, *, home: Path, attribute: str)
     return mitigation.threshold_optimizer_what_if(
         frame["label"], frame["score"], frame[attribute].rename(attribute), threshold=snap["results"]["threshold"]
     )
+
+
+def headline_trend(db: store.Database, model_id: str, *, kind: str = "eval") -> list[dict[str, Any]]:
+    """The headline figures of ``kind`` (``outcomes.headline``) week by week (latest snapshot of each).
+
+    The week-by-week view of a model of any outcome type, where :func:`performance_trend`
+    holds a binary model's accuracy and AUC.  One row per figure (the first: the version),
+    with ``Figure`` and one column per week, so many long labels stay readable.
+    """
+    weeks = {week: (version, outcomes.headline(results, kind)) for week, version, results in _latest_per_week(
+        db, model_id)}
+    weeks = {week: found for week, found in weeks.items() if found[1]}
+    rows: dict[str, dict[str, Any]] = {"Version": {"Figure": "Version"}}
+    for week, (version, figures) in weeks.items():
+        rows["Version"][week] = version
+        for figure in figures:
+            rows.setdefault(figure["label"], {"Figure": figure["label"]})[week] = figure["value"]
+    return list(rows.values()) if weeks else []

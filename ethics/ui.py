@@ -19,11 +19,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ethics import auth, charts, consent, explain, incidents, lights, portfolio, registry, snapshots, store
+from ethics import auth, charts, consent, explain, incidents, lights, outcomes, portfolio, registry, snapshots, store
 from ethics.auth import Actor
 from ethics.config import Settings, load_settings
 from ethics.errors import EthicsError
-from ethics.fairness import DISPARITIES
 from ethics.policy import describe_threshold
 
 log = logging.getLogger("ethics.ui")
@@ -64,6 +63,7 @@ LIGHT_WORDS = {
 }
 DATA_LABELS = {"eval": "Evaluation set", "scores": "Scoring batch"}
 CACHE_TTL_S = 30
+_METRIC_LABEL = 36  # characters of a metric card's label that fit a quarter of the page
 # Session keys: set once in init_state(), read with .get().
 KEY_USER = "username"
 KEY_FLASH = "flash"
@@ -453,9 +453,14 @@ def _finding_form(db: store.Database, actor: Actor, draft: dict[str, Any], *, ke
             st.rerun()
 
 
-def verdicts(rows: list[dict[str, Any]]) -> None:
-    """The policy verdicts of a snapshot, worst first, each with its sentence."""
+def verdicts(rows: list[dict[str, Any]], *, outcome: str = "binary", unit: str = "value") -> None:
+    """The policy verdicts of a snapshot, worst first, each with its sentence.
+
+    Value and interval are shown in the disparity's presentation (``outcomes.disparity_view``),
+    so an amount reads in the model's unit and a ratio as a ratio, whatever the outcome type.
+    """
     order = {"fail": 0, "warn": 1, "too_few": 2, "pass": 3}
+    shown = {v["metric"]: outcomes.disparity_view(outcome, v["metric"], unit=unit).shown for v in rows}
     frame = pd.DataFrame(
         [
             {
@@ -463,8 +468,8 @@ def verdicts(rows: list[dict[str, Any]]) -> None:
                 "Data": DATA_LABELS[v["data"]],
                 "Groups": v["grouping"],
                 "Metric": v["label"],
-                "Value": v["value"],
-                "95% interval": DISPARITIES[v["metric"]].shown.interval(v.get("interval")),
+                "Value": shown[v["metric"]].text(v["value"]),
+                "95% interval": shown[v["metric"]].interval(v.get("interval")),
                 "Threshold": describe_threshold(v["threshold"]),
                 "Finding": v["sentence"],
             }
@@ -530,11 +535,20 @@ def table(rows: list[dict[str, Any]] | pd.DataFrame, *, empty: str = "Nothing to
     st.dataframe(frame, hide_index=True, width="stretch")
 
 
-def chart(figure: go.Figure, numbers: pd.DataFrame) -> None:
-    """A chart with its numbers in a table beside it."""
-    left, right = st.columns([3, 2])
+def chart(figure: go.Figure, numbers: pd.DataFrame, *, split: tuple[int, int] = (3, 2)) -> None:
+    """A chart with its numbers in a table beside it (``split``: their widths; (1, 1) for a wider table)."""
+    left, right = st.columns(list(split))
     left.plotly_chart(figure, width="stretch")
     right.dataframe(numbers, hide_index=True, width="stretch")
+
+
+def figures(found: list[dict[str, str]], *, per_row: int = 4) -> None:
+    """Headline figures (``outcomes.headline``) as metric cards, up to ``per_row`` in a row (3 for long labels)."""
+    if any(len(figure["label"]) > _METRIC_LABEL for figure in found):
+        per_row = min(per_row, 3)
+    for start in range(0, len(found), per_row):
+        for column, figure in zip(st.columns(per_row), found[start:start + per_row], strict=False):
+            column.metric(figure["label"], figure["value"])
 
 
 def not_evaluated(area: str) -> None:

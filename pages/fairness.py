@@ -1,14 +1,10 @@
 import pandas as pd
 import streamlit as st
 
-from ethics import charts, fairness, incidents, registry, snapshots, ui
+from ethics import charts, fairness, incidents, outcomes, registry, snapshots, ui
 
 
-def groups_section(results):
-    left, right = st.columns(2)
-    data = left.selectbox("Data", list(results["fairness"]), format_func=ui.DATA_LABELS.get)
-    groupings = {g["grouping"]: g for g in results["fairness"][data]}
-    grouping = groupings[right.selectbox("Groups", list(groupings))]
+def binary_groups(grouping):
     groups = pd.DataFrame(grouping["groups"])
     metrics = [m for m in fairness.METRICS if m != "count" and m in groups]
     metric = st.selectbox("Metric", metrics, format_func=lambda m: fairness.METRICS[m].label)
@@ -16,26 +12,82 @@ def groups_section(results):
     numbers = groups[["group", "count", "judged", metric]].assign(
         interval=[spec.shown.interval(iv) for iv in groups[f"{metric}_interval"]])
     ui.chart(charts.group_metric(groups, metric=metric, label=spec.label, shown=spec.shown), numbers)
-    st.caption("Whiskers: 95% bootstrap interval. Grey bars: groups below the policy's minimum size, "
-               "too few to judge (never a pass).")
+
+
+def outcome_groups(results, grouping, unit):
+    rows = outcomes.flat_groups(grouping)
+    groups = pd.DataFrame(rows)
+    views = {key: view for key, view in outcomes.metric_views(results["outcome"], unit=unit,
+                                                                offers=results.get("offers")).items() if key in groups}
+    metric = st.selectbox("Metric", list(views), format_func=lambda key: views[key].label)
+    view = views[metric]
+    ui.chart(charts.group_metric(groups, metric=metric, label=outcomes.axis_title(view, unit=unit), shown=view.shown),
+             pd.DataFrame(outcomes.group_numbers(rows, key=metric, view=view)), split=(1, 1))
+
+
+def strata_section(results, grouping, unit):
+    st.markdown(f"**Conditioned on {results['control']}**: each disparity within one {results['control']} "
+                "at a time, so a legitimate difference between them does not count as unfair")
+    names = [name for name in outcomes.ENGINES["continuous"].disparities if name in grouping["disparities"]]
+    views = {name: outcomes.disparity_view("continuous", name, unit=unit) for name in names}
+    name = st.selectbox("Disparity within each stratum", names, format_func=lambda n: views[n].label)
+    rows = outcomes.strata_rows(grouping, name=name)
+    bars = pd.DataFrame([{"group": r["stratum"], "judged": r["value"] is not None, "value": r["value"],
+                          "value_interval": r["interval"] or [None, None]} for r in rows])
+    ui.chart(charts.group_metric(bars, metric="value", label=outcomes.axis_title(views[name], unit=unit),
+                                 shown=views[name].shown),
+             pd.DataFrame(outcomes.strata_numbers(rows, control=results["control"], view=views[name])), split=(1, 1))
+
+
+def detail_section(results, grouping, unit):
+    outcome = results["outcome"]
+    if outcome == "continuous" and grouping.get("strata"):
+        strata_section(results, grouping, unit)
+    elif outcome == "multiclass":
+        st.markdown("**Offers made per group** (leads)")
+        ui.table(outcomes.offer_counts(grouping, offers=results["offers"]))
+        st.caption(outcomes.independence_sentence(grouping))
+    elif outcome == "ranking":
+        st.markdown("**Capacity per call list**: the leads each list's team calls in the week")
+        ui.table(outcomes.capacity_rows(results), empty="Capacity read from each row's capacity column.")
+
+
+def groups_section(results):
+    outcome, unit = results.get("outcome", "binary"), outcomes.results_unit(results)
+    left, right = st.columns(2)
+    data = left.selectbox("Data", list(results["fairness"]), format_func=ui.DATA_LABELS.get)
+    groupings = {g["grouping"]: g for g in results["fairness"][data]}
+    grouping = groupings[right.selectbox("Groups", list(groupings))]
+    if outcome == "binary":
+        binary_groups(grouping)
+    else:
+        outcome_groups(results, grouping, unit)
+    st.caption(f"Whiskers: {grouping.get('confidence', 0.95):.0%} bootstrap interval. Grey bars: groups below the "
+               "policy's minimum size, too few to judge (never a pass).")
+    if outcome != "binary":
+        detail_section(results, grouping, unit)
     return data, grouping
 
 
 def trend_section(db, model, snap, data, grouping):
-    names = [n for n in snap["policy"].get("fairness", {}) if n in grouping["disparities"]]
+    outcome = snap["results"].get("outcome", "binary")
+    thresholds = snap["policy"].get("fairness" if outcome == "binary" else outcome, {})
+    names = [n for n in thresholds if n in grouping["disparities"]]
     if not names:
+        st.caption("The policy sets no threshold for a disparity of these groups, so there is no trend to judge.")
         return
-    name = st.selectbox("Disparity", names, format_func=lambda n: fairness.DISPARITIES[n].label)
-    trend = pd.DataFrame(snapshots.disparity_trend(db, model["id"], data=data, grouping=grouping["grouping"],
-                                                   metric=name))
-    ui.chart(charts.disparity_trend(trend, label=fairness.DISPARITIES[name].label,
-                                    threshold=snap["policy"]["fairness"][name]), trend)
+    views = {n: outcomes.disparity_view(outcome, n, unit=outcomes.results_unit(snap["results"])) for n in names}
+    name = st.selectbox("Disparity", names, format_func=lambda n: views[n].label)
+    trend = snapshots.disparity_trend(db, model["id"], data=data, grouping=grouping["grouping"], metric=name)
+    ui.chart(charts.disparity_trend(pd.DataFrame(trend), label=views[name].label, threshold=thresholds[name]),
+             pd.DataFrame(outcomes.trend_numbers(trend, view=views[name])))
 
 
 def drift_section(snap):
     found = snap["results"].get("drift")
     if not found:
-        st.caption("No scoring batch this week, so no drift figures.")
+        st.caption("No scoring batch this week, so no drift figures." if snap["results"].get("outcome", "binary")
+                   == "binary" else "No drift figures: drift is computed for binary models' scores only.")
         return
     columns = pd.DataFrame(found["columns"])
     st.caption(f"Scoring batch of {snap['week']} against the reference week {found['reference_week']} "
@@ -64,20 +116,27 @@ def body(db, actor):
         st.info("This snapshot has no fairness results: the manifest names no sensitive attributes, "
                 "or the snapshot was taken before fairness was evaluated.")
         return
+    outcome = results.get("outcome", "binary")
     ui.show_flash()
     ui.source_note(snap)
     st.subheader("Verdicts against the policy")
     ui.finding_incidents(db, actor, incidents.finding_drafts(snap, {}), verdicts=len(results["verdicts"]))
-    ui.verdicts(results["verdicts"])
+    ui.verdicts(results["verdicts"], outcome=outcome, unit=outcomes.results_unit(results))
     st.subheader("Groups")
     data, grouping = groups_section(results)
     st.subheader("Trend across weeks")
     trend_section(db, model, snap, data, grouping)
     st.subheader("Sampling bias: evaluation set against scoring batch")
-    ui.table(results["sampling"], empty="Needs both an evaluation set and a scoring batch in the week.")
+    if outcome != "binary":
+        st.caption(f"Computed for binary models only; not for this {outcome} model.")
+    else:
+        ui.table(results["sampling"], empty="Needs both an evaluation set and a scoring batch in the week.")
     st.subheader("Drift: population stability index")
     drift_section(snap)
     st.subheader("Trade-off what-if")
+    if outcome != "binary":
+        st.caption(f"The threshold what-if applies to binary scores only; this {outcome} model has no threshold.")
+        return
     what_if_section(snap, [g["grouping"] for g in results["fairness"].get("eval", []) if len(g["attributes"]) == 1])
 
 

@@ -1,22 +1,39 @@
 import pandas as pd
 import streamlit as st
 
-from ethics import charts, consent, explain, incidents, leads, lights, registry, report_rows, reviews, snapshots, ui
+from ethics import (
+    charts,
+    consent,
+    explain,
+    incidents,
+    leads,
+    lights,
+    outcomes,
+    registry,
+    report_rows,
+    reviews,
+    snapshots,
+    ui,
+)
 from ethics.weeks import iso, utcnow
 
 
-def performance(snap, trend):
-    perf = snap["results"].get("performance")
-    if perf is None:
+def performance(db, snap):
+    results = snap["results"]
+    if "performance" not in results:
         st.caption("No evaluation set this week: performance needs labelled rows.")
-    else:
-        cols = st.columns(4)
-        cols[0].metric("Accuracy", f"{perf['accuracy']:.1%}")
-        cols[1].metric("AUC", "—" if perf["auc"] is None else f"{perf['auc']:.3f}")
-        cols[2].metric("Base rate", f"{perf['base_rate']:.1%}")
-        cols[3].metric("Selected at threshold", f"{perf['selection_rate']:.1%}")
-    if trend:
-        ui.chart(charts.performance_trend(pd.DataFrame(trend)), pd.DataFrame(trend))
+    for kind in ("eval", "scores"):
+        found = outcomes.headline(results, kind)
+        if found:
+            st.markdown(f"**{ui.DATA_LABELS[kind]}**")
+            ui.figures(found)
+    if results.get("outcome", "binary") == "binary":
+        trend = snapshots.performance_trend(db, snap["model_id"])
+        if trend:
+            ui.chart(charts.performance_trend(pd.DataFrame(trend)), pd.DataFrame(trend))
+        return
+    st.markdown("**Evaluation set across weeks** (latest snapshot of each week)")
+    ui.table(snapshots.headline_trend(db, snap["model_id"]), empty="No evaluation set in any week yet.")
 
 
 def fairness_section(db, actor, snap, model, found):
@@ -100,7 +117,7 @@ def body(db, actor):
         ui.area_lights(found, iso(now))
     tabs = st.tabs(["Performance", "Fairness", "Explanations", "Consent", "Incidents", "Reviews"])
     with tabs[0]:
-        performance(snap, snapshots.performance_trend(db, model["id"]))
+        performance(db, snap)
     with tabs[1]:
         fairness_section(db, actor, snap, model, found)
     with tabs[5]:
