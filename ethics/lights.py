@@ -30,6 +30,7 @@ STATUSES = ("pass", "warn", "fail", "not_evaluated")
 NOT_EVALUATED = {"status": "not_evaluated", "reason": "not evaluated yet"}
 NO_SNAPSHOT = {"status": "not_evaluated", "reason": "no snapshot yet"}
 _SEVERE = ("critical",)
+NO_LIST_DRIFT = "a call list's cells carry no score, and its features' drift needs rows"
 
 Light = dict[str, str]
 
@@ -50,10 +51,9 @@ def summarize(results: Mapping[str, Any], *, policy: Mapping[str, Any] | None = 
 
 
 def _drift_light(results: Mapping[str, Any]) -> Light:
-    """The drift light; a non-binary snapshot without drift says why (it has a scoring batch, but no PSI yet)."""
-    outcome = results.get("outcome", "binary")
-    if outcome != "binary" and not results.get("drift"):
-        return {"status": "not_evaluated", "reason": f"drift is computed for binary scores only, not {outcome} ones"}
+    """The drift light; a call list without drift says why (its cells carry no score, and features need rows)."""
+    if results.get("outcome") == "ranking" and "scores" in results.get("rows", {}) and not results.get("drift"):
+        return {"status": "not_evaluated", "reason": NO_LIST_DRIFT}
     return rules.drift_light(results.get("drift"))
 
 

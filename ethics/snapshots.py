@@ -145,6 +145,8 @@ def take_snapshot(
                 results["drift"]["note"] = (("score on fixed bins (as from aggregates)" if outcome == "binary"
                                              else results["drift"]["note"])
                                             + "; features on the reference's quantile bins, from rows")
+            if not results["drift"]["columns"]:  # a call list's week from cells: nothing to compare
+                del inputs["drift_reference"], results["drift"]
     results = contract.stamp(results, outcome=outcome)
     content = {
         "model_id": model_id,
@@ -247,17 +249,19 @@ def _score_drift(
     A binary model's score is compared on the cells' fixed bins, whatever they came from,
     so a snapshot from rows and one from statistics of the same rows give the same PSI.
     An amount or an offer is compared from its counts per value (:func:`drift.counts_report`),
-    again the same from rows and from imported cells; a call list has no drift here.
+    again the same from rows and from imported cells; a call list has only its features' drift, from rows.
     """
     manifest = version_row["manifest"]
     outcome = outcome_of(manifest)
-    if outcome != "binary" and outcome not in DRIFT_COLUMNS:
-        return None
     thresholds = policy.get("drift", {}).get("psi", DEFAULT_PSI)
     found = datasets.list_datasets(db, version_row["model_id"], version=version_row["version"])
     for reference in (row for row in found if row["kind"] in ("scores", aggregates.KIND)):
         stored = datasets.read_rows(reference, home=home)
-        if outcome != "binary":
+        if outcome not in ("binary", *DRIFT_COLUMNS):  # a call list: its features only, from rows on both sides
+            if reference["kind"] != "scores":
+                continue
+            row, note = None, "a call list's cells carry no score"
+        elif outcome != "binary":
             cells = (outcomes.row_cells(stored, manifest=manifest, kind="scores") if reference["kind"] == "scores"
                      else outcomes.split_cells(stored).get("scores"))
             if cells is None:
@@ -277,7 +281,7 @@ def _score_drift(
             note = "score only, fixed bins: aggregates carry score histograms, not features"
         return ({"dataset_id": reference["id"], "sha256": reference["parquet_sha256"], "week": reference["week"],
                  "kind": reference["kind"]},
-                {"reference_week": reference["week"], "columns": [row], "note": note})
+                {"reference_week": reference["week"], "columns": [] if row is None else [row], "note": note})
     return None
 
 

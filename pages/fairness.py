@@ -1,7 +1,7 @@
 import pandas as pd
 import streamlit as st
 
-from ethics import charts, fairness, incidents, outcomes, registry, snapshots, ui
+from ethics import charts, fairness, incidents, lights, outcomes, registry, snapshots, ui
 
 
 def binary_groups(grouping):
@@ -86,8 +86,8 @@ def trend_section(db, model, snap, data, grouping):
 def drift_section(snap):
     found = snap["results"].get("drift")
     if not found:
-        st.caption("No scoring batch this week, so no drift figures." if snap["results"].get("outcome", "binary")
-                   == "binary" else "No drift figures: drift is computed for binary models' scores only.")
+        st.caption(f"No drift figures: {lights.NO_LIST_DRIFT}." if snap["results"].get("outcome") == "ranking"
+                   else "No scoring batch this week, so no drift figures.")
         return
     columns = pd.DataFrame(found["columns"])
     st.caption(f"Scoring batch of {snap['week']} against the reference week {found['reference_week']} "

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from ethics import datasets, outcomes, snapshots, store, ui
+from ethics import datasets, lights, outcomes, snapshots, store, ui
 from tests import outcome_home
 from tests.apptest import app_on, open_app, open_page
 from tests.conftest import WEEK
@@ -68,8 +68,9 @@ def test_model_page_shows_the_headline_figures_of_each_type(served, outcome):
     assert weeks.set_index("Figure")[WEEK].drop("Version").to_dict() == dict(
         (f["label"], f["value"]) for f in outcomes.headline(results, "eval"))
     assert not at.get("plotly_chart")  # the binary performance chart is not drawn for these
-    drift = next(m.value for m in at.markdown if "**drift**" in m.value)
-    assert f"drift is computed for binary scores only, not {outcome} ones" in drift  # not "no scoring batch"
+    drift = next(m.value for m in at.markdown if "**drift**" in m.value).replace("\\", "")  # Markdown escapes
+    assert lights.summarize(results)["lights"]["drift"]["reason"] in drift
+    assert "since 2026-W" in drift  # drift of the amount or offer (and features) against the first week
 
 
 def test_model_page_continuous_mae_is_the_stored_rows_mae(served):
@@ -95,7 +96,7 @@ def test_fairness_page_shows_every_verdict_in_its_presentation(served, outcome):
     captions = "\n".join(c.value for c in at.caption)
     assert f"not for this {outcome} model" in captions  # sampling bias
     assert f"this {outcome} model has no threshold" in captions  # what-if
-    assert "drift is computed for binary models' scores only" in captions
+    assert f"against the reference week {results['drift']['reference_week']}" in captions
     assert not [b for b in at.button if b.label == "Run the what-if"]
 
 
