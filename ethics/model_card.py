@@ -21,6 +21,13 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~])")
 _BLOCK_START = re.compile(r"^(\s*\d*)([-+>.)])")
 TABLES = ("performance", "verdicts", "groups", "strata", "offers", "incidents", "reviews", "features", "proxies",
           "consent", "instructions")
+#: Tables only one outcome type has: an amount's strata under its control, an offer model's frequency table.
+_OUTCOME_TABLES = {"strata": "continuous", "offers": "multiclass"}
+
+
+def tables_for(outcome: str) -> tuple[str, ...]:
+    """The CSV tables a snapshot of this outcome type has (``strata`` and ``offers`` belong to one type each)."""
+    return tuple(name for name in TABLES if _OUTCOME_TABLES.get(name, outcome) == outcome)
 
 
 def escape_markdown(text: Any) -> str:

@@ -519,9 +519,10 @@ def headline(results: Mapping[str, Any], kind: str) -> list[dict[str, str]]:
     figures = [{"label": label.format(unit=unit), "value": "—" if summary.get(key) is None
                 else pattern.format(summary[key])}
                for key, label, pattern in HEADLINES[outcome][kind] if key in summary]
-    offers = {offer["name"]: offer["label"] for offer in results.get("offers", [])}
-    figures += [{"label": f"Offered {offers.get(name, name)}", "value": "—" if share is None else f"{share:.1%}"}
-                for name, share in summary.get("offer_shares", {}).items()]
+    shares = summary.get("offer_shares", {})
+    figures += [{"label": f"Share offered: {offer['label']}",
+                 "value": "—" if shares.get(offer["name"]) is None else f"{shares[offer['name']]:.1%}"}
+                for offer in results.get("offers", []) if offer["name"] in shares]  # in the manifest's order
     return figures
 
 

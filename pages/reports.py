@@ -9,7 +9,8 @@ def body(db, actor):
     snap = ui.pick_snapshot(db, model) if model else None
     if snap is not None:
         ui.report_downloads(actor, model, snap["week"])
-        table = st.selectbox("Table as CSV (spreadsheet formulas neutralised)", model_card.TABLES)
+        table = st.selectbox("Table as CSV (spreadsheet formulas neutralised)",
+                             model_card.tables_for(snap["results"].get("outcome", "binary")))
         ui.table_download(actor, model, snap["week"], table)
     st.subheader("Portfolio")
     st.caption("The traffic lights of every model you may see, then one summary page per model.")

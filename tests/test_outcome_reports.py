@@ -283,3 +283,9 @@ def test_untrusted_offer_and_group_labels_stay_literal_in_pdf_and_neutral_in_csv
     assert HOSTILE_GROUP in {row["Group"] for row in groups}
     markdown = model_card.card_markdown(facts)
     assert "<b>" not in markdown and escape_markdown(HOSTILE_OFFER) in markdown
+
+
+@pytest.mark.parametrize("outcome, extra", [("binary", set()), ("continuous", {"strata"}),
+                                            ("multiclass", {"offers"}), ("ranking", set())])
+def test_the_reports_page_offers_only_the_tables_a_type_has(outcome, extra):
+    assert set(model_card.tables_for(outcome)) == set(model_card.TABLES) - {"strata", "offers"} | extra
