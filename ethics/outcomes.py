@@ -280,7 +280,7 @@ def assess_week(
     options = {"min_group_size": policy.get("min_group_size", 30), "resamples": bootstrap.get("resamples", 1000),
                "confidence": bootstrap.get("confidence", 0.95), "seed": bootstrap.get("seed", 0),
                "quantile": policy.get("amount_quantile", 0.5)}
-    results: dict[str, Any] = {**_outcome_facts(manifest)}
+    results: dict[str, Any] = {**outcome_facts(manifest)}
     if "eval" in cells:
         results["performance"] = engine.summary(cells["eval"], "eval")
     if "scores" in cells:
@@ -295,14 +295,17 @@ def assess_week(
     return results
 
 
-def _outcome_facts(manifest: Mapping[str, Any]) -> dict[str, Any]:
+def outcome_facts(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """What a snapshot of a non-binary model records of its manifest: unit, offers or call lists (empty for binary)."""
     outcome = outcome_of(dict(manifest))
     if outcome == "continuous":
         return {"unit": manifest["unit"], "favourable": manifest.get("favourable", "higher"),
                 "control": manifest.get("control")}
     if outcome == "multiclass":
         return {"offers": [dict(entry) for entry in manifest["classes"]], "value_unit": manifest.get("value_unit")}
-    return {"capacity": manifest["ranking"]["capacity"], "lists": list(manifest["ranking"]["lists"])}
+    if outcome == "ranking":
+        return {"capacity": manifest["ranking"]["capacity"], "lists": list(manifest["ranking"]["lists"])}
+    return {}
 
 
 # -- verdicts ------------------------------------------------------------------------------------

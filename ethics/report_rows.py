@@ -241,7 +241,8 @@ def offer_text(offer: dict[str, Any], facts: dict[str, Any]) -> str:
     """An offer's label with its value, if it has one ("Bundle (120 EUR)")."""
     if offer.get("value") is None:
         return offer["label"]
-    return f"{offer['label']} ({offer['value']:,g}{' ' + facts['unit'] if facts.get('unit') != 'value' else ''})"
+    unit = facts.get("unit") or facts.get("value_unit") or "value"
+    return f"{offer['label']} ({offer['value']:,g}{' ' + unit if unit != 'value' else ''})"
 
 
 def explanation_rows(explanations: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

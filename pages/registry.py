@@ -1,6 +1,7 @@
 import streamlit as st
 
-from ethics import registry, ui
+from ethics import outcomes, registry, report_rows, ui
+from ethics.manifest import outcome_of
 
 
 def body(db, actor):
@@ -14,8 +15,10 @@ def body(db, actor):
                                  "registered_at", "registered_by")} for v in versions])
     chosen = st.selectbox("Version", [v["version"] for v in versions], index=len(versions) - 1)
     manifest = next(v for v in versions if v["version"] == chosen)["manifest"]
+    decides = report_rows.outcome_text({"outcome": outcome_of(manifest), "threshold": manifest["threshold"],
+                                        **outcomes.outcome_facts(manifest)})
     st.markdown(f"**Owner** {manifest['owner']} · **Team** {manifest['team']} · "
-                f"**Consent purpose** `{manifest['consent_purpose']}` · **Threshold** {manifest['threshold']}")
+                f"**Consent purpose** `{manifest['consent_purpose']}` · **Decides** {decides}")
     st.subheader("Impact assessment")
     st.table({key.replace("_", " ").capitalize(): [", ".join(v) if isinstance(v, list) else v]
               for key, v in manifest["impact_assessment"].items()})

@@ -174,3 +174,14 @@ def test_portfolio_pages_show_the_three_types(served, page):
     text = "\n".join(f.value.to_csv() for f in at.dataframe)
     for name, _ in outcome_home.NAMES.values():
         assert name in text
+
+
+@pytest.mark.parametrize("outcome, decides", [
+    ("continuous", "an amount in % discount per customer (higher is favourable to the customer)"),
+    ("multiclass", "one of 4 offers per lead"),
+    ("ranking", "a call list per team, worked from the highest score down to its capacity"),
+])
+def test_registry_page_says_what_each_model_decides_instead_of_a_threshold(served, outcome, decides):
+    at = _page("pages/registry.py", outcome)
+    text = "\n".join(m.value for m in at.markdown).replace("\\", "")
+    assert f"**Decides** {decides}" in text and "None" not in text
