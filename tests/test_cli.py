@@ -145,7 +145,7 @@ def test_explain_global_and_lead(run, demo_copy, monkeypatch):
 @pytest.mark.parametrize("args,message", [
     (["--model", "ghost", "--global"], "Unknown model 'ghost'"),
     (["--model", "lead-scoring", "--lead", "LS-nope"], "No lead or customer 'LS-nope'"),
-    (["--model", "discount-approval", "--global"], "No explanation available: scores-only model"),
+    (["--model", "discount-size", "--global"], "No explanation available: scores-only model"),
     (["--model", "lead-scoring"], "Give either --lead LEAD or --global"),
 ])
 def test_explain_bad_input_exits_2_without_a_traceback(run, demo_copy, monkeypatch, args, message):
