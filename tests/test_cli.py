@@ -96,6 +96,26 @@ def test_fairness_prints_the_snapshot_verdicts_and_exits_1_on_a_fail(run, home, 
     assert json.loads(week.output)["week"] == "2026-W41"
 
 
+def test_a_snapshot_after_the_demo_reads_the_policy_the_demo_wrote(run, demo_home, tmp_path, monkeypatch):
+    import shutil
+
+    from ethics import snapshots
+
+    copy = tmp_path / "demo"
+    shutil.copytree(demo_home, copy)
+    monkeypatch.setenv("ETHICS_HOME", str(copy))
+    demo_snapshot = snapshots.latest_snapshot(store.open_db(copy / "ethics.db"), "discount-size")
+    # The same inputs under the same policy: the CLI finds the demo's own snapshot (its hash covers the policy).
+    again = run("snapshot", "--model", "discount-size", "--week", "2026-W48")
+    assert again.exit_code == 0 and again.output.strip().endswith(demo_snapshot["hash"])
+    settings = copy / "ethics.toml"
+    settings.write_text(settings.read_text().replace("fail_above = 1.0", "fail_above = 3.0"))
+    changed = run("snapshot", "--model", "discount-size", "--week", "2026-W48")
+    assert changed.exit_code == 0 and demo_snapshot["hash"] not in changed.output
+    latest = snapshots.latest_snapshot(store.open_db(copy / "ethics.db"), "discount-size")
+    assert latest["policy"]["continuous"]["mean_difference"] == {"warn_above": 0.5, "fail_above": 3.0}
+
+
 @pytest.mark.parametrize("args,message", [
     (["fairness", "--model", "ghost"], "Unknown model 'ghost'"),
     (["fairness", "--model", "webinar-follow-up", "--week", "2026-W01"],
