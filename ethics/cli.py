@@ -149,7 +149,9 @@ def demo(size: str, if_empty: bool) -> None:
     if if_empty and registry.list_models(_open(settings)):
         click.echo(f"demo: {settings.home} already holds models; nothing to do")
         return
-    summary = build_demo(settings.home, size=size, policy=settings.policy, progress=click.echo)
+    # No policy passed: the demo writes its ethics.toml into an empty home and reads the home's file,
+    # so its snapshots and every later one judge by the same policy.
+    summary = build_demo(settings.home, size=size, progress=click.echo)
     click.echo(
         f"demo portfolio created in {settings.home} in {summary['seconds']:.1f} s: {summary['models']} models, "
         f"{summary['datasets']} datasets ({summary['rows']:,} rows, weeks {summary['weeks'][0]} to "

@@ -1,4 +1,4 @@
-"""A deterministic demo portfolio: four sales models, eight weeks of data, consent and incidents.
+"""A deterministic demo portfolio: six sales models, eight weeks of data, consent and incidents.
 
 Everything is drawn from seeded NumPy generators and every timestamp is derived from a
 fixed "today", so two builds give byte-identical Parquet files and identical snapshot
@@ -7,13 +7,31 @@ hashes.  The data carries the stories the dashboard is meant to show:
 * ``lead-scoring`` learned a historic bias through a proxy: ``postcode_region`` is
   strongly associated with the age band and the training labels penalise some regions,
   so leads aged 55+ are selected far less often (the four-fifths rule fails).
-* ``discount-approval`` is a vendor model (scores only) whose scores are a little lower
-  for women (a warning, and a customer complaint).
+* ``lead-call-list`` (ranking) is how those scores are used: each team calls the day's
+  inbound leads from the top of its list, as many as its representatives reach that day.
+  The lists are daily lists per team (``lists = ["team", "scored_on"]``) and every row
+  carries its team's daily k in ``capacity`` (north 250, south 200, west 120 calls a day;
+  a tenth in the small demo): a per-team table in the manifest would need one list per
+  team and week, which is not how a call list is worked.  Its rows are the lead model's
+  leads with the scores its artifact gave, so the same proxy bias calls leads aged 55+
+  far less often (the selection at capacity fails the four-fifths rule).  The week of
+  "today" holds only the lists up to today.
+* ``discount-size`` (continuous) is a vendor model (scores only) that proposes a discount in
+  percentage points, in half-point steps; the deal size band (small, medium, large) is the
+  legitimate factor, as bigger deals get more discount.  At equal deal size customers aged
+  55+ got about 2 points less discount than 25-34 in the deals it learned from, and so they
+  still do; the realised discount of the evaluation sets is what the deal desk finally
+  granted.  The demo's ``ethics.toml`` sets the model's thresholds in its unit, so the gap
+  fails; a customer contests her smaller discount.
+* ``next-best-offer`` (multiclass) picks one of four offers (premium bundle, plan upgrade,
+  add-on module, free training session, each with its expected value in EUR); it offers
+  women the premium bundle less often than men, so its offer-rate verdict fails.
 * every population drifts a little week by week, so trends look real.
 * consent has gaps (never granted), withdrawals and objections during the eight weeks.
+  Every model needs the ``ai_scoring`` purpose.
 
-The models are trained once on a separate training sample; the weekly evaluation sets
-and scoring batches are then scored by the registered artifacts on import, exactly as
+The binary models are trained once on a separate training sample; the weekly evaluation
+sets and scoring batches are then scored by the registered artifacts on import, exactly as
 real data would be.
 """
 
@@ -24,7 +42,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -34,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from ethics import consent, datasets, incidents, privacy, registry, snapshots, store
-from ethics.config import DB_FILE, load_policy
+from ethics.config import DB_FILE, SETTINGS_FILE, load_policy
 from ethics.errors import ValidationError
 from ethics.manifest import manifest_toml
 from ethics.weeks import monday, week_of, weeks_before
@@ -45,7 +63,9 @@ DEMO_TODAY = date(2026, 11, 25)
 DEMO_ACTOR = "demo"
 DEMO_SEED = 20261125
 DEMO_TEAMS: tuple[str, ...] = ("north", "south", "west")
-DEMO_MODEL_IDS: tuple[str, ...] = ("lead-scoring", "churn-risk", "upsell-propensity", "discount-approval")
+DEMO_MODEL_IDS: tuple[str, ...] = (
+    "lead-scoring", "churn-risk", "upsell-propensity", "discount-size", "next-best-offer", "lead-call-list",
+)
 AGE_BANDS: tuple[str, ...] = ("18-24", "25-34", "35-44", "45-54", "55+")
 
 _HOME_NOT_EMPTY = (
@@ -53,6 +73,15 @@ _HOME_NOT_EMPTY = (
     "only built into an empty data home."
 )
 _HOME_HINT = "Point ETHICS_HOME at an empty folder, or move the existing ethics.db away first."
+# The demo's ethics.toml, written into the data home only when it has none: the discount model's
+# differences are judged in its own unit, so its thresholds are set for it alone.
+DEMO_SETTINGS = """\
+# Written by `python -m ethics demo`; the shipped defaults (ethics/default.toml) apply to every other key.
+
+# The discount model's differences are in percentage points of discount.
+[policy.models."discount-size".continuous]
+mean_difference = { warn_above = 0.5, fail_above = 1.0 }
+"""
 _BAD_WEEKS = "The demo needs at least one week of data, got weeks={weeks}."
 _BAD_SIZE = "Demo size {size!r} is unknown; use 'full' or 'small'."
 
@@ -60,6 +89,11 @@ _BAD_SIZE = "Demo size {size!r} is unknown; use 'full' or 'small'."
 _POOL = {
     "full": {"prospects": 50_000, "customers": 20_000},
     "small": {"prospects": 5_000, "customers": 2_000},
+}
+# Leads each team's representatives call per working day (the call list's k per daily list).
+_CALL_CAPACITY = {
+    "full": {"north": 250, "south": 200, "west": 120},
+    "small": {"north": 25, "south": 20, "west": 12},
 }
 _TRAIN_FACTOR = 1.5
 # One thread: on a busy two-core machine OpenMP's second thread makes training 10-30x slower.
@@ -122,11 +156,17 @@ def _draw_people(
 
 
 class _Draw(NamedTuple):
-    """Feature columns, the true log-odds of the label, and vendor scores if any."""
+    """Feature columns, and either the true log-odds of a yes/no label or a scores-only model's columns.
+
+    ``decided`` holds what a scores-only model's rows carry besides the features (the amount
+    as ``score`` and the control, or the ``offer``), ``label`` the realised amount or the true
+    best offer (kept in evaluation sets only).
+    """
 
     features: dict[str, np.ndarray]
-    logit: np.ndarray
-    vendor_score: np.ndarray | None = None
+    logit: np.ndarray | None = None
+    decided: dict[str, np.ndarray] | None = None
+    label: np.ndarray | None = None
 
 
 def _sigmoid(values: np.ndarray) -> np.ndarray:
@@ -196,23 +236,80 @@ def _simulate_upsell(rng: np.random.Generator, people: pd.DataFrame, drift: floa
     return _Draw(features, logit)
 
 
+# Deal-size bands (the discount model's control) by deal size in EUR, and the discount each band gets.
+_DEAL_BANDS = np.array(["small", "medium", "large"], dtype=object)
+_DEAL_EDGES = np.array([10_000.0, 30_000.0])
+_BAND_DISCOUNT = np.array([4.0, 7.0, 10.0])
+# The injected gap: points of discount per age band at equal deal size (55+ two points below 25-34).
+_AGE_DISCOUNT = np.array([-0.1, 0.0, -0.2, -0.5, -2.0])
+_DISCOUNT_STEP = 0.5
+
+
+def _half_points(values: np.ndarray) -> np.ndarray:
+    """Discounts as the deal desk writes them: non-negative, in steps of half a point."""
+    return np.clip(np.rint(values / _DISCOUNT_STEP) * _DISCOUNT_STEP, 0.0, 30.0)
+
+
 def _simulate_discounts(rng: np.random.Generator, people: pd.DataFrame, drift: float) -> _Draw:
     n, age = len(people), people["age_index"].to_numpy()
     deal = np.round(np.exp(rng.normal(9.6 + 0.1 * drift, 0.8, n)), -1)
+    band = np.searchsorted(_DEAL_EDGES, deal, side="right")
     tenure = np.round(rng.gamma(2.0, 1.6 + 0.15 * age, n), 1)
     competitor = (rng.random(n) < 0.3 + 0.1 * drift).astype(int)
     margin = np.round(np.clip(rng.normal(32.0, 8.0, n), 5, 60), 1)
-    logit = -0.6 + 0.5 * np.log(deal / 15_000) + 0.25 * tenure + 1.2 * competitor + 0.05 * (margin - 32)
-    # The vendor's model was trained on past approvals, which were stricter for women.
-    penalty = np.where(people["sex"].to_numpy() == "female", 0.4, 0.0)
-    vendor = np.round(_sigmoid(logit - penalty + rng.normal(0.0, 0.3, n)), 4)
+    # The vendor's model learned from past deals, in which older customers were given less.
+    amount = (_BAND_DISCOUNT[band] + 1.5 * competitor + 0.05 * (margin - 32) + 0.1 * tenure + 0.3 * drift
+              + _AGE_DISCOUNT[age] + rng.normal(0.0, 1.5, n))
+    decided = _half_points(amount)
+    # What the deal desk finally granted after the negotiation.
+    realised = _half_points(decided + rng.normal(0.3, 1.0, n))
     features = {
         "deal_size_eur": deal,
         "customer_tenure_years": tenure,
         "competitor_quote": competitor,
         "margin_pct": margin,
     }
-    return _Draw(features, logit, vendor)
+    return _Draw(features, decided={"deal_size_band": _DEAL_BANDS[band], "score": decided}, label=realised)
+
+
+_OFFERS = (
+    {"name": "premium_bundle", "label": "Premium bundle", "value": 1200.0},
+    {"name": "upgrade", "label": "Plan upgrade", "value": 600.0},
+    {"name": "add_on", "label": "Add-on module", "value": 250.0},
+    {"name": "free_training", "label": "Free training session", "value": 80.0},
+)
+_OFFER_NAMES = np.array([offer["name"] for offer in _OFFERS], dtype=object)
+# The injected gap: the model's preference for the premium bundle is lower for women.
+_FEMALE_PREMIUM_PENALTY = 0.4
+
+
+def _simulate_offers(rng: np.random.Generator, people: pd.DataFrame, drift: float) -> _Draw:
+    n = len(people)
+    spend = np.round(np.exp(rng.normal(6.8 + 0.05 * drift, 0.6, n)), -1)
+    products = 1 + rng.binomial(4, 0.3, n)
+    seats = np.round(np.clip(rng.normal(70.0 + 4.0 * drift, 18.0, n), 5, 120), 1)
+    training = (rng.random(n) < 0.4).astype(int)
+    tickets = rng.poisson(1.0 + 0.4 * drift, n)
+    # What each offer is worth to the customer (log-odds of acceptance), shared by the truth and the model.
+    utility = np.column_stack([
+        0.9 * (np.log(spend) - 6.8) + 0.02 * (seats - 70) + 0.25 * (products - 2),
+        0.03 * (seats - 70) + 0.2,
+        0.35 * (products - 2) + 0.1,
+        -0.8 * training + 0.3 * tickets - 0.3,
+    ])
+    common = rng.gumbel(0.0, 0.6, (n, len(_OFFERS)))
+    best = np.argmax(utility + common + rng.gumbel(0.0, 0.6, (n, len(_OFFERS))), axis=1)
+    judged = utility + common + rng.gumbel(0.0, 0.6, (n, len(_OFFERS)))
+    judged[:, 0] -= _FEMALE_PREMIUM_PENALTY * (people["sex"].to_numpy() == "female")
+    offer = np.argmax(judged, axis=1)
+    features = {
+        "monthly_spend_eur": spend,
+        "product_count": products,
+        "seats_used_pct": seats,
+        "training_completed": training,
+        "support_tickets_90d": tickets,
+    }
+    return _Draw(features, decided={"offer": _OFFER_NAMES[offer]}, label=_OFFER_NAMES[best])
 
 
 def _train_lightgbm(x: np.ndarray, y: np.ndarray, features: list[str], seed: int) -> bytes:
@@ -266,13 +363,18 @@ _ARTIFACT_FILES = {"lightgbm": "model.txt", "xgboost": "model.json", "linear": "
 
 @dataclass(frozen=True)
 class _ModelSpec:
-    """One demo model: its manifest, population, sizes and data generator."""
+    """One demo model: its manifest, population, sizes and data generator.
+
+    A model with a ``source`` has no generator of its own: its rows are the source model's
+    leads as it scored them (the call list orders the lead model's scores).
+    """
 
     manifest: dict[str, Any]
     segment: str
     prefix: str
     rows: dict[str, int]
-    simulate: Callable[[np.random.Generator, pd.DataFrame, float], _Draw]
+    simulate: Callable[[np.random.Generator, pd.DataFrame, float], _Draw] | None = None
+    source: str | None = None
 
     @property
     def model_id(self) -> str:
@@ -293,6 +395,20 @@ _SENSITIVE = [
     {"name": "age_band", "label": "Age band", "description": "Banded at collection: " + ", ".join(AGE_BANDS) + "."},
 ]
 
+# The lead model's inputs; the call list carries them too, as it lists the same leads.
+_LEAD_FEATURES = [
+    _feature("pricing_page_visits", "Visited the pricing page", "visits", "In the last 30 days."),
+    _feature("emails_opened_30d", "Opened marketing emails", "emails", "In the last 30 days."),
+    _feature("company_employees", "Company size", "employees"),
+    _feature("days_since_last_contact", "Days since the last contact", "days"),
+    _feature("webinar_attended", "Attended a webinar", "yes = 1"),
+    _feature("demo_requested", "Asked for a product demo", "yes = 1"),
+    _feature(
+        "postcode_region", "Postcode region", "region code (1-9)",
+        "First digit of the postcode, grouped into nine sales regions.",
+    ),
+]
+
 _SPECS: tuple[_ModelSpec, ...] = (
     _ModelSpec(
         manifest={
@@ -307,18 +423,7 @@ _SPECS: tuple[_ModelSpec, ...] = (
             "threshold": 0.4,
             "consent_purpose": "ai_scoring",
             "description": "Ranks inbound leads by their chance to convert within 60 days.",
-            "features": [
-                _feature("pricing_page_visits", "Visited the pricing page", "visits", "In the last 30 days."),
-                _feature("emails_opened_30d", "Opened marketing emails", "emails", "In the last 30 days."),
-                _feature("company_employees", "Company size", "employees"),
-                _feature("days_since_last_contact", "Days since the last contact", "days"),
-                _feature("webinar_attended", "Attended a webinar", "yes = 1"),
-                _feature("demo_requested", "Asked for a product demo", "yes = 1"),
-                _feature(
-                    "postcode_region", "Postcode region", "region code (1-9)",
-                    "First digit of the postcode, grouped into nine sales regions.",
-                ),
-            ],
+            "features": _LEAD_FEATURES,
             "sensitive_attributes": _SENSITIVE,
             "proxy_candidates": ["postcode_region"],
             "artifact": {"kind": "lightgbm", "file": "model.txt"},
@@ -422,17 +527,25 @@ _SPECS: tuple[_ModelSpec, ...] = (
     ),
     _ModelSpec(
         manifest={
-            "id": "discount-approval",
-            "name": "Discount approval (vendor)",
-            "version": "2026.09",
+            "id": "discount-size",
+            "name": "Discount size (vendor)",
+            "version": "2026.10",
             "purpose": "discount",
+            "outcome": "continuous",
+            "unit": "percentage points of discount",
+            "favourable": "higher",
+            "resolution": _DISCOUNT_STEP,
+            "control": "deal_size_band",
             "owner": "Lukas Berger (Deal Desk, South)",
             "contact": "deal-desk@example.com",
             "team": "south",
             "risk_tier": "high",
-            "threshold": 0.5,
             "consent_purpose": "ai_scoring",
-            "description": "A vendor's model that recommends whether a requested discount is approved.",
+            "description": (
+                "A vendor's model that proposes the discount on a renewal or an extension, in "
+                "half-point steps; deal size band (small under 10,000 EUR, large from 30,000 EUR) is "
+                "the legitimate factor: bigger deals get more discount."
+            ),
             "features": [
                 _feature("deal_size_eur", "Deal size", "EUR"),
                 _feature("customer_tenure_years", "Years as a customer", "years"),
@@ -443,27 +556,107 @@ _SPECS: tuple[_ModelSpec, ...] = (
             "proxy_candidates": ["customer_tenure_years"],
             "artifact": {"kind": "none"},
             "impact_assessment": {
-                "purpose": "Recommend approval or refusal of discount requests above 10 %.",
+                "purpose": "Propose the discount a representative may grant without the deal desk's sign-off.",
                 "data_categories": ["deal data", "contract history", "competitor offers"],
                 "legal_basis": (
                     "Legitimate interest (GDPR Art. 6(1)(f)); customers may object to automated decisions."
                 ),
-                "affected": "Customers asking for a discount, and the representatives who negotiate it.",
+                "affected": "Customers renewing or extending a contract, and the representatives who negotiate it.",
                 "human_oversight": (
-                    "The deal desk signs off every refusal; customers can ask for a manual review "
-                    "of any discount decision."
+                    "The deal desk signs off every discount it changes; customers can ask for a manual "
+                    "review of any discount decision."
                 ),
             },
         },
         segment="customer",
-        prefix="DA",
+        prefix="DS",
         rows={"full": 5_000, "small": 800},
         simulate=_simulate_discounts,
     ),
+    _ModelSpec(
+        manifest={
+            "id": "next-best-offer",
+            "name": "Next best offer",
+            "version": "1.0.0",
+            "purpose": "next_best_offer",
+            "outcome": "multiclass",
+            "classes": list(_OFFERS),
+            "value_unit": "EUR",
+            "owner": "Aisha Rahman (Account Management, West)",
+            "contact": "aisha.rahman@example.com",
+            "team": "west",
+            "risk_tier": "medium",
+            "consent_purpose": "ai_scoring",
+            "description": (
+                "Picks the one offer an account manager brings to a customer's next call; each "
+                "offer's value is its expected revenue in EUR."
+            ),
+            "features": [
+                _feature("monthly_spend_eur", "Monthly spend", "EUR"),
+                _feature("product_count", "Products already bought", "products"),
+                _feature("seats_used_pct", "Share of licensed seats in use", "%"),
+                _feature("training_completed", "Completed the onboarding training", "yes = 1"),
+                _feature("support_tickets_90d", "Support tickets opened", "tickets", "In the last 90 days."),
+            ],
+            "sensitive_attributes": _SENSITIVE,
+            "proxy_candidates": ["monthly_spend_eur"],
+            "artifact": {"kind": "none"},
+            "impact_assessment": {
+                "purpose": "Choose which offer an account manager presents to an existing customer.",
+                "data_categories": ["purchase history", "licence usage", "support history", "training records"],
+                "legal_basis": "Consent (GDPR Art. 6(1)(a)) for AI-based scoring of customer accounts.",
+                "affected": "Existing business customers and their contact persons.",
+                "human_oversight": (
+                    "The account manager may present any offer instead; no offer is sent automatically."
+                ),
+            },
+        },
+        segment="customer",
+        prefix="NB",
+        rows={"full": 8_000, "small": 1_500},
+        simulate=_simulate_offers,
+    ),
+    _ModelSpec(
+        manifest={
+            "id": "lead-call-list",
+            "name": "Lead call list",
+            "version": "1.0.0",
+            "purpose": "lead_scoring",
+            "outcome": "ranking",
+            "ranking": {"lists": ["team", "scored_on"]},
+            "owner": "Maria Jensen (Sales Operations, North)",
+            "contact": "maria.jensen@example.com",
+            "team": "north",
+            "risk_tier": "high",
+            "consent_purpose": "ai_scoring",
+            "description": (
+                "Each team's inbound leads of a day, ordered by the lead score; the team calls "
+                "from the top as many leads as its representatives can reach that day."
+            ),
+            "features": _LEAD_FEATURES,
+            "sensitive_attributes": _SENSITIVE,
+            "proxy_candidates": ["postcode_region"],
+            "artifact": {"kind": "none"},
+            "impact_assessment": {
+                "purpose": (
+                    "Decide which of the day's inbound leads each team calls; the leads below its "
+                    "daily capacity wait for the nurture email sequence."
+                ),
+                "data_categories": ["lead scores", "web behaviour", "email engagement", "postcode"],
+                "legal_basis": "Consent (GDPR Art. 6(1)(a)) for AI-based scoring of web behaviour.",
+                "affected": "Prospective customers who filled in a form or were imported from events.",
+                "human_oversight": (
+                    "Team leads may move any lead up the list; the capacity of each team is set by "
+                    "its lead every week."
+                ),
+            },
+        },
+        segment="prospect",
+        prefix="LS",
+        rows={"full": 20_000, "small": 2_000},
+        source="lead-scoring",
+    ),
 )
-
-
-# -- manifests ----------------------------------------------------------------------------
 
 
 # -- building -----------------------------------------------------------------------------
@@ -481,6 +674,9 @@ class _Build:
     policy: dict[str, Any]
     progress: Callable[[str], None]
     scored: np.ndarray
+    today: date
+    # The rows of models that another model lists (the lead model's for the call list), by (model, week, kind).
+    listed: dict[tuple[str, str, str], pd.DataFrame] = field(default_factory=dict)
     datasets: int = 0
     rows: int = 0
     snapshots: int = 0
@@ -511,13 +707,41 @@ def _frame(
             **draw.features,
             "sex": people["sex"].to_numpy(),
             "age_band": people["age_band"].to_numpy(),
+            **(draw.decided or {}),
         }
     )
     if kind == "eval":
-        frame["label"] = (rng.random(len(frame)) < _sigmoid(draw.logit)).astype(int)
-    if draw.vendor_score is not None:
-        frame["score"] = draw.vendor_score
+        if draw.label is None:
+            frame["label"] = (rng.random(len(frame)) < _sigmoid(draw.logit)).astype(int)
+        else:
+            frame["label"] = draw.label
     return frame
+
+
+def _call_list(build: _Build, spec: _ModelSpec, *, week: str, kind: str, rng: np.random.Generator) -> pd.DataFrame:
+    """The source model's leads of the week as daily call lists: each lead's day, its team's k and its score.
+
+    The scores are the ones the source model's artifact gave on import.  Leads come in on
+    the five working days; the week of ``today`` holds only the days up to today.
+    """
+    source = _spec(spec.source)
+    rows = build.listed[(source.model_id, week, kind)]
+    stored = datasets.read_rows(
+        datasets.find_dataset(build.db, source.model_id, version=source.manifest["version"], kind=kind, week=week),
+        home=build.home,
+    )
+    days = monday(week) + rng.integers(0, 5, len(rows)) * timedelta(days=1)
+    capacity = _CALL_CAPACITY[build.size]
+    frame = pd.DataFrame(
+        {
+            **{column: rows[column].to_numpy() for column in rows.columns if column != "label"},
+            "scored_on": [day.isoformat() for day in days],
+            "capacity": rows["team"].map(capacity).to_numpy(),
+            "score": stored.set_index("lead_id")["score"].loc[rows["lead_id"]].to_numpy(),
+            **({"label": rows["label"].to_numpy()} if kind == "eval" else {}),
+        }
+    )
+    return frame[days <= build.today].reset_index(drop=True)
 
 
 def _register(build: _Build, spec: _ModelSpec, number: int, folder: Path) -> None:
@@ -552,12 +776,17 @@ def _import_weeks(build: _Build, spec: _ModelSpec, number: int) -> None:
         start = monday(week)
         for kind_number, kind in enumerate(datasets.KINDS, start=1):
             rng = _rng(number, index + 1, kind_number)
-            people = _draw_people(
-                rng, build.pool, segment=spec.segment, rows=spec.rows[build.size], drift=drift, kind=kind
-            )
-            frame = _frame(spec, spec.simulate(rng, people, drift), people, week=week, kind=kind, rng=rng)
-            if kind == "scores":
-                build.scored[people.index.to_numpy()] = True
+            if spec.source is not None:
+                frame = _call_list(build, spec, week=week, kind=kind, rng=rng)
+            else:
+                people = _draw_people(
+                    rng, build.pool, segment=spec.segment, rows=spec.rows[build.size], drift=drift, kind=kind
+                )
+                frame = _frame(spec, spec.simulate(rng, people, drift), people, week=week, kind=kind, rng=rng)
+                if kind == "scores":
+                    build.scored[people.index.to_numpy()] = True
+                if any(other.source == spec.model_id for other in _SPECS):
+                    build.listed[(spec.model_id, week, kind)] = frame
             datasets.import_frame(
                 build.db, frame, name=f"{spec.model_id}-{week}-{kind}.parquet", kind=kind,
                 model_id=spec.model_id, version=version, week=week, home=build.home,
@@ -683,17 +912,17 @@ _INCIDENTS: tuple[_Incident, ...] = (
         _OFFICER, finding=consent.VIOLATIONS_FINDING,
     ),
     _Incident(
-        "discount-approval", "medium", "customer_complaint", 6,
-        "Customer contests a refused renewal discount",
-        "The customer says a colleague at a similar company got the discount she was refused and "
-        "asks for the reasons and a manual review.",
+        "discount-size", "medium", "customer_complaint", 6,
+        "Customer contests a smaller renewal discount",
+        "The customer says a younger colleague at a similar company got a bigger discount on a deal "
+        "of the same size, while she got a smaller discount, and asks for the reasons and a manual review.",
         "Sales manager, South", "lead",
     ),
     _Incident(
-        "discount-approval", "medium", "explainability", 13,
-        "Vendor model gives no reasons for its recommendations",
-        "The discount model is scores-only: the deal desk cannot tell a customer why a discount "
-        "was refused. Ask the vendor for reason codes or a model that can be explained.",
+        "discount-size", "medium", "explainability", 13,
+        "Vendor model gives no reasons for its discounts",
+        "The discount model is scores-only: the deal desk cannot tell a customer why the proposed "
+        "discount was smaller. Ask the vendor for reason codes or a model that can be explained.",
         _OFFICER,
     ),
     _Incident(
@@ -714,7 +943,7 @@ _INCIDENTS: tuple[_Incident, ...] = (
 
 
 def _evidence(build: _Build, incident: _Incident, *, week: str) -> dict[str, Any]:
-    """The incident's link: that week's snapshot, or a woman's refused lead from that week's batch."""
+    """The incident's link: that week's snapshot, or a south customer's smaller discount from that week's batch."""
     if incident.evidence == "snapshot":
         found = snapshots.list_snapshots(build.db, incident.model_id)
         return {"snapshot_id": next(row["id"] for row in found if row["week"] == week)}
@@ -724,10 +953,13 @@ def _evidence(build: _Build, incident: _Incident, *, week: str) -> dict[str, Any
             build.db, spec.model_id, version=spec.manifest["version"], kind="scores", week=week
         )
         rows = datasets.read_rows(batch, home=build.home)
-        # The south manager contests it, so it is a lead of team south.
-        refused = rows[(rows["score"] < spec.manifest["threshold"]) & (rows["sex"] == "female")
-                       & (rows["team"] == "south")]
-        return {"lead_id": str(refused["lead_id"].iloc[0]), "team": "south"}
+        # A woman aged 55+ whose discount is below what 25-34 got on deals of her size band;
+        # the south manager contests it, so it is a lead of team south.
+        band = spec.manifest["control"]
+        younger = rows[rows["age_band"] == "25-34"].groupby(band)["score"].mean()
+        smaller = rows[(rows["age_band"] == "55+") & (rows["sex"] == "female") & (rows["team"] == "south")
+                       & (rows["score"] < rows[band].map(younger))]
+        return {"lead_id": str(smaller["lead_id"].iloc[0]), "team": "south"}
     return {}
 
 
@@ -774,25 +1006,27 @@ def build_demo(
 ) -> dict[str, Any]:
     """Build the demo portfolio into an empty data home.
 
-    Registers four models (one per artifact kind), imports an evaluation set and a
-    scoring batch for each of them and every week, records consent events for the
-    scored customers, opens a few incidents and takes a snapshot per model and week.
-    The result depends only on the arguments: two builds give identical files and
-    snapshot hashes.
+    Writes the demo's ``ethics.toml`` (:data:`DEMO_SETTINGS`) unless the home has one,
+    registers six models (one per artifact kind, and one of each outcome type besides
+    yes/no), imports an evaluation set and a scoring batch for each of them and every
+    week, records consent events for the scored customers, opens a few incidents and
+    takes a snapshot per model and week.  The result depends only on the arguments and
+    the home's ``ethics.toml``: two builds give identical files and snapshot hashes.
 
     Parameters
     ----------
     home : Path
         The data home; ``home/ethics.db`` is created there.
     size : {"full", "small"}, default "full"
-        ``full`` has 20,000 leads per week for the lead model; ``small`` (tests) a tenth.
+        ``full`` has 20,000 leads per week for the lead model and its call list; ``small`` (tests) a tenth.
     weeks : int, default 8
         Number of ISO weeks of data, ending with the week of ``today``.
     today : date, optional
         The demo's "today"; every timestamp derives from it.  Defaults to
         :data:`DEMO_TODAY` (2026-11-25, week 2026-W48), never the real clock.
     policy : dict, optional
-        The policy recorded in the snapshots; the shipped defaults when omitted.
+        The policy recorded in the snapshots; when omitted, the home's ``ethics.toml`` over
+        the shipped defaults, as the CLI and the app read it later.
     progress : callable, optional
         Called with a short line of text after each step.
 
@@ -805,7 +1039,8 @@ def build_demo(
     Raises
     ------
     ValidationError
-        When ``home/ethics.db`` already holds models, or ``size``/``weeks`` are invalid.
+        When ``home/ethics.db`` already holds models, ``size``/``weeks`` are invalid or the
+        home's ``ethics.toml`` is refused.
     """
     started = time.perf_counter()
     if size not in _POOL:
@@ -815,6 +1050,10 @@ def build_demo(
     home = Path(home)
     today = today or DEMO_TODAY
     _refuse_non_empty(home)
+    settings = home / SETTINGS_FILE
+    if not settings.exists():
+        settings.write_text(DEMO_SETTINGS, encoding="utf-8")
+    policy = load_policy(settings) if policy is None else policy
     db = store.open_db(home / DB_FILE)
     store.migrate(db)
     # A fixed pseudonymisation key (the demo's people are invented): two builds stay byte-identical.
@@ -825,8 +1064,8 @@ def build_demo(
     pool = _customer_pool(_rng(0), **_POOL[size])
     build = _Build(
         db=db, home=home, size=size, weeks=weeks_before(week_of(today), weeks), pool=pool,
-        policy=load_policy() if policy is None else policy, progress=progress or (lambda _: None),
-        scored=np.zeros(len(pool), dtype=bool),
+        policy=policy, progress=progress or (lambda _: None),
+        scored=np.zeros(len(pool), dtype=bool), today=today,
     )
     try:
         with tempfile.TemporaryDirectory(prefix="ethics-demo-") as sources:

@@ -4,6 +4,7 @@
 import pytest
 
 from ethics import registry, store
+from ethics.demo import DEMO_MODEL_IDS
 from tests.apptest import app_on, open_app, open_page, texts
 from tests.conftest import ACCOUNTS, copy_demo
 
@@ -74,9 +75,9 @@ def test_page_by_role(env, role, page):
 def test_manager_sees_exactly_the_team_models_on_the_overview(env, role):
     username, _, team = ACCOUNTS[role]
     at = open_app(username)
-    # Every demo model scores leads of every team, so every manager sees all four, with their owner teams.
+    # Every demo model scores leads of every team, so every manager sees all six, with their owner teams.
     assert sorted(at.dataframe[0].value["Model"]) == sorted(m["name"] for m in env if team in m["teams"])
-    assert len(at.dataframe[0].value) == 4
+    assert len(at.dataframe[0].value) == len(DEMO_MODEL_IDS)
     assert sorted(at.dataframe[0].value["Team"]) == sorted(m["team"] for m in env)
 
 
@@ -89,7 +90,7 @@ def test_manager_direct_url_to_a_model_that_scores_none_of_the_team_is_refused(e
 
 def test_officer_sees_every_model(env):
     at = open_app("olivia")
-    assert len(at.dataframe[0].value) == len(env) == 4
+    assert len(at.dataframe[0].value) == len(env) == len(DEMO_MODEL_IDS)
 
 
 def test_sidebar_lists_only_the_pages_a_role_may_see(env):

@@ -12,6 +12,7 @@ import urllib.request
 import pytest
 
 from ethics import registry, snapshots, store
+from ethics.demo import DEMO_MODEL_IDS
 from tests.conftest import PASSWORD, REPO, add_accounts
 
 pytestmark = pytest.mark.browser
@@ -265,13 +266,13 @@ def test_sales_manager_walk(server, page):
     page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=30_000)
     _settled(page)
     # A model is seen by its owner team and by every team whose leads it scores (README "Team scope"):
-    # in the demo each of the four scores some of south's leads, whichever team owns it.
+    # in the demo each of the six scores some of south's leads, whichever team owns it.
     db = store.open_db(server["home"] / "ethics.db")
     try:
         visible = registry.list_models(db, scope="south")
     finally:
         db.close()
-    assert {m["id"] for m in visible} == {"churn-risk", "discount-approval", "lead-scoring", "upsell-propensity"}
+    assert {m["id"] for m in visible} == set(DEMO_MODEL_IDS)
     for model in visible:
         page.get_by_role("link", name=f"{model['name']} ({model['id']})").wait_for(timeout=10_000)
     page.get_by_role("button", name="Sign out").click()

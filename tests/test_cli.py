@@ -96,6 +96,26 @@ def test_fairness_prints_the_snapshot_verdicts_and_exits_1_on_a_fail(run, home, 
     assert json.loads(week.output)["week"] == "2026-W41"
 
 
+def test_a_snapshot_after_the_demo_reads_the_policy_the_demo_wrote(run, demo_home, tmp_path, monkeypatch):
+    import shutil
+
+    from ethics import snapshots
+
+    copy = tmp_path / "demo"
+    shutil.copytree(demo_home, copy)
+    monkeypatch.setenv("ETHICS_HOME", str(copy))
+    demo_snapshot = snapshots.latest_snapshot(store.open_db(copy / "ethics.db"), "discount-size")
+    # The same inputs under the same policy: the CLI finds the demo's own snapshot (its hash covers the policy).
+    again = run("snapshot", "--model", "discount-size", "--week", "2026-W48")
+    assert again.exit_code == 0 and again.output.strip().endswith(demo_snapshot["hash"])
+    settings = copy / "ethics.toml"
+    settings.write_text(settings.read_text().replace("fail_above = 1.0", "fail_above = 3.0"))
+    changed = run("snapshot", "--model", "discount-size", "--week", "2026-W48")
+    assert changed.exit_code == 0 and demo_snapshot["hash"] not in changed.output
+    latest = snapshots.latest_snapshot(store.open_db(copy / "ethics.db"), "discount-size")
+    assert latest["policy"]["continuous"]["mean_difference"] == {"warn_above": 0.5, "fail_above": 3.0}
+
+
 @pytest.mark.parametrize("args,message", [
     (["fairness", "--model", "ghost"], "Unknown model 'ghost'"),
     (["fairness", "--model", "webinar-follow-up", "--week", "2026-W01"],
@@ -145,7 +165,7 @@ def test_explain_global_and_lead(run, demo_copy, monkeypatch):
 @pytest.mark.parametrize("args,message", [
     (["--model", "ghost", "--global"], "Unknown model 'ghost'"),
     (["--model", "lead-scoring", "--lead", "LS-nope"], "No lead or customer 'LS-nope'"),
-    (["--model", "discount-approval", "--global"], "No explanation available: scores-only model"),
+    (["--model", "discount-size", "--global"], "No explanation available: scores-only model"),
     (["--model", "lead-scoring"], "Give either --lead LEAD or --global"),
 ])
 def test_explain_bad_input_exits_2_without_a_traceback(run, demo_copy, monkeypatch, args, message):

@@ -188,12 +188,12 @@ def test_tampered_per_lead_file_is_refused(demo_home, tmp_path):
 def test_scores_only_model_has_no_explanation_and_an_amber_light(demo_db):
     from ethics import portfolio
 
-    snap = snapshots.latest_snapshot(demo_db, "discount-approval")
+    snap = snapshots.latest_snapshot(demo_db, "discount-size")
     found = snap["results"]["explanations"]
     assert found["status"] == "unavailable" and found["reason"] == explain.UNAVAILABLE_SCORES_ONLY
     lights = {row["id"]: row["lights"]["explanations"] for row in portfolio.overview(demo_db)}
-    assert lights["discount-approval"]["status"] == "warn"
-    assert "no explanation available: scores-only model" in lights["discount-approval"]["reason"]
+    assert lights["discount-size"]["status"] == "warn"
+    assert "no explanation available: scores-only model" in lights["discount-size"]["reason"]
     assert lights["lead-scoring"]["status"] == "warn" and "proxy Postcode region ~ Age band" in \
         lights["lead-scoring"]["reason"]
     assert lights["churn-risk"]["status"] == lights["upsell-propensity"]["status"] == "pass"

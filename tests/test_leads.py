@@ -1,14 +1,16 @@
 """Lead lookup, contest and override on a copy of the demo: team scoping on the server, audit, bad input."""
 
+import re
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from ethics import audit, consent, datasets, incidents, leads, registry, snapshots, store
 from ethics.auth import Actor
 from ethics.errors import NotFound, PermissionDenied, ValidationError
-from tests.conftest import NOW, state_of
+from tests.conftest import EXAMPLE_MODEL, EXAMPLE_VERSION, NOW, WEEK, default_policy, state_of
 
 OFFICER = Actor("olivia", "Olivia", "ethics_officer")
 AUDITOR = Actor("aude", "Aude", "auditor")
@@ -114,13 +116,33 @@ def test_bad_lookups_say_what_is_wrong(ldb, lead_home, model_id, query, error, m
         leads.find_leads(ldb, home=lead_home, model_id=model_id, query=query, team=None)
 
 
-def test_scores_only_and_sampled_snapshots_show_the_score_without_reasons(ldb, lead_home):
-    _, batch = _batch(ldb, lead_home, "discount-approval")
-    (found,) = leads.find_leads(ldb, home=lead_home, model_id="discount-approval", query=batch["lead_id"].iloc[0],
-                                team=None)
+def _scores_only_example(db, home, examples, now):
+    """The example model as a vendor's yes/no model (scores only), with one week and its snapshot.
+
+    The demo's vendor model decides an amount now, so the lookup's scores-only case needs its own model.
+    """
+    manifest = examples / "manifest.toml"
+    text = manifest.read_text()
+    manifest.write_text(re.sub(r'kind = "linear".*\nfile = "model.json".*\n', 'kind = "none"\n', text))
+    registry.register_model(db, manifest, home=home, actor="test", now=now)
+    for kind in ("eval", "scores"):
+        frame = pd.read_csv(examples / f"{kind}.csv", dtype={"lead_id": str, "customer_id": str})
+        frame["score"] = np.round(np.linspace(0.05, 0.95, len(frame)), 4)
+        datasets.import_frame(db, frame, name=f"{kind}.parquet", kind=kind, model_id=EXAMPLE_MODEL,
+                              version=EXAMPLE_VERSION, week=WEEK, home=home, actor="test", now=now)
+    snapshots.take_snapshot(db, model_id=EXAMPLE_MODEL, week=WEEK, home=home, policy=default_policy(), actor="test",
+                            now=now)
+    return frame
+
+
+def test_scores_only_and_sampled_snapshots_show_the_score_without_reasons(ldb, lead_home, db, home, examples, now):
+    batch = _scores_only_example(db, home, examples, now)
+    (found,) = leads.find_leads(db, home=home, model_id=EXAMPLE_MODEL, query=batch["lead_id"].iloc[0], team=None)
     assert found["score"] == batch["score"].iloc[0]
     assert found["explanation"] == {"available": False, "message": "No explanation available: scores-only model: "
                                                                    "no artifact to explain."}
+    with pytest.raises(ValidationError, match="Model 'discount-size' decides an amount, not a yes/no score"):
+        leads.find_leads(ldb, home=lead_home, model_id="discount-size", query="DS-2026W48-000001", team=None)
     older = snapshots.latest_snapshot(ldb, "lead-scoring", week="2026-W47")
     (found,) = leads.find_leads(ldb, home=lead_home, model_id="lead-scoring", query="LS-2026W47-000001", team=None,
                                 snapshot_id=older["id"])

@@ -1,7 +1,7 @@
 """The six lights agree on every surface: Overview, Model page, Weekly review, both PDFs, model card and CLI.
 
 A copy of the small demo gets signed reviews and new incidents, so that the incidents and
-review lights take several states across the four models.  The lights are computed once with
+review lights take several states across the six models.  The lights are computed once with
 ``lights.model_lights`` (their one producer) at one fixed moment in ISO week 2026-W49, for the
 officer and for the north sales manager (whose consent light and incidents are the team's),
 and every surface must print the same light and the same reason.
@@ -95,7 +95,7 @@ def governed(demo_home, tmp_path_factory):
                             now=SIGNED_NEXT_WEEK)
     incidents.open_incident(db, model_id="upsell-propensity", severity="high", category="accuracy",
                             title="Seat usage feed lags by a week", reporter="olivia", now=OPENED_LONG_AGO)
-    (vendor,) = [i for i in incidents.list_incidents(db, model_id="discount-approval", open_only=True)
+    (vendor,) = [i for i in incidents.list_incidents(db, model_id="discount-size", open_only=True)
                  if i["team"] is None]
     incidents.update_incident(db, vendor["id"], actor="olivia", status="closed", now=SIGNED_NEXT_WEEK)
     yield home, db
@@ -127,21 +127,25 @@ def _actor(db, username):
 
 def test_the_scenario_gives_the_lights_several_states(expected):
     officer, north = expected["olivia"], expected["sm.north"]
-    assert sorted(officer) == sorted(north) == ["churn-risk", "discount-approval", "lead-scoring",
-                                                 "upsell-propensity"]
+    assert sorted(officer) == sorted(north) == ["churn-risk", "discount-size", "lead-call-list", "lead-scoring",
+                                                 "next-best-offer", "upsell-propensity"]
     assert {m: officer[m]["review"] for m in officer} == {
         "churn-risk": {"status": "warn", "reason": "due this week (2026-W49)"},
-        "discount-approval": {"status": "fail", "reason": "overdue: last signed never"},
+        "discount-size": {"status": "fail", "reason": "overdue: last signed never"},
+        "lead-call-list": {"status": "fail", "reason": "overdue: last signed never"},
         "lead-scoring": {"status": "pass", "reason": "signed 2026-11-30 by olivia (snapshot 2026-W48)"},
+        "next-best-offer": {"status": "fail", "reason": "overdue: last signed never"},
         "upsell-propensity": {"status": "fail", "reason": "suspended at the last review"},
     }
     assert {m: officer[m]["incidents"] for m in officer} == {
         "churn-risk": {"status": "fail", "reason": "2 open, 1 critical"},
-        "discount-approval": {"status": "warn", "reason": "1 open"},  # the south lead's contest
+        "discount-size": {"status": "warn", "reason": "1 open"},  # the south lead's contest
+        "lead-call-list": {"status": "pass", "reason": "no open incidents"},
         "lead-scoring": {"status": "fail", "reason": "3 open, 2 overdue"},
+        "next-best-offer": {"status": "pass", "reason": "no open incidents"},
         "upsell-propensity": {"status": "fail", "reason": "2 open, 1 overdue"},
     }
-    assert north["discount-approval"]["incidents"] == {"status": "pass", "reason": "no open incidents"}
+    assert north["discount-size"]["incidents"] == {"status": "pass", "reason": "no open incidents"}
     for user, found in expected.items():
         for area in ("incidents", "review"):
             assert len({found[m][area]["status"] for m in found}) >= 2, (user, area)
