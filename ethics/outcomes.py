@@ -573,30 +573,6 @@ def strata_numbers(rows: Sequence[Mapping[str, Any]], *, control: str, view: Vie
              f"{row['worst_group']} against {row['best_group'] or 'the rest'}"} for row in rows]
 
 
-def offer_counts(grouping: Mapping[str, Any], *, offers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """A multiclass grouping's leads per group and offer made (the groups' ``offers``), offers by their labels."""
-    labels = {offer["name"]: offer["label"] for offer in offers}
-    return [{"Group": group["group"], **{labels[name]: int(group.get("offers", {}).get(name, 0)) for name in labels},
-             "Rows": int(group["count"])} for group in grouping["groups"]]
-
-
-def independence_sentence(grouping: Mapping[str, Any]) -> str:
-    """The chi-square test of independence of offer and group of a multiclass grouping, as one line."""
-    found = grouping.get("independence") or {}
-    if not found.get("judged"):
-        return (f"Chi-square test of offer against group: not run for {grouping['grouping']}, fewer than two groups "
-                "are large enough to judge.")
-    shown = multiclass.INDEPENDENCE
-    text = (f"Chi-square test of offer against group ({found['judged_groups']} judged groups of "
-            f"{grouping['grouping']}): statistic {shown['statistic'].text(found['statistic'])} on "
-            f"{shown['dof'].text(found['dof'])} degrees of freedom, p-value {shown['p_value'].text(found['p_value'])}")
-    if found.get("min_expected") is not None:
-        text += f"; smallest expected count {shown['min_expected'].text(found['min_expected'])}"
-        if found["min_expected"] < 5:
-            text += " (below 5: the chi-square approximation is rough)"
-    return text + "."
-
-
 def capacity_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     """A ranking snapshot's capacity k per call list (leads each list's team works per week)."""
     capacity, lists = results.get("capacity"), " × ".join(results.get("lists", [])) or "list"

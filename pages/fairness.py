@@ -1,7 +1,7 @@
 import pandas as pd
 import streamlit as st
 
-from ethics import charts, fairness, incidents, lights, outcomes, registry, snapshots, ui
+from ethics import charts, fairness, incidents, lights, outcomes, registry, report_rows, snapshots, ui
 
 
 def binary_groups(grouping):
@@ -45,8 +45,8 @@ def detail_section(results, grouping, unit):
         strata_section(results, grouping, unit)
     elif outcome == "multiclass":
         st.markdown("**Offers made per group** (leads)")
-        ui.table(outcomes.offer_counts(grouping, offers=results["offers"]))
-        st.caption(outcomes.independence_sentence(grouping))
+        ui.table(report_rows.offer_rows(grouping, offers=results["offers"]))
+        st.caption(report_rows.independence_text(grouping))
     elif outcome == "ranking":
         st.markdown("**Capacity per call list**: the leads each list's team calls in the week")
         ui.table(outcomes.capacity_rows(results), empty="Capacity read from each row's capacity column.")
