@@ -158,7 +158,7 @@ class Document(FPDF):
         columns = list(rows[0])
         size = _SMALL - (0.5 if small else 0)
         self.set_font(FONT, size=size)
-        if self.will_page_break(min(table_height(len(rows), small=small), KEEP_TOGETHER_MM)):
+        if self.will_page_break(table_keep(len(rows), small=small)):
             self.add_page()  # a short table is not split; a long one starts with a few rows at least
         with self.table(
             col_widths=tuple(widths) if widths else None,
@@ -195,6 +195,14 @@ class Document(FPDF):
     def render(self) -> bytes:
         """The finished PDF as bytes."""
         return bytes(self.output())
+
+
+def table_keep(rows: int, *, small: bool = False) -> float:
+    """The height in mm a table of ``rows`` rows needs on its first page: all of a short one, ``KEEP_TOGETHER_MM``.
+
+    A heading above a table keeps this much under it, so the heading never ends a page that the table leaves.
+    """
+    return min(table_height(rows, small=small), KEEP_TOGETHER_MM)
 
 
 def table_height(rows: int, *, small: bool = False) -> float:

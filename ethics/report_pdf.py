@@ -15,7 +15,7 @@ import pandas as pd
 
 from ethics import chart_images, charts, lights, outcomes
 from ethics import report_rows as tables
-from ethics.pdf import KEEP_TOGETHER_MM, Document, table_height
+from ethics.pdf import Document, table_keep
 from ethics.policy import DATA_NAMES, describe_threshold
 
 GENERATED = "Generated"
@@ -186,7 +186,7 @@ def _performance(document: Document, facts: dict[str, Any]) -> None:
     else:
         document.paragraph("No evaluation set this week: performance needs labelled tables.", grey=True)
     if scored:
-        document.heading("Scoring batch", level=2, keep=table_height(len(scored)))
+        document.heading("Scoring batch", level=2, keep=table_keep(len(scored)))
         document.fields([(f["label"], f["value"]) for f in scored])
     if not _binary(facts):
         document.paragraph(f"AUC, calibration and the accuracy trend are computed for binary models only: a "
@@ -201,8 +201,8 @@ def _performance(document: Document, facts: dict[str, Any]) -> None:
 def _chart(document: Document, heading: str, figure: Any, caption: str, numbers: pd.DataFrame) -> None:
     """A sub-heading, the chart as an image and, under it, the numbers it draws, kept on one page if they fit."""
     png = chart_images.to_png(figure)
-    table = table_height(len(numbers), small=True)
-    document.heading(heading, level=2, keep=document.image_height(png) + 8 + min(table, KEEP_TOGETHER_MM))
+    table = table_keep(len(numbers), small=True)
+    document.heading(heading, level=2, keep=document.image_height(png) + 8 + table)
     document.chart(png, caption=caption, reserve=table)
     document.rows_table(numbers.to_dict("records"), small=True)
 
@@ -221,8 +221,9 @@ def _fairness_section(document: Document, facts: dict[str, Any]) -> None:
                                  f"({DATA_NAMES[verdict['data']]}): {verdict['sentence']}")
     passed = sum(v["status"] == "pass" for v in found["verdicts"])
     document.paragraph(f"{passed} of {len(found['verdicts'])} verdicts pass.", grey=True)
-    document.heading("Verdicts against the policy", level=2, keep=40)
-    document.rows_table(tables.verdict_rows(facts), widths=(9, 15, 17, 27, 9, 13, 14, 22), small=True)
+    verdict_rows = tables.verdict_rows(facts)
+    document.heading("Verdicts against the policy", level=2, keep=table_keep(len(verdict_rows), small=True))
+    document.rows_table(verdict_rows, widths=(9, 15, 17, 27, 9, 13, 14, 22), small=True)
     for grouping in found["groupings"]:
         _groups(document, facts, grouping)
     trend, figure = found["trend"], _trend_figure(found)
@@ -256,20 +257,23 @@ def _groups(document: Document, facts: dict[str, Any], grouping: dict[str, Any])
     parts = tables.group_tables(grouping, **shown)
     for title, rows in parts:
         if title:
-            document.heading(title, level=3, keep=min(table_height(len(rows), small=True), KEEP_TOGETHER_MM))
+            document.heading(title, level=3, keep=table_keep(len(rows), small=True))
         document.rows_table(rows, small=True, widths=(20, 8, 10, 17, 17, 17, 17) if len(rows[0]) == 7 else None)
     if grouping.get("strata"):
         judged = [v["metric"] for v in facts["fairness"]["verdicts"]
                   if (v["data"], v["grouping"]) == (grouping["data"], grouping["grouping"])]
-        document.heading(f"Within each {grouping['control']}: {grouping['grouping']}", level=3, keep=30)
+        rows = tables.strata_disparity_rows(grouping, unit=shown["unit"], metrics=judged)
+        document.heading(f"Within each {grouping['control']}: {grouping['grouping']}", level=3,
+                         keep=12 + table_keep(len(rows), small=True))
         document.paragraph(f"The verdicts' comparisons among customers of the same {grouping['control']}: a gap "
                            "that vanishes here is explained by the control.", small=True, grey=True)
-        rows = tables.strata_disparity_rows(grouping, unit=shown["unit"], metrics=judged)
         document.rows_table([{key: value for key, value in row.items() if key != "Control"} for row in rows],
                             small=True, widths=(10, 26, 9, 14, 14, 14, 14))
     if "independence" in grouping:
-        document.heading(f"Offers made per group: {grouping['grouping']}", level=3, keep=30)
-        document.rows_table(tables.offer_rows(grouping, offers=shown["offers"]), small=True)
+        offers = tables.offer_rows(grouping, offers=shown["offers"])
+        document.heading(f"Offers made per group: {grouping['grouping']}", level=3,
+                         keep=table_keep(len(offers), small=True))
+        document.rows_table(offers, small=True)
         document.paragraph(tables.independence_text(grouping), small=True)
 
 
