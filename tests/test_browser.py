@@ -1,33 +1,17 @@
 """The real app, served by `streamlit run`, driven in Debian's Chromium."""
 
 import contextlib
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
 from ethics import registry, snapshots, store
 from ethics.demo import DEMO_MODEL_IDS
-from tests.conftest import PASSWORD, REPO, add_accounts
+from tests.browser import chromium, served, settled
+from tests.conftest import PASSWORD, add_accounts
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-EXCEPTION_BOX = '[data-testid="stException"]'
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def _served(demo_home, tmp_path_factory):
     """A fresh `streamlit run app.py` on a free port against a copy of the demo home."""
@@ -36,57 +20,28 @@ def _served(demo_home, tmp_path_factory):
     db = store.open_db(home / "ethics.db")
     add_accounts(db)
     db.close()
-    port = _free_port()
-    env = {**os.environ, "ETHICS_HOME": str(home)}
-    log = open(home.parent / "streamlit.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("streamlit did not start: " + (home.parent / "streamlit.log").read_text())
-    try:
+    with served(home) as url:
         yield {"url": url, "home": home}
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def server(demo_home, tmp_path_factory):
     """The module's server: tests share it, so each works on rows no other test touches."""
-    with _served(demo_home, tmp_path_factory) as served:
-        yield served
+    with _served(demo_home, tmp_path_factory) as found:
+        yield found
 
 
 @pytest.fixture
 def untouched_server(demo_home, tmp_path_factory):
     """A server of its own, on the demo as built (no review signed, no contest filed by another test)."""
-    with _served(demo_home, tmp_path_factory) as served:
-        yield served
+    with _served(demo_home, tmp_path_factory) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with chromium() as found:
+        yield found
 
 
 @pytest.fixture
@@ -95,15 +50,6 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
-
-
-def _settled(page):
-    """Wait until the script run is over: no running indicator, then assert no exception box."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000)
-    page.wait_for_timeout(300)
-    assert page.locator(EXCEPTION_BOX).count() == 0, page.locator(EXCEPTION_BOX).first.inner_text()
 
 
 def _latest_hash(home, model_id):
@@ -125,7 +71,7 @@ def _open_as(page, server, path, username, *, heading):
     page.goto(server["url"] + path)
     _sign_in(page, username)
     page.get_by_role("heading", name=heading).wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
 
 
 def _choose(page, label, text):
@@ -134,7 +80,7 @@ def _choose(page, label, text):
     box.click()
     box.fill(text)
     page.keyboard.press("Enter")
-    _settled(page)
+    settled(page)
 
 
 def _sidebar_links(page):
@@ -189,7 +135,7 @@ def _override(page, expected, reason):
     page.get_by_role("textbox", name="Reason for the override").fill(reason)
     page.get_by_role("button", name=f"Override: mark as {other}").click()
     page.get_by_text(f"decision overridden to {other}").wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
     page.get_by_text(f"Reason: {reason}").wait_for(timeout=10_000)
     return other
 
@@ -199,7 +145,7 @@ def test_every_sub_url_on_a_fresh_server_asks_for_sign_in(server, page):
     for path in ("/model?model=churn-risk", "/registry", "/users", "/"):
         page.goto(server["url"] + path)
         page.get_by_role("heading", name="Sign in").wait_for(timeout=30_000)
-        _settled(page)
+        settled(page)
         assert page.locator('[data-testid="stDataFrame"]').count() == 0
         assert "churn" not in page.locator('[data-testid="stMain"]').inner_text().lower()
         _assert_sidebar(page, [])
@@ -234,37 +180,37 @@ def test_officer_walk_overview_then_click_into_a_model(server, page):
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     page.get_by_role("link", name="Lead scoring (lead-scoring)").click()
     page.get_by_role("heading", name="Model").wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
     assert "model=lead-scoring" in page.url
     page.get_by_text(_latest_hash(server["home"], "lead-scoring")).first.wait_for(timeout=10_000)
     page.get_by_role("tab", name="Performance").click()
-    _settled(page)
+    settled(page)
     page.locator(".js-plotly-plot >> visible=true").first.wait_for(timeout=10_000)
     page.get_by_role("tab", name="Fairness").click()
-    _settled(page)
+    settled(page)
     page.get_by_text("Leads with Age band 55+ are selected").first.wait_for(timeout=10_000)
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Fairness").click()
     page.get_by_role("heading", name="Fairness").wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
     page.get_by_text("Leads with Age band 55+ are selected").first.wait_for(timeout=10_000)
     page.get_by_text("Run the what-if").click()
     page.get_by_text("ThresholdOptimizer: demographic parity").first.wait_for(timeout=60_000)
-    _settled(page)
+    settled(page)
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Registry").click()
     page.get_by_role("heading", name="Model registry").wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
 
 
 def test_sales_manager_walk(server, page):
     page.goto(f"{server['url']}/registry")
     _sign_in(page, "sm.south")
     page.get_by_text("Not allowed: a sales manager may not view registry.").wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
     assert page.locator('[data-testid="stDataFrame"]').count() == 0
     _assert_sidebar(page, ["Overview", "Model", "Fairness", "Lead lookup", "Incidents", "Consent & privacy", "Reports"])
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Overview").click()
     page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
     # A model is seen by its owner team and by every team whose leads it scores (README "Team scope"):
     # in the demo each of the six scores some of south's leads, whichever team owns it.
     db = store.open_db(server["home"] / "ethics.db")
@@ -277,7 +223,7 @@ def test_sales_manager_walk(server, page):
         page.get_by_role("link", name=f"{model['name']} ({model['id']})").wait_for(timeout=10_000)
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("heading", name="Sign in").wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
     _assert_sidebar(page, [])
 
 
@@ -287,7 +233,7 @@ def test_officer_opens_and_closes_an_incident(server, page):
     page.get_by_role("textbox", name="Title").fill("<img src=x onerror=alert(1)> browser test incident")
     page.get_by_role("button", name="Open incident").click()
     page.get_by_text("opened; due").wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
     assert page.locator("img[src=x]").count() == 0  # the title is text, never HTML
     db = store.open_db(server["home"] / "ethics.db")
     try:
@@ -297,7 +243,7 @@ def test_officer_opens_and_closes_an_incident(server, page):
     _choose(page, "Incident", f"{opened} · <img")
     _choose(page, "Status", "closed")
     page.get_by_role("button", name="Save").click()
-    _settled(page)
+    settled(page)
     db = store.open_db(server["home"] / "ethics.db")
     try:
         deadline = time.time() + 15
@@ -325,7 +271,7 @@ def test_officer_weekly_review_loop(server, page):
         for label in ("Fairness verdicts", "Top features", "Consent coverage", "Open and overdue", "Human oversight"):
             page.get_by_text(label).first.click()
             clicks += 1
-            _settled(page)
+            settled(page)
         page.get_by_text("approve with conditions", exact=True).click()
         clicks += 1
         page.get_by_role("textbox", name="Conditions (for an approval with conditions)").fill(
@@ -334,7 +280,7 @@ def test_officer_weekly_review_loop(server, page):
         clicks += 1
         # Review ids count up from 1 in this fresh home; waiting for this one's message, not a stale one.
         page.get_by_text(f"Review {number} of ").wait_for(timeout=30_000)
-        _settled(page)  # the next model due is already selected
+        settled(page)  # the next model due is already selected
     db = store.open_db(server["home"] / "ethics.db")
     try:
         signed = db.execute("select model_id, decision from reviews order by model_id").fetchall()
@@ -362,18 +308,18 @@ def test_sales_manager_looks_up_a_lead_contests_and_overrides(server, page):
     reasons = expected["explanation"]["reasons"]
     for reason in reasons["raising"] + reasons["lowering"]:
         page.get_by_text(reason["text"]).first.wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
     page.locator(".js-plotly-plot >> visible=true").first.wait_for(timeout=10_000)  # the waterfall
     main = page.locator('[data-testid="stMain"]').inner_text()
     assert expected["decision"] in main and f"{expected['score']:.3f}" in main
     page.set_viewport_size({"width": 1400, "height": 2400})  # Streamlit scrolls inside its main block
-    _settled(page)
+    settled(page)
     page.screenshot(path="/tmp/explain-browser-lookup.png")
 
     page.get_by_role("textbox", name="Why is this score wrong?").fill("The customer called us yesterday.")
     page.get_by_role("button", name="Contest this score").click()
     page.get_by_text("is contested").wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
     other = _override(page, expected, "Known account, the rep calls anyway.")
     page.screenshot(path="/tmp/explain-browser-overridden.png")
     db = store.open_db(server["home"] / "ethics.db")
@@ -388,14 +334,14 @@ def test_sales_manager_looks_up_a_lead_contests_and_overrides(server, page):
     assert override == (other, "sm.north", "north")
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Model").click()
     page.get_by_role("heading", name="Model").wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
     _choose(page, "Model", "Lead scoring")  # the sidebar link opens the first model north sees (churn-risk)
     page.get_by_text(snap["hash"]).first.wait_for(timeout=10_000)
     page.get_by_role("tab", name="Explanations").click()
     page.get_by_text("Possible proxy:").first.wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
     page.set_viewport_size({"width": 1400, "height": 3600})
-    _settled(page)
+    settled(page)
     page.screenshot(path="/tmp/explain-browser-model.png")
 
 
@@ -406,24 +352,24 @@ def test_consent_page_officer_and_manager(server, page, tmp_path):
     page.locator(".js-plotly-plot >> visible=true").first.wait_for(timeout=10_000)
     page.screenshot(path=str(tmp_path / "consent-coverage.png"), full_page=True)
     page.get_by_role("tab", name="Violations").click()
-    _settled(page)
+    settled(page)
     # The demo already has an open incident about these violations: a second is refused, the first named.
     page.get_by_role("button", name="Open an incident for these").or_(
         page.get_by_text("covers these violations; add a comment there")).first.wait_for(timeout=30_000)
     page.get_by_role("button", name="Download CSV").wait_for(timeout=10_000)
     page.get_by_role("tab", name="Route to a human").click()
-    _settled(page)
+    settled(page)
     page.get_by_text("opted out of automated decisions").first.wait_for(timeout=10_000)
     page.get_by_role("tab", name="Data-subject requests").wait_for(timeout=10_000)
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("heading", name="Sign in").wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
     _sign_in(page, "sm.north")
     page.get_by_role("heading", name="Consent & privacy").wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
     assert page.get_by_role("tab", name="Data-subject requests").count() == 0
     page.get_by_role("tab", name="Route to a human").click()
-    _settled(page)
+    settled(page)
     grid = page.locator('[data-testid="stDataFrame"] >> visible=true').first
     grid.wait_for(timeout=10_000)
     page.screenshot(path=str(tmp_path / "consent-routing-north.png"), full_page=True)
@@ -452,7 +398,7 @@ def test_south_manager_works_a_south_lead_of_the_north_model(server, page):
     box.fill(lead_id)
     box.press("Enter")
     page.get_by_role("button", name="Contest this score").wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
     cards = _metrics(page)
     assert cards["Score"] == f"{expected['score']:.3f}"
     assert cards["Model's decision"] == expected["decision"]
@@ -461,7 +407,7 @@ def test_south_manager_works_a_south_lead_of_the_north_model(server, page):
     page.get_by_role("textbox", name="Why is this score wrong?").fill("The customer asked for a call back.")
     page.get_by_role("button", name="Contest this score").click()
     page.get_by_text("is contested").wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
     db = store.open_db(home / "ethics.db")
     try:
         incident = db.execute("select id, team, lead_id, snapshot_id, category, reporter from incidents "
@@ -480,7 +426,7 @@ def test_south_manager_works_a_south_lead_of_the_north_model(server, page):
     assert page.get_by_role("button", name="Contest this score").count() == 0
     assert page.get_by_role("button", name=f"Override: mark as {other}").count() == 0
     page.set_viewport_size({"width": 1400, "height": 2400})  # Streamlit scrolls inside its main block
-    _settled(page)
+    settled(page)
     page.screenshot(path="/tmp/trust-south-lead.png")
     db = store.open_db(home / "ethics.db")
     try:
@@ -497,7 +443,7 @@ def test_south_manager_works_a_south_lead_of_the_north_model(server, page):
     assert any("(lead-scoring)" in row["leads"] for row in routing)
     _open_as(page, server, "/consent?model=lead-scoring", "sm.south", heading="Consent & privacy")
     page.get_by_role("tab", name="Route to a human").click()
-    _settled(page)
+    settled(page)
     page.get_by_text("opted out of automated decisions").first.wait_for(timeout=30_000)
     shown = _grid(page)
     assert shown["count"] == len(routing)
@@ -507,17 +453,17 @@ def test_south_manager_works_a_south_lead_of_the_north_model(server, page):
     assert {(row["customer_ref"], row["leads"]) for row in shown["rows"]} <= listed
     assert any("(lead-scoring)" in row["leads"] for row in shown["rows"])
     page.set_viewport_size({"width": 1400, "height": 1400})
-    _settled(page)
+    settled(page)
     page.screenshot(path="/tmp/trust-south-routing.png")
 
 
 def _shoot(page, path):
     """A screenshot of the whole page: Streamlit scrolls inside its main block (full_page would not help),
     so the viewport is made as tall as the block's content first."""
-    _settled(page)
+    settled(page)
     height = page.evaluate("() => document.querySelector('[data-testid=\"stMainBlockContainer\"]').scrollHeight")
     page.set_viewport_size({"width": 1400, "height": min(max(height + 120, 1000), 8000)})
-    _settled(page)
+    settled(page)
     page.screenshot(path=path)
     page.set_viewport_size({"width": 1400, "height": 1000})
 
@@ -537,12 +483,12 @@ def test_trust_screenshots(untouched_server, page):
     page.locator(".js-plotly-plot >> visible=true").first.wait_for(timeout=30_000)  # the Performance tab
     _shoot(page, "/tmp/trust-model-north.png")
     page.get_by_role("tab", name="Consent").click()
-    _settled(page)
+    settled(page)
     page.get_by_text("Customers to route to a human").wait_for(timeout=30_000)
     page.locator('[data-testid="stDataFrame"] >> visible=true').first.wait_for(timeout=30_000)
     _shoot(page, "/tmp/trust-model-consent-north.png")
     page.get_by_role("tab", name="Fairness").click()
-    _settled(page)
+    settled(page)
     page.get_by_role("button", name="New incident").first.wait_for(timeout=30_000)
     _shoot(page, "/tmp/trust-model-fairness-north.png")
 
