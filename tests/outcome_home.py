@@ -11,7 +11,7 @@ from pathlib import Path
 from ethics import datasets, registry, snapshots, store
 from ethics.manifest import manifest_toml
 from tests.conftest import NOW, WEEK, add_accounts, default_policy
-from tests.test_outcome_snapshots import DOCUMENTS, rows
+from tests.outcome_rows import DOCUMENTS, rows
 
 OUTCOMES = tuple(DOCUMENTS)
 MODELS = {outcome: DOCUMENTS[outcome]["id"] for outcome in OUTCOMES}

@@ -18,9 +18,9 @@ from ethics.manifest import manifest_toml
 from ethics.model_card import escape_markdown
 from ethics.spreadsheet import FORMULA_PREFIXES, safe_cell
 from tests.conftest import WEEK
-from tests.test_outcome_snapshots import DOCUMENTS, OFFERS, _import_rows, _register, document, policy, rows
+from tests.outcome_rows import DOCUMENTS, OFFERS, document, policy, rows, snapshot_of
 
-__all__ = ["policy"]  # the fixture, shared with the snapshot tests
+__all__ = ["policy", "snapshot_of"]  # the fixtures, shared with the snapshot tests
 
 OFFICER = auth.Actor("olivia", "Olivia Ørsted", "ethics_officer")
 HOSTILE_OFFER = '=HYPERLINK("http://evil.example","x") <b>**Gift**</b>'
@@ -32,16 +32,6 @@ def one_browser():
     """One Chromium for the module's PDFs."""
     with chart_images.renderer():
         yield
-
-
-@pytest.fixture
-def snapshot_of(db, home, tmp_path, policy, now):
-    def take(outcome):
-        model = _register(db, home, tmp_path, outcome, now)
-        _import_rows(db, home, tmp_path, model, outcome, now)
-        return snapshots.take_snapshot(db, model_id=model["model_id"], week=WEEK, home=home, policy=policy,
-                                       actor="t", now=now)
-    return take
 
 
 def _flat(text):

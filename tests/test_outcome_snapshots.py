@@ -1,114 +1,40 @@
 """Snapshots of amounts, offers and call lists: rows and imported cells give the same results, checked independently."""
 
-import tomllib
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from ethics import aggregates, datasets, drift, outcomes, registry, snapshots, store, warehouse
+from ethics import aggregates, datasets, drift, outcomes, snapshots, warehouse
 from ethics.errors import ValidationError
-from ethics.manifest import manifest_toml
 from ethics.policy import for_model
-from tests.conftest import EXAMPLES, WEEK, default_policy, state_of
+from tests.conftest import WEEK, state_of
+from tests.outcome_rows import (
+    BASE,
+    DOCUMENTS,
+    FEATURES,
+    OFFERS,
+    N,
+    import_rows,
+    policy,
+    register,
+    rows,
+    snapshot_from_cells,
+    snapshot_from_rows,
+    snapshot_of,
+)
 
-BASE = tomllib.loads((EXAMPLES / "manifest.toml").read_text())
-N = 1200
-FEATURES = ("minutes_watched", "questions_asked", "company_employees", "region_code")
-AGES = np.array(["18-24", "25-34", "35-44", "45-54", "55+"], dtype=object)
-OFFERS = [{"name": "bundle", "label": "Bundle", "value": 120.0}, {"name": "upgrade", "label": "Upgrade", "value": 80.0},
-          {"name": "trial", "label": "Free trial", "value": 20.0}, {"name": "none", "label": "No offer", "value": 0.0}]
-
-
-def document(outcome: str, **fields) -> dict:
-    doc = {key: value for key, value in BASE.items() if key not in ("threshold", "artifact")}
-    return doc | {"id": f"{outcome}-model", "outcome": outcome, "artifact": {"kind": "none"}, **fields}
-
-
-DOCUMENTS = {
-    "continuous": document("continuous", unit="% discount", resolution=0.5, control="deal_band"),
-    "multiclass": document("multiclass", classes=OFFERS, value_unit="EUR"),
-    "ranking": document("ranking", ranking={"capacity": {"north": 40, "south": 25}}),
-}
-
-
-def rows(outcome: str, kind: str, seed: int = 0) -> pd.DataFrame:
-    """Rows of one outcome type with a gap for the oldest customers."""
-    rng = np.random.default_rng(seed + (kind == "eval"))
-    age = rng.choice(AGES, N)
-    old = age == "55+"
-    frame = pd.DataFrame({
-        "lead_id": [f"{kind[0]}{i:05d}" for i in range(N)], "customer_id": [f"C{i % 700:05d}" for i in range(N)],
-        "team": rng.choice(["north", "south"], N), **{f: rng.integers(1, 9, N) for f in FEATURES},
-        "sex": rng.choice(["female", "male"], N), "age_band": age,
-    })
-    if outcome == "continuous":
-        frame["deal_band"] = rng.choice(["small", "large"], N)
-        frame["score"] = np.round((rng.normal(8, 2, N) - 2.0 * old) * 2) / 2
-        if kind == "eval":
-            frame["label"] = np.round(frame["score"] + rng.normal(0, 1, N), 1)
-    elif outcome == "multiclass":
-        shares = np.where(old[:, None], [0.1, 0.2, 0.3, 0.4], [0.3, 0.3, 0.2, 0.2])
-        picks = (shares.cumsum(axis=1) > rng.random(N)[:, None]).argmax(axis=1)
-        frame["offer"] = np.array([o["name"] for o in OFFERS], dtype=object)[picks]
-        if kind == "eval":
-            frame["label"] = np.array([o["name"] for o in OFFERS], dtype=object)[rng.integers(0, 4, N)]
-    else:
-        frame["score"] = np.round(np.clip(rng.beta(2, 3, N) - 0.15 * old, 0, 1), 4)
-        if kind == "eval":
-            frame["label"] = (rng.random(N) < frame["score"]).astype(int)
-    return frame
-
-
-@pytest.fixture
-def policy():
-    found = default_policy()
-    found["models"] = {"continuous-model": {"continuous": {"mean_difference": {"warn_above": 0.5, "fail_above": 1.0}}}}
-    return found
-
-
-def _register(db, home, tmp_path, outcome, now):
-    path = tmp_path / f"{outcome}.toml"
-    path.write_text(manifest_toml(DOCUMENTS[outcome]))
-    return registry.register_model(db, path, home=home, actor="t", now=now)
-
-
-def _import_rows(db, home, tmp_path, model, outcome, now):
-    for kind in ("eval", "scores"):
-        path = tmp_path / f"{outcome}-{kind}.csv"
-        rows(outcome, kind).to_csv(path, index=False)
-        datasets.import_dataset(db, path, kind=kind, model_id=model["model_id"], version=model["version"], week=WEEK,
-                                home=home, actor="t", now=now)
-
-
-def _fresh(tmp_path, name):
-    home = tmp_path / name
-    home.mkdir()
-    db = store.open_db(home / "ethics.db")
-    store.migrate(db)
-    return db, home
+__all__ = ["policy", "snapshot_of"]  # the fixtures, imported so pytest finds them here
 
 
 @pytest.mark.parametrize("outcome", list(DOCUMENTS))
 def test_rows_and_imported_cells_give_identical_results(tmp_path, outcome, policy, now):
-    db, home = _fresh(tmp_path, "rows")
-    model = _register(db, home, tmp_path, outcome, now)
-    _import_rows(db, home, tmp_path, model, outcome, now)
-    from_rows = snapshots.take_snapshot(db, model_id=model["model_id"], week=WEEK, home=home, policy=policy,
-                                        actor="t", now=now)["results"]
+    model, from_rows = snapshot_from_rows(tmp_path, outcome, policy=policy, now=now)
     # The same rows reduced where the data lives: cells with the consent state each lead had (none here).
     manifest = model["manifest"]
     cells = pd.concat([outcomes.row_cells(datasets.validate_rows(rows(outcome, kind), manifest=manifest, kind=kind,
                                                                  file="x", scored=True).assign(consent_status="none"),
                                           manifest=manifest, kind=kind) for kind in ("eval", "scores")])
-    path = tmp_path / "cells.parquet"
-    cells.to_parquet(path, index=False)
-    db2, home2 = _fresh(tmp_path, "cells")
-    model2 = _register(db2, home2, tmp_path, outcome, now)
-    aggregates.import_aggregates(db2, path, model_id=model2["model_id"], version=model2["version"], week=WEEK,
-                                 home=home2, actor="t", now=now)
-    from_cells = snapshots.take_snapshot(db2, model_id=model["model_id"], week=WEEK, home=home2, policy=policy,
-                                         actor="t", now=now)["results"]
+    from_cells = snapshot_from_cells(tmp_path, outcome, cells, policy=policy, now=now)
     assert from_rows["outcome"] == from_cells["outcome"] == outcome
     assert from_rows["source"] == {"eval": "rows", "scores": "rows"}
     assert from_cells["source"] == {"eval": "aggregates", "scores": "aggregates"}
@@ -124,11 +50,7 @@ def test_rows_and_imported_cells_give_identical_results(tmp_path, outcome, polic
 @pytest.mark.parametrize("engine", ["pandas", "duckdb"])
 @pytest.mark.parametrize("outcome", list(DOCUMENTS))
 def test_cells_computed_where_the_rows_live_import_and_judge_as_the_rows_do(tmp_path, outcome, engine, policy, now):
-    db, home = _fresh(tmp_path, "rows")
-    model = _register(db, home, tmp_path, outcome, now)
-    _import_rows(db, home, tmp_path, model, outcome, now)
-    from_rows = snapshots.take_snapshot(db, model_id=model["model_id"], week=WEEK, home=home, policy=policy,
-                                        actor="t", now=now)["results"]
+    model, from_rows = snapshot_from_rows(tmp_path, outcome, policy=policy, now=now)
     paths = {}
     for kind in ("eval", "scores"):
         frame = rows(outcome, kind).assign(row_number=np.arange(N))
@@ -137,14 +59,7 @@ def test_cells_computed_where_the_rows_live_import_and_judge_as_the_rows_do(tmp_
         paths[kind] = tmp_path / f"{kind}.parquet"
         frame.to_parquet(paths[kind], index=False)
     cells = warehouse.outcome_cells(paths, manifest=model["manifest"], engine=engine)
-    cells_file = tmp_path / "cells.parquet"
-    cells.to_parquet(cells_file, index=False)
-    db2, home2 = _fresh(tmp_path, "cells")
-    model2 = _register(db2, home2, tmp_path, outcome, now)
-    aggregates.import_aggregates(db2, cells_file, model_id=model2["model_id"], version=model2["version"], week=WEEK,
-                                 home=home2, actor="t", now=now)
-    from_cells = snapshots.take_snapshot(db2, model_id=model["model_id"], week=WEEK, home=home2, policy=policy,
-                                         actor="t", now=now)["results"]
+    from_cells = snapshot_from_cells(tmp_path, outcome, cells, policy=policy, now=now)
     for section in ("fairness", "verdicts", "performance", "scoring", "rows"):
         assert from_rows[section] == from_cells[section], section
 
@@ -157,16 +72,6 @@ def test_printed_cells_sql_runs_on_duckdb_and_names_its_dataset(tmp_path):
     sql = warehouse.render_outcome_sql(manifest, dataset="scores", source=f"read_parquet('{tmp_path / 's.parquet'}')")
     found = duckdb.connect().execute(sql).df()
     assert set(found["dataset"]) == {"scores"} and found["leads"].sum() == N
-
-
-@pytest.fixture
-def snapshot_of(db, home, tmp_path, policy, now):
-    def take(outcome):
-        model = _register(db, home, tmp_path, outcome, now)
-        _import_rows(db, home, tmp_path, model, outcome, now)
-        return snapshots.take_snapshot(db, model_id=model["model_id"], week=WEEK, home=home, policy=policy,
-                                       actor="t", now=now)
-    return take
 
 
 def _grouping(results, data, name):
@@ -256,7 +161,7 @@ def test_policy_of_a_model_overrides_the_global_table_only_for_that_model(policy
 )
 def test_bad_imported_cells_are_refused_with_the_file_and_write_nothing(db, home, tmp_path, now, outcome, change,
                                                                        message):
-    model = _register(db, home, tmp_path, outcome, now)
+    model = register(db, home, tmp_path, outcome, now)
     frame = datasets.validate_rows(rows(outcome, "eval"), manifest=model["manifest"], kind="eval", file="x",
                                    scored=True)
     path = tmp_path / "cells.csv"
@@ -272,7 +177,7 @@ def test_bad_imported_cells_are_refused_with_the_file_and_write_nothing(db, home
 @pytest.mark.parametrize("outcome, column", [("continuous", "score"), ("multiclass", "offer")])
 def test_drift_of_the_decision_against_the_first_week_equals_psi_on_the_rows(db, home, tmp_path, policy, now,
                                                                              outcome, column):
-    model = _register(db, home, tmp_path, outcome, now)
+    model = register(db, home, tmp_path, outcome, now)
     weeks = {"2026-W47": rows(outcome, "scores", seed=5), "2026-W48": rows(outcome, "scores", seed=6)}
     if outcome == "continuous":
         weeks["2026-W48"]["score"] += 1.5  # a week of bigger discounts
@@ -311,8 +216,8 @@ def test_fairness_on_consented_rows_is_judged_for_amounts_too(db, home, tmp_path
     consent.record_events(db, [{"event_id": f"E{i}", "customer_id": c, "purpose": "ai_scoring", "status": "granted",
                                 "source": "crm", "occurred_at": "2026-01-05T09:00:00Z"}
                                for i, c in enumerate(granted)], source_name="events.csv", actor="t", now=now)
-    model = _register(db, home, tmp_path, "continuous", now)
-    _import_rows(db, home, tmp_path, model, "continuous", now)
+    model = register(db, home, tmp_path, "continuous", now)
+    import_rows(db, home, tmp_path, model, "continuous", now)
     results = snapshots.take_snapshot(db, model_id=model["model_id"], week=WEEK, home=home, policy=policy,
                                       actor="t", now=now)["results"]
     frame = rows("continuous", "scores")
