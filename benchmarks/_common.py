@@ -320,3 +320,18 @@ def eval_frame(rng: Any, rows: int) -> Any:
     people = people_columns(rng, rows, prefix=f"W{rng.integers(1 << 30)}-")
     features = {name: rng.gamma(2.0, 5.0, rows).round(1) for name in LINEAR_FEATURES}
     return pd.DataFrame({**people, **features, "label": rng.integers(0, 2, rows)})
+
+
+def scored_rows(rows: int, *, seed: int) -> Any:
+    """Scored, labelled rows with sex and age band: the binary fairness benchmarks' data (same seed, same rows)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    score = rng.random(rows)
+    return pd.DataFrame({
+        "sex": rng.choice(SEXES, rows, p=SEX_SHARES),
+        "age_band": rng.choice(AGE_BANDS, rows),
+        "score": score,
+        "label": (rng.random(rows) < 0.2 + 0.6 * score).astype(np.int64),
+    })

@@ -34,7 +34,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 # This checkout's ethics, not whichever one the virtualenv's editable install points at.
@@ -42,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as common  # noqa: E402
-from _common import AGE_BANDS, ATTRIBUTES, SEX_SHARES, SEXES  # noqa: E402
+from _common import ATTRIBUTES  # noqa: E402
 
 ROWS = {"full": 1_000_000, "quick": 100_000}
 THRESHOLD = 0.5
@@ -60,14 +59,7 @@ SETUP = "make bench-reference   # creates .venv-reference with aequitas==1.1.0 a
 
 def make_data(rows: int) -> pd.DataFrame:
     """The rows of benchmarks/fairness.py: the same seed, the same recipe."""
-    rng = np.random.default_rng(SEED)
-    score = rng.random(rows)
-    return pd.DataFrame({
-        "sex": rng.choice(SEXES, rows, p=SEX_SHARES),
-        "age_band": rng.choice(AGE_BANDS, rows),
-        "score": score,
-        "label": (rng.random(rows) < 0.2 + 0.6 * score).astype(np.int64),
-    })
+    return common.scored_rows(rows, seed=SEED)
 
 
 def aequitas_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as common  # noqa: E402
-from _common import AGE_BANDS, ATTRIBUTES, SEX_SHARES, SEXES  # noqa: E402
+from _common import ATTRIBUTES  # noqa: E402
 
 ROWS = {"full": 1_000_000, "quick": 100_000}
 THRESHOLD = 0.5
@@ -49,14 +49,7 @@ GOAL_BOOTSTRAP_S = 2.0
 
 
 def make_data(rows: int) -> pd.DataFrame:
-    rng = np.random.default_rng(SEED)
-    score = rng.random(rows)
-    return pd.DataFrame({
-        "sex": rng.choice(SEXES, rows, p=SEX_SHARES),
-        "age_band": rng.choice(AGE_BANDS, rows),
-        "score": score,
-        "label": (rng.random(rows) < 0.2 + 0.6 * score).astype(np.int64),
-    })
+    return common.scored_rows(rows, seed=SEED)
 
 
 def median(seconds: list[float]) -> float:
