@@ -4,6 +4,10 @@ A file is read, checked completely and scored before anything is written; rows a
 then stored as Parquet named by its SHA-256 under ``home/datasets`` and described by
 one row in the database.  Row numbers in messages count data rows from 1 (the
 header is not a row).
+
+In a CSV only the empty cell is missing: ``NA``, ``null``, ``NaN``, ``None`` and ``n/a``
+are text, kept as typed in text columns (ids, sensitive attributes) and refused where a
+number is expected.  Parquet's own nulls stay missing.
 """
 
 from __future__ import annotations
@@ -56,6 +60,12 @@ OFFER_COLUMN = "offer"  # a multiclass model's chosen offer, as ethics.multiclas
 CAPACITY_COLUMN = "capacity"  # a ranking's k per list, as ethics.ranking names it
 SCORE_TOLERANCE = 1e-6
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between the scoring system and this one
+# What spreadsheets and pandas write for "no value"; in a CSV they are text, never missing.
+NULL_WORDS = frozenset({"na", "n/a", "#n/a", "#na", "<na>", "nan", "-nan", "null", "none", "nil", "nat"})
+CELL_NULL_WORD = ("{file}, row {row}, column {column!r}: {value!r} is not a number; only an empty cell counts as "
+                  "missing, and this column needs a number in every row.")
+CELL_ATTRIBUTE_NOT_NUMBER = ("{file}, row {row}, column {column!r}: {value!r} is not a number, and the manifest gives "
+                             "{column!r} band edges; leave the cell empty when the value is missing.")
 
 
 def import_dataset(
@@ -161,9 +171,11 @@ def read_table(path: Path) -> pd.DataFrame:
     try:
         # The Arrow backend keeps integer columns with empty cells as nullable integers,
         # so validation can name the empty cell instead of failing on the cast.
+        # Only the empty cell is missing: pandas' other null words (NA, null, NaN, None, n/a, ...)
+        # would turn lead "NA" and customer "null" into missing ids.
         return pd.read_csv(
             io.BytesIO(data), engine="pyarrow", dtype_backend="pyarrow",
-            dtype={c: "string" for c in ID_COLUMNS},
+            dtype={c: "string" for c in ID_COLUMNS}, keep_default_na=False, na_values=[""],
         )
     except (ValueError, pa.ArrowException) as exc:
         raise ValidationError(FILE_UNREADABLE.format(file=path.name, reason=exc)) from None
@@ -323,8 +335,9 @@ def validate_rows(
         required.append("score")
     allowed = set(required) | {"score"} | ({"scored_at"} if kind == "scores" else set())
     out = _identified_rows(raw, manifest=manifest, required=required, allowed=allowed, file=file)
+    bands = _bands(manifest)
     for column in sensitive:
-        out[column] = _attribute_column(raw[column], file=file, column=column)
+        out[column] = _attribute_column(raw[column], file=file, column=column, banded=column in bands)
     if kind == "eval":
         out["label"] = _label_column(raw["label"], file=file)
     if "score" in raw.columns:
@@ -358,8 +371,9 @@ def _validate_outcome_rows(raw: pd.DataFrame, *, manifest: dict[str, Any], kind:
     allowed = set(required) | ({CAPACITY_COLUMN} if outcome == "ranking" else set())
     out = _identified_rows(raw, manifest=manifest, required=required, allowed=allowed, file=file)
     attributes = [*sensitive, *([manifest["control"]] if outcome == "continuous" and manifest["control"] else [])]
+    bands = _bands(manifest)
     for column in attributes:
-        out[column] = _attribute_column(raw[column], file=file, column=column)
+        out[column] = _attribute_column(raw[column], file=file, column=column, banded=column in bands)
     if outcome == "continuous":
         if kind == "eval":
             out["label"] = _number_column(raw["label"], file=file, column="label")
@@ -424,11 +438,36 @@ def _identified_rows(
     return out
 
 
-def _attribute_column(values: pd.Series, *, file: str, column: str) -> np.ndarray | pd.Series:
-    """A sensitive attribute (or a continuous model's control): numbers stay numbers, anything else is text."""
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values.to_numpy(dtype="float64", na_value=np.nan)
-    return _text_column(values, file=file, column=column, required=False)
+def _bands(manifest: dict[str, Any]) -> set[str]:
+    """The sensitive attributes the manifest gives band edges (numbers, grouped into bands)."""
+    return {a["name"] for a in manifest["sensitive_attributes"] if a.get("bands")}
+
+
+def _attribute_column(values: pd.Series, *, file: str, column: str, banded: bool = False) -> np.ndarray | pd.Series:
+    """A sensitive attribute (or a continuous model's control): numbers stay numbers, anything else is text.
+
+    Numbers must be finite; an attribute with band edges must be numbers, empty cells missing.
+    """
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if not numeric and not banded:
+        return _text_column(values, file=file, column=column, required=False)
+    missing = values.isna().to_numpy(dtype=bool)
+    if not numeric:
+        text = values.astype("string").str.strip()
+        missing = (text.isna() | (text == "")).to_numpy(dtype=bool)
+        values = pd.Series(pd.to_numeric(text.where(~pd.Series(missing, index=text.index)), errors="coerce"),
+                           index=text.index)
+        original = text
+    else:
+        original = values
+    numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+    bad = ~missing & ~np.isfinite(numbers)
+    if bad.any():
+        position = int(np.argmax(bad))
+        message = CELL_ATTRIBUTE_NOT_NUMBER if banded else CELL_NOT_NUMBER
+        raise ValidationError(message.format(file=file, row=_row(position), column=column,
+                                             value=_plain(original.iloc[position])))
+    return numbers
 
 
 def _offer_column(values: pd.Series, *, file: str, column: str, offers: list[str]) -> pd.Series:
@@ -484,6 +523,8 @@ def _row(position: int) -> int:
 def _plain(value: Any) -> str:
     """A cell as the text a person typed, for messages (no numpy reprs)."""
     value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, float) and np.isnan(value):
+        return "NaN"
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value)
@@ -513,11 +554,12 @@ def _number_column(values: pd.Series, *, file: str, column: str) -> pd.Series:
     if bad.any():
         position = int(np.argmax(bad))
         original = values.iloc[position]
-        if pd.isna(original) or str(original).strip() == "":
+        # values.isna(): an Arrow NaN (a CSV's typed "NaN") is a value, not missing; numpy's NaN is missing.
+        if values.isna().iloc[position] or str(original).strip() == "":
             raise ValidationError(CELL_MISSING.format(file=file, row=_row(position), column=column))
-        raise ValidationError(
-            CELL_NOT_NUMBER.format(file=file, row=_row(position), column=column, value=_plain(original))
-        )
+        plain = _plain(original).strip()
+        message = CELL_NULL_WORD if plain.lower() in NULL_WORDS else CELL_NOT_NUMBER
+        raise ValidationError(message.format(file=file, row=_row(position), column=column, value=plain))
     return pd.Series(numbers, index=values.index)
 
 

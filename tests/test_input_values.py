@@ -1,0 +1,128 @@
+"""Values read as they were typed (issue 18, point 9): null words, phone numbers, typed manifest fields, ids.
+
+Every refusal names the file, row, column or rule exactly and leaves the data home as it was.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ethics import consent, datasets, privacy, registry
+from ethics.errors import ValidationError
+from tests.conftest import EXAMPLE_MODEL, EXAMPLE_VERSION, WEEK, state_of
+
+NULL_WORDS = ["NA", "null", "NaN", "None", "n/a"]
+
+
+def _csv(examples: Path, source: str, changes: dict[tuple[int, str], str], name: str = "bad.csv") -> Path:
+    """``source`` with cells changed, keyed by (row counted from 1, column)."""
+    frame = pd.read_csv(examples / source, dtype=str, keep_default_na=False)
+    for (row, column), value in changes.items():
+        frame.loc[row - 1, column] = value
+    path = examples / name
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _load(db, home, path, now, *, kind="eval", model=EXAMPLE_MODEL):
+    return datasets.import_dataset(db, path, kind=kind, model_id=model, version=EXAMPLE_VERSION, week=WEEK,
+                                   home=home, actor="t", now=now)
+
+
+def _refused(home, action) -> str:
+    """Run ``action``, which must be refused, and check that it changed nothing in the data home."""
+    before = state_of(home)
+    with pytest.raises(ValidationError) as caught:
+        action()
+    assert state_of(home) == before
+    return str(caught.value)
+
+
+# -- 1. only the empty cell is missing ---------------------------------------------------------
+
+
+def test_null_words_in_ids_and_sensitive_values_are_kept_as_typed(db, home, examples, registered, now):
+    path = _csv(examples, "eval.csv", {(1, "lead_id"): "NA", (2, "customer_id"): "null", (3, "sex"): "NA",
+                                       (4, "age_band"): "None", (5, "customer_id"): "n/a"})
+    dataset = _load(db, home, path, now)
+    rows = datasets.read_rows(dataset, home=home)
+    assert rows["lead_id"][0] == "NA"
+    assert rows["sex"][2] == "NA"
+    assert rows["age_band"][3] == "None"
+    assert rows["customer_id"][1] == privacy.pseudonymise(db, "null")
+    assert rows["customer_id"][4] == privacy.pseudonymise(db, "n/a")
+    assert rows[["lead_id", "customer_id", "sex", "age_band"]].notna().all().all()
+
+
+@pytest.mark.parametrize("word", NULL_WORDS)
+def test_a_null_word_where_a_number_belongs_is_refused(word, db, home, examples, registered, now):
+    path = _csv(examples, "eval.csv", {(3, "questions_asked"): word})
+    message = _refused(home, lambda: _load(db, home, path, now))
+    assert message == (f"bad.csv, row 3, column 'questions_asked': {word!r} is not a number; only an empty cell "
+                       "counts as missing, and this column needs a number in every row.")
+
+
+def test_an_empty_cell_is_still_missing(db, home, examples, registered, now):
+    path = _csv(examples, "eval.csv", {(3, "questions_asked"): ""})
+    assert _refused(home, lambda: _load(db, home, path, now)) == "bad.csv, row 3, column 'questions_asked': " \
+                                                                  "value is missing."
+
+
+def test_parquet_nulls_stay_missing(db, home, examples, registered, now):
+    frame = pd.read_csv(examples / "eval.csv", dtype=str, keep_default_na=False)
+    frame.loc[1, "lead_id"] = None
+    path = examples / "nulls.parquet"
+    frame.to_parquet(path)
+    assert _refused(home, lambda: _load(db, home, path, now)) == "nulls.parquet, row 2, column 'lead_id': value " \
+                                                                  "is missing."
+
+
+@pytest.fixture
+def banded(db, home, examples, now):
+    """The example model with sex and a numeric age with band edges (instead of the age band)."""
+    text = (examples / "manifest.toml").read_text()
+    text = text.replace('id = "webinar-follow-up"', 'id = "banded"').replace(
+        'name = "age_band"\nlabel = "Age band"', 'name = "age"\nlabel = "Age"\nbands = [25, 35, 45, 55]')
+    (examples / "banded.toml").write_text(text)
+    registry.register_model(db, examples / "banded.toml", home=home, actor="t", now=now)
+    frame = pd.read_csv(examples / "eval.csv", dtype=str, keep_default_na=False).drop(columns="age_band")
+    frame["age"] = [str(20 + i % 50) for i in range(len(frame))]
+    frame.to_csv(examples / "banded.csv", index=False)
+    return examples / "banded.csv"
+
+
+@pytest.mark.parametrize("word", ["NA", "NaN", "unknown"])
+def test_a_banded_attribute_takes_numbers_or_an_empty_cell(word, banded, db, home, examples, now):
+    frame = pd.read_csv(banded, dtype=str, keep_default_na=False)
+    frame.loc[3, "age"] = word
+    frame.to_csv(banded, index=False)
+    message = _refused(home, lambda: _load(db, home, banded, now, model="banded"))
+    assert message == (f"banded.csv, row 4, column 'age': {word!r} is not a number, and the manifest gives 'age' "
+                       "band edges; leave the cell empty when the value is missing.")
+
+
+def test_a_banded_attribute_with_an_empty_cell_is_imported(banded, db, home, examples, now):
+    frame = pd.read_csv(banded, dtype=str, keep_default_na=False)
+    frame.loc[3, "age"] = ""
+    frame.to_csv(banded, index=False)
+    rows = datasets.read_rows(_load(db, home, banded, now, model="banded"), home=home)
+    assert pd.isna(rows["age"][3]) and rows["age"][4] == 24
+
+
+EVENT = {"event_id": "E1", "customer_id": "C000455", "purpose": "ai_scoring", "status": "granted",
+         "source": "web_form", "occurred_at": "2026-10-01T09:00:00Z"}
+
+
+def _events(examples, *changes: dict[str, str], name="events.csv") -> Path:
+    rows = [{**EVENT, "event_id": f"E{number}", **change} for number, change in enumerate(changes, start=1)]
+    path = examples / name
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_consent_events_of_customer_na_and_null_are_their_own(db, examples, now):
+    path = _events(examples, {"customer_id": "NA"}, {"customer_id": "null", "source": "None"})
+    assert consent.import_events(db, path, actor="t", now=now) == 2
+    stored = db.execute("select customer_id, source from consent_events order by event_id").fetchall()
+    assert stored == [(privacy.pseudonymise(db, "NA"), "web_form"), (privacy.pseudonymise(db, "null"), "None")]
