@@ -32,7 +32,7 @@ from ethics import artifacts, datasets, outcomes, registry, store
 from ethics.errors import COLUMN_MISSING, FILE_EMPTY, ValidationError
 from ethics.fairness import MISSING_GROUP, Grouping, band_names, binned_auc, groupings
 from ethics.manifest import outcome_of, sensitive_names
-from ethics.spreadsheet import FORMULA_PREFIXES
+from ethics.spreadsheet import FORMULA_PREFIXES, formula_start
 from ethics.store import json_number
 from ethics.weeks import parse_week
 
@@ -441,8 +441,11 @@ def _text_columns(raw: pd.DataFrame, *, manifest: dict[str, Any], file: str) -> 
 
 def _refuse_formulas(values: pd.Series, *, column: str, file: str) -> None:
     """Text cells that a spreadsheet would run as a formula (they reach CSV exports and tables)."""
-    if (bad := _first(values.str.slice(0, 1).isin(FORMULA_PREFIXES).fillna(False))) is not None:
-        raise _fail(file, bad, column, f"{values.iloc[bad]!r} would run as a spreadsheet formula; refused")
+    starts = values.str.slice(0, 1).isin(FORMULA_PREFIXES).fillna(False).to_numpy(dtype=bool)
+    for bad in np.flatnonzero(starts):  # phone numbers and plain numbers are data (spreadsheet.formula_start)
+        if formula_start(values.iloc[int(bad)]):
+            raise _fail(file, int(bad), column, f"{values.iloc[int(bad)]!r} would run as a spreadsheet formula; "
+                                                "refused")
 
 
 def _number_columns(raw: pd.DataFrame, *, file: str) -> dict[str, np.ndarray]:

@@ -48,7 +48,7 @@ from ethics.errors import (
     ValidationError,
 )
 from ethics.manifest import feature_names, outcome_of, sensitive_names
-from ethics.spreadsheet import FORMULA_PREFIXES
+from ethics.spreadsheet import FORMULA_PREFIXES, formula_start
 from ethics.weeks import iso, parse_time, parse_week, utcnow
 
 DatasetKind = Literal["eval", "scores"]
@@ -536,13 +536,13 @@ def _text_column(values: pd.Series, *, file: str, column: str, required: bool) -
     if required and missing.any():
         raise ValidationError(CELL_MISSING.format(file=file, row=_row(np.argmax(missing.to_numpy())), column=column))
     first = text.str.slice(0, 1)
-    formula = first.isin(FORMULA_PREFIXES).fillna(False).to_numpy(dtype=bool)
-    if formula.any():
-        position = int(np.argmax(formula))
-        value = text.iloc[position]
-        raise ValidationError(
-            CELL_FORMULA.format(file=file, row=_row(position), column=column, value=value, char=value[0])
-        )
+    # Phone numbers and plain numbers after + or - are data (spreadsheet.formula_start); exports neutralise them.
+    for position in np.flatnonzero(first.isin(FORMULA_PREFIXES).fillna(False).to_numpy(dtype=bool)):
+        value = text.iloc[int(position)]
+        if (char := formula_start(value)) is not None:
+            raise ValidationError(
+                CELL_FORMULA.format(file=file, row=_row(int(position)), column=column, value=value, char=char)
+            )
     return text.where(~missing, None)
 
 

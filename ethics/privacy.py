@@ -24,7 +24,7 @@ import pandas as pd
 
 from ethics import audit, store
 from ethics.errors import ValidationError
-from ethics.spreadsheet import FORMULA_PREFIXES
+from ethics.spreadsheet import formula_start
 from ethics.weeks import iso, utcnow
 
 KEY_FILE = "privacy.key"
@@ -194,7 +194,7 @@ def record_customers(
         if not values["customer_id"]:
             raise ValidationError(f"{source_name}, row {number}, column 'customer_id': value is missing.")
         for field, value in values.items():
-            if value and value[0] in FORMULA_PREFIXES:
+            if value and formula_start(value):  # phone numbers such as +44 20 7946 0958 are data
                 raise ValidationError(f"{source_name}, row {number}, column {field!r}: {value!r} would run as a "
                                       "spreadsheet formula; such cells are refused.")
         checked.append(values)

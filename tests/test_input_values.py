@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ethics import consent, datasets, privacy, registry
+from ethics import consent, datasets, dsr, privacy, registry, spreadsheet
 from ethics.errors import ValidationError
 from tests.conftest import EXAMPLE_MODEL, EXAMPLE_VERSION, WEEK, state_of
 
@@ -126,3 +126,48 @@ def test_consent_events_of_customer_na_and_null_are_their_own(db, examples, now)
     assert consent.import_events(db, path, actor="t", now=now) == 2
     stored = db.execute("select customer_id, source from consent_events order by event_id").fetchall()
     assert stored == [(privacy.pseudonymise(db, "NA"), "web_form"), (privacy.pseudonymise(db, "null"), "None")]
+
+
+# -- 2. phone numbers are data, formulas are not ---------------------------------------------
+
+
+@pytest.mark.parametrize("text, start", [
+    ("+44 20 7946 0958", None), ("+1-555-0100", None), ("+1 (555) 0100", None), ("-12.5", None), ("-1042", None),
+    ("=1+1", "="), ("@SUM(A1)", "@"), ("+cmd|' /C calc'!A0", "+"), ("-2+3", "-"), ("+1e5", "+"), ("-", "-"),
+    ("+", "+"), ("-abc", "-"), ("\t=1", "\t"), ("\r1", "\r"), ("north", None), ("", None),
+])
+def test_formula_start_refuses_formulas_not_phone_numbers(text, start):
+    assert spreadsheet.formula_start(text) == start
+
+
+def test_phone_numbers_are_imported_and_neutralised_on_export(db, home, examples, now):
+    path = examples / "customers.csv"
+    pd.DataFrame([{"customer_id": "C1", "name": "Ada", "email": "ada@example.com", "phone": "+44 20 7946 0958"},
+                  {"customer_id": "-1042", "name": "Bo", "email": "bo@example.com", "phone": "+1-555-0100"}]
+                 ).to_csv(path, index=False)
+    rows = datasets.read_table(path).astype(object).to_dict(orient="records")  # as `customers import` reads it
+    assert privacy.record_customers(db, rows, source_name=path.name, actor="t", now=now) == 2
+    export = dsr.export_subject(db, customer_id="C1", home=home, actor="t", now=now)
+    assert export["details"]["phone"] == "+44 20 7946 0958"
+    assert "details,1,phone,'+44 20 7946 0958" in dsr.export_csv(export).splitlines()
+    assert spreadsheet.to_csv([{"phone": "+1-555-0100"}]) == "phone\n'+1-555-0100\n"
+
+
+def test_a_negative_number_like_lead_id_is_imported(db, home, examples, registered, now):
+    rows = datasets.read_rows(_load(db, home, _csv(examples, "eval.csv", {(2, "lead_id"): "-1042"}), now), home=home)
+    assert rows["lead_id"][1] == "-1042"
+
+
+@pytest.mark.parametrize("value", ["+cmd|' /C calc'!A0", "-2+3", "=1", "@SUM(A1)"])
+def test_a_formula_in_a_dataset_is_still_refused(value, db, home, examples, registered, now):
+    path = _csv(examples, "eval.csv", {(6, "customer_id"): value})
+    assert _refused(home, lambda: _load(db, home, path, now)) == (
+        f"bad.csv, row 6, column 'customer_id': {value!r} starts with {value[0]!r} and would run as a spreadsheet "
+        "formula; such cells are refused.")
+
+
+def test_a_formula_in_customer_details_is_still_refused(db, home, now):
+    rows = [{"customer_id": "C1", "phone": "+44 20 7946 0958"}, {"customer_id": "C2", "phone": "+1+cmd|calc"}]
+    message = _refused(home, lambda: privacy.record_customers(db, rows, source_name="crm.csv", actor="t", now=now))
+    assert message == "crm.csv, row 2, column 'phone': '+1+cmd|calc' would run as a spreadsheet formula; such " \
+                      "cells are refused."
