@@ -33,10 +33,11 @@ from ethics import aggregates, audit, datasets, privacy, spreadsheet, store, tea
 from ethics import policy as rules
 from ethics.errors import ValidationError
 from ethics.id_codes import IdCodes, text_array
+from ethics.manifest import CONSENT_PURPOSES
 from ethics.weeks import iso, parse_time, utcnow
 
 STATUSES = ("granted", "withdrawn", "objected")
-PURPOSES = ("ai_scoring", "marketing", "profiling")
+PURPOSES = CONSENT_PURPOSES  # defined beside the manifest, whose consent_purpose must be one of them
 EVENT_FIELDS = ("event_id", "customer_id", "purpose", "status", "source", "occurred_at")
 # Purposes whose objection takes the customer out of automated decisions (Art. 21/22).
 OBJECTION_PURPOSES = ("ai_scoring", "profiling")

@@ -12,10 +12,18 @@ ids this is several times faster than Arrow's ``dictionary_encode`` of the text
 numpy's ``sort`` of integers is vectorised and about ten times faster than
 ``argsort``; :func:`_sort_order` gets the permutation from it by sorting the top bits
 of each mix with the row number packed into the low bits.
+
+What an id may hold (:func:`id_problem`) is decided here too, for lead, customer and
+consent-event ids: no control, format or separator characters (NUL, U+202E right-to-left
+override, U+200B zero-width space, ...), Unicode NFKC form (so a full-width ``Ｃ`` or a
+no-break space is refused, not silently folded into another id), and no mix of Latin,
+Greek and Cyrillic letters in one id (``WB-0000а`` with a Cyrillic ``а``).  Letters of
+any one script are accepted: a CRM may well key customers by Cyrillic or Greek text.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import numpy as np
@@ -23,6 +31,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 _WORD = 8
+# Controls, format characters (zero-width, bidirectional overrides and isolates), surrogates,
+# private use, unassigned code points, line and paragraph separators: nothing an id is typed with.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# Scripts whose letters look alike; one id mixing them holds a look-alike.
+_LOOK_ALIKE_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd, so each step of the mix is a bijection
 
 
@@ -81,6 +94,54 @@ class IdCodes:
             hit &= known[position] == column[order]
         codes[order] = np.where(hit, position, -1)
         return codes
+
+
+def character_name(char: str) -> str:
+    """``U+202E RIGHT-TO-LEFT OVERRIDE``: a character as messages name it (controls have no name)."""
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X} {name}" if name else f"U+{ord(char):04X} (a control character)"
+
+
+def hidden_character(text: str) -> str | None:
+    """The first control, format or separator character of ``text`` (see :data:`_HIDDEN`), or None."""
+    return next((char for char in text if unicodedata.category(char) in _HIDDEN), None)
+
+
+def id_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a lead, customer or event id, as a phrase after the id; None when it can.
+
+    The rules are the module's: no hidden characters, NFKC form, no mix of look-alike scripts.
+    """
+    if (char := hidden_character(text)) is not None:
+        return f"holds {character_name(char)}; ids may not hold control or invisible characters"
+    normal = unicodedata.normalize("NFKC", text)
+    if normal != text:
+        return f"is not in Unicode NFKC form (it would read {normal!r}); write the id in that form"
+    scripts: dict[str, str] = {}
+    for char in text:
+        if char.isalpha() and (script := unicodedata.name(char, "").split(" ")[0]) in _LOOK_ALIKE_SCRIPTS:
+            scripts.setdefault(script, char)
+    if len(scripts) > 1:
+        mixed = " and ".join(s.capitalize() for s in scripts)
+        odd = [char for script, char in scripts.items() if script != "LATIN"][0]
+        return f"mixes {mixed} letters ({character_name(odd)}); a look-alike letter in an id is refused"
+    return None
+
+
+def first_id_problem(values: Any) -> tuple[int, str] | None:
+    """The position and :func:`id_problem` of the first bad id among ``values`` (text, missing skipped).
+
+    Pure-ASCII ids (nearly all) are checked by Arrow for control characters only; the
+    other rules look at the rest one by one.
+    """
+    array = text_array(values)
+    ascii_ok = pc.and_(pc.string_is_ascii(array), pc.invert(pc.match_substring_regex(array, r"[\x00-\x1f\x7f]")))
+    suspects = np.flatnonzero(~ascii_ok.fill_null(True).to_numpy(zero_copy_only=False))
+    for position in suspects:
+        problem = id_problem(array[int(position)].as_py())
+        if problem is not None:
+            return int(position), problem
+    return None
 
 
 def text_array(values: Any) -> pa.Array:

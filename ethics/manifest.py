@@ -2,6 +2,12 @@
 
 A manifest is read and checked completely before anything is written; the result
 is a plain dict with every optional field filled in.
+
+Every field has a type: ids (``id``, feature, attribute and offer names) are lower-case
+ASCII, ``version`` is ASCII letters, digits and ``. - _ +``, ``team`` a team name; free
+text (name, owner, labels, units, the impact assessment, ...) is text without control
+characters (tab and line breaks aside) or bidirectional overrides; band edges are
+finite numbers in increasing order; ``consent_purpose`` is one of :data:`CONSENT_PURPOSES`.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from ethics.errors import (
     MANIFEST_UNREADABLE,
     ValidationError,
 )
+from ethics.id_codes import character_name
 
 PURPOSES = (
     "lead_scoring",
@@ -38,6 +45,8 @@ PURPOSES = (
     "win_probability",
 )
 RISK_TIERS = ("low", "medium", "high")
+#: What a customer can consent to (consent events' purposes; a manifest's ``consent_purpose``).
+CONSENT_PURPOSES = ("ai_scoring", "marketing", "profiling")
 #: What a model decides: a yes/no per lead (binary), an amount (continuous), one of several
 #: offers (multiclass) or an order of a call list with room for k leads (ranking).
 OUTCOMES = ("binary", "continuous", "multiclass", "ranking")
@@ -53,8 +62,16 @@ _OUTCOME_FIELDS = {
 RESERVED_COLUMNS = ("lead_id", "customer_id", "team", "label", "score")
 IMPACT_FIELDS = ("purpose", "data_categories", "legal_basis", "affected", "human_oversight")
 _EXPECTED = {str: "text", list: "a list", dict: "a table"}
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
+# Matched with fullmatch: "$" alone would let a name end in a line break.
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}")
+_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,39}")
+#: A team's name, as ``python -m ethics teams add`` takes it (ethics.teams); rows and manifests name teams too.
+TEAM_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+TEAM_RULE = "1-40 lower-case letters, digits, '-' or '_', starting with a letter"
+# Free text may hold tabs and line breaks, but no other control character and no bidirectional
+# embedding, override or isolate (they reorder what a reader sees: U+202E turns "exe.txt" into "txt.exe").
+_TEXT_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
@@ -85,7 +102,40 @@ def _require(raw: dict[str, Any], field: str, kind: type | tuple[type, ...], *, 
         raise ValidationError(MANIFEST_TYPE.format(file=file, field=field, expected=expected, got=value))
     if isinstance(value, str) and not value.strip():
         raise ValidationError(MANIFEST_MISSING.format(file=file, field=field))
+    if isinstance(value, str):
+        _plain_text(value, field, file=file)
     return value
+
+
+def _plain_text(value: str, field: str, *, file: str) -> str:
+    if (found := _TEXT_REFUSED.search(value)) is not None:
+        rule = (f"field {field!r} holds {character_name(found.group())}; text may not hold control characters "
+                "or bidirectional overrides")
+        raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+    return value
+
+
+def _optional_text(raw: dict[str, Any], field: str, default: str, *, file: str) -> str:
+    """An optional text field: absent gives ``default``, present must be text (it may be empty)."""
+    if field not in raw:
+        return default
+    value = raw[field]
+    if not isinstance(value, str):
+        raise ValidationError(MANIFEST_TYPE.format(file=file, field=field, expected="text", got=value))
+    return _plain_text(value, field, file=file)
+
+
+def _text_list(raw: dict[str, Any], field: str, *, file: str) -> list[str]:
+    """A list of at least one non-empty text, such as the impact assessment's data categories."""
+    values = _require(raw, field, list, file=file)
+    if not values:
+        raise ValidationError(MANIFEST_RULE.format(file=file, rule=f"{field} must name at least one entry"))
+    for index, value in enumerate(values):
+        where = f"{field}[{index}]"
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError(MANIFEST_TYPE.format(file=file, field=where, expected="non-empty text", got=value))
+        _plain_text(value, where, file=file)
+    return list(values)
 
 
 def _choice(raw: dict[str, Any], field: str, allowed: tuple[str, ...], *, file: str) -> str:
@@ -107,7 +157,7 @@ def _named_entries(raw: dict[str, Any], field: str, *, file: str) -> list[dict[s
                 MANIFEST_TYPE.format(file=file, field=where, expected="a table", got=entry)
             )
         name = _require(entry, "name", str, file=f"{file}: {where}")
-        if not _NAME.match(name) or name in RESERVED_COLUMNS:
+        if not _NAME.fullmatch(name) or name in RESERVED_COLUMNS:
             rule = (
                 f"{where}.name {name!r} must be lower-case letters, digits and '_' "
                 f"and not one of {', '.join(RESERVED_COLUMNS)}"
@@ -115,14 +165,15 @@ def _named_entries(raw: dict[str, Any], field: str, *, file: str) -> list[dict[s
             raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
         bands = entry.get("bands")
         if bands is not None and not _increasing_numbers(bands):
-            rule = f"{where}.bands must be increasing numbers (band edges such as [25, 35, 45, 55]), got {bands!r}"
+            rule = (f"{where}.bands must be increasing numbers, each finite (band edges such as "
+                    f"[25, 35, 45, 55]), got {bands!r}")
             raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
         result.append(
             {
                 "name": name,
                 "label": _require(entry, "label", str, file=f"{file}: {where}"),
-                "unit": str(entry.get("unit", "")),
-                "description": str(entry.get("description", "")),
+                "unit": _optional_text(entry, "unit", "", file=f"{file}: {where}"),
+                "description": _optional_text(entry, "description", "", file=f"{file}: {where}"),
                 **({"bands": list(entry["bands"])} if "bands" in entry else {}),
             }
         )
@@ -138,7 +189,7 @@ def _increasing_numbers(values: Any) -> bool:
     return (
         isinstance(values, list)
         and bool(values)
-        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
         and all(a < b for a, b in zip(values, values[1:], strict=False))
     )
 
@@ -177,7 +228,7 @@ def _continuous_fields(raw: dict[str, Any], *, file: str, reserved: set[str]) ->
     control = raw.get("control")
     if control is not None:
         control = _require(raw, "control", str, file=file)
-        if not _NAME.match(control) or control in RESERVED_COLUMNS or control in reserved:
+        if not _NAME.fullmatch(control) or control in RESERVED_COLUMNS or control in reserved:
             rule = (f"control {control!r} must be lower-case letters, digits and '_' and not a feature, a sensitive "
                     f"attribute or one of {', '.join(RESERVED_COLUMNS)}")
             raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
@@ -193,7 +244,7 @@ def _multiclass_fields(raw: dict[str, Any], *, file: str, reserved: set[str]) ->
         if not isinstance(entry, dict):
             raise ValidationError(MANIFEST_TYPE.format(file=file, field=where, expected="a table", got=entry))
         name = _require(entry, "name", str, file=f"{file}: {where}")
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             rule = f"{where}.name {name!r} must be lower-case letters, digits and '_'"
             raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
         item = {"name": name, "label": _require(entry, "label", str, file=f"{file}: {where}")}
@@ -235,6 +286,8 @@ def _ranking_fields(raw: dict[str, Any], *, file: str, reserved: set[str]) -> di
         raise ValidationError(MANIFEST_TYPE.format(file=file, field="ranking", expected="a table", got=table))
     capacity = table.get("capacity")
     if isinstance(capacity, dict):
+        for team in capacity:
+            _team_name(team, field=f"[ranking] capacity team {team!r}", file=file)
         bad = {team: k for team, k in capacity.items() if not _capacity_number(k)}
         if not capacity or bad:
             rule = MANIFEST_CAPACITY.format(got=bad or capacity)
@@ -251,6 +304,22 @@ def _ranking_fields(raw: dict[str, Any], *, file: str, reserved: set[str]) -> di
         rule = "[ranking] capacity per team needs lists = [\"team\"]; give one k for lists keyed by other columns"
         raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
     return {"ranking": {"capacity": capacity, "lists": list(lists)}}
+
+
+def _team_name(name: str, *, field: str, file: str) -> str:
+    if not TEAM_NAME.fullmatch(name):
+        rule = f"{field} {name!r} must be a team name: {TEAM_RULE}"
+        raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+    return name
+
+
+def _version(raw: dict[str, Any], *, file: str) -> str:
+    version = str(_require(raw, "version", (str, int, float), file=file))
+    if not _VERSION.fullmatch(version):
+        rule = (f"version {version!r} must be 1-40 ASCII letters, digits, '.', '-', '_' or '+', starting with a "
+                "letter or digit")
+        raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+    return version
 
 
 _OUTCOME_READERS = {
@@ -275,7 +344,7 @@ def validate_manifest(raw: dict[str, Any], *, file: str) -> dict[str, Any]:
         The manifest with defaults filled in.
     """
     model_id = _require(raw, "id", str, file=file)
-    if not _ID.match(model_id):
+    if not _ID.fullmatch(model_id):
         rule = f"id {model_id!r} must be 2-63 lower-case letters, digits, '-' or '_'"
         raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
     outcome = _choice(raw, "outcome", OUTCOMES, file=file) if "outcome" in raw else "binary"
@@ -306,33 +375,37 @@ def validate_manifest(raw: dict[str, Any], *, file: str) -> dict[str, Any]:
     if not isinstance(artifact, dict):
         raise ValidationError(MANIFEST_TYPE.format(file=file, field="artifact", expected="a table", got=artifact))
     kind = _choice(artifact, "kind", ARTIFACT_KINDS, file=f"{file}: [artifact]")
+    if "file" in artifact:
+        _require(artifact, "file", str, file=f"{file}: [artifact]")
     if outcome != "binary" and kind != "none":
         raise ValidationError(MANIFEST_RULE.format(file=file, rule=MANIFEST_OUTCOME_ARTIFACT.format(
             outcome=outcome, kind=kind)))
     taken = feature_names | {s["name"] for s in sensitive}
     outcome_fields = _OUTCOME_READERS[outcome](raw, file=file, reserved=taken)
     impact = _require(raw, "impact_assessment", dict, file=file)
-    for field in IMPACT_FIELDS:
-        _require(impact, field, list if field == "data_categories" else str, file=f"{file}: [impact_assessment]")
+    where = f"{file}: [impact_assessment]"
+    assessment = {field: _text_list(impact, field, file=where) if field == "data_categories"
+                  else _require(impact, field, str, file=where) for field in IMPACT_FIELDS}
+    owner = _require(raw, "owner", str, file=file)
     return {
         "id": model_id,
         "name": _require(raw, "name", str, file=file),
-        "version": str(_require(raw, "version", (str, int, float), file=file)),
+        "version": _version(raw, file=file),
         "purpose": _choice(raw, "purpose", PURPOSES, file=file),
-        "owner": _require(raw, "owner", str, file=file),
-        "team": _require(raw, "team", str, file=file),
+        "owner": owner,
+        "team": _team_name(_require(raw, "team", str, file=file), field="team", file=file),
         "risk_tier": _choice(raw, "risk_tier", RISK_TIERS, file=file),
         "outcome": outcome,
         "threshold": threshold,
         **outcome_fields,
-        "consent_purpose": _require(raw, "consent_purpose", str, file=file),
-        "description": str(raw.get("description", "")),
+        "consent_purpose": _choice(raw, "consent_purpose", CONSENT_PURPOSES, file=file),
+        "description": _optional_text(raw, "description", "", file=file),
         "features": features,
         "sensitive_attributes": sensitive,
         "proxy_candidates": list(proxies),
         "artifact": {"kind": kind, **({"file": artifact["file"]} if "file" in artifact else {})},
-        "impact_assessment": {field: impact[field] for field in IMPACT_FIELDS},
-        "contact": str(raw.get("contact", raw["owner"])),
+        "impact_assessment": assessment,
+        "contact": _optional_text(raw, "contact", owner, file=file),
     }
 
 

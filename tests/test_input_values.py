@@ -171,3 +171,91 @@ def test_a_formula_in_customer_details_is_still_refused(db, home, now):
     message = _refused(home, lambda: privacy.record_customers(db, rows, source_name="crm.csv", actor="t", now=now))
     assert message == "crm.csv, row 2, column 'phone': '+1+cmd|calc' would run as a spreadsheet formula; such " \
                       "cells are refused."
+
+
+# -- 3. manifest fields have types; ids hold no hidden or look-alike characters ----------------
+
+
+MANIFEST_CASES = {
+    "data categories that are numbers": (
+        'data_categories = ["webinar engagement", "firmographics", "sales region"]', "data_categories = [1, 2.5]",
+        ": [impact_assessment]: field 'data_categories[0]' must be non-empty text, got 1."),
+    "no data categories": (
+        'data_categories = ["webinar engagement", "firmographics", "sales region"]', "data_categories = []",
+        ": [impact_assessment]: data_categories must name at least one entry."),
+    "empty data category": (
+        'data_categories = ["webinar engagement", "firmographics", "sales region"]', 'data_categories = ["a", " "]',
+        ": [impact_assessment]: field 'data_categories[1]' must be non-empty text, got ' '."),
+    "description that is a number": (
+        'description = "Ranks webinar attendees for a call by an account executive within two days."',
+        "description = 5", ": field 'description' must be text, got 5."),
+    "contact that is a list": (
+        'contact = "ai-governance@example.com"', 'contact = ["ai-governance@example.com"]',
+        ": field 'contact' must be text, got ['ai-governance@example.com']."),
+    "unit that is a number": (
+        'unit = "minutes"', "unit = 60", ": features[0]: field 'unit' must be text, got 60."),
+    "NaN band edge": (
+        'name = "age_band"\nlabel = "Age band"', 'name = "age_band"\nlabel = "Age band"\nbands = [nan]',
+        ": sensitive_attributes[1].bands must be increasing numbers, each finite (band edges such as "
+        "[25, 35, 45, 55]), got [nan]."),
+    "infinite band edge": (
+        'name = "age_band"\nlabel = "Age band"', 'name = "age_band"\nlabel = "Age band"\nbands = [25, inf]',
+        ": sensitive_attributes[1].bands must be increasing numbers, each finite (band edges such as "
+        "[25, 35, 45, 55]), got [25, inf]."),
+    "unknown consent purpose": (
+        'consent_purpose = "ai_scoring"', 'consent_purpose = "astrology"',
+        ": field 'consent_purpose' is 'astrology'; allowed: ai_scoring, marketing, profiling."),
+    "model id ending in a line break": (
+        'id = "webinar-follow-up"', 'id = "webinar-follow-up\\n"',
+        ": id 'webinar-follow-up\\n' must be 2-63 lower-case letters, digits, '-' or '_'."),
+    "model id with a Cyrillic letter": (
+        'id = "webinar-follow-up"', 'id = "w\u0435binar-follow-up"',
+        ": id 'w\u0435binar-follow-up' must be 2-63 lower-case letters, digits, '-' or '_'."),
+    "version with NUL": (
+        'version = "1.0.0"', 'version = "1.0.0\\u0000"',
+        ": field 'version' holds U+0000 (a control character); text may not hold control characters or "
+        "bidirectional overrides."),
+    "version with a right-to-left override": (
+        'version = "1.0.0"', 'version = "1.0.0\\u202e"',
+        ": field 'version' holds U+202E RIGHT-TO-LEFT OVERRIDE; text may not hold control characters or "
+        "bidirectional overrides."),
+    "version with a space": (
+        'version = "1.0.0"', 'version = "1.0 final"',
+        ": version '1.0 final' must be 1-40 ASCII letters, digits, '.', '-', '_' or '+', starting with a letter "
+        "or digit."),
+    "team with a Cyrillic letter": (
+        'team = "north"', 'team = "n\u043erth"',
+        ": team 'n\u043erth' must be a team name: 1-40 lower-case letters, digits, '-' or '_', starting with a "
+        "letter."),
+    "feature name ending in a line break": (
+        'name = "minutes_watched"', 'name = "minutes_watched\\n"',
+        ": features[0].name 'minutes_watched\\n' must be lower-case letters, digits and '_' and not one of "
+        "lead_id, customer_id, team, label, score."),
+    "name with a right-to-left override": (
+        'name = "Webinar follow-up priority"', 'name = "Webinar \\u202eytiroirp"',
+        ": field 'name' holds U+202E RIGHT-TO-LEFT OVERRIDE; text may not hold control characters or "
+        "bidirectional overrides."),
+    "label with NUL": (
+        'label = "Watched the webinar"', 'label = "Watched\\u0000"',
+        ": features[0]: field 'label' holds U+0000 (a control character); text may not hold control characters "
+        "or bidirectional overrides."),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MANIFEST_CASES))
+def test_a_mistyped_manifest_is_refused(case, db, home, examples, now):
+    old, new, rule = MANIFEST_CASES[case]
+    text = (examples / "manifest.toml").read_text()
+    assert text.count(old) == 1
+    path = examples / "bad.toml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    message = _refused(home, lambda: registry.register_model(db, path, home=home, actor="t", now=now))
+    assert message == f"{path}{rule}"
+
+
+def test_a_manifest_with_a_multi_line_description_registers(db, home, examples, now):
+    text = (examples / "manifest.toml").read_text().replace(
+        'description = "Ranks', 'description = "Two lines,\\n\\tindented: ranks')
+    (examples / "manifest.toml").write_text(text)
+    version = registry.register_model(db, examples / "manifest.toml", home=home, actor="t", now=now)
+    assert version["manifest"]["description"].startswith("Two lines,\n\tindented")
