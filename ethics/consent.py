@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from ethics import aggregates, audit, datasets, privacy, spreadsheet, store, teams
 from ethics import policy as rules
 from ethics.errors import ValidationError
-from ethics.id_codes import IdCodes, text_array
+from ethics.id_codes import IdCodes, id_problem, text_array
 from ethics.manifest import CONSENT_PURPOSES
 from ethics.weeks import iso, parse_time, utcnow
 
@@ -53,6 +53,7 @@ DUPLICATE_EVENT = "{file}, rows {rows}, column 'event_id': event id {value!r} ap
 EVENT_EXISTS = "{file}, row {row}, column 'event_id': event {value!r} was already imported; events are append-only."
 NOT_ONE_OF = "{file}, row {row}, column {column!r}: {value!r} is not one of {allowed}."
 MISSING = "{file}, row {row}, column {column!r}: value is missing."
+BAD_ID = "{file}, row {row}, column {column!r}: {value!r} {problem}."
 COLUMN_MISSING = "{file}: required column {column!r} is missing."
 
 
@@ -93,7 +94,8 @@ def record_events(
     ------
     ValidationError
         Naming the file, row and column of the first bad event; nothing is written:
-        a missing value, an unknown purpose or status, an unparsable or future time,
+        a missing value, an event or customer id with a control, invisible or look-alike
+        character (:func:`ethics.id_codes.id_problem`), an unknown purpose or status, an unparsable or future time,
         a duplicate event id (in the file or already imported), an erased customer.
     """
     moment = now or utcnow()
@@ -104,6 +106,10 @@ def record_events(
         for field in EVENT_FIELDS:
             if not values[field]:
                 raise ValidationError(MISSING.format(file=source_name, row=number, column=field))
+        for column in ("event_id", "customer_id"):
+            if (problem := id_problem(values[column])) is not None:
+                raise ValidationError(BAD_ID.format(file=source_name, row=number, column=column,
+                                                    value=values[column], problem=problem))
         for column, allowed in (("purpose", PURPOSES), ("status", STATUSES)):
             if values[column] not in allowed:
                 raise ValidationError(NOT_ONE_OF.format(file=source_name, row=number, column=column,

@@ -47,7 +47,8 @@ from ethics.errors import (
     NotFound,
     ValidationError,
 )
-from ethics.manifest import feature_names, outcome_of, sensitive_names
+from ethics.id_codes import first_id_problem
+from ethics.manifest import TEAM_NAME, TEAM_RULE, feature_names, outcome_of, sensitive_names
 from ethics.spreadsheet import FORMULA_PREFIXES, formula_start
 from ethics.weeks import iso, parse_time, parse_week, utcnow
 
@@ -66,6 +67,8 @@ CELL_NULL_WORD = ("{file}, row {row}, column {column!r}: {value!r} is not a numb
                   "missing, and this column needs a number in every row.")
 CELL_ATTRIBUTE_NOT_NUMBER = ("{file}, row {row}, column {column!r}: {value!r} is not a number, and the manifest gives "
                              "{column!r} band edges; leave the cell empty when the value is missing.")
+CELL_BAD_ID = "{file}, row {row}, column {column!r}: {value!r} {problem}."
+CELL_BAD_TEAM = "{file}, row {row}, column 'team': {value!r} is not a team name: {rule}."
 
 
 def import_dataset(
@@ -431,7 +434,7 @@ def _identified_rows(
             )
     out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
     for column in ID_COLUMNS:
-        out[column] = _text_column(raw[column], file=file, column=column, required=True)
+        out[column] = _id_column(raw[column], file=file, column=column)
     _refuse_duplicates(out["lead_id"], file=file)
     for column in feature_names(manifest):
         out[column] = _number_column(raw[column], file=file, column=column)
@@ -441,6 +444,22 @@ def _identified_rows(
 def _bands(manifest: dict[str, Any]) -> set[str]:
     """The sensitive attributes the manifest gives band edges (numbers, grouped into bands)."""
     return {a["name"] for a in manifest["sensitive_attributes"] if a.get("bands")}
+
+
+def _id_column(values: pd.Series, *, file: str, column: str) -> pd.Series:
+    """Lead, customer and team ids: present, no formula, no hidden or look-alike characters; teams as team names."""
+    text = _text_column(values, file=file, column=column, required=True)
+    if (found := first_id_problem(text)) is not None:
+        position, problem = found
+        raise ValidationError(CELL_BAD_ID.format(file=file, row=_row(position), column=column,
+                                                 value=text.iloc[position], problem=problem))
+    if column == "team":
+        bad = ~text.str.fullmatch(TEAM_NAME.pattern).to_numpy(dtype=bool)
+        if bad.any():
+            position = int(np.argmax(bad))
+            raise ValidationError(CELL_BAD_TEAM.format(file=file, row=_row(position), value=text.iloc[position],
+                                                       rule=TEAM_RULE))
+    return text
 
 
 def _attribute_column(values: pd.Series, *, file: str, column: str, banded: bool = False) -> np.ndarray | pd.Series:

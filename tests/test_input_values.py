@@ -259,3 +259,60 @@ def test_a_manifest_with_a_multi_line_description_registers(db, home, examples, 
     (examples / "manifest.toml").write_text(text)
     version = registry.register_model(db, examples / "manifest.toml", home=home, actor="t", now=now)
     assert version["manifest"]["description"].startswith("Two lines,\n\tindented")
+
+
+ID_CASES = {
+    "NUL in a lead id": ((2, "lead_id"), "WB-\x0000001",
+                         "'WB-\\x0000001' holds U+0000 (a control character); ids may not hold control or invisible "
+                         "characters"),
+    "right-to-left override in a lead id": (
+        (3, "lead_id"), "WB-\u202e10000", "'WB-\\u202e10000' holds U+202E RIGHT-TO-LEFT OVERRIDE; ids may not hold "
+                                          "control or invisible characters"),
+    "zero-width space in a customer id": (
+        (4, "customer_id"), "C000\u200b850", "'C000\\u200b850' holds U+200B ZERO WIDTH SPACE; ids may not hold "
+                                             "control or invisible characters"),
+    "Cyrillic letter in a lead id": (
+        (5, "lead_id"), "WB-0000\u0430", "'WB-0000\u0430' mixes Latin and Cyrillic letters (U+0430 CYRILLIC SMALL "
+                                         "LETTER A); a look-alike letter in an id is refused"),
+    "full-width letter in a customer id": (
+        (6, "customer_id"), "\uff23000850", "'\uff23000850' is not in Unicode NFKC form (it would read 'C000850'); "
+                                            "write the id in that form"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ID_CASES))
+def test_an_id_with_a_hidden_or_look_alike_character_is_refused(case, db, home, examples, registered, now):
+    (row, column), value, problem = ID_CASES[case]
+    path = _csv(examples, "eval.csv", {(row, column): value})
+    assert _refused(home, lambda: _load(db, home, path, now)) == f"bad.csv, row {row}, column {column!r}: {problem}."
+
+
+@pytest.mark.parametrize("team, problem", [
+    ("North", "is not a team name: 1-40 lower-case letters, digits, '-' or '_', starting with a letter"),
+    ("nord-\u00f6st", "is not a team name: 1-40 lower-case letters, digits, '-' or '_', starting with a letter"),
+    ("n\u043erth", "mixes Latin and Cyrillic letters (U+043E CYRILLIC SMALL LETTER O); a look-alike letter in an id "
+                   "is refused"),
+    ("north\u200b", "holds U+200B ZERO WIDTH SPACE; ids may not hold control or invisible characters"),
+])
+def test_a_team_in_the_rows_must_be_a_team_name(team, problem, db, home, examples, registered, now):
+    path = _csv(examples, "eval.csv", {(7, "team"): team})
+    assert _refused(home, lambda: _load(db, home, path, now)) == f"bad.csv, row 7, column 'team': {team!r} {problem}."
+
+
+def test_an_id_in_one_non_latin_script_is_imported(db, home, examples, registered, now):
+    path = _csv(examples, "eval.csv", {(2, "customer_id"): "\u0418\u0432\u0430\u043d\u043e\u0432-42"})
+    rows = datasets.read_rows(_load(db, home, path, now), home=home)
+    assert rows["customer_id"][1] == privacy.pseudonymise(db, "\u0418\u0432\u0430\u043d\u043e\u0432-42")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"purpose": "astrology"}, "events.csv, row 2, column 'purpose': 'astrology' is not one of ai_scoring, marketing, "
+                               "profiling."),
+    ({"customer_id": "C000\u202e455"}, "events.csv, row 2, column 'customer_id': 'C000\\u202e455' holds U+202E "
+                                       "RIGHT-TO-LEFT OVERRIDE; ids may not hold control or invisible characters."),
+    ({"event_id": "E\x002"}, "events.csv, row 2, column 'event_id': 'E\\x002' holds U+0000 (a control character); "
+                             "ids may not hold control or invisible characters."),
+])
+def test_a_bad_consent_event_is_refused(change, message, db, home, examples, now):
+    path = _events(examples, {}, change)
+    assert _refused(home, lambda: consent.import_events(db, path, actor="t", now=now)) == message
