@@ -94,6 +94,15 @@ def key_for(db: store.Database) -> bytes:
     return key
 
 
+def keyed_tag(db: store.Database, text: str, *, purpose: str) -> str:
+    """A short keyed hash of ``text`` for a record that must not keep it (``k-`` and 16 hex digits).
+
+    ``purpose`` separates the uses of the key, so a tag never equals a customer's pseudonym.
+    """
+    digest = hmac.new(key_for(db), f"{purpose}\0{text}".encode(), hashlib.sha256).hexdigest()
+    return "k-" + digest[:16]
+
+
 def pseudonymise(db: store.Database, customer_id: str) -> str:
     """The stored pseudonym of a customer id as a person types it (the one lookup function).
 
