@@ -11,6 +11,7 @@ import functools
 import getpass
 import json
 import os
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -715,10 +716,36 @@ def audit_export(out: Path | None) -> None:
         click.echo(f"wrote {out}")
 
 
-PASSWORD = click.option(
-    "--password", prompt=True, hide_input=True, confirmation_prompt=True,
-    help=f"At least {auth.MIN_PASSWORD_LENGTH} characters; asked for when omitted (preferred).",
-)
+def _password_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--password-file`` and ``--password-stdin``; without them the password is asked for, hidden, twice.
+
+    There is no ``--password``: a value on the command line is visible to every user in ``ps``.
+    """
+    command = click.option("--password-stdin", is_flag=True,
+                           help="Read the password from the first line of standard input.")(command)
+    return click.option("--password-file", type=click.Path(path_type=Path, dir_okay=False),
+                        help="Read the password from the first line of this file.")(command)
+
+
+def _password(password_file: Path | None, password_stdin: bool) -> str:
+    """The new password from the file, standard input or a hidden, confirmed prompt.
+
+    Raises
+    ------
+    ValidationError
+        Both sources given, or the file cannot be read.
+    """
+    if password_file is not None and password_stdin:
+        raise ValidationError("Give the password with --password-file or --password-stdin, not both.")
+    if password_file is not None:
+        try:
+            lines = password_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValidationError(f"{password_file}: the password file cannot be read ({exc}).") from None
+        return lines[0] if lines else ""
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 @cli.group(cls=_Group)
@@ -731,10 +758,12 @@ def users() -> None:
 @click.option("--role", type=click.Choice(auth.ROLES), required=True, help="What the account may do.")
 @click.option("--team", help="The sales team (sales managers only).")
 @click.option("--name", "display_name", default="", help="Display name (default: the username).")
-@PASSWORD
+@_password_options
 @_requires("manage_users")
-def users_add(username: str, role: str, team: str | None, display_name: str, password: str) -> None:
-    """Add an account USERNAME."""
+def users_add(username: str, role: str, team: str | None, display_name: str, password_file: Path | None,
+              password_stdin: bool) -> None:
+    """Add an account USERNAME (the password is asked for unless read from a file or standard input)."""
+    password = _password(password_file, password_stdin)
     actor = auth.add_user(_open(load_settings()), username=username, display_name=display_name or username,
                           role=role, team=team, password=password, actor=_actor())
     click.echo(f"added {actor.label} as {actor.username}")
@@ -765,10 +794,11 @@ def users_disable(username: str) -> None:
 
 @users.command(name="set-password")
 @click.argument("username")
-@PASSWORD
+@_password_options
 @_requires("manage_users")
-def users_set_password(username: str, password: str) -> None:
-    """Set a new password for USERNAME."""
+def users_set_password(username: str, password_file: Path | None, password_stdin: bool) -> None:
+    """Set a new password for USERNAME (asked for unless read from a file or standard input)."""
+    password = _password(password_file, password_stdin)
     auth.set_password(_open(load_settings()), username, password, actor=_actor())
     click.echo(f"password of {username} changed")
 

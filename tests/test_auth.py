@@ -2,6 +2,7 @@ import statistics
 import time
 from datetime import timedelta
 
+import click
 import pytest
 from argon2 import PasswordHasher
 from click.testing import CliRunner
@@ -216,3 +217,43 @@ def test_users_cli(home, monkeypatch):
     assert auth.list_users(db)[0]["disabled"] == 1
     result = runner.invoke(cli, ["users", "set-password", "sam"], input="another long pass\nanother long pass\n")
     assert result.exit_code == 0 and "password of sam changed" in result.output
+
+
+def _options(group, prefix=()):
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _options(command, (*prefix, name))
+        else:
+            yield " ".join((*prefix, name)), {opt for param in command.params for opt in param.opts}
+
+
+def test_no_command_takes_a_password_on_the_command_line():
+    for name, options in _options(cli):
+        assert "--password" not in options, name  # `ps` shows every argument to every user
+
+
+def test_users_cli_reads_the_password_from_a_file_or_standard_input(home, tmp_path, monkeypatch, now):
+    monkeypatch.setenv("ETHICS_HOME", str(home))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["users", "add", "kim", "--role", "auditor", "--password", PASSWORD])
+    assert result.exit_code == 2 and "No such option '--password'" in result.output
+    secret = tmp_path / "kim.password"
+    secret.write_text(f"{PASSWORD}\n")
+    result = runner.invoke(cli, ["users", "add", "kim", "--role", "auditor", "--password-file", str(secret)])
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output
+    result = runner.invoke(cli, ["users", "set-password", "kim", "--password-stdin"],
+                           input="a stdin passphrase\n")
+    assert result.exit_code == 0 and "password of kim changed" in result.output
+    result = runner.invoke(cli, ["users", "set-password", "kim", "--password-stdin", "--password-file",
+                                 str(secret)])
+    assert result.exit_code == 2 and "not both" in result.output
+    result = runner.invoke(cli, ["users", "set-password", "kim", "--password-file", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "missing" in result.output and "Traceback" not in result.output
+    result = runner.invoke(cli, ["users", "set-password", "kim", "--password-stdin"], input="short\n")
+    assert result.exit_code == 2 and "at least 12 characters" in result.output
+    db = store.open_db(home / "ethics.db")
+    try:
+        assert auth.authenticate(db, "kim", "a stdin passphrase", now=now).role == "auditor"
+    finally:
+        db.close()
