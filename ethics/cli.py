@@ -141,18 +141,28 @@ def migrate(list_only: bool) -> None:
 @click.option("--size", type=click.Choice(["full", "small"]), default="full", show_default=True,
               help="small makes a quick demo for trying things out.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when models are already registered.")
+@click.option("--reproducible", is_flag=True,
+              help="Pseudonymise with the fixed key in the source, so two builds are byte-identical (tests, "
+                   "benchmarks); anyone can then reverse the pseudonyms. Default: a random key.")
 @_requires("operate_data")
-def demo(size: str, if_empty: bool) -> None:
+def demo(size: str, if_empty: bool, reproducible: bool) -> None:
     """Create the demo portfolio in an empty data home."""
-    from ethics.demo import DEMO_TEAMS, build_demo
+    from ethics.demo import DEMO_TEAMS, REPRODUCIBLE_PRIVACY_KEY, build_demo
 
     settings = load_settings()
     if if_empty and registry.list_models(_open(settings)):
         click.echo(f"demo: {settings.home} already holds models; nothing to do")
+        key = settings.home / privacy.KEY_FILE
+        if key.exists() and key.read_text().strip() == REPRODUCIBLE_PRIVACY_KEY.hex():
+            click.echo(f"demo: warning: {settings.home} was built with the public demo key, so its pseudonyms can "
+                       "be reversed; move it away and run `make run` again for a home with a random key")
         return
     # No policy passed: the demo writes its ethics.toml into an empty home and reads the home's file,
     # so its snapshots and every later one judge by the same policy.
-    summary = build_demo(settings.home, size=size, progress=click.echo)
+    summary = build_demo(settings.home, size=size, progress=click.echo, reproducible=reproducible)
+    if reproducible:
+        click.echo(f"demo: {settings.home} is pseudonymised with the public demo key (--reproducible); its "
+                   "pseudonyms can be reversed, so never import real customers into it")
     click.echo(
         f"demo portfolio created in {settings.home} in {summary['seconds']:.1f} s: {summary['models']} models, "
         f"{summary['datasets']} datasets ({summary['rows']:,} rows, weeks {summary['weeks'][0]} to "
