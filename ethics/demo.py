@@ -1058,6 +1058,7 @@ def build_demo(
     home = Path(home)
     today = today or DEMO_TODAY
     _refuse_non_empty(home)
+    store.private_home(home)  # before ethics.toml and the key: every file the demo writes is private
     settings = home / SETTINGS_FILE
     if not settings.exists():
         settings.write_text(DEMO_SETTINGS, encoding="utf-8")
