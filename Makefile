@@ -45,6 +45,7 @@ java:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
 
+# A random privacy key, as every home gets (`--reproducible`, the fixed key, is for tests and benchmarks only).
 demo: setup
 	$(PY) -m ethics demo --if-empty
 

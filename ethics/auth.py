@@ -9,6 +9,7 @@ through ``ui.run_page``, and reads that return team-bound rows take the actor's
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from collections.abc import Iterable
@@ -19,7 +20,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ethics import audit, store
+from ethics import audit, privacy, store
 from ethics.errors import PermissionDenied, ValidationError
 from ethics.teams import ensure_teams, require_team
 from ethics.weeks import iso, utcnow
@@ -57,6 +58,7 @@ _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,39}$")
 _HASHER = PasswordHasher()
 
 WRONG_CREDENTIALS = "Wrong username or password."
+UNKNOWN_USERNAME = "unknown username"
 ACCOUNT_DISABLED = "Account {username!r} is disabled; ask the AI ethics officer."
 NO_ACCOUNT_CHOSEN = "Choose the account to disable."
 CONFIRM_DISABLE = "Account {username!r} was not disabled: tick the confirmation first."
@@ -233,28 +235,50 @@ def set_password(
         audit.record(db, audit.UserChanged(actor, "user", username, change="password set", created=now))
 
 
-def _recent_failures(db: store.Database, username: str, since: str) -> list[str]:
-    rows = store.list_rows(
-        db, store.SIGN_INS, "username = ? and attempted_at >= ? and succeeded = 0", [username, since],
-        order_by="attempted_at", select="attempted_at",
-    )
-    return [row["attempted_at"] for row in rows]
+def _recent_failures(db: store.Database, name: str, since: str) -> list[str]:
+    """Failed attempts under ``name`` since ``since`` and after its last successful sign-in."""
+    rows = db.execute(
+        f"select attempted_at from {store.SIGN_INS} where username = ? and succeeded = 0 and attempted_at >= ? "
+        f"and id > coalesce((select max(id) from {store.SIGN_INS} where username = ? and succeeded = 1), 0) "
+        "order by attempted_at",
+        [name, since, name],
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
-def _record_attempt(db: store.Database, username: str, *, succeeded: bool, reason: str, stamp: str) -> None:
+def _record_attempt(db: store.Database, name: str, *, succeeded: bool, reason: str, stamp: str) -> None:
     with store.transaction(db):
         db[store.SIGN_INS].insert(
-            {"username": username[:80], "succeeded": int(succeeded), "reason": reason, "attempted_at": stamp}
+            {"username": name, "succeeded": int(succeeded), "reason": reason, "attempted_at": stamp}
         )
-        audit.record(db, audit.SignIn(username[:80], "user", username[:80], succeeded=succeeded, reason=reason,
+        audit.record(db, audit.SignIn(name, "user", name, succeeded=succeeded, reason=reason,
                                       created=datetime.fromisoformat(stamp)))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password with the hasher's parameters: unknown names cost one verification too."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
+
+
+def unknown_name(db: store.Database, typed: str) -> str:
+    """How an attempt under a name that is no account is recorded: never the typed text.
+
+    People type passwords and e-mail addresses into the username box; the record keeps
+    ``unknown username`` and a keyed hash of the text (the data home's privacy key), so
+    repeated attempts with one text still count towards its lockout and nobody can read
+    or reverse it.
+    """
+    return f"{UNKNOWN_USERNAME} {privacy.keyed_tag(db, typed, purpose='sign-in username')}"
 
 
 def authenticate(db: store.Database, username: str, password: str, *, now: datetime | None = None) -> Actor:
     """Check a username and password; every attempt is recorded.
 
-    After :data:`MAX_FAILURES` failures within :data:`LOCKOUT`, the username is refused
-    until the window has passed, whatever the password.
+    After :data:`MAX_FAILURES` failures within :data:`LOCKOUT` (counted since the last
+    successful sign-in), the username is refused until the window has passed, whatever
+    the password.  An unknown username costs the same argon2 verification as a known one
+    (against a dummy hash) and is recorded as :func:`unknown_name`, never as typed.
 
     Raises
     ------
@@ -265,18 +289,21 @@ def authenticate(db: store.Database, username: str, password: str, *, now: datet
     moment = now or utcnow()
     stamp = iso(moment)
     username = username.strip().lower()
-    failures = _recent_failures(db, username, iso(moment - LOCKOUT))
+    rows = store.list_rows(db, store.USERS, "username = ?", [username]) if username else []
+    name = username if rows else unknown_name(db, username)
+    failures = _recent_failures(db, name, iso(moment - LOCKOUT))
     if len(failures) >= MAX_FAILURES:
         until = datetime.fromisoformat(failures[-MAX_FAILURES]) + LOCKOUT
-        _record_attempt(db, username, succeeded=False, reason="locked out", stamp=stamp)
+        _record_attempt(db, name, succeeded=False, reason="locked out", stamp=stamp)
+        # The typed text is shown back to whoever typed it (never stored), known or not: no difference to read.
         raise PermissionDenied(LOCKED_OUT.format(username=username, until=until.strftime("%Y-%m-%d %H:%M")))
-    rows = store.list_rows(db, store.USERS, "username = ?", [username])
     try:
+        # A disabled account is checked against its own hash, so its "disabled" answer needs the right password.
+        _HASHER.verify(rows[0]["password_hash"] if rows else _dummy_hash(), password)
         if not rows:
             raise VerificationError("unknown user")
-        _HASHER.verify(rows[0]["password_hash"], password)
     except (VerificationError, InvalidHashError):
-        _record_attempt(db, username, succeeded=False, reason="wrong credentials", stamp=stamp)
+        _record_attempt(db, name, succeeded=False, reason="wrong credentials", stamp=stamp)
         raise PermissionDenied(WRONG_CREDENTIALS) from None
     if rows[0]["disabled"]:
         _record_attempt(db, username, succeeded=False, reason="disabled", stamp=stamp)

@@ -11,6 +11,7 @@ import functools
 import getpass
 import json
 import os
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -140,18 +141,28 @@ def migrate(list_only: bool) -> None:
 @click.option("--size", type=click.Choice(["full", "small"]), default="full", show_default=True,
               help="small makes a quick demo for trying things out.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when models are already registered.")
+@click.option("--reproducible", is_flag=True,
+              help="Pseudonymise with the fixed key in the source, so two builds are byte-identical (tests, "
+                   "benchmarks); anyone can then reverse the pseudonyms. Default: a random key.")
 @_requires("operate_data")
-def demo(size: str, if_empty: bool) -> None:
+def demo(size: str, if_empty: bool, reproducible: bool) -> None:
     """Create the demo portfolio in an empty data home."""
-    from ethics.demo import DEMO_TEAMS, build_demo
+    from ethics.demo import DEMO_TEAMS, REPRODUCIBLE_PRIVACY_KEY, build_demo
 
     settings = load_settings()
     if if_empty and registry.list_models(_open(settings)):
         click.echo(f"demo: {settings.home} already holds models; nothing to do")
+        key = settings.home / privacy.KEY_FILE
+        if key.exists() and key.read_text().strip() == REPRODUCIBLE_PRIVACY_KEY.hex():
+            click.echo(f"demo: warning: {settings.home} was built with the public demo key, so its pseudonyms can "
+                       "be reversed; move it away and run `make run` again for a home with a random key")
         return
     # No policy passed: the demo writes its ethics.toml into an empty home and reads the home's file,
     # so its snapshots and every later one judge by the same policy.
-    summary = build_demo(settings.home, size=size, progress=click.echo)
+    summary = build_demo(settings.home, size=size, progress=click.echo, reproducible=reproducible)
+    if reproducible:
+        click.echo(f"demo: {settings.home} is pseudonymised with the public demo key (--reproducible); its "
+                   "pseudonyms can be reversed, so never import real customers into it")
     click.echo(
         f"demo portfolio created in {settings.home} in {summary['seconds']:.1f} s: {summary['models']} models, "
         f"{summary['datasets']} datasets ({summary['rows']:,} rows, weeks {summary['weeks'][0]} to "
@@ -715,10 +726,36 @@ def audit_export(out: Path | None) -> None:
         click.echo(f"wrote {out}")
 
 
-PASSWORD = click.option(
-    "--password", prompt=True, hide_input=True, confirmation_prompt=True,
-    help=f"At least {auth.MIN_PASSWORD_LENGTH} characters; asked for when omitted (preferred).",
-)
+def _password_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--password-file`` and ``--password-stdin``; without them the password is asked for, hidden, twice.
+
+    There is no ``--password``: a value on the command line is visible to every user in ``ps``.
+    """
+    command = click.option("--password-stdin", is_flag=True,
+                           help="Read the password from the first line of standard input.")(command)
+    return click.option("--password-file", type=click.Path(path_type=Path, dir_okay=False),
+                        help="Read the password from the first line of this file.")(command)
+
+
+def _password(password_file: Path | None, password_stdin: bool) -> str:
+    """The new password from the file, standard input or a hidden, confirmed prompt.
+
+    Raises
+    ------
+    ValidationError
+        Both sources given, or the file cannot be read.
+    """
+    if password_file is not None and password_stdin:
+        raise ValidationError("Give the password with --password-file or --password-stdin, not both.")
+    if password_file is not None:
+        try:
+            lines = password_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValidationError(f"{password_file}: the password file cannot be read ({exc}).") from None
+        return lines[0] if lines else ""
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 @cli.group(cls=_Group)
@@ -731,10 +768,12 @@ def users() -> None:
 @click.option("--role", type=click.Choice(auth.ROLES), required=True, help="What the account may do.")
 @click.option("--team", help="The sales team (sales managers only).")
 @click.option("--name", "display_name", default="", help="Display name (default: the username).")
-@PASSWORD
+@_password_options
 @_requires("manage_users")
-def users_add(username: str, role: str, team: str | None, display_name: str, password: str) -> None:
-    """Add an account USERNAME."""
+def users_add(username: str, role: str, team: str | None, display_name: str, password_file: Path | None,
+              password_stdin: bool) -> None:
+    """Add an account USERNAME (the password is asked for unless read from a file or standard input)."""
+    password = _password(password_file, password_stdin)
     actor = auth.add_user(_open(load_settings()), username=username, display_name=display_name or username,
                           role=role, team=team, password=password, actor=_actor())
     click.echo(f"added {actor.label} as {actor.username}")
@@ -765,10 +804,11 @@ def users_disable(username: str) -> None:
 
 @users.command(name="set-password")
 @click.argument("username")
-@PASSWORD
+@_password_options
 @_requires("manage_users")
-def users_set_password(username: str, password: str) -> None:
-    """Set a new password for USERNAME."""
+def users_set_password(username: str, password_file: Path | None, password_stdin: bool) -> None:
+    """Set a new password for USERNAME (asked for unless read from a file or standard input)."""
+    password = _password(password_file, password_stdin)
     auth.set_password(_open(load_settings()), username, password, actor=_actor())
     click.echo(f"password of {username} changed")
 

@@ -62,6 +62,8 @@ DemoSize = Literal["full", "small"]
 DEMO_TODAY = date(2026, 11, 25)
 DEMO_ACTOR = "demo"
 DEMO_SEED = 20261125
+# Public by construction: only `python -m ethics demo --reproducible` uses it (see build_demo).
+REPRODUCIBLE_PRIVACY_KEY = hashlib.sha256(f"ethics demo privacy key {DEMO_SEED}".encode()).digest()
 DEMO_TEAMS: tuple[str, ...] = ("north", "south", "west")
 DEMO_MODEL_IDS: tuple[str, ...] = (
     "lead-scoring", "churn-risk", "upsell-propensity", "discount-size", "next-best-offer", "lead-call-list",
@@ -1003,6 +1005,7 @@ def build_demo(
     today: date | None = None,
     policy: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
+    reproducible: bool = False,
 ) -> dict[str, Any]:
     """Build the demo portfolio into an empty data home.
 
@@ -1010,8 +1013,9 @@ def build_demo(
     registers six models (one per artifact kind, and one of each outcome type besides
     yes/no), imports an evaluation set and a scoring batch for each of them and every
     week, records consent events for the scored customers, opens a few incidents and
-    takes a snapshot per model and week.  The result depends only on the arguments and
-    the home's ``ethics.toml``: two builds give identical files and snapshot hashes.
+    takes a snapshot per model and week.  With ``reproducible``, the result depends only on
+    the arguments and the home's ``ethics.toml``: two builds give identical files and
+    snapshot hashes.
 
     Parameters
     ----------
@@ -1029,6 +1033,10 @@ def build_demo(
         the shipped defaults, as the CLI and the app read it later.
     progress : callable, optional
         Called with a short line of text after each step.
+    reproducible : bool, default False
+        Pseudonymise with :data:`REPRODUCIBLE_PRIVACY_KEY` (it derives from this source, so
+        anyone can reverse the pseudonyms) instead of a random key; for tests and benchmarks
+        that compare builds, never for a home people use.
 
     Returns
     -------
@@ -1050,17 +1058,16 @@ def build_demo(
     home = Path(home)
     today = today or DEMO_TODAY
     _refuse_non_empty(home)
+    store.private_home(home)  # before ethics.toml and the key: every file the demo writes is private
     settings = home / SETTINGS_FILE
     if not settings.exists():
         settings.write_text(DEMO_SETTINGS, encoding="utf-8")
     policy = load_policy(settings) if policy is None else policy
     db = store.open_db(home / DB_FILE)
     store.migrate(db)
-    # A fixed pseudonymisation key (the demo's people are invented): two builds stay byte-identical.
-    key = home / privacy.KEY_FILE
-    if not key.exists():
-        key.write_text(hashlib.sha256(f"ethics demo privacy key {DEMO_SEED}".encode()).hexdigest())
-        key.chmod(0o600)
+    # A random pseudonymisation key, as in every home: a key that derives from this source makes every
+    # pseudonym reversible.  Only a reproducible build (tests, benchmarks) takes the fixed one.
+    privacy.write_key(home, REPRODUCIBLE_PRIVACY_KEY if reproducible else None)
     pool = _customer_pool(_rng(0), **_POOL[size])
     build = _Build(
         db=db, home=home, size=size, weeks=weeks_before(week_of(today), weeks), pool=pool,

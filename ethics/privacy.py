@@ -55,6 +55,38 @@ def _fingerprint(key: bytes) -> str:
     return hmac.new(key, b"ethics privacy key fingerprint", hashlib.sha256).hexdigest()[:16]
 
 
+def write_key(home: Path, key: bytes | None = None) -> bool:
+    """Write the data home's ``privacy.key`` (mode 0600) unless it exists; the first writer wins.
+
+    Parameters
+    ----------
+    home : Path
+        The data home.
+    key : bytes, optional
+        The key; by default 32 random bytes (``secrets.token_bytes``), which is what every
+        home gets.  Only ``python -m ethics demo --reproducible`` passes a fixed one.
+
+    Returns
+    -------
+    bool
+        Whether this call wrote the file.
+    """
+    path = home / KEY_FILE
+    if path.exists():
+        return False
+    tmp = path.with_suffix(f".{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write((key if key is not None else secrets.token_bytes(32)).hex())
+    try:
+        os.link(tmp, path)  # first writer wins; a concurrent one reads the winner's key
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink()
+    return True
+
+
 def key_for(db: store.Database) -> bytes:
     """The pseudonymisation key from the data home, created on first use.
 
@@ -70,16 +102,7 @@ def key_for(db: store.Database) -> bytes:
         return _KEYS[str(path)]
     else:
         if not path.exists() and not db.execute(f"select count(*) from {store.PRIVACY_KEY}").fetchone()[0]:
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-            try:
-                os.link(tmp, path)  # first writer wins
-            except FileExistsError:
-                pass
-            finally:
-                tmp.unlink()
+            write_key(path.parent)
         key = bytes.fromhex(path.read_text().strip()) if path.exists() else b""
     recorded = db.execute(f"select fingerprint from {store.PRIVACY_KEY} where id = 1").fetchone()
     if recorded is None and key:
@@ -92,6 +115,15 @@ def key_for(db: store.Database) -> bytes:
     if path is not None:
         _KEYS[str(path)] = key
     return key
+
+
+def keyed_tag(db: store.Database, text: str, *, purpose: str) -> str:
+    """A short keyed hash of ``text`` for a record that must not keep it (``k-`` and 16 hex digits).
+
+    ``purpose`` separates the uses of the key, so a tag never equals a customer's pseudonym.
+    """
+    digest = hmac.new(key_for(db), f"{purpose}\0{text}".encode(), hashlib.sha256).hexdigest()
+    return "k-" + digest[:16]
 
 
 def pseudonymise(db: store.Database, customer_id: str) -> str:

@@ -1,14 +1,21 @@
-"""The SQLite connection, transactions and table names.
+"""The SQLite connection, transactions, table names and the data home's file modes.
 
 This is the only module that knows about sqlite3 and sqlite-utils errors: it turns
 them into ``ethics.errors`` types.  Every other module names tables through the
 constants below.
+
+The data home holds personal data (scoring rows, explanations, customer details) and
+keys, so it is private to the account that runs ``ethics``: opening it (:func:`open_db`,
+:func:`private_home`) makes the folder 0700 and sets the process umask to 077, so every
+file written afterwards (the database and its -wal/-shm, keys, Parquet, artifacts,
+explanations, reports) is 0600 and every folder 0700.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -63,7 +70,11 @@ def open_db(path: str | Path | None = None, *, memory: bool = False) -> Database
         conn = sqlite3.connect(":memory:", isolation_level=None)
     else:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_home(path.parent)
+        if not path.exists():
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE))  # SQLite gives -wal and -shm its mode
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            _tighten(file, FILE_MODE)
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
     conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -72,6 +83,33 @@ def open_db(path: str | Path | None = None, *, memory: bool = False) -> Database
         db.enable_wal()
         conn.execute("PRAGMA synchronous = NORMAL")
     return db
+
+
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+_PRIVATE_UMASK = 0o077
+
+
+def private_home(home: Path) -> None:
+    """Create the data home (0700) or tighten it, and make what this process writes from now on private.
+
+    The umask is the process's: a command or app that opens a data home writes nothing
+    that other accounts on the machine can read.  A home made before (0755) becomes 0700,
+    so the files in it, whatever their own modes, are out of other accounts' reach.
+    """
+    os.umask(os.umask(_PRIVATE_UMASK) | _PRIVATE_UMASK)  # never looser than before
+    home.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+    _tighten(home, FOLDER_MODE)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """Remove group and other bits from ``path`` if it exists and is this account's."""
+    try:
+        found = path.stat()
+        if found.st_uid == os.getuid() and found.st_mode & 0o077:
+            path.chmod(mode)
+    except (FileNotFoundError, PermissionError):
+        pass
 
 
 def db_file(db: Database) -> Path | None:

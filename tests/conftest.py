@@ -100,11 +100,11 @@ def state_of(home: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory):
-    """A small demo portfolio, built once per test session; do not write to it."""
+    """A small reproducible demo portfolio (the fixed privacy key), built once per test session; do not write to it."""
     from ethics.demo import build_demo
 
     path = tmp_path_factory.mktemp("demo")
-    build_demo(path, size="small")
+    build_demo(path, size="small", reproducible=True)
     return path
 
 

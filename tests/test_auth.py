@@ -1,9 +1,13 @@
+import statistics
+import time
 from datetime import timedelta
 
+import click
 import pytest
+from argon2 import PasswordHasher
 from click.testing import CliRunner
 
-from ethics import auth, store
+from ethics import audit, auth, store
 from ethics.cli import cli
 from ethics.errors import PermissionDenied, ValidationError
 
@@ -33,7 +37,8 @@ def test_wrong_credentials_get_one_message(fresh_db, officer, now, username, pas
     with pytest.raises(PermissionDenied, match="^Wrong username or password.$"):
         auth.authenticate(fresh_db, username, password, now=now)
     (attempt,) = auth.list_sign_ins(fresh_db)
-    assert (attempt["username"], attempt["succeeded"], attempt["reason"]) == (username, 0, "wrong credentials")
+    recorded = username if username == "olivia" else auth.unknown_name(fresh_db, username)
+    assert (attempt["username"], attempt["succeeded"], attempt["reason"]) == (recorded, 0, "wrong credentials")
 
 
 def test_failed_sign_ins_are_rate_limited(fresh_db, officer, now):
@@ -45,6 +50,93 @@ def test_failed_sign_ins_are_rate_limited(fresh_db, officer, now):
         auth.authenticate(fresh_db, "olivia", PASSWORD, now=now + timedelta(minutes=6))
     later = now + auth.LOCKOUT + timedelta(minutes=5)
     assert auth.authenticate(fresh_db, "olivia", PASSWORD, now=later).username == "olivia"
+
+
+class _CountingHasher(PasswordHasher):
+    """The real argon2 hasher, noting each hash it verifies against."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.verified: list[str] = []
+
+    def verify(self, hash, password):  # noqa: A002 - argon2's own parameter name
+        self.verified.append(hash)
+        return super().verify(hash, password)
+
+
+def test_an_unknown_username_costs_one_argon2_verification_like_a_wrong_password(fresh_db, officer, now,
+                                                                                 monkeypatch):
+    hasher = _CountingHasher()
+    monkeypatch.setattr(auth, "_HASHER", hasher)
+    for username in ("nobody", "olivia", ""):
+        with pytest.raises(PermissionDenied, match="^Wrong username or password.$"):
+            auth.authenticate(fresh_db, username, "wrong password!", now=now)
+    (stored,) = fresh_db.execute("select password_hash from users").fetchone()
+    assert hasher.verified == [auth._dummy_hash(), stored, auth._dummy_hash()]
+    dummy, real = (PasswordHasher().check_needs_rehash(h) for h in (auth._dummy_hash(), stored))
+    assert (dummy, real) == (False, False)  # the same argon2 parameters
+    assert auth._dummy_hash().split("$")[:4] == stored.split("$")[:4]
+
+
+def test_unknown_and_known_usernames_take_about_the_same_time(fresh_db, officer, now):
+    auth.authenticate(fresh_db, "olivia", PASSWORD, now=now)  # warm up: the dummy hash, the key, the tables
+    with pytest.raises(PermissionDenied):
+        auth.authenticate(fresh_db, "nobody", PASSWORD, now=now)
+    took: dict[str, list[float]] = {"olivia": [], "nobody": []}
+    for round_ in range(5):
+        later = now + (auth.LOCKOUT + timedelta(minutes=1)) * (round_ + 1)  # never locked out
+        for username in took:
+            started = time.perf_counter()
+            with pytest.raises(PermissionDenied, match="^Wrong username or password.$"):
+                auth.authenticate(fresh_db, username, "wrong password!", now=later)
+            took[username].append(time.perf_counter() - started)
+    known, unknown = statistics.median(took["olivia"]), statistics.median(took["nobody"])
+    assert unknown >= 0.5 * known, (unknown, known)  # today's main: 4 ms against 550 ms
+
+
+def test_a_successful_sign_in_resets_the_failure_count(fresh_db, officer, now):
+    minute = timedelta(minutes=1)
+    for step in range(auth.MAX_FAILURES - 1):
+        with pytest.raises(PermissionDenied, match="Wrong username"):
+            auth.authenticate(fresh_db, "olivia", "guess number x", now=now + step * minute)
+    assert auth.authenticate(fresh_db, "olivia", PASSWORD, now=now + 4 * minute).username == "olivia"
+    for step in range(auth.MAX_FAILURES - 1):
+        with pytest.raises(PermissionDenied, match="Wrong username"):
+            auth.authenticate(fresh_db, "olivia", "guess number y", now=now + (5 + step) * minute)
+    # Eight failures in the window, but four since the last success: not locked out.
+    assert auth.authenticate(fresh_db, "olivia", PASSWORD, now=now + 9 * minute).username == "olivia"
+
+
+def test_unknown_usernames_are_locked_out_too(fresh_db, officer, now):
+    for minute in range(auth.MAX_FAILURES):
+        with pytest.raises(PermissionDenied, match="Wrong username"):
+            auth.authenticate(fresh_db, "nobody", "guess number x", now=now + timedelta(minutes=minute))
+    with pytest.raises(PermissionDenied, match="Too many failed sign-ins for 'nobody'"):
+        auth.authenticate(fresh_db, "nobody", "guess number x", now=now + timedelta(minutes=6))
+    with pytest.raises(PermissionDenied, match="Wrong username"):  # another text has its own count
+        auth.authenticate(fresh_db, "somebody", "guess number x", now=now + timedelta(minutes=6))
+
+
+def test_a_password_typed_as_the_username_is_never_stored_or_listed(db, now):
+    secret = "Tr0ub4dor&3 horse"
+    auth.add_user(db, username="olivia", display_name="Olivia", role="ethics_officer", password=PASSWORD,
+                  actor="test", now=now)
+    auth.disable_user(db, "olivia", actor="test", now=now)
+    for username, password in ((secret, PASSWORD), (secret.lower(), secret), ("olivia", secret),
+                               ("olivia", PASSWORD)):
+        with pytest.raises(PermissionDenied):
+            auth.authenticate(db, username, password, now=now)
+    attempts = auth.list_sign_ins(db)  # what the Users page shows
+    assert [a["reason"] for a in attempts] == ["disabled", "wrong credentials", "wrong credentials",
+                                               "wrong credentials"]
+    every_payload = repr(audit.list_entries(db, limit=1000)) + audit.export_csv(db)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    on_disk = b"".join(path.read_bytes() for path in store.db_file(db).parent.iterdir() if path.is_file())
+    for text in (secret, secret.lower(), PASSWORD):
+        assert text not in every_payload
+        assert text.encode() not in on_disk
+    assert {a["username"] for a in attempts} == {"olivia", auth.unknown_name(db, secret.lower())}
+    assert attempts[-1]["username"].startswith("unknown username k-")
 
 
 def test_disabled_account_cannot_sign_in_or_continue(fresh_db, officer, now):
@@ -125,3 +217,43 @@ def test_users_cli(home, monkeypatch):
     assert auth.list_users(db)[0]["disabled"] == 1
     result = runner.invoke(cli, ["users", "set-password", "sam"], input="another long pass\nanother long pass\n")
     assert result.exit_code == 0 and "password of sam changed" in result.output
+
+
+def _options(group, prefix=()):
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _options(command, (*prefix, name))
+        else:
+            yield " ".join((*prefix, name)), {opt for param in command.params for opt in param.opts}
+
+
+def test_no_command_takes_a_password_on_the_command_line():
+    for name, options in _options(cli):
+        assert "--password" not in options, name  # `ps` shows every argument to every user
+
+
+def test_users_cli_reads_the_password_from_a_file_or_standard_input(home, tmp_path, monkeypatch, now):
+    monkeypatch.setenv("ETHICS_HOME", str(home))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["users", "add", "kim", "--role", "auditor", "--password", PASSWORD])
+    assert result.exit_code == 2 and "No such option '--password'" in result.output
+    secret = tmp_path / "kim.password"
+    secret.write_text(f"{PASSWORD}\n")
+    result = runner.invoke(cli, ["users", "add", "kim", "--role", "auditor", "--password-file", str(secret)])
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output
+    result = runner.invoke(cli, ["users", "set-password", "kim", "--password-stdin"],
+                           input="a stdin passphrase\n")
+    assert result.exit_code == 0 and "password of kim changed" in result.output
+    result = runner.invoke(cli, ["users", "set-password", "kim", "--password-stdin", "--password-file",
+                                 str(secret)])
+    assert result.exit_code == 2 and "not both" in result.output
+    result = runner.invoke(cli, ["users", "set-password", "kim", "--password-file", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "missing" in result.output and "Traceback" not in result.output
+    result = runner.invoke(cli, ["users", "set-password", "kim", "--password-stdin"], input="short\n")
+    assert result.exit_code == 2 and "at least 12 characters" in result.output
+    db = store.open_db(home / "ethics.db")
+    try:
+        assert auth.authenticate(db, "kim", "a stdin passphrase", now=now).role == "auditor"
+    finally:
+        db.close()

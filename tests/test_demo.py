@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ethics import datasets, demo, incidents, registry, snapshots, store
+from ethics import datasets, demo, incidents, privacy, registry, snapshots, store
 from ethics.errors import ValidationError
 
 WEEKS = [f"2026-W{n}" for n in range(41, 49)]
@@ -193,7 +193,7 @@ def test_incidents_cover_several_models_severities_and_categories(demo_db, demo_
 
 def test_a_second_build_is_identical_and_reports_its_counts(demo_db, demo_home, tmp_path):
     lines: list[str] = []
-    summary = demo.build_demo(tmp_path, size="small", progress=lines.append)
+    summary = demo.build_demo(tmp_path, size="small", progress=lines.append, reproducible=True)
     assert _hashes(tmp_path) == _hashes(demo_home)
     assert summary["weeks"] == WEEKS
     assert summary["models"] == 6
@@ -205,6 +205,10 @@ def test_a_second_build_is_identical_and_reports_its_counts(demo_db, demo_home, 
     assert 5 <= summary["incidents"] <= 8
     assert summary["consent_events"] > 1_000
     assert any("lead-scoring: week 2026-W48" in line for line in lines)
+
+
+def test_the_reproducible_build_pseudonymises_with_the_public_key(demo_home):
+    assert bytes.fromhex((demo_home / privacy.KEY_FILE).read_text()) == demo.REPRODUCIBLE_PRIVACY_KEY
 
 
 def test_a_second_build_into_the_same_home_is_refused(demo_home):
