@@ -287,3 +287,20 @@ def test_doctor_lists_and_removes_orphans(held, monkeypatch):
     for dataset in store.list_rows(db, store.DATASETS):
         datasets.read_rows(dataset, home=home)
     explain.read_leads(snap["results"]["explanations"]["leads"], home=home)
+
+
+def test_audit_entries_go_to_the_tombstone_hook_when_it_exists(held, now, monkeypatch):
+    """The merge with the audit-integrity work: ``audit.tombstone(db, seq, reason)`` gets every planned seq."""
+    db, home, _ = held
+    called = []
+
+    def tombstone(db_, seq, reason):
+        assert db_.conn.in_transaction  # in the step's transaction, so the step is done exactly when they are
+        called.append((seq, reason))
+
+    monkeypatch.setattr(audit, "tombstone", tombstone, raising=False)
+    planned = _audit_naming(db)
+    done = dsr.erase_subject(db, customer_id=CUSTOMER, home=home, actor="olivia", now=now)
+    assert [seq for seq, _ in called] == planned and done["to_tombstone"] == []
+    assert {reason for _, reason in called} == {f"erasure job {done['job']['id']} (data-subject request)"}
+    assert done["details"]["to_tombstone"] == []
