@@ -688,12 +688,17 @@ def dsr_erase(customer: str, yes: bool) -> None:
     click.echo(f"erased customer (request {done['id']}, pseudonym {done['pseudonym']}, job {job['id']}: "
                f"{job['steps_done']} of {job['steps']} steps): "
                f"{sum(d['rows_removed'] for d in details['datasets'])} dataset rows in {len(details['datasets'])} "
-               f"datasets, {details['consent_events']} consent events, {details['customers']} contact record(s), "
+               f"datasets, {len(details['explanations'])} per-lead explanation file(s) rewritten, "
+               f"{details['consent_events']} consent events, {details['customers']} contact record(s), "
                f"{details['incidents']} incident(s) redacted, {details.get('orphans_deleted', 0)} orphan file(s) "
                "deleted")
-    retained = [p for p in job["places"] if p["action"] == "retain"]
-    for place in retained:
-        click.echo(f"kept: {place['table']}.{place['column']} ({place['reason']})")
+    kept: dict[tuple[str, str, str], int] = {}
+    for place in job["places"]:
+        if place["action"] == "retain":
+            key = (place["table"], place["column"], place["reason"])
+            kept[key] = kept.get(key, 0) + 1
+    for (table, column, reason), count in kept.items():
+        click.echo(f"kept: {table}.{column} in {count} row(s) ({reason})")
     if done["to_tombstone"]:
         click.echo(f"audit entries whose payload still names the customer (to tombstone): "
                    f"{', '.join(map(str, done['to_tombstone']))}")
