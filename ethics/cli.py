@@ -25,6 +25,7 @@ from ethics import (
     consent,
     datasets,
     dsr,
+    erasure,
     incidents,
     leads,
     privacy,
@@ -686,16 +687,64 @@ def dsr_export(customer: str, fmt: str, out: Path | None) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @_requires("handle_requests")
 def dsr_erase(customer: str, yes: bool) -> None:
-    """Erase a customer's personal rows from the database and the datasets (recorded; aggregates stay)."""
+    """Erase a customer everywhere they are held, as a resumable job (recorded when done; aggregates stay).
+
+    An erasure that was interrupted is resumed by running the same command again.
+    """
     if not yes:
         click.confirm(f"Erase every personal row of customer {customer!r}? This cannot be undone", abort=True)
     settings = load_settings()
     done = dsr.erase_subject(_open(settings), customer_id=customer, home=settings.home, actor=_actor())
-    details = done["details"]
-    click.echo(f"erased customer (request {done['id']}, pseudonym {done['pseudonym']}): "
+    details, job = done["details"], done["job"]
+    click.echo(f"erased customer (request {done['id']}, pseudonym {done['pseudonym']}, job {job['id']}: "
+               f"{job['steps_done']} of {job['steps']} steps): "
                f"{sum(d['rows_removed'] for d in details['datasets'])} dataset rows in {len(details['datasets'])} "
-               f"datasets, {details['consent_events']} consent events, {details['customers']} contact record(s), "
-               f"{details['incidents']} incident(s) redacted")
+               f"datasets, {len(details['explanations'])} per-lead explanation file(s) rewritten, "
+               f"{details['consent_events']} consent events, {details['customers']} contact record(s), "
+               f"{details['incidents']} incident(s) redacted, {details.get('orphans_deleted', 0)} orphan file(s) "
+               "deleted")
+    kept: dict[tuple[str, str, str], int] = {}
+    for place in job["places"]:
+        if place["action"] == "retain":
+            key = (place["table"], place["column"], place["reason"])
+            kept[key] = kept.get(key, 0) + 1
+    for (table, column, reason), count in kept.items():
+        click.echo(f"kept: {table}.{column} in {count} row(s) ({reason})")
+    if done["to_tombstone"]:
+        click.echo(f"audit entries whose payload still names the customer (to tombstone): "
+                   f"{', '.join(map(str, done['to_tombstone']))}")
+
+
+@cli.command()
+@click.option("--remove", is_flag=True, help="Delete the orphan files listed.")
+@click.option("--min-age", type=float, default=erasure.ORPHAN_MIN_AGE_S, show_default=True,
+              help="Seconds: younger orphans may be an import about to commit and are kept.")
+@click.option("--json", "as_json", is_flag=True)
+@_requires("operate_data")
+def doctor(remove: bool, min_age: float, as_json: bool) -> None:
+    """List orphan files (unreferenced Parquet, .part leftovers, explanation files) and unfinished erasures."""
+    settings = load_settings()
+    db = _open(settings)
+    found = erasure.orphans(db, settings.home, min_age_s=min_age)
+    removed = erasure.remove_orphans(db, settings.home, min_age_s=min_age) if remove else []
+    jobs = [j for j in erasure.list_jobs(db) if j["status"] != "done" or j["to_tombstone"]]
+    if as_json:
+        _echo_json({"orphans": found, "removed": [r["path"] for r in removed],
+                    "erasures": [{k: j[k] for k in ("id", "status", "started_at", "to_tombstone")} for j in jobs]})
+        return
+    gone = {r["path"] for r in removed}
+    for orphan in found:
+        state = "removed" if orphan["path"] in gone else "kept (recent)" if orphan["recent"] else "orphan"
+        click.echo(f"{state}: {orphan['path']} ({orphan['kind']}, {orphan['bytes']} bytes)")
+    for job in jobs:
+        if job["status"] != "done":
+            click.echo(f"erasure job {job['id']} is unfinished ({job['status']}, started {job['started_at']}): "
+                       "run `dsr erase` for the customer again to resume it")
+        else:
+            click.echo(f"erasure job {job['id']}: audit entries to tombstone: "
+                       f"{', '.join(map(str, job['to_tombstone']))}")
+    click.echo(f"{len(found)} orphan file(s), {len(removed)} removed"
+               + ("" if remove or not found else "; run with --remove to delete them"))
 
 
 @cli.group(name="audit", cls=_Group)

@@ -3,15 +3,15 @@
 A customer is named by the id a person types (e.g. from the CRM); it is turned into
 the stored pseudonym with :func:`ethics.privacy.pseudonymise`.
 
-Erasure deletes the customer's rows from every dataset (the Parquet file is rewritten,
-stored under its new SHA-256, the old file removed, and the dataset row points at the
-new file), deletes their consent events and contact details, and redacts incidents
-that point at their leads.  Snapshots keep their aggregates and their hashes (they
-hold no row-level data), and the audit chain is only appended to.  The request is
-recorded with time and actor, and its pseudonym is the register of erased customers
-that refuses later imports of the same customer.  Deleted database content is
-overwritten (``secure_delete``) and the write-ahead log folded back, so the id and
-name are not left in free pages.
+Erasure is a journaled job (:mod:`ethics.erasure`): one plan finds every place the
+customer is held (every table's text, case-insensitively; audit payloads; Parquet files
+referenced or orphaned; per-lead explanation files; a running app's caches), and each
+step is idempotent, so a crashed erasure is resumed by asking again.  Datasets are
+rewritten under their new SHA-256 and their rows repointed; snapshots keep their
+aggregates and their hashes (they hold no row-level data).  The request is recorded with
+time and actor only when every step is done, and its pseudonym is the register of erased
+customers that refuses later imports of the same customer.  Deleted database content is
+overwritten (``secure_delete``), the file vacuumed and the write-ahead log folded back.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ from typing import Any
 
 import pandas as pd
 
-from ethics import audit, datasets, explain, privacy, store
-from ethics.errors import NotFound, ValidationError
+from ethics import audit, datasets, erasure, explain, privacy, store
+from ethics.errors import NotFound
 from ethics.spreadsheet import safe_cell
 from ethics.weeks import iso, utcnow
 
-ERASED_TEXT = "[erased]"
-ALREADY_ERASED = "Customer {customer!r} was already erased on {when} (data-subject request {request})."
-NOTHING_HELD = "Nothing is held about customer {customer!r}: no scores, consent events, details or incidents."
+ERASED_TEXT = erasure.ERASED
+ALREADY_ERASED = erasure.ALREADY_ERASED
+NOTHING_HELD = erasure.NOTHING_HELD
 
 
 def _personal_rows(db: store.Database, pseudonym: str, *, home: Path) -> list[tuple[dict[str, Any], pd.DataFrame]]:
@@ -63,10 +63,10 @@ def _explained(db: store.Database, *, distinct: bool = False) -> list[tuple[dict
 def _incidents_of(db: store.Database, lead_ids: set[str], needles: list[str]) -> list[dict[str, Any]]:
     incidents = []
     for row in store.list_rows(db, store.INCIDENTS, order_by="id"):
-        text = f"{row['title']} {row['description'] or ''}"
+        text = " ".join(row[c] or "" for c in ("title", "description", "owner", "reporter"))
         comments = store.list_rows(db, store.INCIDENT_COMMENTS, "incident_id = ?", [row["id"]], order_by="id")
-        texts = [text, *(c["body"] for c in comments)]
-        if row["lead_id"] in lead_ids or any(n and n in t for n in needles for t in texts):
+        texts = [t.lower() for t in (text, *(c["body"] for c in comments))]
+        if row["lead_id"] in lead_ids or any(n and n.lower() in t for n in needles for t in texts):
             incidents.append({**row, "comments": comments})
     return incidents
 
@@ -179,7 +179,11 @@ def export_csv(export: dict[str, Any]) -> str:
 def erase_subject(
     db: store.Database, *, customer_id: str, home: Path, actor: str, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Erase one customer's personal rows (right to erasure, GDPR Art. 17).
+    """Erase one customer everywhere they are held (right to erasure, GDPR Art. 17).
+
+    A journaled job (:mod:`ethics.erasure`): the plan finds every table row, free text (case-insensitive),
+    audit entry and Parquet file (referenced or orphaned) naming the customer; each step is idempotent, and
+    an interrupted job is resumed by asking again.  The request is recorded only when every step is done.
 
     Parameters
     ----------
@@ -194,8 +198,9 @@ def erase_subject(
     Returns
     -------
     dict
-        The recorded request: ``id, pseudonym, requested_at, actor, details`` where details
-        lists each rewritten dataset with its old and new SHA-256 and the counts removed.
+        The recorded request: ``id, pseudonym, requested_at, actor, details`` where details lists each
+        rewritten dataset with its old and new SHA-256 and the counts removed; ``job`` (places and steps)
+        and ``to_tombstone`` (audit entries whose payload still names the customer).
 
     Raises
     ------
@@ -204,97 +209,7 @@ def erase_subject(
     NotFound
         When nothing is held about the customer.
     """
-    moment = now or utcnow()
-    typed = customer_id.strip()
-    pseudonym = privacy.pseudonymise(db, typed)
-    register = privacy.erased(db)
-    if pseudonym in register:
-        found = register[pseudonym]
-        raise ValidationError(ALREADY_ERASED.format(customer=typed, when=found["requested_at"], request=found["id"]))
-    details = store.list_rows(db, store.CUSTOMERS, "pseudonym = ?", [pseudonym])
-    rewritten, lead_ids, new_files = [], set(), []
-    for dataset, frame in _personal_rows(db, pseudonym, home=home):
-        mine = frame["customer_id"] == pseudonym
-        lead_ids.update(frame.loc[mine, "lead_id"])
-        sha, relative = datasets.write_parquet(frame[~mine].reset_index(drop=True), home=home)
-        new_files.append(relative)
-        rewritten.append({"dataset_id": dataset["id"], "old_sha256": dataset["parquet_sha256"],
-                          "old_file": dataset["parquet_file"], "new_sha256": sha, "new_file": relative,
-                          "rows_removed": int(mine.sum()), "rows": int((~mine).sum())})
-    explained = []
-    for _, ref in _explained(db, distinct=True):
-        frame = explain.read_leads(ref, home=home)
-        mine = (frame["customer_id"] == pseudonym).to_numpy(dtype=bool)
-        if mine.any():
-            lead_ids.update(frame.loc[mine, "lead_id"])
-            new = explain.write_table(frame[~mine].reset_index(drop=True), home=home)
-            new_files.append(new["file"])
-            explained.append({"ref": ref, "new": new, "rows_removed": int(mine.sum())})
-    found_incidents = _incidents_of(db, lead_ids, _mentions(lead_ids, typed, details[0] if details else None))
-    events = db.execute(f"select count(*) from {store.CONSENT_EVENTS} where customer_id = ?", [pseudonym]).fetchone()[0]
-    if not (details or events or rewritten or explained or found_incidents):
-        _remove_unreferenced(db, new_files, home=home)
-        raise NotFound(NOTHING_HELD.format(customer=typed))
-    needles = _mentions(lead_ids, typed, details[0] if details else None)
-    summary = {
-        "datasets": [{k: r[k] for k in ("dataset_id", "old_sha256", "new_sha256", "rows_removed")} for r in rewritten],
-        "explanations": [{"old_sha256": e["ref"]["sha256"], "new_sha256": e["new"]["sha256"],
-                          "rows_removed": e["rows_removed"]} for e in explained],
-        "consent_events": events, "customers": len(details), "incidents": len(found_incidents),
-    }
-    db.execute("PRAGMA secure_delete = ON")  # deleted content is overwritten, not left in free pages
-    try:
-        with store.transaction(db):
-            for row in rewritten:
-                db[store.DATASETS].update(row["dataset_id"], {"parquet_sha256": row["new_sha256"],
-                                                              "parquet_file": row["new_file"], "rows": row["rows"]})
-            db.execute(f"delete from {store.CONSENT_EVENTS} where customer_id = ?", [pseudonym])
-            db.execute(f"delete from {store.CUSTOMERS} where pseudonym = ?", [pseudonym])
-            for incident in found_incidents:
-                _redact_incident(db, incident, lead_ids=lead_ids, needles=needles)
-            request_id = db[store.DSR_REQUESTS].insert({
-                "kind": "erase", "pseudonym": pseudonym, "requested_at": iso(moment), "actor": actor,
-                "details_json": store.to_json(summary),
-            }).last_pk
-            audit.record(db, audit.SubjectErased(actor, "dsr_request", str(request_id), created=moment, **summary))
-    except BaseException:
-        _remove_unreferenced(db, new_files, home=home)
-        raise
-    finally:
-        db.execute("PRAGMA secure_delete = OFF")
-    _remove_unreferenced(db, [r["old_file"] for r in rewritten], home=home)
-    for item in explained:
-        explain.replace_leads(item["ref"], item["new"], home=home)
-    # Rebuild the file so no free page or slack space keeps an old copy of the rows, then fold in the log.
-    db.execute("VACUUM")
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return {"id": request_id, "pseudonym": pseudonym, "requested_at": iso(moment), "actor": actor,
-            "details": summary}
-
-
-def _redact(text: str | None, needles: list[str]) -> str | None:
-    if text is None:
-        return None
-    for needle in needles:
-        text = text.replace(needle, ERASED_TEXT)
-    return text
-
-
-def _redact_incident(db: store.Database, incident: dict[str, Any], *, lead_ids: set[str], needles: list[str]) -> None:
-    db[store.INCIDENTS].update(incident["id"], {
-        "lead_id": ERASED_TEXT if incident["lead_id"] in lead_ids else incident["lead_id"],
-        "title": _redact(incident["title"], needles), "description": _redact(incident["description"], needles),
-    })
-    for comment in incident["comments"]:
-        db[store.INCIDENT_COMMENTS].update(comment["id"], {"body": _redact(comment["body"], needles)})
-
-
-def _remove_unreferenced(db: store.Database, files: list[str], *, home: Path) -> None:
-    """Delete Parquet files no dataset row points at (after an erasure, or after a failed one)."""
-    for relative in files:
-        used = db.execute(f"select count(*) from {store.DATASETS} where parquet_file = ?", [relative]).fetchone()[0]
-        if not used:
-            (home / relative).unlink(missing_ok=True)
+    return erasure.erase(db, customer=customer_id, home=home, actor=actor, now=now)
 
 
 def list_requests(db: store.Database) -> list[dict[str, Any]]:

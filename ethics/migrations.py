@@ -12,8 +12,11 @@ from ethics.store import (
     CHECKPOINTS,
     CONSENT_EVENTS,
     CUSTOMERS,
+    DATA_GENERATION,
     DATASETS,
     DSR_REQUESTS,
+    ERASURE_JOBS,
+    ERASURE_STEPS,
     INCIDENT_COMMENTS,
     INCIDENTS,
     MODEL_TEAMS,
@@ -388,3 +391,55 @@ def m0011(db: Database) -> None:
         f"update {VERSIONS} set threshold = null where json_extract(manifest_json, '$.threshold') is null"
     )
     _forbid(db, VERSIONS, "UPDATE", "model versions are immutable")
+
+
+@MIGRATIONS(name="0012_erasure_jobs")
+def m0012(db: Database) -> None:
+    erased = "[erased]"  # the one tombstone an erasure may write into an immutable record (ethics.erasure.ERASED)
+    # An erasure is a journaled job: its plan (places, no personal values) and one row per idempotent step, so a
+    # crashed erasure is resumed and only recorded as done when every step is.  ``needles_json`` holds the texts
+    # searched for while the job runs and is cleared in its last transaction.
+    db[ERASURE_JOBS].create(
+        {"id": int, "pseudonym": str, "status": str, "actor": str, "started_at": str, "finished_at": str,
+         "needles_json": str, "plan_json": str, "request_id": int, "to_tombstone_json": str},
+        pk="id",
+        not_null={"pseudonym", "status", "actor", "started_at", "plan_json"},
+    )
+    # One unfinished job per customer: a second `dsr erase` resumes it.
+    db.execute(f"CREATE UNIQUE INDEX idx_{ERASURE_JOBS}_unfinished ON {ERASURE_JOBS} (pseudonym) "
+               "WHERE status <> 'done'")
+    db[ERASURE_STEPS].create(
+        {"id": int, "job_id": int, "position": int, "kind": str, "target_json": str, "done_at": str,
+         "result_json": str},
+        pk="id",
+        foreign_keys=[("job_id", ERASURE_JOBS, "id")],
+        not_null={"job_id", "position", "kind", "target_json"},
+    )
+    db[ERASURE_STEPS].create_index(["job_id", "position"], unique=True)
+    _forbid(db, ERASURE_JOBS, "DELETE", "erasure jobs are a record")
+    _forbid(db, ERASURE_STEPS, "DELETE", "erasure jobs are a record")
+    # A counter every erasure moves: a running app drops its cached reads when it sees a new value.
+    db[DATA_GENERATION].create({"id": int, "generation": int}, pk="id", not_null={"generation"})
+    db[DATA_GENERATION].insert({"id": 1, "generation": 0})
+    # Overrides and signed reviews stay immutable, except that an erasure may replace a field naming the customer
+    # by the tombstone (an override's lead id by "[erased]#<id>", unique per snapshot); nothing else may change.
+    keep = ("model_id", "version", "snapshot_id", "team", "score", "threshold", "model_decision", "decision",
+            "actor", "created_at")
+    db.execute(f"DROP TRIGGER IF EXISTS {OVERRIDES}_no_update")
+    db.execute(
+        f"CREATE TRIGGER {OVERRIDES}_no_update BEFORE UPDATE ON {OVERRIDES} WHEN NOT ("
+        + " AND ".join(f"NEW.{c} IS OLD.{c}" for c in ("id", *keep))
+        + f" AND (NEW.reason IS OLD.reason OR NEW.reason = '{erased}')"
+        f" AND (NEW.lead_id IS OLD.lead_id OR NEW.lead_id = '{erased}#' || OLD.id)) "
+        "BEGIN SELECT RAISE(ABORT, 'decision overrides are immutable'); END"
+    )
+    kept = ("id", "model_id", "week", "snapshot_id", "snapshot_hash", "decision", "checklist_json", "reviewer",
+            "signed_at", "follow_up_incident_id", "corrects_review_id", "snapshot_week", "snapshot_version")
+    db.execute(f"DROP TRIGGER IF EXISTS {REVIEWS}_no_update")
+    db.execute(
+        f"CREATE TRIGGER {REVIEWS}_no_update BEFORE UPDATE ON {REVIEWS} WHEN NOT ("
+        + " AND ".join(f"NEW.{c} IS OLD.{c}" for c in kept)
+        + f" AND (NEW.comment IS OLD.comment OR NEW.comment = '{erased}')"
+        f" AND (NEW.conditions IS OLD.conditions OR NEW.conditions = '{erased}')) "
+        "BEGIN SELECT RAISE(ABORT, 'signed reviews are immutable'); END"
+    )

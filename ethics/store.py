@@ -45,6 +45,9 @@ DSR_REQUESTS = "dsr_requests"
 PRIVACY_KEY = "privacy_key"
 TEAMS = "teams"
 MODEL_TEAMS = "model_teams"
+ERASURE_JOBS = "erasure_jobs"
+ERASURE_STEPS = "erasure_steps"
+DATA_GENERATION = "data_generation"
 
 BUSY_TIMEOUT_S = 30.0
 

@@ -19,7 +19,20 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ethics import auth, charts, consent, explain, incidents, lights, outcomes, portfolio, registry, snapshots, store
+from ethics import (
+    auth,
+    charts,
+    consent,
+    erasure,
+    explain,
+    incidents,
+    lights,
+    outcomes,
+    portfolio,
+    registry,
+    snapshots,
+    store,
+)
 from ethics.auth import Actor
 from ethics.config import Settings, load_settings
 from ethics.errors import EthicsError
@@ -90,7 +103,29 @@ def open_store() -> store.Database:
     """A connection for this script run (sqlite3 connections stay in their thread)."""
     path = str(settings().db_path)
     _migrated(path)
-    return store.open_db(path)
+    db = store.open_db(path)
+    forget_if_erased(db)
+    return db
+
+
+@st.cache_resource
+def _generation_seen() -> dict[str, int]:
+    return {}
+
+
+def forget_if_erased(db: store.Database) -> None:
+    """Drop every cached read when the data home's generation moved (an erasure, possibly by the CLI).
+
+    The caches live in this server process; an erasure in another process cannot clear them, so it moves
+    ``ethics.erasure.generation`` instead (when it starts and when it is recorded) and every script run
+    compares it with the value its caches were filled under.
+    """
+    current = erasure.generation(db)
+    seen = _generation_seen()
+    if seen.get("generation") != current:
+        clear_readers()
+        st.cache_data.clear()  # the snapshot and what-if caches too: nothing read before the erasure is served
+        seen["generation"] = current
 
 
 def init_state() -> None:

@@ -22,6 +22,7 @@ def test_fresh_database_ends_with_nothing_pending(fresh_db):
         "0009_teams_and_incident_scope",
         "0010_reviews_name_their_snapshot",
         "0011_versions_threshold_nullable",
+        "0012_erasure_jobs",
     ]
 
 
@@ -43,7 +44,7 @@ def test_old_database_is_upgraded(home):
         "0002_consent_events_incidents", "0003_users_sign_ins", "0004_snapshot_summary",
         "0005_audit_log_incident_comments", "0006_reviews", "0007_explanations_overrides",
         "0008_consent_privacy", "0009_teams_and_incident_scope",
-        "0010_reviews_name_their_snapshot", "0011_versions_threshold_nullable"]
+        "0010_reviews_name_their_snapshot", "0011_versions_threshold_nullable", "0012_erasure_jobs"]
     assert db[store.INCIDENTS].exists()
     assert MIGRATIONS.pending(db) == []
 
@@ -150,9 +151,45 @@ def test_versions_without_a_threshold_get_null_instead_of_the_old_zero(home):
     for version, manifest in versions:
         db[store.VERSIONS].insert({"model_id": "m1", "version": version, "artifact_kind": "none",
                                    "threshold": 0.5 if "0.5" in manifest else 0.0, "manifest_json": manifest})
-    assert store.migrate(db) == ["0011_versions_threshold_nullable"]
+    assert store.migrate(db) == ["0011_versions_threshold_nullable", "0012_erasure_jobs"]
     assert db.execute("select version, threshold from model_versions order by version").fetchall() == [
         ("1.0.0", 0.5), ("2.0.0", None)]
     assert db[store.VERSIONS].indexes[0].unique and db[store.VERSIONS].indexes[0].columns == ["model_id", "version"]
     with pytest.raises(sqlite3.IntegrityError, match="model versions are immutable"):
         db.execute("update model_versions set threshold = 0.1")
+
+
+def test_overrides_and_reviews_take_only_the_erasure_tombstone(home):
+    """0012: an old override and review stay immutable, except a field replaced by '[erased]' (an erasure)."""
+    db = store.open_db(home / "ethics.db")
+    MIGRATIONS.apply(db, stop_before="0012_erasure_jobs")
+    db[store.MODELS].insert({"id": "m1", "name": "n", "purpose": "churn", "team": "t", "risk_tier": "low",
+                             "status": "active", "created_at": "2026-11-20T09:00:00+00:00"})
+    db[store.SNAPSHOTS].insert({"id": 1, "model_id": "m1", "version": "1.0.0", "week": "2026-W48", "hash": "h1",
+                                "results_json": "{}"})
+    db[store.OVERRIDES].insert({"id": 7, "model_id": "m1", "version": "1.0.0", "snapshot_id": 1, "lead_id": "L1",
+                                "team": "t", "score": 0.4, "threshold": 0.5, "model_decision": "not selected",
+                                "decision": "selected", "reason": "Anna Berg called", "actor": "sm",
+                                "created_at": "2026-11-24T10:00:00+00:00"})
+    db[store.REVIEWS].insert({"id": 1, "model_id": "m1", "week": "2026-W48", "snapshot_id": 1, "snapshot_hash": "h1",
+                              "decision": "approve", "comment": "Anna Berg's contest", "reviewer": "olivia",
+                              "signed_at": "2026-11-24T10:00:00+00:00"})
+    assert store.migrate(db) == ["0012_erasure_jobs"]
+    for sql in ("update decision_overrides set reason = 'changed'", "update decision_overrides set lead_id = 'L2'",
+                "update decision_overrides set decision = 'not selected', reason = '[erased]'",
+                "update decision_overrides set lead_id = '[erased]#8'", "delete from decision_overrides"):
+        with pytest.raises(sqlite3.IntegrityError, match="decision overrides are immutable"):
+            db.execute(sql)
+    for sql in ("update reviews set comment = 'changed'", "update reviews set decision = 'suspend'",
+                "delete from reviews"):
+        with pytest.raises(sqlite3.IntegrityError, match="signed reviews are immutable"):
+            db.execute(sql)
+    db.execute("update decision_overrides set reason = '[erased]', lead_id = '[erased]#7'")
+    db.execute("update reviews set comment = '[erased]'")
+    assert db.execute("select reason, lead_id from decision_overrides").fetchone() == ("[erased]", "[erased]#7")
+    assert db.execute("select comment from reviews").fetchone() == ("[erased]",)
+    assert db.execute(f"select generation from {store.DATA_GENERATION}").fetchone() == (0,)
+    job = {"pseudonym": "p-1", "status": "running", "actor": "olivia", "started_at": "t", "plan_json": "[]"}
+    db[store.ERASURE_JOBS].insert(job)
+    with pytest.raises(sqlite3.IntegrityError):
+        db[store.ERASURE_JOBS].insert(job)  # one unfinished erasure per customer: a second one resumes it
