@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlite_utils import Database, Migrations
 
+from ethics import audit
 from ethics.store import (
     AUDIT,
     CHECKPOINTS,
@@ -388,3 +389,14 @@ def m0011(db: Database) -> None:
         f"update {VERSIONS} set threshold = null where json_extract(manifest_json, '$.threshold') is null"
     )
     _forbid(db, VERSIONS, "UPDATE", "model versions are immutable")
+
+
+@MIGRATIONS(name="0012_audit_chain_v2")
+def m0012(db: Database) -> None:
+    # Issue 18: the chain's `|` join was not injective, and records outside it changed unseen.  Entries keep
+    # their v1 hashes (reports print them); new ones are length-prefixed and name the records they wrote.
+    db[AUDIT].add_column("records_json", str)
+    # Append-only still, but erasure may replace a payload by its tombstone (the chain covers its digest).
+    db.execute(f"DROP TRIGGER IF EXISTS {AUDIT}_no_update")
+    db.execute(audit.TOMBSTONE_TRIGGER)
+    audit.switch_to_v2(db)
