@@ -248,6 +248,9 @@ def erase_subject(
             for row in rewritten:
                 db[store.DATASETS].update(row["dataset_id"], {"parquet_sha256": row["new_sha256"],
                                                               "parquet_file": row["new_file"], "rows": row["rows"]})
+            erased = [i for (i,) in db.execute(f"select id from {store.CONSENT_EVENTS} where customer_id = ?",
+                                                [pseudonym])]
+            batches = audit.batches_covering(db, store.CONSENT_EVENTS, erased)
             db.execute(f"delete from {store.CONSENT_EVENTS} where customer_id = ?", [pseudonym])
             db.execute(f"delete from {store.CUSTOMERS} where pseudonym = ?", [pseudonym])
             for incident in found_incidents:
@@ -256,7 +259,12 @@ def erase_subject(
                 "kind": "erase", "pseudonym": pseudonym, "requested_at": iso(moment), "actor": actor,
                 "details_json": store.to_json(summary),
             }).last_pk
-            audit.record(db, audit.SubjectErased(actor, "dsr_request", str(request_id), created=moment, **summary))
+            audit.record(db, audit.SubjectErased(actor, "dsr_request", str(request_id), created=moment, **summary),
+                         records=[*((store.DATASETS, r["dataset_id"]) for r in rewritten),
+                                  *((store.CONSENT_EVENTS, batch) for batch in batches),
+                                  *((store.INCIDENTS, i["id"]) for i in found_incidents),
+                                  *((store.INCIDENT_COMMENTS, c["id"])
+                                    for i in found_incidents for c in i["comments"])])
     except BaseException:
         _remove_unreferenced(db, new_files, home=home)
         raise
