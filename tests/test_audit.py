@@ -522,7 +522,8 @@ def test_forged_entry_appended_with_a_valid_hash_is_detected(chain, home):
 def test_forged_entry_with_a_gap_in_the_sequence_is_detected(chain, home):
     last = chain[-1]
     with closing(attacker(home)) as conn:
-        conn.execute(f"insert into audit_log ({', '.join(ENTRY_COLUMNS)}) values ({', '.join('?' * len(ENTRY_COLUMNS))})",
+        columns, marks = ", ".join(ENTRY_COLUMNS), ", ".join("?" * len(ENTRY_COLUMNS))
+        conn.execute(f"insert into audit_log ({columns}) values ({marks})",
                      [CHAIN + 5, *(last[c] for c in ENTRY_COLUMNS[1:])])
     assert_detected(tampered(home), CHAIN + 5, f"sequence jumps from {CHAIN} to {CHAIN + 5}")
 
