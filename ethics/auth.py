@@ -166,7 +166,7 @@ def add_user(
             }
         )
         audit.record(db, audit.UserChanged(actor, "user", username, change="added", role=role, team=team,
-                                           created=now))
+                                           created=now), records=[(store.USERS, username)])
     return get_actor(db, username)
 
 
@@ -219,7 +219,8 @@ def disable_user(
         raise ValidationError(ALREADY_DISABLED.format(username=username))
     with store.transaction(db):
         db[store.USERS].update(username, {"disabled": 1, "updated_at": iso(now or utcnow())})
-        audit.record(db, audit.UserChanged(actor, "user", username, change="disabled", created=now))
+        audit.record(db, audit.UserChanged(actor, "user", username, change="disabled", created=now),
+                     records=[(store.USERS, username)])
 
 
 def set_password(
@@ -232,7 +233,8 @@ def set_password(
         db[store.USERS].update(
             username, {"password_hash": _HASHER.hash(password), "updated_at": iso(now or utcnow())}
         )
-        audit.record(db, audit.UserChanged(actor, "user", username, change="password set", created=now))
+        audit.record(db, audit.UserChanged(actor, "user", username, change="password set", created=now),
+                     records=[(store.USERS, username)])
 
 
 def _recent_failures(db: store.Database, name: str, since: str) -> list[str]:

@@ -755,7 +755,7 @@ def audit_group() -> None:
 @audit_group.command(name="verify")
 @_requires("view_audit")
 def audit_verify() -> None:
-    """Check the hash chain and keyed checkpoints; exit 1 naming the first bad entry."""
+    """Check the hash chain, keyed checkpoints and every governance record and file; exit 1 naming what is bad."""
     result = audit.verify(_open(load_settings()))
     click.echo(str(result))
     if not result.ok:

@@ -135,7 +135,8 @@ def record_events(
             ([row[c] for c in columns] for row in rows),
         )
         audit.record(db, audit.ConsentImported(actor, "consent_import", source_name, events=len(rows),
-                                               source=source_name, created=now))
+                                               source=source_name, created=now),
+                     records=[(store.CONSENT_EVENTS, audit.inserted(db, len(rows)))])
     return len(rows)
 
 

@@ -275,7 +275,8 @@ def store_frame(
             teams.record_model_teams(db, version_row["model_id"], frame["team"].dropna().unique(), actor=actor,
                                      now=now)
         audit.record(db, audit.DatasetImported(actor, "dataset", str(dataset_id), kind=kind, week=week, rows=rows,
-                                               parquet_sha256=sha, source=file, created=now))
+                                               parquet_sha256=sha, source=file, created=now),
+                     records=[(store.DATASETS, dataset_id)])
     return {"id": dataset_id, **row}
 
 

@@ -124,7 +124,8 @@ def open_incident(
     with store.transaction(db):
         incident_id = db[store.INCIDENTS].insert(row).last_pk
         audit.record(db, audit.IncidentOpened(reporter, "incident", str(incident_id), model_id=model_id,
-                                              severity=severity, category=category, title=title, created=moment))
+                                              severity=severity, category=category, title=title, created=moment),
+                     records=[(store.INCIDENTS, incident_id)])
     return {"id": incident_id, **row}
 
 
@@ -225,7 +226,8 @@ def update_incident(
     with store.transaction(db):
         db[store.INCIDENTS].update(incident_id, {**changes, "updated_at": iso(moment)})
         audit.record(db, audit.IncidentUpdated(actor, "incident", str(incident_id), changes=changes,
-                                               reason=reason.strip(), created=moment))
+                                               reason=reason.strip(), created=moment),
+                     records=[(store.INCIDENTS, incident_id)])
     return get_incident(db, incident_id)
 
 
@@ -249,7 +251,7 @@ def add_comment(
     with store.transaction(db):
         comment_id = db[store.INCIDENT_COMMENTS].insert(row).last_pk
         audit.record(db, audit.IncidentCommented(author, "incident", str(incident_id), comment_id=comment_id,
-                                                 created=moment))
+                                                 created=moment), records=[(store.INCIDENT_COMMENTS, comment_id)])
     return {"id": comment_id, **row}
 
 

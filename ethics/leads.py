@@ -362,7 +362,8 @@ def override_decision(
         override_id = db[store.OVERRIDES].insert(row).last_pk
         audit.record(db, audit.DecisionOverridden(
             actor.username, "lead", lead_id, model_id=model_id, snapshot_id=snapshot_id,
-            model_decision=lead["decision"], decision=decision, reason=row["reason"], created=moment))
+            model_decision=lead["decision"], decision=decision, reason=row["reason"], created=moment),
+            records=[(store.OVERRIDES, override_id)])
     return {"id": override_id, **row}
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlite_utils import Database, Migrations
 
+from ethics import audit
 from ethics.store import (
     AUDIT,
     CHECKPOINTS,
@@ -443,3 +444,14 @@ def m0012(db: Database) -> None:
         f" AND (NEW.conditions IS OLD.conditions OR NEW.conditions = '{erased}')) "
         "BEGIN SELECT RAISE(ABORT, 'signed reviews are immutable'); END"
     )
+
+
+@MIGRATIONS(name="0013_audit_chain_v2")
+def m0013(db: Database) -> None:
+    # Issue 18: the chain's `|` join was not injective, and records outside it changed unseen.  Entries keep
+    # their v1 hashes (reports print them); new ones are length-prefixed and name the records they wrote.
+    db[AUDIT].add_column("records_json", str)
+    # Append-only still, but erasure may replace a payload by its tombstone (the chain covers its digest).
+    db.execute(f"DROP TRIGGER IF EXISTS {AUDIT}_no_update")
+    db.execute(audit.TOMBSTONE_TRIGGER)
+    audit.switch_to_v2(db)

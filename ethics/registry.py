@@ -110,7 +110,7 @@ def register_model(
             model.update(status="active", created_at=stamp)
         db[store.MODELS].upsert({"id": model_id, **model}, pk="id")
         teams.record_model_teams(db, model_id, [manifest["team"]], actor=actor, now=now)
-        db[store.VERSIONS].insert(
+        version_id = db[store.VERSIONS].insert(
             {
                 "model_id": model_id,
                 "version": version,
@@ -124,9 +124,10 @@ def register_model(
                 "registered_at": stamp,
                 "registered_by": actor,
             }
-        )
+        ).last_pk
         audit.record(db, audit.ModelRegistered(actor, "model_version", f"{model_id} {version}", version=version,
-                                               artifact_sha256=sha, manifest_sha256=manifest_sha, created=now))
+                                               artifact_sha256=sha, manifest_sha256=manifest_sha, created=now),
+                     records=[(store.VERSIONS, version_id), (store.MODELS, model_id)])
     return get_version(db, model_id, version)
 
 

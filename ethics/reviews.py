@@ -155,7 +155,8 @@ def sign_review(
         db[store.MODELS].update(model_id, {"status": "suspended" if decision == "suspend" else "active"})
         audit.record(db, audit.ReviewSigned(reviewer, "review", str(review_id), model_id=model_id, week=week,
                                             decision=decision, snapshot_hash=snap["hash"],
-                                            corrects_review_id=corrects_review_id, created=moment))
+                                            corrects_review_id=corrects_review_id, created=moment),
+                     records=[(store.REVIEWS, review_id), (store.MODELS, model_id)])
     return {"id": review_id, **row}
 
 

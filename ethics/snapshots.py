@@ -176,7 +176,8 @@ def take_snapshot(
     }
     with store.transaction(db):
         snapshot_id = db[store.SNAPSHOTS].insert(row).last_pk
-        audit.record(db, audit.SnapshotTaken(actor, "snapshot", str(snapshot_id), week=week, hash=digest, created=now))
+        audit.record(db, audit.SnapshotTaken(actor, "snapshot", str(snapshot_id), week=week, hash=digest, created=now),
+                     records=[(store.SNAPSHOTS, snapshot_id)])
     return _parsed({"id": snapshot_id, **row})
 
 

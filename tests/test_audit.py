@@ -33,7 +33,7 @@ from ethics.errors import EthicsError, ValidationError
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 ENTRY_COLUMNS = ("seq", "created_at", "actor", "action", "object_type", "object_id", "digest",
-                 "properties_json", "prev_hash", "hash")
+                 "properties_json", "records_json", "prev_hash", "hash")
 CONTENT_COLUMNS = ("created_at", "actor", "action", "object_type", "object_id", "digest", "properties_json")
 CHAIN = 40  # entries in the tamper fixture, one transaction each
 
@@ -133,7 +133,7 @@ def test_recorded_events_verify_with_the_head_of_the_chain(db, home):
     assert result.ok, str(result)
     assert result.entries == 25
     assert result.head == rows[-1]["hash"] == audit.head(db)["hash"]
-    assert str(result) == f"ok, 25 entries, head {rows[-1]['hash']}"
+    assert str(result) == f"ok, 25 entries, head {rows[-1]['hash']}; 0 records, 0 files"
     assert [row["seq"] for row in rows] == list(range(1, 26))
     assert rows[0]["prev_hash"] == audit.GENESIS
     assert all(b["prev_hash"] == a["hash"] for a, b in zip(rows, rows[1:], strict=False))
@@ -522,7 +522,8 @@ def test_forged_entry_appended_with_a_valid_hash_is_detected(chain, home):
 def test_forged_entry_with_a_gap_in_the_sequence_is_detected(chain, home):
     last = chain[-1]
     with closing(attacker(home)) as conn:
-        conn.execute(f"insert into audit_log ({', '.join(ENTRY_COLUMNS)}) values ({', '.join('?' * 10)})",
+        columns, marks = ", ".join(ENTRY_COLUMNS), ", ".join("?" * len(ENTRY_COLUMNS))
+        conn.execute(f"insert into audit_log ({columns}) values ({marks})",
                      [CHAIN + 5, *(last[c] for c in ENTRY_COLUMNS[1:])])
     assert_detected(tampered(home), CHAIN + 5, f"sequence jumps from {CHAIN} to {CHAIN + 5}")
 
@@ -741,7 +742,7 @@ def test_export_csv_has_a_header_and_one_row_per_entry(db):
     assert exported == ["'=HYPERLINK(1)", "'+cmd", "'-1+1", "'@SUM(A1)", "'\tTab", "plain"]
     stored = {row["seq"]: row for row in entries(db)}
     for row in rows[1:]:
-        assert row[9] == stored[int(row[0])]["hash"]
+        assert row[10] == stored[int(row[0])]["hash"]
         assert json.loads(row[7]) == json.loads(stored[int(row[0])]["properties_json"])
     assert audit.verify(db).ok
 

@@ -23,6 +23,7 @@ def test_fresh_database_ends_with_nothing_pending(fresh_db):
         "0010_reviews_name_their_snapshot",
         "0011_versions_threshold_nullable",
         "0012_erasure_jobs",
+        "0013_audit_chain_v2",
     ]
 
 
@@ -44,7 +45,8 @@ def test_old_database_is_upgraded(home):
         "0002_consent_events_incidents", "0003_users_sign_ins", "0004_snapshot_summary",
         "0005_audit_log_incident_comments", "0006_reviews", "0007_explanations_overrides",
         "0008_consent_privacy", "0009_teams_and_incident_scope",
-        "0010_reviews_name_their_snapshot", "0011_versions_threshold_nullable", "0012_erasure_jobs"]
+        "0010_reviews_name_their_snapshot", "0011_versions_threshold_nullable", "0012_erasure_jobs",
+        "0013_audit_chain_v2"]
     assert db[store.INCIDENTS].exists()
     assert MIGRATIONS.pending(db) == []
 
@@ -151,7 +153,7 @@ def test_versions_without_a_threshold_get_null_instead_of_the_old_zero(home):
     for version, manifest in versions:
         db[store.VERSIONS].insert({"model_id": "m1", "version": version, "artifact_kind": "none",
                                    "threshold": 0.5 if "0.5" in manifest else 0.0, "manifest_json": manifest})
-    assert store.migrate(db) == ["0011_versions_threshold_nullable", "0012_erasure_jobs"]
+    assert store.migrate(db) == ["0011_versions_threshold_nullable", "0012_erasure_jobs", "0013_audit_chain_v2"]
     assert db.execute("select version, threshold from model_versions order by version").fetchall() == [
         ("1.0.0", 0.5), ("2.0.0", None)]
     assert db[store.VERSIONS].indexes[0].unique and db[store.VERSIONS].indexes[0].columns == ["model_id", "version"]
