@@ -713,6 +713,9 @@ def dsr_erase(customer: str, yes: bool) -> None:
     if done["to_tombstone"]:
         click.echo(f"audit entries whose payload still names the customer (to tombstone): "
                    f"{', '.join(map(str, done['to_tombstone']))}")
+    if done.get("chained"):
+        click.echo("audit entries that name the customer in their chained actor or object id (payload tombstoned, "
+                   f"those fields kept so the chain verifies): {', '.join(map(str, done['chained']))}")
 
 
 @cli.command()

@@ -417,9 +417,11 @@ def steps_of(plan: dict[str, Any]) -> list[dict[str, Any]]:
             step["columns"][place["column"]] = place["action"]
     # Contact details last among the rows, so an interrupted job still finds what it searches for if asked again.
     steps += sorted(rows.values(), key=lambda s: (s["table"] == store.CUSTOMERS, s["table"], json.dumps(s["key"])))
-    seqs = [p["seq"] for p in plan["places"] if p["kind"] == "audit"]
-    if seqs:
-        steps.append({"kind": "tombstone_audit", "seqs": seqs})
+    audited = [p for p in plan["places"] if p["kind"] == "audit"]
+    if audited:
+        # The chain covers an entry's actor and object id as they are: a payload can be tombstoned, those not.
+        steps.append({"kind": "tombstone_audit", "seqs": [p["seq"] for p in audited],
+                      "chained": [p["seq"] for p in audited if {"actor", "object_id"} & set(p.get("fields", []))]})
     steps.append({"kind": "remove_replaced", "files": [s["file"] for s in steps if s["kind"].startswith("rewrite")]})
     steps.append({"kind": "record"})
     steps.append({"kind": "compact"})
@@ -607,7 +609,8 @@ def _tombstone_audit(db: store.Database, step: dict[str, Any], ctx: dict[str, An
         else:
             pending = list(seqs)
         db[store.ERASURE_JOBS].update(ctx["job"]["id"], {"to_tombstone_json": store.to_json(pending)})
-        _done(db, step, {"tombstoned": [s for s in seqs if s not in pending], "to_tombstone": pending})
+        _done(db, step, {"tombstoned": [s for s in seqs if s not in pending], "to_tombstone": pending,
+                         "chained": step["target"].get("chained", [])})
 
 
 def _remove_replaced(db: store.Database, step: dict[str, Any], ctx: dict[str, Any]) -> None:
@@ -632,11 +635,35 @@ def _record(db: store.Database, step: dict[str, Any], ctx: dict[str, Any]) -> No
         }).last_pk
         audit.record(db, audit.SubjectErased(job["actor"], "dsr_request", str(request_id), created=moment,
                                              **{k: details[k] for k in ("datasets", "explanations", "consent_events",
-                                                                        "customers", "incidents")}))
+                                                                        "customers", "incidents")}),
+                     records=_changed_records(db, job["id"]))
         db[store.ERASURE_JOBS].update(job["id"], {"status": "compacting", "request_id": request_id,
                                                   "needles_json": None})
         bump_generation(db)
         _done(db, step, {"request_id": request_id})
+
+
+def _changed_records(db: store.Database, job_id: int) -> list[tuple[str, Any]]:
+    """The governance records the job's steps changed, for the chain to cover them again (``audit verify``).
+
+    Rewritten datasets and redacted incidents, comments, overrides and reviews are covered as they are now;
+    deleted consent events through the batches that covered them.
+    """
+    records: list[tuple[str, Any]] = []
+    deleted: list[int] = []
+    for kind, target_json in db.execute(
+            f"select kind, target_json from {store.ERASURE_STEPS} where job_id = ? order by position", [job_id]):
+        target = json.loads(target_json)
+        if kind == "rewrite_dataset":
+            records.append((store.DATASETS, target["dataset_id"]))
+        elif kind in ("redact", "delete_row") and target["table"] in audit.RECORD_TYPES:
+            key = target["key"][0] if len(target["key"]) == 1 else tuple(target["key"])
+            if audit.RECORD_TYPES[target["table"]].batch:
+                deleted.append(key)
+            elif kind == "redact":
+                records.append((target["table"], key))
+    batches = audit.batches_covering(db, store.CONSENT_EVENTS, deleted) if deleted else []
+    return records + [(store.CONSENT_EVENTS, batch) for batch in batches]
 
 
 def _compact(db: store.Database, step: dict[str, Any], ctx: dict[str, Any]) -> None:
@@ -681,6 +708,7 @@ def _details(db: store.Database, job_id: int) -> dict[str, Any]:
         "incidents": len({json.dumps(t["key"]) for t in rows if t["table"] == store.INCIDENTS}),
         "rows_redacted": sum(1 for t in rows if t.get("columns")),
         "to_tombstone": audit_step["result"]["to_tombstone"] if audit_step else [],
+        "chained": audit_step["result"].get("chained", []) if audit_step else [],
         "job": job_id,
     }
 
@@ -702,4 +730,5 @@ def summary(db: store.Database, job_id: int) -> dict[str, Any]:
         "job": {"id": job_id, "places": job["plan"], "steps": len(steps),
                 "steps_done": sum(1 for s in steps if s["done_at"])},
         "to_tombstone": job["to_tombstone"],
+        "chained": (json.loads(request["details_json"]) if request else _details(db, job_id)).get("chained", []),
     }

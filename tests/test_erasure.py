@@ -170,9 +170,12 @@ def test_erasure_leaves_no_trace_and_keeps_the_records(held, now):
     ref = snap["results"]["explanations"]["leads"]
     done = dsr.erase_subject(db, customer_id=CUSTOMER, home=home, actor="olivia", now=now)
     assert done["status"] == "done" and done["job"]["steps_done"] == done["job"]["steps"]
-    assert _traces(home, to_tombstone=done["to_tombstone"]) == []
-    assert done["to_tombstone"] == _audit_naming(db) == [p["seq"] for p in done["job"]["places"]
-                                                          if p["kind"] == "audit"]
+    assert done["to_tombstone"] == []  # every payload naming the customer is a tombstone now
+    # What still names them: the chained actor or object id of entries the chain covers as they are.
+    assert done["chained"] == _audit_naming(db) == [p["seq"] for p in done["job"]["places"]
+                                                    if p["kind"] == "audit" and set(p["fields"]) - {"properties_json"}]
+    assert len(done["chained"]) == 2  # the legacy sign-in (its actor is the e-mail) and the override (the lead)
+    assert _traces(home, to_tombstone=done["chained"]) == []
     assert audit.verify(db).ok
     assert not ORPHANS & {f"{p.parent.name}/{p.name}" for p in home.rglob("*")}
     # Every record still reads (hash-checked) without the customer; the snapshot still verifies.
@@ -259,9 +262,10 @@ def test_an_erasure_killed_at_every_point_resumes_and_leaves_no_trace(held, tmp_
         after = store.open_db(target / "ethics.db")
         (job,) = erasure.list_jobs(after)
         assert job["status"] == "done" and audit.verify(after).ok, point
-        assert job["to_tombstone"] == _audit_naming(after) == expected["to_tombstone"], point
+        chained = erasure.summary(after, job["id"])["chained"]
+        assert job["to_tombstone"] == [] and chained == _audit_naming(after) == expected["chained"], point
         after.close()
-        assert _traces(target, to_tombstone=job["to_tombstone"]) == [], point
+        assert _traces(target, to_tombstone=chained) == [], point
         shutil.rmtree(target)
 
 

@@ -176,7 +176,7 @@ def test_overrides_and_reviews_take_only_the_erasure_tombstone(home):
     db[store.REVIEWS].insert({"id": 1, "model_id": "m1", "week": "2026-W48", "snapshot_id": 1, "snapshot_hash": "h1",
                               "decision": "approve", "comment": "Anna Berg's contest", "reviewer": "olivia",
                               "signed_at": "2026-11-24T10:00:00+00:00"})
-    assert store.migrate(db) == ["0012_erasure_jobs"]
+    assert store.migrate(db) == ["0012_erasure_jobs", "0013_audit_chain_v2"]
     for sql in ("update decision_overrides set reason = 'changed'", "update decision_overrides set lead_id = 'L2'",
                 "update decision_overrides set decision = 'not selected', reason = '[erased]'",
                 "update decision_overrides set lead_id = '[erased]#8'", "delete from decision_overrides"):
