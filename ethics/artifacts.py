@@ -26,6 +26,7 @@ from ethics.errors import (
     ARTIFACT_NOT_CLASSIFIER,
     ARTIFACT_PICKLE,
     WORKER_CPU,
+    WORKER_CRASH_HINT,
     WORKER_CRASHED,
     WORKER_EXITED,
     WORKER_FAILED,
@@ -188,8 +189,10 @@ class Scorer:
         elif died.reason == "signal":
             message = WORKER_CRASHED.format(number=died.signal_number, name=worker.signal_name(died.signal_number),
                                             **common)
+            return ArtifactRefused(message, hint=WORKER_CRASH_HINT)
         else:
             message = WORKER_EXITED.format(code=died.code, **common)
+            return ArtifactRefused(message, hint=WORKER_CRASH_HINT)
         return ArtifactRefused(message, hint=WORKER_HINT)
 
     def _refused(self, reply: dict[str, Any], *, step: str) -> ArtifactRefused:

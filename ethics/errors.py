@@ -120,6 +120,7 @@ WORKER_TIMEOUT = (
 )
 WORKER_EXITED = "{file}: the artifact worker stopped while {step} (exit code {code}); {consequence}."
 WORKER_FAILED = "{file}: the model library failed while {step} ({reason}); {consequence}."
+WORKER_CRASH_HINT = "A valid model file does not crash its library: export the model again from the training code."
 WORKER_HINT = (
     "The worker's limits are set by ETHICS_WORKER_MEMORY_MB, ETHICS_WORKER_CPU_SECONDS and "
     "ETHICS_WORKER_WALL_SECONDS."
