@@ -127,12 +127,22 @@ class Scorer:
         self._worker = worker.Worker(limits=limits)
         self._facts: dict[str, Any] | None = None
 
+    def _load_request(self) -> dict[str, Any]:
+        return {"op": "load", "kind": self.kind, "path": str(self.path), "sha256": self.expected_sha256}
+
+    def preload(self) -> None:
+        """Start the worker and send it the file now, without waiting: it parses while this process works on."""
+        if self._facts is None and not self._worker.waiting:
+            try:
+                self._worker.send(self._load_request())
+            except worker.WorkerDied as died:
+                raise self._died(died, step="loading") from None
+
     @property
     def facts(self) -> dict[str, Any]:
         """What the worker read from the model: features, objective, num_class, link, nonfinite."""
         if self._facts is None:
-            reply, _ = self._call({"op": "load", "kind": self.kind, "path": str(self.path),
-                                   "sha256": self.expected_sha256}, step="loading")
+            reply, _ = self._call(self._load_request(), step="loading")
             self._facts = reply["facts"]
         return self._facts
 
@@ -170,7 +180,10 @@ class Scorer:
         if header["op"] != "load":
             self.facts  # noqa: B018 - the model is loaded before it scores
         try:
-            reply, out = self._worker.request(header, arrays)
+            if header["op"] == "load" and self._worker.waiting:  # sent by preload
+                reply, out = self._worker.receive()
+            else:
+                reply, out = self._worker.request(header, arrays)
         except worker.WorkerDied as died:
             raise self._died(died, step=step) from None
         if not reply.get("ok"):

@@ -209,11 +209,12 @@ def _store(
     now: datetime | None,
 ) -> dict[str, Any]:
     manifest = version_row["manifest"]
-    scored = version_row["artifact_kind"] == "none"
-    frame = validate_rows(raw, manifest=manifest, kind=kind, file=file, scored=scored, now=now)
-    if not scored:
-        with registry.scorer_for(version_row, home=home, consequence=NOTHING_IMPORTED) as scorer:
-            computed = scorer.score(frame)
+    with registry.scorer_for(version_row, home=home, consequence=NOTHING_IMPORTED) as scorer:
+        if scorer is not None:
+            scorer.preload()  # the worker starts and parses the artifact while the rows are validated
+        frame = validate_rows(raw, manifest=manifest, kind=kind, file=file, scored=scorer is None, now=now)
+        computed = scorer.score(frame) if scorer is not None else None
+    if computed is not None:
         _check_computed_scores(computed, file=file, version_row=version_row)
         if "score" in raw.columns:
             _check_reported_scores(frame["score"].to_numpy(), computed, file=file, version_row=version_row)

@@ -466,8 +466,8 @@ def main(argv: list[str] | None = None) -> int:
     while True:
         try:
             header, arrays = _read_message(requests)
-        except EOFError:
-            return 0
+        except EOFError:  # the parent closed the pipe: every reply is flushed, skip the interpreter's teardown
+            os._exit(0)
         try:
             reply, out = session.handle(header, arrays)
         except Refused as exc:
@@ -516,6 +516,7 @@ class Worker:
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._finalizer: weakref.finalize | None = None
+        self._deadline: float | None = None
 
     def _start(self) -> subprocess.Popen[bytes]:
         root = str(Path(__file__).resolve().parent.parent)
@@ -540,14 +541,39 @@ class Worker:
         WorkerDied
             The process crashed, exceeded a limit, or did not answer in time; it is stopped.
         """
+        self.send(header, arrays)
+        return self.receive()
+
+    def send(self, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:
+        """Send a request without waiting (the process starts if needed); :meth:`receive` gets its reply.
+
+        Raises
+        ------
+        WorkerDied
+            The process ended before it read the request.
+        """
+        if self._deadline is not None:
+            raise RuntimeError("a request is already waiting for its reply")
         process = self._process if self._process is not None and self._process.poll() is None else self._start()
-        deadline = time.monotonic() + self.limits.wall_seconds
+        self._deadline = time.monotonic() + self.limits.wall_seconds
         try:
             for part in encode(header, arrays):
                 process.stdin.write(part)
             process.stdin.flush()
         except (BrokenPipeError, OSError):
             raise self._died() from None
+
+    def receive(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The reply to the request :meth:`send` sent.
+
+        Raises
+        ------
+        WorkerDied
+            As for :meth:`request`.
+        """
+        deadline = self._deadline
+        if deadline is None:
+            raise RuntimeError("no request is waiting for its reply")
         try:
             (length,) = _HEADER.unpack(self._read(_HEADER.size, deadline))
             if length > _MAX_HEADER:
@@ -558,7 +584,13 @@ class Worker:
         except TimeoutError:
             self.close()
             raise WorkerDied(reason="timeout") from None
+        self._deadline = None
         return reply, out
+
+    @property
+    def waiting(self) -> bool:
+        """True while a sent request has not been received."""
+        return self._deadline is not None
 
     def _read(self, size: int, deadline: float) -> bytes:
         assert self._process is not None and self._process.stdout is not None
@@ -597,10 +629,13 @@ class Worker:
         return WorkerDied(reason=reason, code=code, stderr=stderr)
 
     def close(self) -> None:
-        """Stop the process (closing its stdin ends it; a stuck one is killed)."""
+        """Stop the process: closing its stdin ends it; one still busy with a request is killed."""
+        if self._deadline is not None and self._process is not None and self._process.poll() is None:
+            self._process.kill()
         if self._finalizer is not None:
             self._finalizer()
         self._process = None
+        self._deadline = None
 
     def __enter__(self) -> Worker:
         return self
