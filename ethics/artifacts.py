@@ -38,7 +38,6 @@ from ethics.errors import (
 
 ArtifactKind = Literal["lightgbm", "xgboost", "linear", "none"]
 ARTIFACT_KINDS: tuple[str, ...] = ("lightgbm", "xgboost", "linear", "none")
-LINEAR_FORMAT = worker.LINEAR_FORMAT
 NOTHING_STORED = "nothing was stored"
 # Objectives whose prediction is the probability of the positive class (the sigmoid of the margin).
 _PROBABILITY_OBJECTIVES = {

@@ -502,6 +502,10 @@ class WorkerDied(Exception):
 class Worker:
     """One worker process, started on the first request and stopped by :meth:`close`.
 
+    One caller at a time: requests are answered in order, so a thread that shares a
+    worker must hold it for a whole request.  A process that died is started again by
+    the next request.
+
     Parameters
     ----------
     limits : Limits, optional
