@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -68,15 +67,20 @@ def time_shap(db: Any, home: Path, rows: int) -> None:
     from ethics import datasets, explain, registry
 
     version = registry.get_version(db, "lead-scoring")
-    scorer = registry.load_scorer(version, home=home)
     frame = datasets.read_rows(datasets.list_datasets(db, "lead-scoring")[0], home=home)
     common.heading(f"SHAP values of {rows:,} leads")
     for threads in (2, 1):
-        cpu = time.process_time()
-        with common.timer() as elapsed:
-            found = explain.explain_rows(scorer, frame, threads=threads)
+        cpu = _cpu_with_children()
+        with registry.scorer_for(version, home=home) as scorer:  # the work runs in the artifact's worker
+            with common.timer() as elapsed:
+                scorer.features  # noqa: B018 - start the worker and load the model
+            common.report("  worker start + load", elapsed.seconds, "s")
+            with common.timer() as elapsed:
+                found = explain.explain_rows(scorer, frame, threads=threads)
         common.report(f"explain_rows, pred_contrib, {threads} thread(s)", elapsed.seconds, "s")
-        common.report(f"  CPU time ({threads} thread(s))", time.process_time() - cpu, "s")
+        common.report(f"  CPU time, this process and the worker ({threads} thread(s))", _cpu_with_children() - cpu,
+                      "s")
+    booster = _booster(home, version)
     common.report("additivity max error (log-odds)", found.additivity_max_error)
     common.report(f"goal < {GOAL_SECONDS:.0f} s on 2 cores", common.verdict(elapsed.seconds, GOAL_SECONDS))
     import shap
@@ -84,11 +88,27 @@ def time_shap(db: Any, home: Path, rows: int) -> None:
     sample = frame.head(2_000)[scorer.features].to_numpy(dtype=np.float64)
     with common.timer() as elapsed, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        values = np.asarray(shap.TreeExplainer(scorer.model).shap_values(sample))
+        values = np.asarray(shap.TreeExplainer(booster).shap_values(sample))
     common.report("shap.TreeExplainer, 2,000 leads", elapsed.seconds, "s")
     common.report(f"  so {rows:,} leads would take about", elapsed.seconds * rows / len(sample), "s")
     difference = np.abs(values - found.values.head(len(sample)).to_numpy()).max()
     common.report("  max |shap - pred_contrib|", float(difference))
+
+
+def _cpu_with_children() -> float:
+    """CPU seconds of this process and of its finished children (the artifact workers)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _booster(home: Path, version: dict[str, Any]) -> Any:
+    """The LightGBM booster in this process, for the shap baseline only (the app never loads one here)."""
+    import lightgbm
+
+    return lightgbm.Booster(model_file=str(home / version["artifact_file"]))
 
 
 def time_snapshot(db: Any, home: Path) -> Any:
@@ -134,14 +154,15 @@ def time_lookups(db: Any, home: Path, snap: Any, count: int) -> None:
             common.report(f"  goal p95 < {GOAL_P95_MS:.0f} ms", common.verdict(p95 / 1000, GOAL_P95_MS / 1000))
     import shap
 
-    scorer = registry.load_scorer(registry.get_version(db, "lead-scoring"), home=home)
+    version = registry.get_version(db, "lead-scoring")
+    booster, features = _booster(home, version), [f["name"] for f in version["manifest"]["features"]]
     timings = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for lead_id in chosen[:50]:
             with common.timer() as elapsed:
-                row = frame[frame["lead_id"] == lead_id][scorer.features].to_numpy(dtype=np.float64)
-                shap.TreeExplainer(scorer.model).shap_values(row)
+                row = frame[frame["lead_id"] == lead_id][features].to_numpy(dtype=np.float64)
+                shap.TreeExplainer(booster).shap_values(row)
             timings.append(elapsed.seconds)
     common.report("shap from scratch for one lead (TreeExplainer + values), 50 leads", _percentiles(timings)[0])
 

@@ -2,33 +2,49 @@
 
 Accepted: LightGBM text models, XGBoost JSON or UBJ, and linear models as JSON
 coefficients.  Pickle, joblib and archive formats are refused by their magic bytes
-before anything else is read.  Nothing in an artifact is ever executed.
+before anything else is read.  Nothing in an artifact is ever executed, and no model
+library parses one in this process: a :class:`Scorer` sends the file to its own
+artifact worker (:mod:`ethics.worker`), which runs under memory and time limits and
+sends back only numbers.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from ethics import worker
 from ethics.errors import (
+    ARTIFACT_CHANGED,
     ARTIFACT_FEATURES,
     ARTIFACT_HASH,
     ARTIFACT_KIND,
+    ARTIFACT_NOT_CLASSIFIER,
     ARTIFACT_PICKLE,
+    WORKER_CPU,
+    WORKER_CRASH_HINT,
+    WORKER_CRASHED,
+    WORKER_EXITED,
+    WORKER_FAILED,
+    WORKER_HINT,
+    WORKER_MEMORY,
+    WORKER_TIMEOUT,
     ArtifactRefused,
 )
 
 ArtifactKind = Literal["lightgbm", "xgboost", "linear", "none"]
 ARTIFACT_KINDS: tuple[str, ...] = ("lightgbm", "xgboost", "linear", "none")
-LINEAR_FORMAT = "ethics-linear-v1"
-PREDICT_THREADS = 2
+NOTHING_STORED = "nothing was stored"
+# Objectives whose prediction is the probability of the positive class (the sigmoid of the margin).
+_PROBABILITY_OBJECTIVES = {
+    "lightgbm": ("binary", "cross_entropy", "xentropy"),
+    "xgboost": ("binary:logistic", "binary:logitraw"),
+    "linear": ("linear",),
+}
 
 # (prefix, description).  Checked before any parser sees the bytes.
 _REFUSED_MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -73,161 +89,152 @@ def refuse_executable(data: bytes, *, file: str) -> None:
             )
 
 
-@dataclass(frozen=True)
 class Scorer:
-    """A loaded model that turns feature rows into scores in [0, 1].
+    """A registered artifact, loaded in its own worker process, that turns feature rows into scores.
 
-    Attributes
+    The worker starts on first use (a snapshot without a scoring batch starts none) and
+    serves every call on this artifact: scores, raw margins and SHAP values.  Close it
+    with :meth:`close` or a ``with`` block; it is also stopped when the object goes.
+
+    Parameters
     ----------
+    path : Path
+        The artifact file.
     kind : str
-        ``lightgbm``, ``xgboost`` or ``linear``.
-    features : list of str
-        Input columns in the order the model expects them.
-    model : object
-        The LightGBM/XGBoost booster, or the parsed linear-model dict.
+        ``lightgbm``, ``xgboost`` or ``linear`` (a key of :data:`ethics.worker.LOADERS`).
+    expected_sha256 : str
+        The worker refuses the file when its bytes have another hash.
+    file : str
+        Name used in messages.
+    consequence : str
+        What a failure means, ending each message ("nothing was registered").
+    owner : tuple of str, optional
+        Model id and version, named when a registered file was changed.
+    limits : Limits, optional
+        The worker's limits (default: from the environment).
     """
 
-    kind: str
-    features: list[str]
-    model: Any
+    def __init__(self, path: Path, *, kind: str, expected_sha256: str, file: str,
+                 consequence: str = NOTHING_STORED, owner: tuple[str, str] | None = None,
+                 limits: worker.Limits | None = None) -> None:
+        self.kind = kind
+        self.path = Path(path).resolve()
+        self.expected_sha256 = expected_sha256
+        self.file = file
+        self.consequence = consequence
+        self.owner = owner
+        self._worker = worker.Worker(limits=limits)
+        self._facts: dict[str, Any] | None = None
 
-    def score(self, frame: pd.DataFrame) -> np.ndarray:
-        """Scores for the rows of ``frame`` (which must hold every feature)."""
-        values = frame[self.features].to_numpy(dtype=np.float64)
-        if self.kind == "lightgbm":
-            return np.asarray(self.model.predict(values, num_threads=PREDICT_THREADS))
-        if self.kind == "xgboost":
-            import xgboost
+    def _load_request(self) -> dict[str, Any]:
+        return {"op": "load", "kind": self.kind, "path": str(self.path), "sha256": self.expected_sha256}
 
-            matrix = xgboost.DMatrix(values, feature_names=self.features, nthread=PREDICT_THREADS)
-            return np.asarray(self.model.predict(matrix))
-        margin = linear_margin(self.model, values, self.features)
-        return 1.0 / (1.0 + np.exp(-margin)) if self.link == "logistic" else margin
+    def preload(self) -> None:
+        """Start the worker and send it the file now, without waiting: it parses while this process works on."""
+        if self._facts is None and not self._worker.waiting:
+            try:
+                self._worker.send(self._load_request())
+            except worker.WorkerDied as died:
+                raise self._died(died, step="loading") from None
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        """What the worker read from the model: features, objective, num_class, link, nonfinite."""
+        if self._facts is None:
+            reply, _ = self._call(self._load_request(), step="loading")
+            self._facts = reply["facts"]
+        return self._facts
+
+    @property
+    def features(self) -> list[str]:
+        """Input columns in the order the model expects them."""
+        return list(self.facts["features"])
 
     @property
     def link(self) -> str:
         """``logistic`` when the score is the sigmoid of the model's raw output, else ``identity``."""
-        return self.model.get("link", "logistic") if self.kind == "linear" else "logistic"
+        return str(self.facts["link"])
+
+    def _rows(self, frame: pd.DataFrame) -> np.ndarray:
+        return frame[self.features].to_numpy(dtype=np.float64)
+
+    def score(self, frame: pd.DataFrame) -> np.ndarray:
+        """Scores for the rows of ``frame`` (which must hold every feature)."""
+        x = self._rows(frame)
+        return self._call({"op": "score"}, {"x": x}, step="scoring")[1]["scores"].copy()
 
     def margin(self, frame: pd.DataFrame) -> np.ndarray:
         """The model's raw output before its link: log-odds for the logistic link."""
-        values = frame[self.features].to_numpy(dtype=np.float64)
-        if self.kind == "lightgbm":
-            return np.asarray(self.model.predict(values, raw_score=True, num_threads=PREDICT_THREADS))
-        if self.kind == "xgboost":
-            import xgboost
+        x = self._rows(frame)
+        return self._call({"op": "margin"}, {"x": x}, step="scoring")[1]["margin"].copy()
 
-            matrix = xgboost.DMatrix(values, feature_names=self.features, nthread=PREDICT_THREADS)
-            return np.asarray(self.model.predict(matrix, output_margin=True), dtype=np.float64)
-        return linear_margin(self.model, values, self.features)
+    def contributions(self, frame: pd.DataFrame, *, threads: int) -> tuple[np.ndarray, float, np.ndarray]:
+        """SHAP values (rows × features), the base value and the margin, in one round trip."""
+        x = self._rows(frame)
+        out = self._call({"op": "explain", "threads": threads}, {"x": x}, step="explaining")[1]
+        return out["values"].copy(), float(out["base"][0]), out["margin"].copy()
 
-
-def linear_weights(spec: dict[str, Any], features: list[str]) -> tuple[np.ndarray, float]:
-    """Coefficients and intercept of a linear model on the unscaled feature values.
-
-    ``intercept + sum(w * (x - mean) / scale)`` equals ``b + sum(c * x)`` with
-    ``c = w / scale`` and ``b = intercept - sum(c * mean)``.
-    """
-    weights = np.array([spec["coefficients"][name] for name in features], dtype=np.float64)
-    scaling = spec.get("scaling", {})
-    means = np.array([scaling.get(n, {}).get("mean", 0.0) for n in features], dtype=np.float64)
-    scales = np.array([scaling.get(n, {}).get("scale", 1.0) for n in features], dtype=np.float64)
-    coefficients = weights / scales
-    return coefficients, float(spec["intercept"] - coefficients @ means)
-
-
-def linear_margin(spec: dict[str, Any], values: np.ndarray, features: list[str]) -> np.ndarray:
-    """The linear model's output before its link (log-odds for the logistic link)."""
-    weights = np.array([spec["coefficients"][name] for name in features], dtype=np.float64)
-    scaling = spec.get("scaling", {})
-    means = np.array([scaling.get(n, {}).get("mean", 0.0) for n in features])
-    scales = np.array([scaling.get(n, {}).get("scale", 1.0) for n in features])
-    return spec["intercept"] + ((values - means) / scales) @ weights
-
-
-def _parse_linear(data: bytes, *, file: str) -> tuple[dict[str, Any], list[str]]:
-    try:
-        spec = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactRefused(
-            ARTIFACT_KIND.format(file=file, kind="linear", reason=f"it is not JSON ({exc})")
-        ) from None
-    if not isinstance(spec, dict) or spec.get("format") != LINEAR_FORMAT:
-        reason = f"its 'format' is not {LINEAR_FORMAT!r}"
-        raise ArtifactRefused(ARTIFACT_KIND.format(file=file, kind="linear", reason=reason))
-    coefficients = spec.get("coefficients")
-    intercept = spec.get("intercept")
-    if not isinstance(coefficients, dict) or not coefficients or not _is_number(intercept):
-        reason = "it needs a number 'intercept' and a non-empty 'coefficients' table"
-        raise ArtifactRefused(ARTIFACT_KIND.format(file=file, kind="linear", reason=reason))
-    bad = [name for name, weight in coefficients.items() if not _is_number(weight)]
-    if bad:
-        reason = f"coefficient {bad[0]!r} is not a finite number"
-        raise ArtifactRefused(ARTIFACT_KIND.format(file=file, kind="linear", reason=reason))
-    if spec.get("link", "logistic") not in {"logistic", "identity"}:
-        reason = "'link' must be 'logistic' or 'identity'"
-        raise ArtifactRefused(ARTIFACT_KIND.format(file=file, kind="linear", reason=reason))
-    return spec, list(coefficients)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def parse_artifact(data: bytes, *, kind: str, file: str) -> Scorer:
-    """Parse artifact bytes of a declared kind without executing anything.
-
-    Parameters
-    ----------
-    data : bytes
-        The artifact's content.
-    kind : {"lightgbm", "xgboost", "linear"}
-        The kind the manifest declares.
-    file : str
-        Name used in error messages.
-
-    Returns
-    -------
-    Scorer
-
-    Raises
-    ------
-    ArtifactRefused
-        For pickle/joblib/archives, or content that is not of the declared kind.
-    """
-    refuse_executable(data, file=file)
-    if kind == "lightgbm":
-        if not data.startswith(b"tree\n"):
-            reason = "the file does not start like a LightGBM text model ('tree')"
-            raise ArtifactRefused(ARTIFACT_KIND.format(file=file, kind=kind, reason=reason))
-        import lightgbm
-
+    def _call(self, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None, *, step: str
+              ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        if header["op"] != "load":
+            self.facts  # noqa: B018 - the model is loaded before it scores
         try:
-            booster = lightgbm.Booster(model_str=data.decode("utf-8"))
-        except (UnicodeDecodeError, lightgbm.basic.LightGBMError) as exc:
-            reason = f"LightGBM cannot parse it ({exc})"
-            raise ArtifactRefused(ARTIFACT_KIND.format(file=file, kind=kind, reason=reason)) from None
-        return Scorer(kind, list(booster.feature_name()), booster)
-    if kind == "xgboost":
-        if not data.startswith(b"{"):
-            reason = "the file is neither XGBoost JSON nor UBJ"
-            raise ArtifactRefused(ARTIFACT_KIND.format(file=file, kind=kind, reason=reason))
-        import xgboost
+            if header["op"] == "load" and self._worker.waiting:  # sent by preload
+                reply, out = self._worker.receive()
+            else:
+                reply, out = self._worker.request(header, arrays)
+        except worker.WorkerDied as died:
+            raise self._died(died, step=step) from None
+        if not reply.get("ok"):
+            raise self._refused(reply, step=step)
+        return reply, out
 
-        booster = xgboost.Booster()
-        try:
-            booster.load_model(bytearray(data))
-        except xgboost.core.XGBoostError as exc:
-            reason = f"XGBoost cannot parse it ({str(exc).splitlines()[0]})"
-            raise ArtifactRefused(ARTIFACT_KIND.format(file=file, kind=kind, reason=reason)) from None
-        if not booster.feature_names:
-            reason = "the model was saved without feature names"
-            raise ArtifactRefused(ARTIFACT_KIND.format(file=file, kind=kind, reason=reason))
-        return Scorer(kind, list(booster.feature_names), booster)
-    if kind == "linear":
-        spec, features = _parse_linear(data, file=file)
-        return Scorer(kind, features, spec)
-    raise ArtifactRefused(ARTIFACT_KIND.format(file=file, kind=kind, reason="that kind has no loader"))
+    def _died(self, died: worker.WorkerDied, *, step: str) -> ArtifactRefused:
+        limits = self._worker.limits
+        common = {"file": self.file, "step": step, "consequence": self.consequence}
+        if died.reason == "timeout":
+            message = WORKER_TIMEOUT.format(limit=f"{limits.wall_seconds:g}", **common)
+        elif died.reason == "cpu":
+            message = WORKER_CPU.format(limit=limits.cpu_seconds, **common)
+        elif died.reason == "memory":
+            message = WORKER_MEMORY.format(limit=limits.memory_text(), **common)
+        elif died.reason == "signal":
+            message = WORKER_CRASHED.format(number=died.signal_number, name=worker.signal_name(died.signal_number),
+                                            **common)
+            return ArtifactRefused(message, hint=WORKER_CRASH_HINT)
+        else:
+            message = WORKER_EXITED.format(code=died.code, **common)
+            return ArtifactRefused(message, hint=WORKER_CRASH_HINT)
+        return ArtifactRefused(message, hint=WORKER_HINT)
+
+    def _refused(self, reply: dict[str, Any], *, step: str) -> ArtifactRefused:
+        error = reply.get("error")
+        if error == "hash":
+            if self.owner is not None:
+                model_id, version = self.owner
+                return ArtifactRefused(ARTIFACT_HASH.format(model_id=model_id, version=version, file=self.path,
+                                                            actual=reply["actual"], expected=self.expected_sha256))
+            return ArtifactRefused(ARTIFACT_CHANGED.format(file=self.file, actual=reply["actual"],
+                                                           expected=self.expected_sha256,
+                                                           consequence=self.consequence))
+        if error == "refused":
+            return ArtifactRefused(ARTIFACT_KIND.format(file=self.file, kind=self.kind, reason=reply["reason"]))
+        if error == "memory":
+            return ArtifactRefused(WORKER_MEMORY.format(file=self.file, step=step, consequence=self.consequence,
+                                                        limit=self._worker.limits.memory_text()), hint=WORKER_HINT)
+        return ArtifactRefused(WORKER_FAILED.format(file=self.file, step=step, reason=reply.get("reason"),
+                                                    consequence=self.consequence))
+
+    def close(self) -> None:
+        """Stop the worker process (a later call starts a new one)."""
+        self._worker.close()
+        self._facts = None
+
+    def __enter__(self) -> Scorer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def check_features(scorer: Scorer, manifest_features: list[str], *, file: str) -> None:
@@ -240,20 +247,42 @@ def check_features(scorer: Scorer, manifest_features: list[str], *, file: str) -
         )
 
 
+def check_classifier(facts: dict[str, Any], *, kind: str, outcome: str, file: str) -> None:
+    """The artifact must be a classifier of the outcome type: one probability per row, from finite numbers.
+
+    Rules (README "Manifest"): LightGBM objective ``binary`` or ``cross_entropy``, XGBoost
+    ``binary:logistic`` or ``binary:logitraw`` (the sigmoid of its margin is the score), a
+    linear model with ``link = "logistic"``; one class (one output per row); every leaf
+    value and coefficient finite.  An identity link is refused: nothing keeps a linear
+    function of the features inside [0, 1], and a binary model's score is a probability.
+
+    Raises
+    ------
+    ArtifactRefused
+        Naming the file and the fact that breaks the rule.
+    """
+    objective = facts.get("objective") or "none"
+    if outcome != "binary":
+        reason = f"outcome {outcome!r} takes no artifact"
+    elif objective not in _PROBABILITY_OBJECTIVES.get(kind, ()):
+        wanted = " or ".join(repr(o) for o in _PROBABILITY_OBJECTIVES.get(kind, ())[:2])
+        reason = f"its objective is {objective!r}, which does not give a probability ({kind} objective {wanted})"
+    elif facts.get("num_class") not in (0, 1) or facts.get("outputs") not in (None, 1):
+        reason = f"it has {facts.get('num_class')} classes ({facts.get('outputs')} outputs per row); binary needs 1"
+    elif facts.get("link") != "logistic":
+        reason = (f"its link is {facts.get('link')!r}: a linear score is a probability only through "
+                  "link = 'logistic'")
+    elif facts.get("nonfinite"):
+        reason = f"{facts['nonfinite']} (scores would be NaN or infinite)"
+    else:
+        return
+    raise ArtifactRefused(ARTIFACT_NOT_CLASSIFIER.format(file=file, outcome=outcome, reason=reason))
+
+
 def load_verified(
-    path: Path, *, kind: str, expected_sha256: str, model_id: str, version: str
+    path: Path, *, kind: str, expected_sha256: str, model_id: str, version: str,
+    consequence: str = NOTHING_STORED,
 ) -> Scorer:
-    """Load a registered artifact after checking its SHA-256 again."""
-    data = path.read_bytes()
-    actual = sha256_bytes(data)
-    if actual != expected_sha256:
-        raise ArtifactRefused(
-            ARTIFACT_HASH.format(
-                model_id=model_id,
-                version=version,
-                file=path,
-                actual=actual,
-                expected=expected_sha256,
-            )
-        )
-    return parse_artifact(data, kind=kind, file=str(path))
+    """A registered artifact's :class:`Scorer`; its worker checks the SHA-256 again when it loads the file."""
+    return Scorer(path, kind=kind, expected_sha256=expected_sha256, file=str(path), consequence=consequence,
+                  owner=(model_id, version))

@@ -40,7 +40,9 @@ from ethics.errors import (
     FILE_TYPE,
     FILE_UNREADABLE,
     LABEL_NOT_BINARY,
+    NOT_FINITE,
     RANKING_NO_CAPACITY,
+    SCORE_COMPUTED,
     SCORE_MISMATCH,
     SCORE_RANGE,
     TEAM_NO_CAPACITY,
@@ -60,6 +62,7 @@ ID_COLUMNS = ("lead_id", "customer_id", "team")
 OFFER_COLUMN = "offer"  # a multiclass model's chosen offer, as ethics.multiclass names it
 CAPACITY_COLUMN = "capacity"  # a ranking's k per list, as ethics.ranking names it
 SCORE_TOLERANCE = 1e-6
+NOTHING_IMPORTED = "nothing was imported"
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between the scoring system and this one
 # What spreadsheets and pandas write for "no value"; in a CSV they are text, never missing.
 NULL_WORDS = frozenset({"na", "n/a", "#n/a", "#na", "<na>", "nan", "-nan", "null", "none", "nil", "nat"})
@@ -221,10 +224,13 @@ def _store(
     now: datetime | None,
 ) -> dict[str, Any]:
     manifest = version_row["manifest"]
-    scorer = registry.load_scorer(version_row, home=home)
-    frame = validate_rows(raw, manifest=manifest, kind=kind, file=file, scored=scorer is None, now=now)
-    if scorer is not None:
-        computed = scorer.score(frame)
+    with registry.scorer_for(version_row, home=home, consequence=NOTHING_IMPORTED) as scorer:
+        if scorer is not None:
+            scorer.preload()  # the worker starts and parses the artifact while the rows are validated
+        frame = validate_rows(raw, manifest=manifest, kind=kind, file=file, scored=scorer is None, now=now)
+        computed = scorer.score(frame) if scorer is not None else None
+    if computed is not None:
+        _check_computed_scores(computed, file=file, version_row=version_row)
         if "score" in raw.columns:
             _check_reported_scores(frame["score"].to_numpy(), computed, file=file, version_row=version_row)
         frame["score"] = computed
@@ -613,6 +619,35 @@ def _refuse_duplicates(lead_ids: pd.Series, *, file: str) -> None:
         raise ValidationError(
             DUPLICATE_LEAD.format(file=file, rows=", ".join(str(_row(r)) for r in rows), value=value)
         )
+
+
+def _check_computed_scores(computed: np.ndarray, *, file: str, version_row: dict[str, Any]) -> None:
+    """Every score the artifact computed is a probability: finite and in [0, 1]."""
+    bad = ~((computed >= 0) & (computed <= 1))  # NaN compares False: it is bad too
+    if bad.any():
+        position = int(np.argmax(bad))
+        raise ValidationError(SCORE_COMPUTED.format(file=file, row=_row(position), value=float(computed[position]),
+                                                    model_id=version_row["model_id"], version=version_row["version"]))
+
+
+def refuse_non_finite(frame: pd.DataFrame, *, columns: list[str], dataset: dict[str, Any]) -> None:
+    """A stored dataset's numbers must be finite before a snapshot reads them (rows stored before checks were).
+
+    Raises
+    ------
+    ValidationError
+        Naming the dataset, its source file, the row and the column.
+    """
+    for column in columns:
+        if column not in frame.columns or not pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        values = frame[column].to_numpy(dtype="float64", na_value=np.nan)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            position = int(np.argmax(bad))
+            raise ValidationError(NOT_FINITE.format(dataset_id=dataset["id"], file=dataset["source_name"],
+                                                    row=_row(position), column=column,
+                                                    value=float(values[position])))
 
 
 def _check_reported_scores(

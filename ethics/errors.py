@@ -101,6 +101,30 @@ ARTIFACT_HASH = (
     "Artifact of {model_id} {version} at {file} has SHA-256 {actual}, but {expected} was "
     "registered: the file was changed after registration and will not be loaded."
 )
+ARTIFACT_NOT_CLASSIFIER = (
+    "{file}: a {outcome} model's artifact must give probabilities in [0, 1], but {reason}; nothing was registered."
+)
+ARTIFACT_TOO_LARGE = "{file}: the artifact is {size} bytes; at most {limit} bytes are accepted."
+ARTIFACT_NOT_FILE = "{file}: the artifact is not a regular file."
+ARTIFACT_CHANGED = "{file}: the file changed while it was read (SHA-256 {actual}, expected {expected}); {consequence}."
+# The artifact worker (ethics/worker.py): what happened to the process, with the step it was on.
+WORKER_CRASHED = (
+    "{file}: the artifact crashed the model library while {step} (signal {number}, {name}); {consequence}."
+)
+WORKER_MEMORY = (
+    "{file}: the artifact needed more memory than the worker's limit ({limit}) while {step}; {consequence}."
+)
+WORKER_CPU = "{file}: the artifact used more than the worker's CPU-time limit ({limit} s) while {step}; {consequence}."
+WORKER_TIMEOUT = (
+    "{file}: the model library did not finish {step} within the worker's time limit ({limit} s); {consequence}."
+)
+WORKER_EXITED = "{file}: the artifact worker stopped while {step} (exit code {code}); {consequence}."
+WORKER_FAILED = "{file}: the model library failed while {step} ({reason}); {consequence}."
+WORKER_CRASH_HINT = "A valid model file does not crash its library: export the model again from the training code."
+WORKER_HINT = (
+    "The worker's limits are set by ETHICS_WORKER_MEMORY_MB, ETHICS_WORKER_CPU_SECONDS and "
+    "ETHICS_WORKER_WALL_SECONDS."
+)
 VERSION_EXISTS = (
     "Model {model_id!r} version {version!r} is already registered with a different "
     "{what}; versions are immutable: register a new version instead."
@@ -137,6 +161,14 @@ CELL_FORMULA = (
 DUPLICATE_LEAD = "{file}, rows {rows}, column 'lead_id': lead id {value!r} appears more than once."
 LABEL_NOT_BINARY = "{file}, row {row}, column 'label': {value!r} is not 0 or 1."
 SCORE_RANGE = "{file}, row {row}, column 'score': {value!r} is outside [0, 1]."
+SCORE_COMPUTED = (
+    "{file}, row {row}, column 'score': the registered artifact of {model_id} {version} computed {value!r}, "
+    "which is not a probability in [0, 1]; nothing was imported."
+)
+NOT_FINITE = (
+    "Dataset {dataset_id} ({file}), row {row}, column {column!r}: {value!r} is not a finite number; "
+    "no snapshot was taken: import the rows again."
+)
 SCORE_MISMATCH = (
     "{file}, row {row}, column 'score': {value!r} differs from the registered artifact's "
     "score {computed!r}: the file was not scored by {model_id} {version}."

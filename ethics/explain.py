@@ -200,34 +200,21 @@ def _attribution(
 
 
 def _tree(model: Any, frame: pd.DataFrame, *, threads: int) -> Attribution:
-    x = frame[model.features].to_numpy(dtype=np.float64)
-    if model.kind == "lightgbm":
-        contributions = model.model.predict(x, pred_contrib=True, num_threads=threads)
-    else:
-        import xgboost
-
-        matrix = xgboost.DMatrix(x, feature_names=model.features, nthread=threads)
-        contributions = model.model.predict(matrix, pred_contribs=True)
-    contributions = np.asarray(contributions, dtype=np.float64)
-    base = float(contributions[0, -1]) if len(contributions) else 0.0
-    return _attribution(contributions[:, :-1], base, model.margin(frame), frame=frame, features=model.features,
-                        explainer="tree", space="log-odds")
+    """TreeSHAP by the library's own ``pred_contrib``, computed in the artifact's worker."""
+    values, base, margin = model.contributions(frame, threads=threads)
+    return _attribution(values, base, margin, frame=frame, features=model.features, explainer="tree",
+                        space="log-odds")
 
 
 def _linear(model: Any, frame: pd.DataFrame) -> Attribution:
-    import shap
+    """``c * (x - mean)`` on the unscaled coefficients (``shap.LinearExplainer``'s values), from the worker.
 
-    coefficients, intercept = artifacts.linear_weights(model.model, model.features)
-    scaling = model.model.get("scaling", {})
-    x = frame[model.features].to_numpy(dtype=np.float64)
-    means = np.array([scaling[n]["mean"] if "mean" in scaling.get(n, {}) else x[:, i].mean()
-                      for i, n in enumerate(model.features)], dtype=np.float64)
-    explainer = shap.LinearExplainer((coefficients, intercept), (means, np.eye(len(means))))
-    values = explainer.shap_values(x)
-    base = float(np.ravel(explainer.expected_value)[-1])
+    The background mean is the artifact's scaling mean, else the rows' mean.
+    """
+    values, base, margin = model.contributions(frame, threads=1)
     space = "log-odds" if model.link == "logistic" else "score"
-    return _attribution(values, base, model.margin(frame), frame=frame, features=model.features,
-                        explainer="linear", space=space)
+    return _attribution(values, base, margin, frame=frame, features=model.features, explainer="linear",
+                        space=space)
 
 
 def _kernel(

@@ -8,6 +8,9 @@ hash again every time it is loaded.
 from __future__ import annotations
 
 import json
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,9 @@ from ethics import artifacts, audit, store, teams
 from ethics.artifacts import Scorer
 from ethics.config import ARTIFACTS_DIR
 from ethics.errors import (
+    ARTIFACT_NOT_FILE,
     ARTIFACT_REQUIRED,
+    ARTIFACT_TOO_LARGE,
     ARTIFACT_UNEXPECTED,
     MODEL_NOT_VISIBLE,
     UNKNOWN_MODEL,
@@ -26,13 +31,16 @@ from ethics.errors import (
     PermissionDenied,
     ValidationError,
 )
-from ethics.manifest import feature_names, read_manifest, stored_form, with_defaults
+from ethics.manifest import feature_names, outcome_of, read_manifest, stored_form, with_defaults
 from ethics.weeks import iso, utcnow
 
 SUSPENDED = (
     "{name} is suspended since {since} ({review}): its decisions must not be used until a new review approves it."
 )
 _SUFFIX = {"lightgbm": ".txt", "xgboost": ".model", "linear": ".json"}
+# Larger files are refused before they are read (a model of this size would not be a sales model).
+MAX_ARTIFACT_BYTES = 512 * 1024**2
+REGISTERED_NOTHING = "nothing was registered"
 
 
 def register_model(
@@ -78,10 +86,9 @@ def register_model(
     if artifact_path is None and "file" in manifest["artifact"]:
         artifact_path = manifest_path.parent / manifest["artifact"]["file"]
     data = _read_artifact(kind, artifact_path, manifest_file=str(manifest_path))
-    if data is not None:
-        scorer = artifacts.parse_artifact(data, kind=kind, file=str(artifact_path))
-        artifacts.check_features(scorer, feature_names(manifest), file=str(artifact_path))
     sha = artifacts.sha256_bytes(data) if data is not None else None
+    if data is not None:
+        _check_artifact(data, sha, path=Path(artifact_path), kind=kind, manifest=manifest)
     manifest_json = store.to_json(stored_form(manifest))
     manifest_sha = artifacts.sha256_bytes(manifest_json.encode())
     model_id, version = manifest["id"], manifest["version"]
@@ -131,6 +138,15 @@ def register_model(
     return get_version(db, model_id, version)
 
 
+def _check_artifact(data: bytes, sha: str, *, path: Path, kind: str, manifest: dict[str, Any]) -> None:
+    """Refuse code formats by their bytes, then let the worker parse the file: features and classifier rules."""
+    file = str(path)
+    artifacts.refuse_executable(data, file=file)
+    with artifacts.Scorer(path, kind=kind, expected_sha256=sha, file=file, consequence=REGISTERED_NOTHING) as scorer:
+        artifacts.check_features(scorer, feature_names(manifest), file=file)
+        artifacts.check_classifier(scorer.facts, kind=kind, outcome=outcome_of(manifest), file=file)
+
+
 def _read_artifact(kind: str, path: Path | None, *, manifest_file: str) -> bytes | None:
     if kind == "none":
         if path is not None:
@@ -139,7 +155,13 @@ def _read_artifact(kind: str, path: Path | None, *, manifest_file: str) -> bytes
     if path is None:
         raise ValidationError(ARTIFACT_REQUIRED.format(file=manifest_file, kind=kind))
     try:
-        return Path(path).read_bytes()
+        info = Path(path).stat()
+        if not stat.S_ISREG(info.st_mode):  # /dev/zero, a FIFO or a folder: never ends, blocks or fails late
+            raise ValidationError(ARTIFACT_NOT_FILE.format(file=path))
+        if info.st_size > MAX_ARTIFACT_BYTES:
+            raise ValidationError(ARTIFACT_TOO_LARGE.format(file=path, size=info.st_size, limit=MAX_ARTIFACT_BYTES))
+        with open(path, "rb") as handle:
+            return handle.read(MAX_ARTIFACT_BYTES + 1)
     except OSError as exc:
         raise ValidationError(f"{path}: cannot read the artifact ({exc.strerror}).") from None
 
@@ -247,8 +269,18 @@ def get_version(db: store.Database, model_id: str, version: str | None = None) -
     raise NotFound(UNKNOWN_VERSION.format(model_id=model_id, version=version))
 
 
-def load_scorer(version_row: dict[str, Any], *, home: Path) -> Scorer | None:
-    """Load a version's artifact after re-checking its hash; None for scores-only models."""
+def load_scorer(
+    version_row: dict[str, Any], *, home: Path, consequence: str = artifacts.NOTHING_STORED
+) -> Scorer | None:
+    """A version's artifact, loaded in its worker on first use (hash checked again); None for scores-only models.
+
+    Parameters
+    ----------
+    version_row : dict
+    home : Path
+    consequence : str
+        Ends every message of a failure ("nothing was imported").
+    """
     if version_row["artifact_kind"] == "none":
         return None
     return artifacts.load_verified(
@@ -257,4 +289,18 @@ def load_scorer(version_row: dict[str, Any], *, home: Path) -> Scorer | None:
         expected_sha256=version_row["artifact_sha256"],
         model_id=version_row["model_id"],
         version=version_row["version"],
+        consequence=consequence,
     )
+
+
+@contextmanager
+def scorer_for(
+    version_row: dict[str, Any], *, home: Path, consequence: str = artifacts.NOTHING_STORED
+) -> Iterator[Scorer | None]:
+    """:func:`load_scorer` whose worker process is stopped when the block ends."""
+    scorer = load_scorer(version_row, home=home, consequence=consequence)
+    try:
+        yield scorer
+    finally:
+        if scorer is not None:
+            scorer.close()

@@ -101,6 +101,7 @@ def take_snapshot(
         if found:
             inputs[kind] = {"dataset_id": found["id"], "sha256": found["parquet_sha256"], "rows": found["rows"]}
             frames[kind] = datasets.read_rows(found, home=home)
+            datasets.refuse_non_finite(frames[kind], columns=[*feature_names(manifest), "score"], dataset=found)
             found_rows[kind] = found
     statistics: dict[str, pd.DataFrame] = {}
     found = datasets.find_dataset(db, model_id, version=version_row["version"], kind=aggregates.KIND, week=week)
@@ -121,11 +122,12 @@ def take_snapshot(
     cells = week_cells(counted, manifest=manifest, statistics=statistics)
     results = evaluate(frames, manifest=manifest, policy=policy, statistics=statistics, cells=cells)
     if "explanations" not in results:  # aggregates without a sample of rows say so themselves
-        results["explanations"] = explain.snapshot_explanations(
-            frames.get("scores"), scorer=registry.load_scorer(version_row, home=home), manifest=manifest,
-            policy=policy, home=home, previous=_previous_importance(db, model_id, week),
-            lead_explanations=lead_explanations,
-        )
+        with registry.scorer_for(version_row, home=home, consequence="no snapshot was taken") as scorer:
+            results["explanations"] = explain.snapshot_explanations(
+                frames.get("scores"), scorer=scorer, manifest=manifest,
+                policy=policy, home=home, previous=_previous_importance(db, model_id, week),
+                lead_explanations=lead_explanations,
+            )
     if purpose and "scores" in cells:
         found_coverage = aggregates.consent_coverage(cells["scores"], purpose=purpose)
         if found_coverage is not None:

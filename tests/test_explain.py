@@ -1,5 +1,7 @@
 """SHAP explanations against shap itself, plain formulas and scipy; the snapshot's explanations of the demo."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,11 +25,24 @@ def _batch(db, home, model_id, week="2026-W48"):
     return registry.load_scorer(version, home=home), datasets.read_rows(found, home=home), version["manifest"]
 
 
+def _booster(scorer):
+    """The artifact loaded in the test process, for shap to read (the app loads it only in its worker)."""
+    if scorer.kind == "lightgbm":
+        import lightgbm
+
+        return lightgbm.Booster(model_file=str(scorer.path))
+    import xgboost
+
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(scorer.path.read_bytes()))
+    return booster
+
+
 def _shap_tree(scorer, frame):
     """shap.TreeExplainer called directly: values and expected value (log-odds)."""
     import shap
 
-    explainer = shap.TreeExplainer(scorer.model)
+    explainer = shap.TreeExplainer(_booster(scorer))
     values = np.asarray(explainer.shap_values(frame[scorer.features].to_numpy(dtype=np.float64)))
     values = values[-1] if values.ndim == 3 else values
     return values, float(np.ravel(explainer.expected_value)[-1])
@@ -54,7 +69,7 @@ def test_linear_explainer_is_the_coefficient_formula_in_log_odds(db, home, examp
     frame = datasets.read_rows(datasets.find_dataset(db, EXAMPLE_MODEL, version="1.0.0", kind="scores",
                                                      week="2026-W48"), home=home)
     found = explain.explain_rows(scorer, frame)
-    spec = scorer.model
+    spec = json.loads(scorer.path.read_text())
     for name in scorer.features:  # plain formula: w / scale * (x - mean)
         scale, mean = spec["scaling"][name]["scale"], spec["scaling"][name]["mean"]
         expected = spec["coefficients"][name] / scale * (frame[name] - mean)
