@@ -326,7 +326,7 @@ def lead_card(detail: dict[str, Any]) -> None:
     cols[3].metric("Team", escape(detail["team"]))
     customer = " ".join(escape(part) for part in (detail.get("customer_name"), detail.get("customer_ref")) if part)
     st.caption(f"Lead {escape(detail['lead_id'])} · customer {customer or escape(detail['customer_id'])} · "
-               f"{escape(detail['model_name'])} {escape(detail['version'])} · week {escape(detail['week'])} · "
+               f"{escape(detail['model_name'])} {escape(detail['version'])} · week {detail['week']} · "
                f"snapshot `{detail['snapshot_hash'][:12]}`")
     if detail["consent"]["status"] != "granted":
         st.warning(f"No {escape(detail['consent']['purpose'])} consent at scoring time "
@@ -573,7 +573,7 @@ def figures(found: list[dict[str, str]], *, per_row: int = 4) -> None:
         per_row = min(per_row, 3)
     for start in range(0, len(found), per_row):
         for column, figure in zip(st.columns(per_row), found[start:start + per_row], strict=False):
-            column.metric(escape(figure["label"]), escape(figure["value"]))
+            column.metric(escape(figure["label"]), figure["value"])  # labels name offers and units; values are ours
 
 
 def not_evaluated(area: str) -> None:

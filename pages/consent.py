@@ -31,7 +31,7 @@ def coverage_section(db, snap, found, actor, light):
 
 def violations_section(db, snap, actor):
     rows = ui.consent_violations(str(ui.settings().db_path), snap["model_id"], snap["week"], actor.scope)
-    st.caption(f"Leads of {ui.escape(snap['week'])} scored without a valid consent, checked against every event "
+    st.caption(f"Leads of {snap['week']} scored without a valid consent, checked against every event "
                "known now (late events count by their event time).")
     ui.table(rows, empty="No violations this week.")
     if not rows:

@@ -91,8 +91,8 @@ def drift_section(snap):
                    else "No scoring batch this week, so no drift figures.")
         return
     columns = pd.DataFrame(found["columns"])
-    st.caption(f"Scoring batch of {ui.escape(snap['week'])} against the reference week "
-               f"{ui.escape(found['reference_week'])} "
+    st.caption(f"Scoring batch of {snap['week']} against the reference week "
+               f"{found['reference_week']} "
                "(the version's first scoring batch).")
     ui.chart(charts.drift(columns, threshold=snap["policy"].get("drift", {}).get("psi", {})), columns)
 

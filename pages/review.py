@@ -21,7 +21,7 @@ def sign_form(db, actor, model, snap, generation):
         conditions = st.text_area("Conditions (for an approval with conditions)")
         comment = st.text_area("Comment", help="Needed to suspend, and to approve while a light of the snapshot fails.")
         follow_up = st.text_input("Follow-up incident title (optional)")
-        if st.form_submit_button(f"Sign the review of snapshot {ui.escape(snap['week'])}", type="primary"):
+        if st.form_submit_button(f"Sign the review of snapshot {snap['week']}", type="primary"):
             signed = reviews.sign_review(
                 db, model_id=model["id"], snapshot_hash=snap["hash"], decision=decision, checklist=checklist,
                 reviewer=actor.username, conditions=conditions, comment=comment,
@@ -42,7 +42,7 @@ def body(db, actor):
     names = {q["model_id"]: q["name"] for q in queue}
     model = registry.get_model(db, st.selectbox("Next model to review", pending, format_func=names.get))
     snap = snapshots.latest_snapshot(db, model["id"])
-    st.subheader(f"{ui.escape(model['name'])} · snapshot {ui.escape(snap['week'])}")
+    st.subheader(f"{ui.escape(model['name'])} · snapshot {snap['week']}")
     st.caption(f"Evidence: snapshot {ui.code(snap['hash'])}. Signing is refused if a newer snapshot appears meanwhile.")
     ui.findings(snap["results"].get("verdicts", []))
     now = utcnow()
