@@ -25,6 +25,11 @@ import plotly.graph_objects as go
 MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()<>#+-.!|~$:&/@")
 # Every line break Markdown, or a browser, might start a new block at: a value stays on one line.
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x85\u2028\u2029]")
+# GFM's autolink literals (http://, https://, www., e-mail) are found in the text *after* escapes are resolved,
+# so a backslash does not stop them: a word joiner (U+2060, invisible, no line break) after "www", before "://"
+# and after "@" does.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?i)(?<=www)(?=\.)|(?=://)|(?<=@)")
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # Plotly keys whose strings are ours and are not shown as text (formats, templates with %{…}).
 _PLOTLY_OWN = ("format", "template", "src")
@@ -33,10 +38,10 @@ _PLOTLY_OWN = ("format", "template", "src")
 def markdown(text: Any) -> str:
     """``text`` as Markdown that Streamlit shows literally, on one line.
 
-    Every character of :data:`MARKDOWN_SPECIAL` gets a backslash, line breaks become spaces.
-    ``None`` is the empty string.
+    Every character of :data:`MARKDOWN_SPECIAL` gets a backslash, line breaks become spaces, and
+    an autolink's "www.", "://" or "@" gets an invisible word joiner. ``None`` is the empty string.
     """
-    value = _LINE_BREAKS.sub(" ", "" if text is None else str(text))
+    value = _AUTOLINK.sub(WORD_JOINER, _LINE_BREAKS.sub(" ", "" if text is None else str(text)))
     return "".join(f"\\{c}" if c in MARKDOWN_SPECIAL else c for c in value)
 
 
@@ -50,7 +55,7 @@ def code(text: Any) -> str:
 
 def unescape(source: str) -> str:
     """What a reader sees of :func:`markdown`'s output (the inverse, for tests and messages)."""
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", source)
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", source).replace(WORD_JOINER, "")
 
 
 def html(text: str) -> str:

@@ -29,10 +29,18 @@ _EMOJI = re.compile(r":(?!material/|streamlit:)[\w+-][\w_+-]*:")
 
 
 def test_every_markdown_character_is_escaped_and_nothing_else():
-    for char in plain_text.MARKDOWN_SPECIAL:
+    for char in plain_text.MARKDOWN_SPECIAL - {"@"}:
         assert plain_text.markdown(f"a{char}b") == f"a\\{char}b"
     assert plain_text.markdown("Priya Raman, 42 % sure?") == "Priya Raman, 42 % sure?"
     assert plain_text.markdown(None) == ""
+
+
+def test_autolink_literals_get_a_word_joiner_which_a_backslash_alone_does_not_stop():
+    joiner = plain_text.WORD_JOINER
+    assert plain_text.markdown("see https://x.example") == f"see https{joiner}\\:\\/\\/x\\.example"
+    assert plain_text.markdown("WWW.x.example") == f"WWW{joiner}\\.x\\.example"
+    assert plain_text.markdown("a@b.example") == f"a\\@{joiner}b\\.example"
+    assert plain_text.markdown("10:30 // wwwx.example") == "10\\:30 \\/\\/ wwwx\\.example"  # no autolink, no joiner
 
 
 def test_escaped_text_reads_as_the_original_on_one_line():
