@@ -28,6 +28,7 @@ from ethics import (
     incidents,
     lights,
     outcomes,
+    plain_text,
     portfolio,
     registry,
     snapshots,
@@ -143,7 +144,7 @@ def show_flash() -> None:
     """Show, once, the message left by :func:`flash`."""
     message = st.session_state.get(KEY_FLASH)
     if message:
-        st.success(message)
+        st.success(escape(message))  # messages name models, accounts and leads
         st.session_state[KEY_FLASH] = None
 
 
@@ -205,9 +206,10 @@ def run_page(title: str, body: Body, *, page: str) -> None:
         auth.require(actor, PAGE_BY_PATH[page].permission)
         body(db, actor)
     except EthicsError as error:
-        st.error(str(error))
+        # Messages quote what was asked for (a URL's ?model=, a typed name) and what data holds: shown as text.
+        st.error(escape(str(error)))
         if error.hint:
-            st.info(error.hint)
+            st.info(escape(error.hint))
     except Exception as error:  # noqa: BLE001 - the one place unexpected errors are shown
         log.exception("page %r failed", title)
         if settings().debug:
@@ -239,7 +241,7 @@ def sidebar(actor: Actor | None) -> None:
         if actor is None:
             st.caption("Sign in to continue.")
             return
-        st.caption(f"Signed in as **{actor.label}**")
+        st.caption(f"Signed in as **{escape(actor.label)}**")
         st.button("Sign out", on_click=sign_out, icon=":material/logout:")
         section = None
         for spec in PAGES:
@@ -294,8 +296,9 @@ def lead_explanations(ref: dict[str, Any]) -> pd.DataFrame:
 
 def explanation_summary(found: dict[str, Any]) -> None:
     """The explainer, output space, rows and additivity of a snapshot's explanations."""
-    st.caption(f"{found['explainer'].capitalize()} SHAP on {found['rows']:,} leads, in the {found['output_space']} "
-               f"space: base value {found['base_value']:.4f} (the average model output); base value + contributions "
+    st.caption(f"{escape(found['explainer'].capitalize())} SHAP on {found['rows']:,} leads, in the "
+               f"{escape(found['output_space'])} space: base value {found['base_value']:.4f} (the average model "
+               "output); base value + contributions "
                f"= model output within {found['additivity_max_error']:.1e} for every lead (additivity, checked).")
 
 
@@ -319,12 +322,18 @@ def suspended(found: dict[str, Any] | None) -> None:
         st.error(escape(found["text"]), icon=":material/block:")
 
 
-def escape(text: str) -> str:
-    """Untrusted text for ``st.markdown``: every Markdown character backslash-escaped."""
-    return "".join(f"\\{c}" if c in _MARKDOWN_CHARS else c for c in str(text))
+def escape(text: Any) -> str:
+    """Untrusted text for any element or label Streamlit renders as Markdown: shown literally, on one line.
+
+    The one helper for data and URLs in Markdown (``plain_text.markdown``): escape each interpolated
+    value, not the template. Plain sinks (``st.text``, ``st.dataframe``, select box options) take raw text.
+    """
+    return plain_text.markdown(text)
 
 
-_MARKDOWN_CHARS = set("\\`*_{}[]()<>#+-.!|~$:")
+def code(text: Any) -> str:
+    """Untrusted text as inline code (``plain_text.code``): literal, in a fence no backtick inside closes."""
+    return plain_text.code(text)
 
 
 def lead_card(detail: dict[str, Any]) -> None:
@@ -332,29 +341,32 @@ def lead_card(detail: dict[str, Any]) -> None:
     suspended(detail["suspended"])
     cols = st.columns(4)
     cols[0].metric("Score", f"{detail['score']:.3f}")
-    cols[1].metric("Model's decision" + (" (not to be used)" if detail["suspended"] else ""), detail["decision"],
-                   help=f"Selected when the score is at least {detail['threshold']:g}.")
-    cols[2].metric("Consent at scoring", detail["consent"]["status"],
-                   help=f"Consent purpose {detail['consent']['purpose']!r} at {detail['consent']['at']}.")
-    cols[3].metric("Team", detail["team"])
+    cols[1].metric("Model's decision" + (" (not to be used)" if detail["suspended"] else ""),
+                   escape(detail["decision"]), help=f"Selected when the score is at least {detail['threshold']:g}.")
+    cols[2].metric("Consent at scoring", escape(detail["consent"]["status"]),
+                   help=f"Consent purpose {escape(repr(detail['consent']['purpose']))} at "
+                        f"{escape(detail['consent']['at'])}.")
+    cols[3].metric("Team", escape(detail["team"]))
     customer = " ".join(escape(part) for part in (detail.get("customer_name"), detail.get("customer_ref")) if part)
     st.caption(f"Lead {escape(detail['lead_id'])} · customer {customer or escape(detail['customer_id'])} · "
                f"{escape(detail['model_name'])} {escape(detail['version'])} · week {detail['week']} · "
                f"snapshot `{detail['snapshot_hash'][:12]}`")
     if detail["consent"]["status"] != "granted":
-        st.warning(f"No {detail['consent']['purpose']} consent at scoring time ({detail['consent']['status']}): "
+        st.warning(f"No {escape(detail['consent']['purpose'])} consent at scoring time "
+                   f"({escape(detail['consent']['status'])}): "
                    "this lead must be handled by a person, not by the score.")
     if detail["contest"]:
         c = detail["contest"]
-        st.info(f"Already contested (incident {c['id']}, {c['status']}, opened {c['opened_at'][:10]} by "
-                f"{escape(c['reporter'])}).", icon=":material/flag:")
+        st.info(f"Already contested (incident {c['id']}, {escape(c['status'])}, opened "
+                f"{escape(c['opened_at'][:10])} by {escape(c['reporter'])}).", icon=":material/flag:")
     if detail["override"]:
         o = detail["override"]
-        st.info(f"Overridden by {escape(o['actor'])} on {o['created_at'][:10]}: {o['model_decision']} → "
-                f"**{o['decision']}**. Reason: {escape(o['reason'])}", icon=":material/front_hand:")
+        st.info(f"Overridden by {escape(o['actor'])} on {escape(o['created_at'][:10])}: "
+                f"{escape(o['model_decision'])} → **{escape(o['decision'])}**. Reason: {escape(o['reason'])}",
+                icon=":material/front_hand:")
     found = detail["explanation"]
     if not found["available"]:
-        st.info(found["message"])
+        st.info(escape(found["message"]))
         return
     left, right = st.columns(2)
     for column, direction, heading in ((left, "raising", "Raises the score"), (right, "lowering", "Lowers the score")):
@@ -433,8 +445,8 @@ def pick_snapshot(db: store.Database, model: dict[str, Any]) -> dict[str, Any] |
     """A select box of the model's snapshots, newest first; the chosen one, parsed."""
     history = snapshots.list_snapshots(db, model["id"])
     if not history:
-        st.warning(f"Model {model['id']!r} has no snapshot yet: run `python -m ethics snapshot --model "
-                   f"{model['id']}` after importing data.")
+        st.warning(f"Model {escape(repr(model['id']))} has no snapshot yet: run "
+                   f"{code('python -m ethics snapshot --model ' + model['id'])} after importing data.")
         return None
     labels = {s["id"]: f"{s['week']} · version {s['version']} · {s['hash'][:12]}" for s in history}
     chosen = st.selectbox("Snapshot", list(labels), format_func=labels.get)
@@ -448,8 +460,8 @@ def findings(rows: list[dict[str, Any]]) -> None:
         return
     for verdict in rows:
         if verdict["status"] in ("fail", "warn"):
-            st.markdown(f"{status(verdict['status'])} · **{verdict['label']}**, {verdict['grouping']} "
-                        f"({DATA_LABELS[verdict['data']].lower()}): {verdict['sentence']}")
+            st.markdown(f"{status(verdict['status'])} · **{escape(verdict['label'])}**, {escape(verdict['grouping'])} "
+                        f"({DATA_LABELS[verdict['data']].lower()}): {escape(verdict['sentence'])}")
     passed = sum(v["status"] == "pass" for v in rows)
     st.caption(f"{passed} of {len(rows)} verdicts pass.")
 
@@ -469,7 +481,7 @@ def finding_incidents(db: store.Database, actor: Actor, drafts: list[dict[str, A
         text.markdown(f"{status(found['status'])} · **{escape(found['heading'])}**: {escape(found['sentence'])}")
         existing = incidents.reported(db, model_id=draft["model_id"], finding=draft["finding"], team=actor.scope)
         if existing:
-            button.caption(f"Reported: incident {existing['id']} ({existing['status']})")
+            button.caption(f"Reported: incident {existing['id']} ({escape(existing['status'])})")
         elif actor.can("open_incident"):
             with button.popover("New incident", icon=":material/report:"):
                 _finding_form(db, actor, draft, key=f"finding_{number}_{draft['finding']}")
@@ -538,7 +550,8 @@ def portfolio_table(rows: list[dict[str, Any]]) -> None:
 
 def model_link(row: dict[str, Any]) -> None:
     """A link to the Model page for one model."""
-    st.page_link(MODEL_PAGE, label=f"{row['name']} ({row['id']})", icon="🔎", query_params={"model": row["id"]})
+    st.page_link(MODEL_PAGE, label=f"{escape(row['name'])} ({escape(row['id'])})", icon="🔎",
+                 query_params={"model": row["id"]})
 
 
 def pick_model(models: list[dict[str, Any]], actor: Actor) -> dict[str, Any] | None:
@@ -573,7 +586,7 @@ def table(rows: list[dict[str, Any]] | pd.DataFrame, *, empty: str = "Nothing to
 def chart(figure: go.Figure, numbers: pd.DataFrame, *, split: tuple[int, int] = (3, 2)) -> None:
     """A chart with its numbers in a table beside it (``split``: their widths; (1, 1) for a wider table)."""
     left, right = st.columns(list(split))
-    left.plotly_chart(figure, width="stretch")
+    left.plotly_chart(plain_text.figure(figure), width="stretch")  # group values, labels: Plotly renders HTML
     right.dataframe(numbers, hide_index=True, width="stretch")
 
 
@@ -583,7 +596,7 @@ def figures(found: list[dict[str, str]], *, per_row: int = 4) -> None:
         per_row = min(per_row, 3)
     for start in range(0, len(found), per_row):
         for column, figure in zip(st.columns(per_row), found[start:start + per_row], strict=False):
-            column.metric(figure["label"], figure["value"])
+            column.metric(escape(figure["label"]), figure["value"])  # labels name offers and units; values are ours
 
 
 def not_evaluated(area: str) -> None:

@@ -6,7 +6,7 @@ from ethics import audit, ui
 def body(db, actor):
     with st.spinner("Verifying the hash chain and keyed checkpoints…"):
         result = audit.verify(db)
-    (st.success if result.ok else st.error)(f"Audit log {result}")
+    (st.success if result.ok else st.error)(f"Audit log {ui.escape(result)}")
     entries = audit.list_entries(db, limit=500)
     ui.table([{k: e[k] for k in ("seq", "created_at", "actor", "action", "object_type", "object_id")}
               | {"details": e["properties"], "hash": e["hash"][:16]} for e in entries], empty="No entries yet.")

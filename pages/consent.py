@@ -15,12 +15,13 @@ SAMPLING_COLUMNS = ["attribute", "group", "all_share", "consented_share", "diffe
 def coverage_section(db, snap, found, actor, light):
     cols = st.columns(5)
     cols[0].metric("Coverage", report_rows.percent(found["coverage"]),
-                   help=f"Leads whose customer held {found['purpose']} when scored")
+                   help=f"Leads whose customer held {ui.escape(found['purpose'])} when scored")
     cols[1].metric("Scored leads", f"{found['scored']:,}")
     cols[2].metric("Without consent", f"{found['without_consent']:,}")
     cols[3].metric("After a withdrawal", f"{found['after_withdrawal']:,}")
     cols[4].metric("After an objection", f"{found['after_objection']:,}")
-    st.caption(f"{ui.light(light)} · {light['reason']}" + (f" (team {actor.scope})" if actor.scope else ""))
+    st.caption(f"{ui.light(light)} · {ui.escape(light['reason'])}"
+               + (f" (team {ui.escape(actor.scope)})" if actor.scope else ""))
     ui.table([{k: r[k] for k in TEAM_COLUMNS} for r in found["by_team"]], empty="No leads of your team.")
     trend = pd.DataFrame(snapshots.consent_trend(db, snap["model_id"]))
     if not trend.empty and actor.scope is None:  # the trend counts every team's leads
@@ -30,8 +31,8 @@ def coverage_section(db, snap, found, actor, light):
 
 def violations_section(db, snap, actor):
     rows = ui.consent_violations(str(ui.settings().db_path), snap["model_id"], snap["week"], actor.scope)
-    st.caption(f"Leads of {snap['week']} scored without a valid consent, checked against every event known now "
-               "(late events count by their event time).")
+    st.caption(f"Leads of {snap['week']} scored without a valid consent, checked against every event "
+               "known now (late events count by their event time).")
     ui.table(rows, empty="No violations this week.")
     if not rows:
         return
@@ -40,7 +41,8 @@ def violations_section(db, snap, actor):
                        file_name=f"violations-{snap['model_id']}-{snap['week']}.csv", icon=":material/download:")
     existing = incidents.reported(db, model_id=snap["model_id"], finding=consent.VIOLATIONS_FINDING, team=actor.scope)
     if existing:
-        st.caption(f"Reported: incident {existing['id']} ({existing['status']}, opened {existing['opened_at'][:10]}) "
+        st.caption(f"Reported: incident {existing['id']} ({ui.escape(existing['status'])}, opened "
+                   f"{ui.escape(existing['opened_at'][:10])}) "
                    "covers these violations; add a comment there.")
     elif actor.can("open_incident") and st.button(f"Open an incident for these {len(rows)} violations",
                                                   icon=":material/report:"):

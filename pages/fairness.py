@@ -26,7 +26,8 @@ def outcome_groups(results, grouping, unit):
 
 
 def strata_section(results, grouping, unit):
-    st.markdown(f"**Conditioned on {results['control']}**: each disparity within one {results['control']} "
+    control = ui.escape(results["control"])
+    st.markdown(f"**Conditioned on {control}**: each disparity within one {control} "
                 "at a time, so a legitimate difference between them does not count as unfair")
     names = [name for name in outcomes.ENGINES["continuous"].disparities if name in grouping["disparities"]]
     views = {name: outcomes.disparity_view("continuous", name, unit=unit) for name in names}
@@ -46,7 +47,7 @@ def detail_section(results, grouping, unit):
     elif outcome == "multiclass":
         st.markdown("**Offers made per group** (leads)")
         ui.table(report_rows.offer_rows(grouping, offers=results["offers"]))
-        st.caption(report_rows.independence_text(grouping))
+        st.caption(ui.escape(report_rows.independence_text(grouping)))
     elif outcome == "ranking":
         st.markdown("**Capacity per call list**: the leads each list's team calls in the week")
         ui.table(outcomes.capacity_rows(results), empty="Capacity read from each row's capacity column.")
@@ -90,7 +91,8 @@ def drift_section(snap):
                    else "No scoring batch this week, so no drift figures.")
         return
     columns = pd.DataFrame(found["columns"])
-    st.caption(f"Scoring batch of {snap['week']} against the reference week {found['reference_week']} "
+    st.caption(f"Scoring batch of {snap['week']} against the reference week "
+               f"{found['reference_week']} "
                "(the version's first scoring batch).")
     ui.chart(charts.drift(columns, threshold=snap["policy"].get("drift", {}).get("psi", {})), columns)
 

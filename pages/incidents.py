@@ -25,7 +25,7 @@ def create_form(db, actor, models):
                                               description=description, reporter=actor.username, owner=owner or None,
                                               team=None if team == WHOLE_MODEL else team)
                 ui.clear_readers()  # the incidents light changes
-                st.success(f"Incident {row['id']} opened; due {row['due_at'][:10]}.")
+                st.success(f"Incident {row['id']} opened; due {ui.escape(row['due_at'][:10])}.")
 
 
 def update_form(db, actor, incident):
@@ -49,12 +49,14 @@ def update_form(db, actor, incident):
 
 
 def detail(db, actor, incident):
-    st.markdown(f"#### Incident {incident['id']} · {ui.status_text(incident['status'])} · {incident['severity']}")
+    st.markdown(f"#### Incident {incident['id']} · {ui.escape(ui.status_text(incident['status']))} · "
+                f"{ui.escape(incident['severity'])}")
     st.text(incident["title"])
     st.text(incident["description"] or "(no description)")
-    st.caption(f"Model {incident['model_id']} · about {incident['team'] or WHOLE_MODEL} · reporter "
-               f"{incident['reporter']} · opened {incident['opened_at']} · due {incident['due_at']}"
-               + (f" · lead {incident['lead_id']}" if incident["lead_id"] else "")
+    esc = ui.escape
+    st.caption(f"Model {esc(incident['model_id'])} · about {esc(incident['team'] or WHOLE_MODEL)} · reporter "
+               f"{esc(incident['reporter'])} · opened {esc(incident['opened_at'])} · due {esc(incident['due_at'])}"
+               + (f" · lead {esc(incident['lead_id'])}" if incident["lead_id"] else "")
                + (f" · snapshot {incident['snapshot_id']}" if incident["snapshot_id"] else ""))
     st.markdown("**Timeline**")
     ui.table([{"time": e["created_at"], "who": e["actor"], "what": e["action"], "details": e["properties"]}

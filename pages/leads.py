@@ -19,7 +19,7 @@ def override_form(db, actor, detail):
     other = next(d for d in leads.DECISIONS if d != detail["decision"])
     with st.form(f"override_{detail['snapshot_id']}_{detail['lead_id']}", clear_on_submit=True):
         reason = st.text_area("Reason for the override")
-        if st.form_submit_button(f"Override: mark as {other}", icon=":material/front_hand:"):
+        if st.form_submit_button(f"Override: mark as {ui.escape(other)}", icon=":material/front_hand:"):
             leads.override_decision(db, home=ui.settings().home, actor=actor, model_id=detail["model_id"],
                                     snapshot_id=detail["snapshot_id"], lead_id=detail["lead_id"], decision=other,
                                     reason=reason, loader=ui.lead_explanations)
@@ -36,8 +36,8 @@ def body(db, actor):
     # No example id: a fixed one would be another team's lead, or another model's.
     query = st.text_input("Lead id, customer id or name", placeholder="as in the CRM")
     if not query.strip():
-        st.caption("Type a lead id or a customer id of " + (f"team {actor.scope}" if actor.scope else "any team")
-                   + " from this snapshot's scoring batch.")
+        whose = f"team {ui.escape(actor.scope)}" if actor.scope else "any team"
+        st.caption(f"Type a lead id or a customer id of {whose} from this snapshot's scoring batch.")
         return
     found = leads.find_leads(db, home=ui.settings().home, model_id=model["id"], query=query, team=actor.scope,
                              snapshot_id=snap["id"], loader=ui.lead_explanations)

@@ -50,7 +50,7 @@ def explanations_tab(db, actor, snap):
         ui.not_evaluated("Explanations")
         return
     if found["status"] != "available":
-        st.warning(f"No explanation available: {found['reason']}.", icon=":material/visibility_off:")
+        st.warning(f"No explanation available: {ui.escape(found['reason'])}.", icon=":material/visibility_off:")
     else:
         ui.explanation_summary(found)
         importance = pd.DataFrame(found["importance"])
@@ -62,7 +62,7 @@ def explanations_tab(db, actor, snap):
         if per_lead is not None and len(per_lead):
             manifest = registry.get_version(db, snap["model_id"], snap["version"])["manifest"]
             points = explain.distribution(per_lead, manifest=manifest)
-            whose = f"team {actor.scope}'s leads" if actor.scope else "leads"
+            whose = f"team {ui.escape(actor.scope)}'s leads" if actor.scope else "leads"
             st.markdown(f"**Distribution per feature** (one dot per lead, a sample of 1,000 of the {whose})")
             ui.chart(charts.shap_beeswarm(points, order=order), explain.distribution_summary(points, order=order))
             labels = dict(zip(importance["feature"], order, strict=True))
@@ -83,7 +83,8 @@ def consent_section(snap, actor, light):
     if found is None:
         ui.not_evaluated("Consent")
         return
-    st.markdown(f"{ui.light(light)} · {light['reason']}" + (f" (team {actor.scope})" if actor.scope else ""))
+    st.markdown(f"{ui.light(light)} · {ui.escape(light['reason'])}"
+                + (f" (team {ui.escape(actor.scope)})" if actor.scope else ""))
     cols = st.columns(4)
     cols[0].metric("Coverage", report_rows.percent(found["coverage"]))
     cols[1].metric("Without consent", f"{found['without_consent']:,}")
@@ -102,12 +103,13 @@ def body(db, actor):
         st.info("No models are registered yet.")
         return
     ui.suspended(registry.suspension(db, model["id"]))
-    st.markdown(f"**{model['purpose'].replace('_', ' ')}** · team **{model['team']}** · "
-                f"risk **{model['risk_tier']}** · owner {model['owner']}")
+    esc = ui.escape
+    st.markdown(f"**{esc(model['purpose'].replace('_', ' '))}** · team **{esc(model['team'])}** · "
+                f"risk **{esc(model['risk_tier'])}** · owner {esc(model['owner'])}")
     snap = ui.pick_snapshot(db, model)
     if snap is None:
         return
-    st.caption(f"Snapshot hash `{snap['hash']}` · taken {snap['created_at']} by {snap['created_by']}")
+    st.caption(f"Snapshot hash {ui.code(snap['hash'])} · taken {esc(snap['created_at'])} by {esc(snap['created_by'])}")
     if actor.can("export_reports"):
         ui.report_downloads(actor, model, snap["week"])
     ui.source_note(snap)

@@ -17,16 +17,18 @@ def body(db, actor):
     manifest = next(v for v in versions if v["version"] == chosen)["manifest"]
     decides = report_rows.outcome_text({"outcome": outcome_of(manifest), "threshold": manifest["threshold"],
                                         **outcomes.outcome_facts(manifest)})
-    st.markdown(f"**Owner** {manifest['owner']} · **Team** {manifest['team']} · "
-                f"**Consent purpose** `{manifest['consent_purpose']}` · **Decides** {decides}")
+    esc = ui.escape
+    st.markdown(f"**Owner** {esc(manifest['owner'])} · **Team** {esc(manifest['team'])} · "
+                f"**Consent purpose** {ui.code(manifest['consent_purpose'])} · **Decides** {esc(decides)}")
     st.subheader("Impact assessment")
-    st.table({key.replace("_", " ").capitalize(): [", ".join(v) if isinstance(v, list) else v]
+    # st.table renders Markdown in its cells and headers (st.dataframe does not).
+    st.table({esc(key.replace("_", " ").capitalize()): [esc(", ".join(v) if isinstance(v, list) else v)]
               for key, v in manifest["impact_assessment"].items()})
     st.subheader("Features")
     ui.table(manifest["features"])
     st.subheader("Sensitive attributes (never model inputs)")
     ui.table(manifest["sensitive_attributes"])
-    st.caption("Candidate proxy features: " + (", ".join(manifest["proxy_candidates"]) or "none"))
+    st.caption("Candidate proxy features: " + (esc(", ".join(manifest["proxy_candidates"])) or "none"))
 
 
 ui.run_page("Model registry", body, page="pages/registry.py")

@@ -42,8 +42,8 @@ def body(db, actor):
     names = {q["model_id"]: q["name"] for q in queue}
     model = registry.get_model(db, st.selectbox("Next model to review", pending, format_func=names.get))
     snap = snapshots.latest_snapshot(db, model["id"])
-    st.subheader(f"{model['name']} · snapshot {snap['week']}")
-    st.caption(f"Evidence: snapshot `{snap['hash']}`. Signing is refused if a newer snapshot appears meanwhile.")
+    st.subheader(f"{ui.escape(model['name'])} · snapshot {snap['week']}")
+    st.caption(f"Evidence: snapshot {ui.code(snap['hash'])}. Signing is refused if a newer snapshot appears meanwhile.")
     ui.findings(snap["results"].get("verdicts", []))
     now = utcnow()
     ui.area_lights(lights.model_lights(db, model, snap, scope=actor.scope, at=now), iso(now))

@@ -5,6 +5,7 @@ from contextlib import contextmanager
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from ethics import plain_text
 from tests.conftest import PASSWORD, REPO
 
 
@@ -53,10 +54,19 @@ def open_page(at, page, **query):
 
 
 def texts(at):
-    """Everything the page sent: text elements, table cells, select box options."""
-    parts = [el.value for kind in ("title", "markdown", "caption", "info", "error", "warning", "success")
+    """Everything the page sent, as a reader sees it: text elements, table cells, select box options."""
+    parts = [shown(el) for kind in ("title", "markdown", "caption", "info", "error", "warning", "success")
              for el in getattr(at, kind)]
     parts += [str(box.options) for box in at.selectbox]
     parts += [frame.value.to_csv() for frame in at.dataframe]
-    parts += [str(m.value) for m in at.metric]
+    parts += [shown(str(m.value)) for m in at.metric] + [shown(m.label) for m in at.metric]
     return "\n".join(str(p) for p in parts)
+
+
+def shown(element):
+    """What a reader sees of an element (or a list of them) whose data the page escaped (``ui.escape``)."""
+    if isinstance(element, str):
+        return plain_text.unescape(element)
+    if hasattr(element, "value"):
+        return plain_text.unescape(element.value)
+    return [shown(e) for e in element]

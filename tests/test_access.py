@@ -5,7 +5,7 @@ import pytest
 
 from ethics import registry, store
 from ethics.demo import DEMO_MODEL_IDS
-from tests.apptest import app_on, open_app, open_page, texts
+from tests.apptest import app_on, open_app, open_page, shown, texts
 from tests.conftest import ACCOUNTS, copy_demo
 
 PAGES = ["pages/overview.py", "pages/model.py", "pages/fairness.py", "pages/leads.py", "pages/review.py",
@@ -59,15 +59,15 @@ def test_page_by_role(env, role, page):
     username, _, team = ACCOUNTS[role]
     at = open_page(open_app(username), page)
     assert not at.exception, [e.message for e in at.exception]
-    shown = texts(at)
+    sent = texts(at)
     if page in ALLOWED[role]:
         assert not at.error, [e.value for e in at.error]
         assert at.title[0].value != "Sign in"
     else:
-        assert [e.value for e in at.error] == [f"Not allowed: a sales manager may not {FORBIDDEN_WORDS[page]}."]
+        assert shown(at.error) == [f"Not allowed: a sales manager may not {FORBIDDEN_WORDS[page]}."]
         assert len(at.dataframe) == 0
     if team is not None:
-        leaked = [name for name in _foreign_names(env, team) if name in shown]
+        leaked = [name for name in _foreign_names(env, team) if name in sent]
         assert leaked == [], f"{username} received {leaked}"
 
 
@@ -83,7 +83,7 @@ def test_manager_sees_exactly_the_team_models_on_the_overview(env, role):
 
 def test_manager_direct_url_to_a_model_that_scores_none_of_the_team_is_refused(env):
     at = open_page(open_app("sm.south"), "pages/model.py", model="ghost-model")
-    assert [e.value for e in at.error] == [
+    assert shown(at.error) == [
         "Not allowed: model 'ghost-model' scores no leads of team 'south' (or does not exist)."]
     assert len(at.dataframe) == 0 and len(at.metric) == 0
 
@@ -120,7 +120,7 @@ def test_disabled_account_is_signed_out_at_the_next_page(env, access_home):
     auth.disable_user(db, "sm.north", actor="test")
     try:
         at = open_page(at, "pages/model.py")
-        assert [e.value for e in at.error] == ["Account 'sm.north' is disabled; ask the AI ethics officer."]
+        assert shown(at.error) == ["Account 'sm.north' is disabled; ask the AI ethics officer."]
         assert len(at.dataframe) == 0
         at.run()
         assert at.title[0].value == "Sign in"

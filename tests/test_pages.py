@@ -3,7 +3,7 @@
 import pytest
 
 from ethics import auth, explain, policy, store, ui
-from tests.apptest import button, clear_caches, open_app, open_page
+from tests.apptest import button, clear_caches, open_app, open_page, shown
 from tests.conftest import EXAMPLE_MODEL, add_accounts
 
 
@@ -66,7 +66,7 @@ def test_users_page_adds_an_account(app_home):
     at.text_input[2].input("a long enough passphrase")
     button(at, "Add account").click().run()
     # The list is fresh right after adding (the page reruns), and says so.
-    assert at.success[0].value == "Account 'newbie' added."
+    assert shown(at.success[0]) == "Account 'newbie' added."
     assert "newbie" in at.dataframe[0].value["username"].tolist()
     assert auth.get_actor(store.open_db(app_home / "ethics.db"), "newbie").team == "north"
 
@@ -77,12 +77,12 @@ def test_disabling_an_account_asks_for_confirmation(app_home):
     assert account.value is None  # nobody is preselected
     account.set_value("sm.south")
     button(at, "Disable account").click().run()
-    assert [e.value for e in at.error] == ["Account 'sm.south' was not disabled: tick the confirmation first."]
+    assert shown(at.error) == ["Account 'sm.south' was not disabled: tick the confirmation first."]
     assert auth.get_actor(store.open_db(app_home / "ethics.db"), "sm.south").username == "sm.south"  # still active
     next(s for s in at.selectbox if s.label == "Account").set_value("sm.south")
     next(c for c in at.checkbox if c.label.startswith("Yes: this person")).check()
     button(at, "Disable account").click().run()
-    assert at.success[0].value == "Account 'sm.south' disabled."
+    assert shown(at.success[0]) == "Account 'sm.south' disabled."
     disabled = {u["username"]: u["disabled"] for u in at.dataframe[0].value.to_dict("records")}
     assert disabled["sm.south"] == 1
 
@@ -139,7 +139,7 @@ def test_incidents_page_opens_and_closes_an_incident(app_home):
     title.input("Scores drop for <b>older</b> leads")
     next(t for t in at.text_area if t.label == "What was found, and where").input("See snapshot of W48.")
     button(at, "Open incident").click().run()
-    assert at.success[0].value.startswith("Incident 1 opened")
+    assert shown(at.success[0]).startswith("Incident 1 opened")
     db = store.open_db(app_home / "ethics.db")
     assert incidents.get_incident(db, 1)["title"] == "Scores drop for <b>older</b> leads"
     at.run()
@@ -155,7 +155,7 @@ def test_incidents_page_opens_and_closes_an_incident(app_home):
 
 def test_audit_page_verifies_the_chain(app_home):
     at = _ok(open_page(open_app("olivia"), "pages/audit.py"))
-    assert at.success[0].value.startswith("Audit log ok, ")
+    assert shown(at.success[0]).startswith("Audit log ok, ")
     actions = at.dataframe[0].value["action"].tolist()
     assert "snapshot.taken" in actions and "user.sign_in" in actions
 
@@ -182,9 +182,9 @@ def test_review_page_signs_the_weekly_review(app_home, example_snapshot):
     _ok(_review_form(at, decision="approve_with_conditions", conditions="Consent import by Friday."))
     db = store.open_db(app_home / "ethics.db")
     (review,) = reviews.list_reviews(db, EXAMPLE_MODEL)
-    assert at.success[0].value == (f"Review 1 of Webinar follow-up priority signed: approve with conditions, "
+    assert shown(at.success[0]) == (f"Review 1 of Webinar follow-up priority signed: approve with conditions, "
                                    f"cycle {review['week']}, snapshot 2026-W48 (hash {example_snapshot['hash'][:12]}).")
-    assert at.success[1].value == "Every model with a snapshot is reviewed this week."
+    assert shown(at.success[1]) == "Every model with a snapshot is reviewed this week."
     assert (review["snapshot_hash"], review["snapshot_week"]) == (example_snapshot["hash"], "2026-W48")
     assert review["conditions"] == "Consent import by Friday."
     assert at.dataframe[0].value["Review"].tolist() == ["🟢 pass"]
@@ -195,7 +195,7 @@ def test_review_page_refuses_an_unticked_checklist(app_home, example_snapshot):
     at = _ok(open_page(open_app("olivia"), "pages/review.py"))
     next(r for r in at.radio if r.label == "Decision").set_value("approve")
     button(at, "Sign the review of snapshot 2026-W48").click().run()
-    assert at.error[0].value.startswith("Review checklist: 'Fairness verdicts and their intervals were read'")
+    assert shown(at.error[0]).startswith("Review checklist: 'Fairness verdicts and their intervals were read'")
 
 
 @pytest.mark.parametrize("fields,message", [
@@ -206,7 +206,7 @@ def test_review_page_refuses_an_unticked_checklist(app_home, example_snapshot):
 def test_review_page_refuses_a_missing_decision_or_reason_and_keeps_the_form(app_home, example_snapshot, fields,
                                                                              message):
     at = _review_form(_ok(open_page(open_app("olivia"), "pages/review.py")), **fields)
-    assert [e.value for e in at.error] == [message]
+    assert shown(at.error) == [message]
     assert all(box.value for box in at.checkbox)  # the officer fixes the form instead of starting again
     db = store.open_db(app_home / "ethics.db")
     assert db[store.REVIEWS].count == 0
@@ -249,11 +249,11 @@ def test_lead_lookup_page_shows_reasons_and_records_an_override(app_home, exampl
     assert {m.label: m.value for m in at.metric}["Team"] == "north"
     db = store.open_db(app_home / "ethics.db")
     (expected,) = leads.find_leads(db, home=app_home, model_id=EXAMPLE_MODEL, query="WB-01000", team="north")
-    shown = "\n".join(m.value for m in at.markdown)
+    sources = "\n".join(m.value for m in at.markdown)
     for reason in expected["explanation"]["reasons"]["raising"] + expected["explanation"]["reasons"]["lowering"]:
-        assert ui.escape(reason["text"]) in shown
+        assert ui.escape(reason["text"]) in sources
     next(t for t in at.text_area if t.label == "Reason for the override").input("Known customer, call anyway.")
     next(b for b in at.button if b.label.startswith("Override: mark as")).click().run()
     _ok(at)
-    assert at.success[0].value.startswith("Lead WB-01000: decision overridden to ")
+    assert shown(at.success[0]).startswith("Lead WB-01000: decision overridden to ")
     assert leads.list_overrides(db, model_id=EXAMPLE_MODEL)[0]["reason"] == "Known customer, call anyway."
