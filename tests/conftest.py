@@ -152,3 +152,24 @@ def spark():
     )
     yield session
     session.stop()
+
+
+def training_frame(n: int = 300, seed: int = 0):
+    """Features of the example model and a label that follows minutes watched, to train real artifacts on."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame({"minutes_watched": rng.integers(0, 60, n), "questions_asked": rng.poisson(1, n),
+                      "company_employees": rng.integers(5, 1000, n), "region_code": rng.integers(1, 6, n)})
+    y = (x["minutes_watched"] + rng.normal(0, 10, n) > 30).astype(int)
+    return x.astype(float), y
+
+
+def manifest_with(examples: Path, kind: str, file: str) -> Path:
+    """The example manifest with another artifact kind and file, written beside it."""
+    text = (examples / "manifest.toml").read_text()
+    text = text.replace('kind = "linear"', f'kind = "{kind}"').replace('file = "model.json"', f'file = "{file}"')
+    path = examples / f"manifest-{file}.toml"
+    path.write_text(text)
+    return path

@@ -3,29 +3,12 @@ import json
 
 import lightgbm
 import numpy as np
-import pandas as pd
 import pytest
 import xgboost
 
 from ethics import artifacts, registry
 from ethics.errors import NotFound
-from tests.conftest import EXAMPLE_MODEL, EXAMPLE_VERSION
-
-
-def _frame(n=300, seed=0):
-    rng = np.random.default_rng(seed)
-    x = pd.DataFrame({"minutes_watched": rng.integers(0, 60, n), "questions_asked": rng.poisson(1, n),
-                      "company_employees": rng.integers(5, 1000, n), "region_code": rng.integers(1, 6, n)})
-    y = (x["minutes_watched"] + rng.normal(0, 10, n) > 30).astype(int)
-    return x.astype(float), y
-
-
-def _manifest_with(examples, kind, file):
-    text = (examples / "manifest.toml").read_text()
-    text = text.replace('kind = "linear"', f'kind = "{kind}"').replace('file = "model.json"', f'file = "{file}"')
-    path = examples / f"manifest-{kind}.toml"
-    path.write_text(text)
-    return path
+from tests.conftest import EXAMPLE_MODEL, EXAMPLE_VERSION, manifest_with, training_frame
 
 
 def test_register_records_manifest_and_artifact_hash(db, home, examples, registered):
@@ -50,7 +33,7 @@ def test_registering_the_same_version_again_is_idempotent(db, home, examples, re
 def test_linear_scorer_matches_the_formula(db, home, registered):
     scorer = registry.load_scorer(registered, home=home)
     spec = json.loads((home / registered["artifact_file"]).read_text())
-    x, _ = _frame(5)
+    x, _ = training_frame(5)
     z = spec["intercept"] + sum(
         w * (x[n] - spec["scaling"][n]["mean"]) / spec["scaling"][n]["scale"]
         for n, w in spec["coefficients"].items())
@@ -58,10 +41,10 @@ def test_linear_scorer_matches_the_formula(db, home, registered):
 
 
 def test_lightgbm_text_artifact_scores_like_the_booster(db, home, examples, now):
-    x, y = _frame()
+    x, y = training_frame()
     model = lightgbm.LGBMClassifier(n_estimators=20, n_jobs=1, verbose=-1).fit(x, y)
     (examples / "model.txt").write_text(model.booster_.model_to_string())
-    row = registry.register_model(db, _manifest_with(examples, "lightgbm", "model.txt"), home=home,
+    row = registry.register_model(db, manifest_with(examples, "lightgbm", "model.txt"), home=home,
                                   actor="t", now=now)
     scorer = registry.load_scorer(row, home=home)
     np.testing.assert_allclose(scorer.score(x), model.predict_proba(x)[:, 1], rtol=1e-9)
@@ -69,11 +52,11 @@ def test_lightgbm_text_artifact_scores_like_the_booster(db, home, examples, now)
 
 @pytest.mark.parametrize("fmt", ["json", "ubj"])
 def test_xgboost_artifact_scores_like_the_booster(db, home, examples, now, fmt):
-    x, y = _frame()
+    x, y = training_frame()
     booster = xgboost.train({"objective": "binary:logistic", "max_depth": 3, "nthread": 1},
                             xgboost.DMatrix(x, y), num_boost_round=10)
     (examples / f"model.{fmt}").write_bytes(bytes(booster.save_raw(fmt)))
-    row = registry.register_model(db, _manifest_with(examples, "xgboost", f"model.{fmt}"), home=home,
+    row = registry.register_model(db, manifest_with(examples, "xgboost", f"model.{fmt}"), home=home,
                                   actor="t", now=now)
     scorer = registry.load_scorer(row, home=home)
     np.testing.assert_allclose(scorer.score(x), booster.predict(xgboost.DMatrix(x)), rtol=1e-6)

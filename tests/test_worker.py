@@ -18,29 +18,13 @@ from ethics import artifacts, datasets, registry, snapshots, worker
 from ethics.artifacts import Scorer
 from ethics.cli import cli
 from ethics.errors import ArtifactRefused, ValidationError
-from tests.conftest import EXAMPLE_MODEL, EXAMPLE_VERSION, WEEK, default_policy, state_of
+from tests.conftest import EXAMPLE_MODEL, EXAMPLE_VERSION, WEEK, default_policy, manifest_with, state_of, training_frame
 
 FEATURES = ["minutes_watched", "questions_asked", "company_employees", "region_code"]
 
 
-def _frame(n=300, seed=0):
-    rng = np.random.default_rng(seed)
-    x = pd.DataFrame({"minutes_watched": rng.integers(0, 60, n), "questions_asked": rng.poisson(1, n),
-                      "company_employees": rng.integers(5, 1000, n), "region_code": rng.integers(1, 6, n)})
-    y = (x["minutes_watched"] + rng.normal(0, 10, n) > 30).astype(int)
-    return x.astype(float), y
-
-
-def _manifest(examples, kind, file):
-    text = (examples / "manifest.toml").read_text()
-    text = text.replace('kind = "linear"', f'kind = "{kind}"').replace('file = "model.json"', f'file = "{file}"')
-    path = examples / f"manifest-{file}.toml"
-    path.write_text(text)
-    return path
-
-
 def _lightgbm_text(objective="binary", rounds=5):
-    x, y = _frame()
+    x, y = training_frame()
     target = y if objective != "regression" else 700 + 400 * y + x["minutes_watched"]
     params = {"objective": objective, "num_leaves": 4, "verbose": -1, "num_threads": 1}
     if objective == "multiclass":
@@ -51,7 +35,7 @@ def _lightgbm_text(objective="binary", rounds=5):
 
 
 def _xgboost_json(objective="binary:logistic"):
-    x, y = _frame()
+    x, y = training_frame()
     target = y if objective.startswith("binary") else 355 + 846 * y
     booster = xgboost.train({"objective": objective, "max_depth": 2, "nthread": 1}, xgboost.DMatrix(x, target),
                             num_boost_round=5)
@@ -77,7 +61,7 @@ def refused(db, home, examples, now):
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
         before = state_of(home)
         with pytest.raises(ValidationError, match=match) as caught:
-            registry.register_model(db, _manifest(examples, kind, name), home=home, actor="t", now=now)
+            registry.register_model(db, manifest_with(examples, kind, name), home=home, actor="t", now=now)
         assert state_of(home) == before
         assert str(path) in str(caught.value)
         return str(caught.value)
@@ -112,7 +96,7 @@ def test_lightgbm_multiclass_is_refused(refused):
 
 def test_lightgbm_cross_entropy_registers(db, home, examples, now):
     (examples / "xent.txt").write_text(_lightgbm_text("cross_entropy"))
-    row = registry.register_model(db, _manifest(examples, "lightgbm", "xent.txt"), home=home, actor="t", now=now)
+    row = registry.register_model(db, manifest_with(examples, "lightgbm", "xent.txt"), home=home, actor="t", now=now)
     assert row["artifact_kind"] == "lightgbm"
 
 
@@ -130,11 +114,11 @@ def test_xgboost_objectives_that_are_not_probabilities_are_refused(refused, obje
 
 
 def test_xgboost_logitraw_scores_are_the_sigmoid_of_the_margin(db, home, examples, now):
-    x, y = _frame()
+    x, y = training_frame()
     booster = xgboost.train({"objective": "binary:logitraw", "max_depth": 2, "nthread": 1},
                             xgboost.DMatrix(x, y), num_boost_round=5)
     (examples / "raw.json").write_bytes(bytes(booster.save_raw("json")))
-    row = registry.register_model(db, _manifest(examples, "xgboost", "raw.json"), home=home, actor="t", now=now)
+    row = registry.register_model(db, manifest_with(examples, "xgboost", "raw.json"), home=home, actor="t", now=now)
     with registry.scorer_for(row, home=home) as scorer:
         margin = booster.predict(xgboost.DMatrix(x), output_margin=True)
         np.testing.assert_allclose(scorer.score(x), 1 / (1 + np.exp(-margin)), rtol=1e-6)
@@ -167,7 +151,7 @@ def test_a_computed_score_outside_0_1_refuses_the_import(db, home, examples, now
     (examples / "identity.json").write_text(_linear(examples, link="identity", intercept=5.0))
     with monkeypatch.context() as patch:
         patch.setattr(artifacts, "check_classifier", lambda *a, **k: None)
-        version = registry.register_model(db, _manifest(examples, "linear", "identity.json"), home=home,
+        version = registry.register_model(db, manifest_with(examples, "linear", "identity.json"), home=home,
                                           actor="t", now=now)
     before = state_of(home)
     with pytest.raises(ValidationError, match=r"eval.csv, row 1, column 'score': the registered artifact of "
@@ -242,7 +226,7 @@ def register_cli(home, examples, monkeypatch):
         path = examples / name
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
         before = state_of(home)
-        result = runner.invoke(cli, ["register", str(_manifest(examples, kind, name)), "--artifact", str(path)],
+        result = runner.invoke(cli, ["register", str(manifest_with(examples, kind, name)), "--artifact", str(path)],
                                catch_exceptions=False)
         assert state_of(home) == before
         assert "Traceback" not in result.output
@@ -283,7 +267,7 @@ def test_deeply_nested_linear_json_is_refused(register_cli):
 
 def test_dev_zero_as_artifact_is_refused_before_it_is_read(home, examples, monkeypatch):
     monkeypatch.setenv("ETHICS_HOME", str(home))
-    result = CliRunner().invoke(cli, ["register", str(_manifest(examples, "lightgbm", "x.txt")),
+    result = CliRunner().invoke(cli, ["register", str(manifest_with(examples, "lightgbm", "x.txt")),
                                       "--artifact", "/dev/zero"], catch_exceptions=False)
     assert result.exit_code == 2 and "/dev/zero: the artifact is not a regular file." in result.output
 
@@ -343,7 +327,7 @@ def test_a_heavy_artifact_under_a_lowered_memory_limit_is_a_message(db, home, ex
     before = state_of(home)
     with pytest.raises(ArtifactRefused, match=r"heavy.json: the artifact needed more memory than the worker's "
                        r"limit \(200 MiB\) while loading; nothing was registered") as caught:
-        registry.register_model(db, _manifest(examples, "linear", "heavy.json"), home=home, actor="t", now=now)
+        registry.register_model(db, manifest_with(examples, "linear", "heavy.json"), home=home, actor="t", now=now)
     assert "ETHICS_WORKER_MEMORY_MB" in caught.value.hint
     assert state_of(home) == before
 
@@ -367,9 +351,9 @@ def test_limits_have_defaults_and_environment_overrides():
 
 
 def test_one_worker_serves_facts_scores_and_contributions(db, home, examples, now):
-    x, y = _frame()
+    x, y = training_frame()
     (examples / "model.txt").write_text(_lightgbm_text(rounds=10))
-    row = registry.register_model(db, _manifest(examples, "lightgbm", "model.txt"), home=home, actor="t", now=now)
+    row = registry.register_model(db, manifest_with(examples, "lightgbm", "model.txt"), home=home, actor="t", now=now)
     booster = lightgbm.Booster(model_file=str(home / row["artifact_file"]))
     with registry.scorer_for(row, home=home) as scorer:
         assert isinstance(scorer, Scorer)
@@ -390,7 +374,7 @@ def test_linear_contributions_equal_shap_linear_explainer(db, home, examples, re
     import shap
 
     spec = json.loads((examples / "model.json").read_text())
-    x, _ = _frame(50)
+    x, _ = training_frame(50)
     scale = np.array([spec["scaling"][n]["scale"] for n in FEATURES])
     mean = np.array([spec["scaling"][n]["mean"] for n in FEATURES])
     coefficients = np.array([spec["coefficients"][n] for n in FEATURES]) / scale
