@@ -604,14 +604,23 @@ def not_evaluated(area: str) -> None:
     st.info(f"{LIGHT_ICONS['not_evaluated']} {area}: not evaluated yet. This area has no results in the snapshot.")
 
 
-def _with_store(db_path: str, make: Callable[[store.Database], Any], *, charts: bool = False) -> Any:
+def _with_store(db_path: str, make: Callable[[store.Database, Actor], Any], *, actor: Actor,
+                charts: bool = False) -> Any:
+    """Make a download's file at click time for the account as it is now (a button may outlive a disabled account).
+
+    Raises
+    ------
+    PermissionDenied
+        The account was disabled since the page was drawn; the file is not made.
+    """
     from ethics import chart_images
 
-    if charts:
-        chart_images.keep_open()  # one Chromium for the server's PDFs, started at the first one
     db = store.open_db(db_path)
     try:
-        return make(db)
+        who = auth.get_actor(db, actor.username)  # role, team and status re-read: what the page knew may be stale
+        if charts:
+            chart_images.keep_open()  # one Chromium for the server's PDFs, started at the first one
+        return make(db, who)
     finally:
         db.close()
 
@@ -626,25 +635,25 @@ def report_downloads(actor: Actor, model: dict[str, Any], week: str) -> None:
 
     db_path, name = str(settings().db_path), f"{model['id']}-{week}"
 
-    def facts(db: store.Database) -> dict[str, Any]:
-        return reports.model_facts(db, model_id=model["id"], actor=actor, week=week)
+    def facts(db: store.Database, who: Actor) -> dict[str, Any]:
+        return reports.model_facts(db, model_id=model["id"], actor=who, week=week)
 
     left, middle, right = st.columns(3)
     left.download_button(
         "Transparency report (PDF)", icon=":material/picture_as_pdf:", file_name=f"{name}.pdf",
         mime="application/pdf", on_click="ignore", key=f"pdf-{name}",
-        data=lambda: _with_store(db_path, lambda db: reports.model_report_pdf(
-            db, model_id=model["id"], actor=actor, week=week), charts=True),
+        data=lambda: _with_store(db_path, lambda db, who: reports.model_report_pdf(
+            db, model_id=model["id"], actor=who, week=week), actor=actor, charts=True),
     )
     middle.download_button(
         "Model card (Markdown)", icon=":material/description:", file_name=f"{name}-model-card.md",
         mime="text/markdown", on_click="ignore", key=f"md-{name}",
-        data=lambda: _with_store(db_path, lambda db: model_card.card_markdown(facts(db))),
+        data=lambda: _with_store(db_path, lambda db, who: model_card.card_markdown(facts(db, who)), actor=actor),
     )
     right.download_button(
         "Model card (JSON)", icon=":material/data_object:", file_name=f"{name}-model-card.json",
         mime="application/json", on_click="ignore", key=f"json-{name}",
-        data=lambda: _with_store(db_path, lambda db: model_card.card_json(facts(db))),
+        data=lambda: _with_store(db_path, lambda db, who: model_card.card_json(facts(db, who)), actor=actor),
     )
     st.caption("Files are made when you click; the PDF takes a few seconds (its charts are drawn in Chromium).")
 
@@ -657,8 +666,8 @@ def table_download(actor: Actor, model: dict[str, Any], week: str, table: str) -
     st.download_button(
         f"{table.capitalize()} (CSV)", icon=":material/table:", file_name=f"{name}.csv", mime="text/csv",
         on_click="ignore", key=f"csv-{name}",
-        data=lambda: _with_store(db_path, lambda db: model_card.table_csv(
-            reports.model_facts(db, model_id=model["id"], actor=actor, week=week), table)),
+        data=lambda: _with_store(db_path, lambda db, who: model_card.table_csv(
+            reports.model_facts(db, model_id=model["id"], actor=who, week=week), table), actor=actor),
     )
 
 
@@ -671,13 +680,14 @@ def portfolio_downloads(actor: Actor) -> None:
     left.download_button(
         "Portfolio report (PDF)", icon=":material/picture_as_pdf:", file_name="portfolio-report.pdf",
         mime="application/pdf", on_click="ignore", key="pdf-portfolio",
-        data=lambda: _with_store(db_path, lambda db: reports.portfolio_report_pdf(db, actor=actor), charts=True),
+        data=lambda: _with_store(db_path, lambda db, who: reports.portfolio_report_pdf(db, actor=who), actor=actor,
+                                 charts=True),
     )
     right.download_button(
         "Traffic lights (CSV)", icon=":material/table:", file_name="portfolio-lights.csv", mime="text/csv",
         on_click="ignore", key="csv-portfolio",
-        data=lambda: _with_store(db_path, lambda db: model_card.to_csv(report_rows.portfolio_rows(
-            portfolio.overview(db, scope=actor.scope)))),
+        data=lambda: _with_store(db_path, lambda db, who: model_card.to_csv(report_rows.portfolio_rows(
+            portfolio.overview(db, scope=who.scope))), actor=actor),
     )
 
 

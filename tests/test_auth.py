@@ -257,3 +257,17 @@ def test_users_cli_reads_the_password_from_a_file_or_standard_input(home, tmp_pa
         assert auth.authenticate(db, "kim", "a stdin passphrase", now=now).role == "auditor"
     finally:
         db.close()
+
+
+def test_a_download_is_made_for_the_account_as_it_is_at_click_time(db, home, now):
+    """A button drawn before `users disable` makes no file; a live one is made for the account's current team."""
+    from ethics import teams, ui
+
+    teams.add_team(db, "north", actor="t", now=now)
+    drawn = auth.add_user(db, username="sam", display_name="Sam", role="sales_manager", team="north",
+                          password=PASSWORD, actor="t", now=now)
+    made = ui._with_store(str(home / "ethics.db"), lambda _, who: (who.username, who.team), actor=drawn)
+    assert made == ("sam", "north")
+    auth.disable_user(db, "sam", actor="t", now=now)
+    with pytest.raises(PermissionDenied, match="sam"):
+        ui._with_store(str(home / "ethics.db"), lambda *_: pytest.fail("a file was made"), actor=drawn)
