@@ -723,12 +723,12 @@ def summary(db: store.Database, job_id: int) -> dict[str, Any]:
     request = (store.get_row(db, store.DSR_REQUESTS, job["request_id"], message="request gone")
                if job["request_id"] else None)
     steps = _steps(db, job_id)
+    details = json.loads(request["details_json"]) if request else _details(db, job_id)
     return {
         "id": job["request_id"], "pseudonym": job["pseudonym"], "requested_at": job["started_at"],
-        "actor": job["actor"], "status": job["status"],
-        "details": json.loads(request["details_json"]) if request else _details(db, job_id),
+        "actor": job["actor"], "status": job["status"], "details": details,
         "job": {"id": job_id, "places": job["plan"], "steps": len(steps),
                 "steps_done": sum(1 for s in steps if s["done_at"])},
         "to_tombstone": job["to_tombstone"],
-        "chained": (json.loads(request["details_json"]) if request else _details(db, job_id)).get("chained", []),
+        "chained": details.get("chained", []),
     }
