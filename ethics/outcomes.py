@@ -21,7 +21,7 @@ format of a result in the model's own unit.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ from ethics.comparison import RATIO, SHARE
 from ethics.errors import ValidationError
 from ethics.manifest import outcome_of, sensitive_names
 from ethics.policy import DATA_NAMES, describe_threshold, group_phrase, interval_crosses, judge
-from ethics.presentation import VALUE, Presentation
+from ethics.presentation import Presentation
 from ethics.store import json_number
 
 #: The keys every non-binary cells table carries beside the engine's own: who scored it, and consent.
@@ -405,15 +405,14 @@ def _unit(manifest: Mapping[str, Any]) -> str:
     return manifest.get("unit") or manifest.get("value_unit") or "value"
 
 
-def _engine_shown(spec: Any, *, unit: str) -> Presentation:
-    shown = spec.presentation.in_unit(unit)
-    if spec.presentation.unit == VALUE:
-        return shown
-    return shown if shown.axis else Presentation(shown.unit, shown.format, shown.worse, _AXES.get(shown.unit, ""),
-                                                 shown.label)
-
-
+#: The chart axis format of an engine's shares and ratios (amounts keep plotly's default).
 _AXES = {SHARE: ".0%", RATIO: ".2f"}
+
+
+def _engine_shown(spec: Any, *, unit: str) -> Presentation:
+    """A spec's presentation in the model's unit, with its kind's axis format when it names none."""
+    shown = spec.presentation.in_unit(unit)
+    return shown if shown.axis else replace(shown, axis=_AXES.get(shown.unit, ""))
 
 
 def metric_views(
