@@ -155,23 +155,37 @@ class Scorer:
         """``logistic`` when the score is the sigmoid of the model's raw output, else ``identity``."""
         return str(self.facts["link"])
 
-    def _rows(self, frame: pd.DataFrame) -> np.ndarray:
-        return frame[self.features].to_numpy(dtype=np.float64)
+    def _rows(self, frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, list[str]]]:
+        """The features as float64 in the model's order, and the vocabulary of the text ones (see ethics.worker)."""
+        text = set(self.facts.get("categorical", ()))
+        if not text:
+            return frame[self.features].to_numpy(dtype=np.float64), {}
+        x = np.empty((len(frame), len(self.features)), dtype=np.float64)
+        vocabulary: dict[str, list[str]] = {}
+        for i, name in enumerate(self.features):
+            if name in text:
+                codes, values = pd.factorize(frame[name].astype("string"), use_na_sentinel=True)
+                x[:, i] = np.where(codes < 0, np.nan, codes)
+                vocabulary[name] = [str(v) for v in values]
+            else:
+                x[:, i] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        return x, vocabulary
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         """Scores for the rows of ``frame`` (which must hold every feature)."""
-        x = self._rows(frame)
-        return self._call({"op": "score"}, {"x": x}, step="scoring")[1]["scores"].copy()
+        x, vocabulary = self._rows(frame)
+        return self._call({"op": "score", "vocabulary": vocabulary}, {"x": x}, step="scoring")[1]["scores"].copy()
 
     def margin(self, frame: pd.DataFrame) -> np.ndarray:
         """The model's raw output before its link: log-odds for the logistic link."""
-        x = self._rows(frame)
-        return self._call({"op": "margin"}, {"x": x}, step="scoring")[1]["margin"].copy()
+        x, vocabulary = self._rows(frame)
+        return self._call({"op": "margin", "vocabulary": vocabulary}, {"x": x}, step="scoring")[1]["margin"].copy()
 
     def contributions(self, frame: pd.DataFrame, *, threads: int) -> tuple[np.ndarray, float, np.ndarray]:
-        """SHAP values (rows × features), the base value and the margin, in one round trip."""
-        x = self._rows(frame)
-        out = self._call({"op": "explain", "threads": threads}, {"x": x}, step="explaining")[1]
+        """SHAP values (rows × raw features), the base value and the margin, in one round trip."""
+        x, vocabulary = self._rows(frame)
+        out = self._call({"op": "explain", "threads": threads, "vocabulary": vocabulary}, {"x": x},
+                         step="explaining")[1]
         return out["values"].copy(), float(out["base"][0]), out["margin"].copy()
 
     def _call(self, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None, *, step: str

@@ -50,7 +50,7 @@ from ethics.errors import (
     ValidationError,
 )
 from ethics.id_codes import first_id_problem
-from ethics.manifest import TEAM_NAME, TEAM_RULE, feature_names, outcome_of, sensitive_names
+from ethics.manifest import TEAM_NAME, TEAM_RULE, category_features, feature_names, outcome_of, sensitive_names
 from ethics.spreadsheet import FORMULA_PREFIXES, formula_start
 from ethics.weeks import iso, parse_time, parse_week, utcnow
 
@@ -443,8 +443,12 @@ def _identified_rows(
     for column in ID_COLUMNS:
         out[column] = _id_column(raw[column], file=file, column=column)
     _refuse_duplicates(out["lead_id"], file=file)
+    text = set(category_features(manifest))
     for column in feature_names(manifest):
-        out[column] = _number_column(raw[column], file=file, column=column)
+        if column in text:
+            out[column] = _text_column(raw[column], file=file, column=column, required=True)
+        else:
+            out[column] = _number_column(raw[column], file=file, column=column)
     return out
 
 

@@ -51,6 +51,8 @@ CONSENT_PURPOSES = ("ai_scoring", "marketing", "profiling")
 #: offers (multiclass) or an order of a call list with room for k leads (ranking).
 OUTCOMES = ("binary", "continuous", "multiclass", "ranking")
 FAVOURABLE = ("higher", "lower")
+#: What a feature holds: a number, or text from a set of values (a category, such as a contract type).
+FEATURE_TYPES = ("number", "category")
 #: Columns that may key a ranking's call list: the team, and the day the list was scored.
 RANKING_LISTS = ("team", "scored_on")
 # Top-level fields that belong to one outcome only; any other outcome refuses them.
@@ -163,6 +165,12 @@ def _named_entries(raw: dict[str, Any], field: str, *, file: str) -> list[dict[s
                 f"and not one of {', '.join(RESERVED_COLUMNS)}"
             )
             raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+        kind = entry.get("type", "number")
+        if field == "features" and kind not in FEATURE_TYPES:
+            rule = f"{where}.type must be one of {', '.join(FEATURE_TYPES)}, got {kind!r}"
+            raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+        if field != "features" and "type" in entry:
+            raise ValidationError(MANIFEST_RULE.format(file=file, rule=f"{where}.type is for features only"))
         bands = entry.get("bands")
         if bands is not None and not _increasing_numbers(bands):
             rule = (f"{where}.bands must be increasing numbers, each finite (band edges such as "
@@ -175,6 +183,8 @@ def _named_entries(raw: dict[str, Any], field: str, *, file: str) -> list[dict[s
                 "unit": _optional_text(entry, "unit", "", file=f"{file}: {where}"),
                 "description": _optional_text(entry, "description", "", file=f"{file}: {where}"),
                 **({"bands": list(entry["bands"])} if "bands" in entry else {}),
+                # Stored only when not a number, so manifests written before types existed hash as before.
+                **({"type": kind} if field == "features" and kind != "number" else {}),
             }
         )
     names = [entry["name"] for entry in result]
@@ -433,6 +443,11 @@ def with_defaults(stored: dict[str, Any]) -> dict[str, Any]:
 def feature_names(manifest: dict[str, Any]) -> list[str]:
     """The model's input columns, in manifest order."""
     return [feature["name"] for feature in manifest["features"]]
+
+
+def category_features(manifest: dict[str, Any]) -> list[str]:
+    """The features that hold text (``type = "category"``), in manifest order."""
+    return [feature["name"] for feature in manifest["features"] if feature.get("type") == "category"]
 
 
 def sensitive_names(manifest: dict[str, Any]) -> list[str]:

@@ -20,9 +20,14 @@ and texts come back, never a Python object of the model.  Requests, one reply ea
     Read the file, check its SHA-256 against ``H``, parse it with the loader of kind
     ``K`` (see :data:`LOADERS`) and keep it.  Reply ``facts``: ``features`` (in the
     model's order), ``objective``, ``num_class``, ``link``, ``nonfinite`` (where a
-    leaf or coefficient is not a finite number, or None).
-``{"op": "score", "arrays": [x]}``
+    leaf or coefficient is not a finite number, or None), ``categorical`` (the features
+    it reads as text), ``missing`` (the features whose missing values it handles) and
+    ``explainer`` (``tree``, ``linear`` or ``sampled``: how its SHAP values are found).
+``{"op": "score", "vocabulary": {feature: [text, ...]}, "arrays": [x]}``
     Probabilities of rows ``x`` (columns in the model's feature order): array ``scores``.
+    A feature the model reads as text (``facts["categorical"]``) crosses as float codes
+    into its entry of ``vocabulary``; NaN is a missing value, for numbers and text alike.
+    ``margin`` and ``explain`` take the same ``vocabulary``.
 ``{"op": "margin", "arrays": [x]}``
     The raw output before the link (log-odds): array ``margin``.
 ``{"op": "explain", "threads": n, "arrays": [x]}``
@@ -162,9 +167,42 @@ class Refused(Exception):
     """The file is not a model of its declared kind (the worker's side; the parent names the file)."""
 
 
+@dataclass(frozen=True)
+class Rows:
+    """One batch as a loader that reads text gets it.
+
+    Attributes
+    ----------
+    x : ndarray
+        Rows × features in the model's order; a text feature's column holds codes.
+    features : list of str
+        The model's features.
+    vocabulary : dict
+        Per text feature, the values its codes index; NaN codes are missing.
+    """
+
+    x: np.ndarray
+    features: list[str]
+    vocabulary: dict[str, list[str]]
+
+    def column(self, name: str) -> np.ndarray:
+        """One feature: float64 numbers (NaN missing), or an object array of text (None missing)."""
+        values = self.x[:, self.features.index(name)]
+        if name not in self.vocabulary:
+            return values
+        words = np.array([*self.vocabulary[name], None], dtype=object)
+        codes = np.where(np.isnan(values), len(words) - 1, values).astype(np.int64)
+        return words[codes]
+
+
 def _sigmoid(margin: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         return 1.0 / (1.0 + np.exp(-margin))
+
+
+def _NATIVE_TREE_FACTS(features: list[str]) -> dict[str, Any]:  # noqa: N802 - reads as the constant it is
+    """LightGBM and XGBoost read numbers only and send a missing value down each split's default branch."""
+    return {"categorical": [], "missing": list(features), "explainer": "tree"}
 
 
 class _LightGBM:
@@ -202,7 +240,7 @@ class _LightGBM:
                     nonfinite = f"tree {tree} has {key} {bad[0]}"
         return {"features": self.features, "objective": head.get("objective", "").split(" ")[0],
                 "num_class": _int(head.get("num_class")), "outputs": _int(head.get("num_tree_per_iteration")),
-                "link": "logistic", "nonfinite": nonfinite}
+                "link": "logistic", "nonfinite": nonfinite, **_NATIVE_TREE_FACTS(self.features)}
 
     def score(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster.predict(x, num_threads=PREDICT_THREADS), dtype=np.float64)
@@ -239,7 +277,8 @@ class _XGBoost:
     def facts(self) -> dict[str, Any]:
         model = json.loads(bytes(self.booster.save_raw("json")))
         return {"features": self.features, "objective": self.objective, "num_class": self.num_class, "outputs": 1,
-                "link": "logistic", "nonfinite": _xgboost_nonfinite(model["learner"]["gradient_booster"])}
+                "link": "logistic", "nonfinite": _xgboost_nonfinite(model["learner"]["gradient_booster"]),
+                **_NATIVE_TREE_FACTS(self.features)}
 
     def _matrix(self, x: np.ndarray, threads: int = PREDICT_THREADS) -> Any:
         return self.xgboost.DMatrix(x, feature_names=self.features, nthread=threads)
@@ -317,7 +356,7 @@ class _Linear:
 
     def facts(self) -> dict[str, Any]:
         return {"features": self.features, "objective": "linear", "num_class": 1, "outputs": 1, "link": self.link,
-                "nonfinite": None}
+                "nonfinite": None, "categorical": [], "missing": [], "explainer": "linear"}
 
     def _unscaled(self) -> tuple[np.ndarray, float]:
         """``intercept + sum(w * (x - mean) / scale)`` as ``b + sum(c * x)``."""
@@ -344,6 +383,8 @@ class _Linear:
         return coefficients * (x - background), float(intercept + coefficients @ background)
 
 
+#: Loader per artifact kind.  A loader with ``reads_text = True`` gets a :class:`Rows` per
+#: request; the others get the float matrix alone.
 LOADERS: dict[str, type] = {"lightgbm": _LightGBM, "xgboost": _XGBoost, "linear": _Linear}
 
 
@@ -393,6 +434,8 @@ class _Session:
             if self.model is None:
                 return {"ok": False, "error": "failed", "reason": "no model is loaded"}, {}
             x = arrays["x"]
+            if getattr(self.model, "reads_text", False):
+                x = Rows(x, list(self.model.features), dict(header.get("vocabulary") or {}))
             if op == "score":
                 return {"ok": True}, {"scores": self.model.score(x)}
             if op == "margin":
@@ -411,7 +454,8 @@ class _Session:
         actual = hashlib.sha256(data).hexdigest()
         if actual != header["sha256"]:
             return {"ok": False, "error": "hash", "actual": actual}
-        _block_optional_imports()
+        if not getattr(loader, "reads_text", False):  # skops and ONNX pipelines need pandas and scikit-learn
+            _block_optional_imports()
         self.model = loader(data)
         return {"ok": True, "facts": self.model.facts()}
 

@@ -100,3 +100,23 @@ def test_manifest_toml_round_trips(tmp_path, registered):
     path = tmp_path / "again.toml"
     path.write_text(manifest_toml(manifest))
     assert read_manifest(path) == manifest
+
+
+def test_a_category_feature_is_text_and_a_number_feature_hashes_as_before(tmp_path):
+    from ethics.errors import ValidationError
+    from ethics.manifest import category_features, stored_form, validate_manifest
+
+    def manifest(features):
+        return {"id": "m1", "name": "M", "version": "1", "purpose": "churn", "owner": "o", "team": "north",
+                "risk_tier": "low", "threshold": 0.5, "consent_purpose": "ai_scoring", "features": features,
+                "sensitive_attributes": [{"name": "sex", "label": "Sex"}], "artifact": {"kind": "none"},
+                "impact_assessment": {"purpose": "p", "data_categories": ["c"], "legal_basis": "b",
+                                      "affected": "a", "human_oversight": "h"}}
+
+    typed = validate_manifest(manifest([{"name": "tenure", "label": "Tenure", "type": "number"},
+                                        {"name": "contract", "label": "Contract", "type": "category"}]), file="m")
+    assert category_features(typed) == ["contract"]
+    assert "type" not in stored_form(typed)["features"][0]
+    assert stored_form(typed)["features"][1]["type"] == "category"
+    with pytest.raises(ValidationError, match=r"features\[0\]\.type must be one of number, category, got 'text'"):
+        validate_manifest(manifest([{"name": "tenure", "label": "Tenure", "type": "text"}]), file="m")

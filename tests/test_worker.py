@@ -358,7 +358,8 @@ def test_one_worker_serves_facts_scores_and_contributions(db, home, examples, no
     with registry.scorer_for(row, home=home) as scorer:
         assert isinstance(scorer, Scorer)
         assert scorer.facts == {"features": FEATURES, "objective": "binary", "num_class": 1, "outputs": 1,
-                                "link": "logistic", "nonfinite": None}
+                                "link": "logistic", "nonfinite": None, "categorical": [], "missing": FEATURES,
+                                "explainer": "tree"}
         process = scorer._worker._process
         np.testing.assert_allclose(scorer.score(x), booster.predict(x.to_numpy()), rtol=1e-12)
         values, base, margin = scorer.contributions(x, threads=1)
@@ -385,3 +386,10 @@ def test_linear_contributions_equal_shap_linear_explainer(db, home, examples, re
     np.testing.assert_allclose(values, explainer.shap_values(x[FEATURES].to_numpy()), atol=1e-12)
     assert base == pytest.approx(float(np.ravel(explainer.expected_value)[-1]))
     assert math.isclose(base, spec["intercept"])
+
+
+def test_rows_decode_text_codes_and_missing_values():
+    rows = worker.Rows(np.array([[1.0, 0.0], [np.nan, 1.0], [2.5, np.nan]]), ["tenure", "contract"],
+                       {"contract": ["month-to-month", "one-year"]})
+    assert rows.column("contract").tolist() == ["month-to-month", "one-year", None]
+    np.testing.assert_array_equal(rows.column("tenure"), [1.0, np.nan, 2.5])
