@@ -179,3 +179,17 @@ DATASET_EXISTS = (
 )
 BAD_WEEK = "Week {week!r} is not an ISO week like 2026-W48."
 NO_DATA_FOR_WEEK = "Model {model_id!r} has no evaluation set or scoring batch for week {week}."
+
+# -- data --
+MANIFEST_FEATURE_LOOK_ALIKE = (
+    "features {first!r} and {second!r} differ only in case; feature names must be unique ignoring case "
+    "(SQL engines and spreadsheets would read them as one column)"
+)
+CELL_MISSING_NOT_HANDLED = (
+    "{file}, row {row}, column {column!r}: the cell is empty, and the model does not handle missing values "
+    "for {column!r} ({reason}); give a value in every row."
+)
+MISSING_NOT_HANDLED = (
+    "Dataset {dataset_id} ({file}), row {row}, column {column!r}: the value is missing, and the model does "
+    "not handle missing values for {column!r}; no snapshot was taken."
+)

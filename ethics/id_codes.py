@@ -107,16 +107,17 @@ def hidden_character(text: str) -> str | None:
     return next((char for char in text if unicodedata.category(char) in _HIDDEN), None)
 
 
-def id_problem(text: str) -> str | None:
+def id_problem(text: str, *, noun: str = "id") -> str | None:
     """Why ``text`` cannot be a lead, customer or event id, as a phrase after the id; None when it can.
 
     The rules are the module's: no hidden characters, NFKC form, no mix of look-alike scripts.
+    ``noun`` names what the text is in the phrase (``name`` for a feature's name).
     """
     if (char := hidden_character(text)) is not None:
-        return f"holds {character_name(char)}; ids may not hold control or invisible characters"
+        return f"holds {character_name(char)}; {noun}s may not hold control or invisible characters"
     normal = unicodedata.normalize("NFKC", text)
     if normal != text:
-        return f"is not in Unicode NFKC form (it would read {normal!r}); write the id in that form"
+        return f"is not in Unicode NFKC form (it would read {normal!r}); write the {noun} in that form"
     scripts: dict[str, str] = {}
     for char in text:
         if char.isalpha() and (script := unicodedata.name(char, "").split(" ")[0]) in _LOOK_ALIKE_SCRIPTS:
@@ -124,7 +125,8 @@ def id_problem(text: str) -> str | None:
     if len(scripts) > 1:
         mixed = " and ".join(s.capitalize() for s in scripts)
         odd = [char for script, char in scripts.items() if script != "LATIN"][0]
-        return f"mixes {mixed} letters ({character_name(odd)}); a look-alike letter in an id is refused"
+        article = "an" if noun[0] in "aeiou" else "a"
+        return f"mixes {mixed} letters ({character_name(odd)}); a look-alike letter in {article} {noun} is refused"
     return None
 
 

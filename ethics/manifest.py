@@ -3,8 +3,9 @@
 A manifest is read and checked completely before anything is written; the result
 is a plain dict with every optional field filled in.
 
-Every field has a type: ids (``id``, feature, attribute and offer names) are lower-case
-ASCII, ``version`` is ASCII letters, digits and ``. - _ +``, ``team`` a team name; free
+Every field has a type: ids (``id``, attribute and offer names) are lower-case ASCII;
+feature names are as the data names them (:func:`_feature_name` says what is refused);
+``version`` is ASCII letters, digits and ``. - _ +``, ``team`` a team name; free
 text (name, owner, labels, units, the impact assessment, ...) is text without control
 characters (tab and line breaks aside) or bidirectional overrides; band edges are
 finite numbers in increasing order; ``consent_purpose`` is one of :data:`CONSENT_PURPOSES`.
@@ -23,6 +24,7 @@ from ethics.artifacts import ARTIFACT_KINDS
 from ethics.errors import (
     MANIFEST_CAPACITY,
     MANIFEST_CHOICE,
+    MANIFEST_FEATURE_LOOK_ALIKE,
     MANIFEST_MISSING,
     MANIFEST_OUTCOME_ARTIFACT,
     MANIFEST_OUTCOME_FIELD,
@@ -33,7 +35,8 @@ from ethics.errors import (
     MANIFEST_UNREADABLE,
     ValidationError,
 )
-from ethics.id_codes import character_name
+from ethics.id_codes import character_name, id_problem
+from ethics.spreadsheet import formula_start
 
 PURPOSES = (
     "lead_scoring",
@@ -62,6 +65,12 @@ _OUTCOME_FIELDS = {
 }
 # Columns every dataset may carry besides features and sensitive attributes.
 RESERVED_COLUMNS = ("lead_id", "customer_id", "team", "label", "score")
+#: What a feature may not be called, compared case-insensitively: the reserved columns, and the other
+#: columns a scoring batch or a snapshot's per-lead file holds beside the features (ethics.explain).
+FEATURE_RESERVED = (*RESERVED_COLUMNS, "scored_at", "output", "offer", "capacity", "scored_on", "consent_status")
+#: Per-lead SHAP columns are named this prefix + the feature (ethics.explain.SHAP_PREFIX); no feature starts with it.
+SHAP_PREFIX = "shap__"
+FEATURE_NAME_LENGTH = 128
 IMPACT_FIELDS = ("purpose", "data_categories", "legal_basis", "affected", "human_oversight")
 _EXPECTED = {str: "text", list: "a list", dict: "a table"}
 # Matched with fullmatch: "$" alone would let a name end in a line break.
@@ -159,7 +168,9 @@ def _named_entries(raw: dict[str, Any], field: str, *, file: str) -> list[dict[s
                 MANIFEST_TYPE.format(file=file, field=where, expected="a table", got=entry)
             )
         name = _require(entry, "name", str, file=f"{file}: {where}")
-        if not _NAME.fullmatch(name) or name in RESERVED_COLUMNS:
+        if field == "features":
+            _feature_name(name, where=where, file=file)
+        elif not _NAME.fullmatch(name) or name in RESERVED_COLUMNS:
             rule = (
                 f"{where}.name {name!r} must be lower-case letters, digits and '_' "
                 f"and not one of {', '.join(RESERVED_COLUMNS)}"
@@ -192,7 +203,49 @@ def _named_entries(raw: dict[str, Any], field: str, *, file: str) -> list[dict[s
     if duplicates:
         rule = f"{field} names must be unique; repeated: {', '.join(duplicates)}"
         raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+    if field == "features":
+        _refuse_look_alikes(names, file=file)
     return result
+
+
+def _feature_name(name: str, *, where: str, file: str) -> None:
+    """A feature is named as the data names it (``Total Charges``, ``contract_month-to-month``, ``MOSTYPE``).
+
+    Refused: more than :data:`FEATURE_NAME_LENGTH` characters, spaces at either end, what
+    :func:`ethics.id_codes.id_problem` refuses in an id (control, zero-width and bidirectional
+    characters, text not in NFKC form, Latin mixed with Greek or Cyrillic letters), a start a
+    spreadsheet runs as a formula, the names of :data:`FEATURE_RESERVED` in any case, and
+    :data:`SHAP_PREFIX`.
+    """
+    problem = None
+    if len(name) > FEATURE_NAME_LENGTH:
+        problem = f"has {len(name)} characters; at most {FEATURE_NAME_LENGTH}"
+    elif name != name.strip():
+        problem = "starts or ends with white space"
+    elif (found := id_problem(name, noun="name")) is not None:
+        problem = found
+    elif (char := formula_start(name)) is not None:
+        problem = f"starts with {char!r} and would run as a spreadsheet formula"
+    elif name.casefold() in FEATURE_RESERVED:
+        problem = f"is a column every dataset may carry ({', '.join(FEATURE_RESERVED)}, in any case)"
+    elif name.casefold().startswith(SHAP_PREFIX):
+        problem = f"starts with {SHAP_PREFIX!r}, which names the per-lead SHAP columns"
+    if problem is not None:
+        raise ValidationError(MANIFEST_RULE.format(file=file, rule=f"{where}.name {name!r} {problem}"))
+
+
+def feature_key(name: str) -> str:
+    """The form two feature names may not share: case-folded (``Age`` and ``age`` are one column to SQL)."""
+    return name.casefold()
+
+
+def _refuse_look_alikes(names: list[str], *, file: str) -> None:
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(feature_key(name), name)
+        if other != name:
+            rule = MANIFEST_FEATURE_LOOK_ALIKE.format(first=other, second=name)
+            raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
 
 
 def _increasing_numbers(values: Any) -> bool:
@@ -461,12 +514,20 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
+        return _toml_string(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     if isinstance(value, dict):  # an inline table, such as a ranking's capacity per team
-        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_toml_string(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: JSON's escapes, with DEL escaped too (TOML refuses it raw).
+
+    Characters beyond U+FFFF stay as they are: JSON would write surrogate pairs, which TOML refuses.
+    """
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def manifest_toml(document: dict[str, Any]) -> str:

@@ -229,8 +229,7 @@ MANIFEST_CASES = {
         "letter."),
     "feature name ending in a line break": (
         'name = "minutes_watched"', 'name = "minutes_watched\\n"',
-        ": features[0].name 'minutes_watched\\n' must be lower-case letters, digits and '_' and not one of "
-        "lead_id, customer_id, team, label, score."),
+        ": features[0].name 'minutes_watched\\n' starts or ends with white space."),
     "name with a right-to-left override": (
         'name = "Webinar follow-up priority"', 'name = "Webinar \\u202eytiroirp"',
         ": field 'name' holds U+202E RIGHT-TO-LEFT OVERRIDE; text may not hold control characters or "
