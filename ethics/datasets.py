@@ -5,6 +5,9 @@ then stored as Parquet named by its SHA-256 under ``home/datasets`` and describe
 one row in the database.  Row numbers in messages count data rows from 1 (the
 header is not a row).
 
+A feature's cell may be missing (empty) only when the version's model handles missing
+values of that feature (the ``missing`` fact of its worker: every feature of LightGBM and
+XGBoost, none of a linear model); scores-only models get every feature value.
 In a CSV only the empty cell is missing: ``NA``, ``null``, ``NaN``, ``None`` and ``n/a``
 are text, kept as typed in text columns (ids, sensitive attributes) and refused where a
 number is expected.  Parquet's own nulls stay missing.
@@ -13,6 +16,7 @@ number is expected.  Parquet's own nulls stay missing.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Collection
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +31,7 @@ from ethics.errors import (
     CAPACITY_VARIES,
     CELL_FORMULA,
     CELL_MISSING,
+    CELL_MISSING_NOT_HANDLED,
     CELL_NOT_CAPACITY,
     CELL_NOT_DATE,
     CELL_NOT_NUMBER,
@@ -72,6 +77,9 @@ CELL_ATTRIBUTE_NOT_NUMBER = ("{file}, row {row}, column {column!r}: {value!r} is
                              "{column!r} band edges; leave the cell empty when the value is missing.")
 CELL_BAD_ID = "{file}, row {row}, column {column!r}: {value!r} {problem}."
 CELL_BAD_TEAM = "{file}, row {row}, column 'team': {value!r} is not a team name: {rule}."
+SCORES_ONLY_MISSING = "a scores-only model: no artifact says how it reads a missing value"
+#: The features whose missing values a model handles; called only when a feature's cell is empty.
+MissingHandled = Callable[[], Collection[str]]
 
 
 def import_dataset(
@@ -227,7 +235,8 @@ def _store(
     with registry.scorer_for(version_row, home=home, consequence=NOTHING_IMPORTED) as scorer:
         if scorer is not None:
             scorer.preload()  # the worker starts and parses the artifact while the rows are validated
-        frame = validate_rows(raw, manifest=manifest, kind=kind, file=file, scored=scorer is None, now=now)
+        frame = validate_rows(raw, manifest=manifest, kind=kind, file=file, scored=scorer is None, now=now,
+                              missing=missing_handled(scorer))
         computed = scorer.score(frame) if scorer is not None else None
     if computed is not None:
         _check_computed_scores(computed, file=file, version_row=version_row)
@@ -308,9 +317,20 @@ def write_parquet(frame: pd.DataFrame, *, home: Path, directory: str = DATASETS_
     return sha, relative
 
 
+def missing_handled(scorer: artifacts.Scorer | None) -> MissingHandled | None:
+    """The features whose missing values ``scorer``'s model handles, asked of its worker when first needed.
+
+    None for a scores-only model: its rows must give every feature (nothing here knows how
+    the system that scored them read a missing value).
+    """
+    if scorer is None:
+        return None
+    return lambda: frozenset(scorer.facts.get("missing", ()))
+
+
 def validate_rows(
     raw: pd.DataFrame, *, manifest: dict[str, Any], kind: str, file: str, scored: bool,
-    now: datetime | None = None,
+    now: datetime | None = None, missing: MissingHandled | None = None,
 ) -> pd.DataFrame:
     """Check every row against the manifest and return the canonical frame.
 
@@ -327,6 +347,9 @@ def validate_rows(
         True when the file must carry the score (no artifact to compute it).
     now : datetime, optional
         A scoring batch's optional ``scored_at`` may not be later than this.
+    missing : callable, optional
+        The features whose missing values the model handles (:func:`missing_handled`); a
+        feature's empty cell is refused unless it names the feature.
 
     Returns
     -------
@@ -344,7 +367,7 @@ def validate_rows(
     if scored:
         required.append("score")
     allowed = set(required) | {"score"} | ({"scored_at"} if kind == "scores" else set())
-    out = _identified_rows(raw, manifest=manifest, required=required, allowed=allowed, file=file)
+    out = _identified_rows(raw, manifest=manifest, required=required, allowed=allowed, file=file, missing=missing)
     bands = _bands(manifest)
     for column in sensitive:
         out[column] = _attribute_column(raw[column], file=file, column=column, banded=column in bands)
@@ -428,9 +451,13 @@ def _check_list_capacities(out: pd.DataFrame, *, ranking: dict[str, Any], file: 
 
 
 def _identified_rows(
-    raw: pd.DataFrame, *, manifest: dict[str, Any], required: list[str], allowed: set[str], file: str
+    raw: pd.DataFrame, *, manifest: dict[str, Any], required: list[str], allowed: set[str], file: str,
+    missing: MissingHandled | None = None,
 ) -> pd.DataFrame:
-    """The columns every outcome checks the same way: none missing or unexpected, the ids, unique leads, features."""
+    """The columns every outcome checks the same way: none missing or unexpected, the ids, unique leads, features.
+
+    A feature's empty cell is kept as missing (NaN, or None for text) when ``missing()`` names the feature.
+    """
     for column in required:
         if column not in raw.columns:
             raise ValidationError(COLUMN_MISSING.format(file=file, column=column))
@@ -445,11 +472,36 @@ def _identified_rows(
     _refuse_duplicates(out["lead_id"], file=file)
     text = set(category_features(manifest))
     for column in feature_names(manifest):
+        empty = _empty_cells(raw[column])
+        if empty.any():
+            _refuse_unhandled_missing(column, position=int(np.argmax(empty)), missing=missing, file=file)
         if column in text:
-            out[column] = _text_column(raw[column], file=file, column=column, required=True)
+            out[column] = _text_column(raw[column], file=file, column=column, required=False)
         else:
-            out[column] = _number_column(raw[column], file=file, column=column)
+            out[column] = _number_column(raw[column], file=file, column=column, missing_ok=True)
     return out
+
+
+def _empty_cells(values: pd.Series) -> np.ndarray:
+    """Missing cells: nulls and empty (or blank) text; a typed ``NaN`` in a number column is a value, not missing."""
+    empty = values.isna().to_numpy(dtype=bool)
+    if not pd.api.types.is_numeric_dtype(values):
+        empty = empty | (values.astype("string").str.strip() == "").fillna(True).to_numpy(dtype=bool)
+    return empty
+
+
+def _refuse_unhandled_missing(column: str, *, position: int, missing: MissingHandled | None, file: str) -> None:
+    handled = None if missing is None else missing()
+    if handled is not None and column in handled:
+        return
+    if handled is None:
+        reason = SCORES_ONLY_MISSING
+    elif handled:
+        reason = f"it handles them for {', '.join(sorted(handled))} only"
+    else:
+        reason = "it handles them for no feature"
+    raise ValidationError(CELL_MISSING_NOT_HANDLED.format(file=file, row=_row(position), column=column,
+                                                          reason=reason))
 
 
 def _bands(manifest: dict[str, Any]) -> set[str]:
@@ -576,11 +628,14 @@ def _text_column(values: pd.Series, *, file: str, column: str, required: bool) -
     return text.where(~missing, None)
 
 
-def _number_column(values: pd.Series, *, file: str, column: str) -> pd.Series:
+def _number_column(values: pd.Series, *, file: str, column: str, missing_ok: bool = False) -> pd.Series:
+    """Finite numbers; with ``missing_ok`` an empty cell is NaN (a feature whose missing values the model handles)."""
     if pd.api.types.is_bool_dtype(values):
         values = values.astype("int64")
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     bad = ~np.isfinite(numbers)
+    if missing_ok:
+        bad &= ~_empty_cells(values)
     if bad.any():
         position = int(np.argmax(bad))
         original = values.iloc[position]

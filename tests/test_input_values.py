@@ -65,8 +65,9 @@ def test_a_null_word_where_a_number_belongs_is_refused(word, db, home, examples,
 
 def test_an_empty_cell_is_still_missing(db, home, examples, registered, now):
     path = _csv(examples, "eval.csv", {(3, "questions_asked"): ""})
-    assert _refused(home, lambda: _load(db, home, path, now)) == "bad.csv, row 3, column 'questions_asked': " \
-                                                                  "value is missing."
+    assert _refused(home, lambda: _load(db, home, path, now)) == (
+        "bad.csv, row 3, column 'questions_asked': the cell is empty, and the model does not handle missing values "
+        "for 'questions_asked' (it handles them for no feature); give a value in every row.")
 
 
 def test_parquet_nulls_stay_missing(db, home, examples, registered, now):
