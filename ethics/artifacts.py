@@ -11,6 +11,7 @@ sends back only numbers.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -112,12 +113,16 @@ class Scorer:
         Model id and version, named when a registered file was changed.
     limits : Limits, optional
         The worker's limits (default: from the environment).
+    columns : sequence of str, optional
+        The manifest's feature names: the columns of the rows, which the model may store in
+        its own spelling (:func:`model_columns`).
     """
 
     def __init__(self, path: Path, *, kind: str, expected_sha256: str, file: str,
                  consequence: str = NOTHING_STORED, owner: tuple[str, str] | None = None,
-                 limits: worker.Limits | None = None) -> None:
+                 limits: worker.Limits | None = None, columns: Sequence[str] | None = None) -> None:
         self.kind = kind
+        self.columns = None if columns is None else list(columns)
         self.path = Path(path).resolve()
         self.expected_sha256 = expected_sha256
         self.file = file
@@ -147,8 +152,18 @@ class Scorer:
 
     @property
     def features(self) -> list[str]:
-        """Input columns in the order the model expects them."""
-        return list(self.facts["features"])
+        """Input columns in the order the model expects them, as the rows (the manifest) name them."""
+        return list(self._column_of(self.facts["features"]))
+
+    @property
+    def missing(self) -> list[str]:
+        """The input columns whose missing values the model handles (its ``missing`` fact)."""
+        return self._column_of(self.facts.get("missing", ()))
+
+    def _column_of(self, stored: Sequence[str]) -> list[str]:
+        renamed = dict(zip(self.facts["features"], model_columns(self.facts["features"], self.columns,
+                                                                 kind=self.kind), strict=True))
+        return [renamed.get(name, name) for name in stored]
 
     @property
     def link(self) -> str:
@@ -157,7 +172,7 @@ class Scorer:
 
     def _rows(self, frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, list[str]]]:
         """The features as float64 in the model's order, and the vocabulary of the text ones (see ethics.worker)."""
-        text = set(self.facts.get("categorical", ()))
+        text = set(self._column_of(self.facts.get("categorical", ())))
         if not text:
             return frame[self.features].to_numpy(dtype=np.float64), {}
         x = np.empty((len(frame), len(self.features)), dtype=np.float64)
@@ -251,6 +266,24 @@ class Scorer:
         self.close()
 
 
+def model_columns(stored: Sequence[str], columns: Sequence[str] | None, *, kind: str) -> list[str]:
+    """The column of the rows each feature of a model reads, given the manifest's names (``columns``).
+
+    A name the manifest gives exactly is read as it is.  LightGBM stores a space of a
+    feature's name as ``_`` (``Total Charges`` becomes ``Total_Charges``), so its feature
+    reads the one manifest column that it spells that way.  A feature no column matches keeps
+    its own name (:func:`check_features` then names it).
+    """
+    if columns is None:
+        return list(stored)
+    exact = set(columns)
+    spelled: dict[str, list[str]] = {}
+    if kind == "lightgbm":
+        for name in columns:
+            spelled.setdefault(name.replace(" ", "_"), []).append(name)
+    return [name if name in exact or len(spelled.get(name, ())) != 1 else spelled[name][0] for name in stored]
+
+
 def check_features(scorer: Scorer, manifest_features: list[str], *, file: str) -> None:
     """The artifact must use exactly the manifest's features."""
     if sorted(scorer.features) != sorted(manifest_features):
@@ -295,8 +328,8 @@ def check_classifier(facts: dict[str, Any], *, kind: str, outcome: str, file: st
 
 def load_verified(
     path: Path, *, kind: str, expected_sha256: str, model_id: str, version: str,
-    consequence: str = NOTHING_STORED,
+    consequence: str = NOTHING_STORED, columns: Sequence[str] | None = None,
 ) -> Scorer:
     """A registered artifact's :class:`Scorer`; its worker checks the SHA-256 again when it loads the file."""
     return Scorer(path, kind=kind, expected_sha256=expected_sha256, file=str(path), consequence=consequence,
-                  owner=(model_id, version))
+                  owner=(model_id, version), columns=columns)

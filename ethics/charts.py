@@ -121,7 +121,7 @@ def shap_beeswarm(points: pd.DataFrame, *, order: list[str]) -> go.Figure:
     Parameters
     ----------
     points : DataFrame
-        ``explain.distribution`` rows (``label, shap, position, value``).
+        ``explain.distribution`` rows (``label, shap, position, value_text``).
     order : list of str
         Feature labels, most important first (drawn at the top).
     """
@@ -131,7 +131,7 @@ def shap_beeswarm(points: pd.DataFrame, *, order: list[str]) -> go.Figure:
         x=points["shap"], y=points["label"].map(rows) + spread, mode="markers",
         marker={"color": points["position"], "colorscale": "Bluered", "size": 4, "opacity": 0.6,
                 "colorbar": {"title": "feature value", "tickvals": [0, 1], "ticktext": ["low", "high"]}},
-        text=points["label"] + ": " + points["value"].map("{:,.4g}".format), hoverinfo="text+x",
+        text=points["label"] + ": " + points["value_text"], hoverinfo="text+x",
     ))
     figure.add_vline(x=0, line_color="#888888")
     figure.update_layout(yaxis={"tickvals": list(rows.values()), "ticktext": list(rows)}, height=_HEIGHT + 80,
@@ -156,7 +156,7 @@ def shap_waterfall(
     Parameters
     ----------
     steps : DataFrame
-        ``explain.waterfall`` rows (``label, value, shap``).
+        ``explain.waterfall`` rows (``label, value_text, shap``).
     base_value : float
         Where the bars start (the average model output).
     output_space : str
@@ -164,7 +164,7 @@ def shap_waterfall(
     threshold : float, optional
         The decision threshold in the same space, drawn as a dashed line.
     """
-    labels = [f"{row.label} = {row.value:,.4g}" for row in steps.itertuples()]
+    labels = [f"{row.label} = {row.value_text}" for row in steps.itertuples()]
     figure = go.Figure(go.Waterfall(
         orientation="h", y=["average lead", *labels, "this lead"],
         x=[base_value, *steps["shap"], 0.0], measure=["absolute", *["relative"] * len(steps), "total"],

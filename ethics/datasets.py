@@ -325,7 +325,7 @@ def missing_handled(scorer: artifacts.Scorer | None) -> MissingHandled | None:
     """
     if scorer is None:
         return None
-    return lambda: frozenset(scorer.facts.get("missing", ()))
+    return lambda: frozenset(scorer.missing)
 
 
 def validate_rows(
@@ -689,8 +689,14 @@ def _check_computed_scores(computed: np.ndarray, *, file: str, version_row: dict
                                                     model_id=version_row["model_id"], version=version_row["version"]))
 
 
-def refuse_non_finite(frame: pd.DataFrame, *, columns: list[str], dataset: dict[str, Any]) -> None:
+def refuse_non_finite(
+    frame: pd.DataFrame, *, columns: list[str], dataset: dict[str, Any], missing: MissingHandled | None = None
+) -> None:
     """A stored dataset's numbers must be finite before a snapshot reads them (rows stored before checks were).
+
+    Text columns (category features) are not numbers and are skipped.  A missing value (NaN)
+    is accepted only in a column that ``missing()`` names (the features whose missing values
+    the model handles, :func:`missing_handled`); an infinite value never.
 
     Raises
     ------
@@ -701,7 +707,9 @@ def refuse_non_finite(frame: pd.DataFrame, *, columns: list[str], dataset: dict[
         if column not in frame.columns or not pd.api.types.is_numeric_dtype(frame[column]):
             continue
         values = frame[column].to_numpy(dtype="float64", na_value=np.nan)
-        bad = ~np.isfinite(values)
+        bad = np.isinf(values)
+        if np.isnan(values).any() and (missing is None or column not in missing()):
+            bad |= np.isnan(values)
         if bad.any():
             position = int(np.argmax(bad))
             raise ValidationError(NOT_FINITE.format(dataset_id=dataset["id"], file=dataset["source_name"],

@@ -189,7 +189,3 @@ CELL_MISSING_NOT_HANDLED = (
     "{file}, row {row}, column {column!r}: the cell is empty, and the model does not handle missing values "
     "for {column!r} ({reason}); give a value in every row."
 )
-MISSING_NOT_HANDLED = (
-    "Dataset {dataset_id} ({file}), row {row}, column {column!r}: the value is missing, and the model does "
-    "not handle missing values for {column!r}; no snapshot was taken."
-)

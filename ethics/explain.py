@@ -33,12 +33,13 @@ import pyarrow.parquet as pq
 from ethics import artifacts
 from ethics.datasets import write_parquet
 from ethics.errors import CheckFailed, NotFound, ValidationError
-from ethics.manifest import feature_names, sensitive_names
+from ethics.manifest import SHAP_PREFIX, feature_names, sensitive_names
 from ethics.store import json_number
 
 EXPLANATIONS_DIR = "explanations"
 REPLACED_SUFFIX = ".replaced"
-SHAP_PREFIX = "shap__"
+#: How a missing feature value reads (a model that handles missing values was given none).
+NOT_GIVEN = "not given"
 ADDITIVITY_TOLERANCE = 1e-4  # XGBoost computes contributions in float32
 DEFAULT_PROXY_THRESHOLD = 0.3
 REASON_COUNT = 3
@@ -331,6 +332,10 @@ def _labels(manifest: Mapping[str, Any]) -> dict[str, str]:
     return {f["name"]: f["label"] for f in manifest["features"]}
 
 
+def _units(manifest: Mapping[str, Any]) -> dict[str, str]:
+    return {f["name"]: f.get("unit", "") for f in manifest["features"]}
+
+
 # -- per-lead values on disk -----------------------------------------------------------------
 
 
@@ -350,10 +355,17 @@ def write_leads(scores: pd.DataFrame, found: Attribution, *, home: Path) -> dict
         "score": scores["score"].to_numpy(dtype=np.float64),
         "output": found.output,
         **({"scored_at": scores["scored_at"].to_numpy(dtype=object)} if "scored_at" in scores.columns else {}),
-        **{name: scores[name].to_numpy(dtype=np.float64) for name in features},
+        **{name: _stored_values(scores[name]) for name in features},
         **{SHAP_PREFIX + name: found.values[name].to_numpy() for name in features},
     })
     return write_table(table, home=home)
+
+
+def _stored_values(values: pd.Series) -> np.ndarray:
+    """A feature's values for the per-lead file: float64 (NaN missing), or text (None missing) for a category."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    return values.astype(object).where(values.notna(), None).to_numpy(dtype=object)
 
 
 def write_table(table: pd.DataFrame, *, home: Path) -> dict[str, Any]:
@@ -412,19 +424,23 @@ def shap_columns(leads: pd.DataFrame) -> list[str]:
 
 
 def distribution(leads: pd.DataFrame, *, manifest: Mapping[str, Any], rows: int = 1000) -> pd.DataFrame:
-    """Long rows ``feature, label, lead_id, value, shap, position`` of a fixed sample, for a beeswarm.
+    """Long rows ``feature, label, lead_id, value, value_text, shap, position`` of a fixed sample, for a beeswarm.
 
-    ``position`` is the feature value's rank within the sample, from 0 (lowest) to 1 (highest).
+    ``position`` is the feature value's rank within the sample, from 0 (lowest) to 1 (highest);
+    text values (categories) rank in their alphabetical order; a missing value has no position (NaN).
+    ``value_text`` is the value as :func:`format_value` writes it.
     """
     sample = leads.iloc[_sample(len(leads), rows)]
     labels = _labels(manifest)
+    units = _units(manifest)
     parts = []
     for name in shap_columns(leads):
         values = sample[name]
         parts.append(pd.DataFrame({
             "feature": name, "label": labels.get(name, name), "lead_id": sample["lead_id"].to_numpy(),
-            "value": values.to_numpy(), "shap": sample[SHAP_PREFIX + name].to_numpy(),
-            "position": values.rank(pct=True, method="average").to_numpy(),
+            "value": values.to_numpy(), "value_text": [format_value(v, units.get(name, "")) for v in values],
+            "shap": sample[SHAP_PREFIX + name].to_numpy(),
+            "position": values.rank(pct=True, method="average").to_numpy(dtype=np.float64),
         }))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
@@ -432,8 +448,23 @@ def distribution(leads: pd.DataFrame, *, manifest: Mapping[str, Any], rows: int 
 # -- reason codes ---------------------------------------------------------------------------
 
 
-def format_value(value: float, unit: str) -> str:
-    """A feature value as a person reads it: ``7 emails``, ``yes``, ``12.5 %``."""
+def lead_value(value: Any) -> float | str | None:
+    """A feature value of a per-lead row as reasons carry it: a number, a text (a category) or None (missing)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value if isinstance(value, str) else float(value)
+
+
+def format_value(value: float | str | None, unit: str) -> str:
+    """A feature value as a person reads it: ``7 emails``, ``yes``, ``12.5 %``, ``month-to-month``, ``not given``.
+
+    A category's value is its text as imported (no unit); a missing value is :data:`NOT_GIVEN`.
+    """
+    value = lead_value(value)
+    if value is None:
+        return NOT_GIVEN
+    if isinstance(value, str):
+        return value
     if unit.replace(" ", "") == "yes=1" and value in (0, 1):
         return "yes" if value == 1 else "no"
     text = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4g}"
@@ -483,13 +514,13 @@ def reason_codes(
         if len(reasons[direction]) >= count:
             continue
         entry = entries[name]
-        value_text = format_value(float(lead[name]), entry.get("unit", ""))
+        value_text = format_value(lead[name], entry.get("unit", ""))
         effect = "raises the score" if value > 0 else "lowers the score"
         text = f"{entry['label']}: {value_text} — {effect}"
         if name in flagged:
             text += f" (proxy: may stand in for {', '.join(flagged[name])})"
         reasons[direction].append({
-            "feature": name, "label": entry["label"], "value": float(lead[name]), "value_text": value_text,
+            "feature": name, "label": entry["label"], "value": lead_value(lead[name]), "value_text": value_text,
             "shap": value, "direction": direction, "proxy_for": flagged.get(name, []), "text": text,
         })
     return reasons
@@ -501,11 +532,15 @@ def threshold_in(space: str, threshold: float) -> float:
 
 
 def waterfall(lead: Mapping[str, Any], *, base_value: float, manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One lead's contributions, largest effect first, each with its ``start`` and ``end`` from the base value."""
-    labels = _labels(manifest)
+    """One lead's contributions, largest effect first, each with its ``start`` and ``end`` from the base value.
+
+    Each row has ``feature, label, value, value_text, shap, start, end``; ``value`` as :func:`lead_value`
+    gives it, ``value_text`` as :func:`format_value` writes it.
+    """
+    labels, units = _labels(manifest), _units(manifest)
     rows = sorted(
-        ({"feature": name, "label": labels.get(name, name), "value": float(lead[name]),
-          "shap": float(lead[SHAP_PREFIX + name])}
+        ({"feature": name, "label": labels.get(name, name), "value": lead_value(lead[name]),
+          "value_text": format_value(lead[name], units.get(name, "")), "shap": float(lead[SHAP_PREFIX + name])}
          for name in feature_names(manifest) if SHAP_PREFIX + name in lead),
         key=lambda row: -abs(row["shap"]),
     )
@@ -613,9 +648,23 @@ def distribution_summary(points: pd.DataFrame, *, order: Sequence[str]) -> pd.Da
 
 
 def dependence(leads: pd.DataFrame, *, feature: str) -> pd.DataFrame:
-    """A feature's SHAP values by value band over every lead: ``lowest, highest, leads, mean_shap``."""
-    codes = categories(leads[feature])
-    frame = pd.DataFrame({"band": codes, "value": leads[feature].to_numpy(), "shap": leads[SHAP_PREFIX + feature]})
-    summary = frame.groupby("band").agg(lowest=("value", "min"), highest=("value", "max"), leads=("shap", "size"),
-                                        mean_shap=("shap", "mean"))
-    return summary.sort_values("lowest").reset_index(drop=True)
+    """A feature's SHAP values by value band over every lead: ``lowest, highest, leads, mean_shap``.
+
+    A category's band is one value, named in ``lowest`` and ``highest`` alike, in alphabetical order;
+    missing values are one band (:data:`NOT_GIVEN` for text, NaN bounds for numbers), last.
+    """
+    values = leads[feature]
+    codes = categories(values)
+    shap_values = leads[SHAP_PREFIX + feature].to_numpy()
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        frame = pd.DataFrame({"band": codes, "value": values.to_numpy(dtype=np.float64, na_value=np.nan),
+                              "shap": shap_values})
+        summary = frame.groupby("band").agg(lowest=("value", "min"), highest=("value", "max"),
+                                            leads=("shap", "size"), mean_shap=("shap", "mean"))
+        return summary.sort_values("lowest").reset_index(drop=True)
+    text = [format_value(v, "") for v in values]
+    frame = pd.DataFrame({"value": text, "missing": values.isna().to_numpy(), "shap": shap_values})
+    summary = frame.groupby(["missing", "value"]).agg(leads=("shap", "size"), mean_shap=("shap", "mean"))
+    summary = summary.reset_index().sort_values(["missing", "value"])
+    return pd.DataFrame({"lowest": summary["value"], "highest": summary["value"], "leads": summary["leads"],
+                         "mean_shap": summary["mean_shap"]}).reset_index(drop=True)

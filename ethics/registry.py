@@ -142,7 +142,8 @@ def _check_artifact(data: bytes, sha: str, *, path: Path, kind: str, manifest: d
     """Refuse code formats by their bytes, then let the worker parse the file: features and classifier rules."""
     file = str(path)
     artifacts.refuse_executable(data, file=file)
-    with artifacts.Scorer(path, kind=kind, expected_sha256=sha, file=file, consequence=REGISTERED_NOTHING) as scorer:
+    with artifacts.Scorer(path, kind=kind, expected_sha256=sha, file=file, consequence=REGISTERED_NOTHING,
+                          columns=feature_names(manifest)) as scorer:
         artifacts.check_features(scorer, feature_names(manifest), file=file)
         artifacts.check_classifier(scorer.facts, kind=kind, outcome=outcome_of(manifest), file=file)
 
@@ -290,6 +291,7 @@ def load_scorer(
         model_id=version_row["model_id"],
         version=version_row["version"],
         consequence=consequence,
+        columns=feature_names(version_row["manifest"]),
     )
 
 

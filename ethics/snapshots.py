@@ -7,6 +7,7 @@ report prints it.  Pages read snapshots and never recompute them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -96,12 +97,14 @@ def take_snapshot(
     inputs: dict[str, Any] = {"artifact_sha256": version_row["artifact_sha256"]}
     frames: dict[str, pd.DataFrame] = {}
     found_rows: dict[str, dict[str, Any]] = {}
+    handled = _missing_handled(version_row, home=home)
     for kind in datasets.KINDS:
         found = datasets.find_dataset(db, model_id, version=version_row["version"], kind=kind, week=week)
         if found:
             inputs[kind] = {"dataset_id": found["id"], "sha256": found["parquet_sha256"], "rows": found["rows"]}
             frames[kind] = datasets.read_rows(found, home=home)
-            datasets.refuse_non_finite(frames[kind], columns=[*feature_names(manifest), "score"], dataset=found)
+            datasets.refuse_non_finite(frames[kind], columns=[*feature_names(manifest), "score"], dataset=found,
+                                       missing=handled)
             found_rows[kind] = found
     statistics: dict[str, pd.DataFrame] = {}
     found = datasets.find_dataset(db, model_id, version=version_row["version"], kind=aggregates.KIND, week=week)
@@ -181,6 +184,19 @@ def take_snapshot(
         audit.record(db, audit.SnapshotTaken(actor, "snapshot", str(snapshot_id), week=week, hash=digest, created=now),
                      records=[(store.SNAPSHOTS, snapshot_id)])
     return _parsed({"id": snapshot_id, **row})
+
+
+def _missing_handled(version_row: dict[str, Any], *, home: Path) -> datasets.MissingHandled | None:
+    """The features whose missing values the version's model handles; its worker starts only if a value is missing."""
+    if version_row["artifact_kind"] == "none":
+        return None
+
+    @functools.cache
+    def features() -> frozenset[str]:
+        with registry.scorer_for(version_row, home=home, consequence="no snapshot was taken") as scorer:
+            return datasets.missing_handled(scorer)()
+
+    return features
 
 
 def _previous_importance(db: store.Database, model_id: str, week: str) -> list[dict[str, Any]] | None:
