@@ -172,7 +172,7 @@ def export_csv(export: dict[str, Any]) -> str:
         for number, record in enumerate(records, start=1):
             for field, value in record.items():
                 text = json.dumps(value, default=str) if isinstance(value, (list, dict)) else value
-                writer.writerow([section, number, field, safe_cell(text)])
+                writer.writerow([section, number, safe_cell(field), safe_cell(text)])
     return out.getvalue()
 
 
