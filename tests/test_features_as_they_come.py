@@ -6,7 +6,9 @@ model carries a text feature ``contract`` through import, drift and the proxy ch
 """
 
 import csv
+import functools
 import io
+import json
 import math
 import tomllib
 
@@ -15,10 +17,12 @@ import lightgbm
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from conftest import NOW, default_policy, state_of
 from scipy.stats.contingency import association
 
 from ethics import datasets, drift, dsr, explain, leads, manifest, registry, snapshots, warehouse
+from ethics.cli import cli
 from ethics.errors import ValidationError
 
 FEATURES = ["Total Charges", "contract_month-to-month", "MOSTYPE"]
@@ -278,7 +282,8 @@ def test_a_category_reason_reads_as_its_text_and_a_missing_value_as_not_given(co
 # -- missing values where the model handles them ----------------------------------------------------------------
 
 
-def test_an_empty_cell_is_missing_for_lightgbm_and_scores_as_lightgbm_does(db, home, tmp_path, lightgbm_model):
+def test_an_empty_cell_is_missing_for_lightgbm_and_scores_as_lightgbm_does(db, home, tmp_path, lightgbm_model,
+                                                                             monkeypatch):
     _, booster = lightgbm_model
     frame = _rows(120, 7, label=False)
     frame["Total Charges"] = frame["Total Charges"].astype(object)
@@ -297,6 +302,16 @@ def test_an_empty_cell_is_missing_for_lightgbm_and_scores_as_lightgbm_does(db, h
     lead = leads.find_leads(db, home=home, model_id="churn-save", query=frame.loc[3, "lead_id"], team=None)[0]
     step = next(s for s in lead["explanation"]["waterfall"] if s["feature"] == "Total Charges")
     assert step["value"] is None and step["value_text"] == "not given"
+    monkeypatch.setenv("ETHICS_HOME", str(home))
+    monkeypatch.setenv("ETHICS_ACTOR", "tester")
+    invoke = functools.partial(CliRunner().invoke, cli, catch_exceptions=False)
+    (shown,) = json.loads(invoke(["explain", "--model", "churn-save", "--lead", frame.loc[3, "lead_id"],
+                                  "--json"]).output)
+    assert shown["explanation"]["waterfall"] == lead["explanation"]["waterfall"]
+    text = invoke(["explain", "--model", "churn-save", "--lead", frame.loc[3, "lead_id"]]).output
+    reasons = lead["explanation"]["reasons"]["raising"] + lead["explanation"]["reasons"]["lowering"]
+    assert reasons and all(reason["text"] in text for reason in reasons)
+    assert "Total charges: not given — raises the score" in text
 
 
 def test_missing_values_are_a_drift_bin_of_their_own(db, home, tmp_path, lightgbm_model):
