@@ -21,6 +21,7 @@ import pandas as pd
 from ethics import worker
 from ethics.errors import (
     ARTIFACT_CHANGED,
+    ARTIFACT_FEATURE_TYPES,
     ARTIFACT_FEATURES,
     ARTIFACT_HASH,
     ARTIFACT_KIND,
@@ -160,6 +161,11 @@ class Scorer:
         """The input columns whose missing values the model handles (its ``missing`` fact)."""
         return self._column_of(self.facts.get("missing", ()))
 
+    @property
+    def categorical(self) -> list[str]:
+        """The input columns the model reads as text (its ``categorical`` fact)."""
+        return self._column_of(self.facts.get("categorical", ()))
+
     def _column_of(self, stored: Sequence[str]) -> list[str]:
         renamed = dict(zip(self.facts["features"], model_columns(self.facts["features"], self.columns,
                                                                  kind=self.kind), strict=True))
@@ -172,7 +178,7 @@ class Scorer:
 
     def _rows(self, frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, list[str]]]:
         """The features as float64 in the model's order, and the vocabulary of the text ones (see ethics.worker)."""
-        text = set(self._column_of(self.facts.get("categorical", ())))
+        text = set(self.categorical)
         if not text:
             return frame[self.features].to_numpy(dtype=np.float64), {}
         x = np.empty((len(frame), len(self.features)), dtype=np.float64)
@@ -292,6 +298,22 @@ def check_features(scorer: Scorer, manifest_features: list[str], *, file: str) -
                 file=file, artifact=sorted(scorer.features), manifest=sorted(manifest_features)
             )
         )
+
+
+def check_feature_types(scorer: Scorer, categories: list[str], *, file: str) -> None:
+    """The manifest's text features (``type = "category"``) are exactly those the model reads as text.
+
+    Raises
+    ------
+    ArtifactRefused
+        Naming the features whose type differs.
+    """
+    text = set(scorer.categorical)
+    for manifest_type, model_type, names in (("text", "numbers", sorted(set(categories) - text)),
+                                             ("numbers", "text", sorted(text - set(categories)))):
+        if names:
+            raise ArtifactRefused(ARTIFACT_FEATURE_TYPES.format(file=file, features=", ".join(map(repr, names)),
+                                                                manifest=manifest_type, model=model_type))
 
 
 def check_classifier(facts: dict[str, Any], *, kind: str, outcome: str, file: str) -> None:

@@ -189,3 +189,7 @@ CELL_MISSING_NOT_HANDLED = (
     "{file}, row {row}, column {column!r}: the cell is empty, and the model does not handle missing values "
     "for {column!r} ({reason}); give a value in every row."
 )
+ARTIFACT_FEATURE_TYPES = (
+    "{file}: the manifest gives {features} as {manifest} but the model reads {model}; set the features' type "
+    "(number or category) as the model reads them. Nothing was registered."
+)

@@ -31,7 +31,7 @@ from ethics.errors import (
     PermissionDenied,
     ValidationError,
 )
-from ethics.manifest import feature_names, outcome_of, read_manifest, stored_form, with_defaults
+from ethics.manifest import category_features, feature_names, outcome_of, read_manifest, stored_form, with_defaults
 from ethics.weeks import iso, utcnow
 
 SUSPENDED = (
@@ -145,6 +145,7 @@ def _check_artifact(data: bytes, sha: str, *, path: Path, kind: str, manifest: d
     with artifacts.Scorer(path, kind=kind, expected_sha256=sha, file=file, consequence=REGISTERED_NOTHING,
                           columns=feature_names(manifest)) as scorer:
         artifacts.check_features(scorer, feature_names(manifest), file=file)
+        artifacts.check_feature_types(scorer, category_features(manifest), file=file)
         artifacts.check_classifier(scorer.facts, kind=kind, outcome=outcome_of(manifest), file=file)
 
 

@@ -23,7 +23,7 @@ from scipy.stats.contingency import association
 
 from ethics import datasets, drift, dsr, explain, leads, manifest, registry, snapshots, warehouse
 from ethics.cli import cli
-from ethics.errors import ValidationError
+from ethics.errors import ArtifactRefused, ValidationError
 
 FEATURES = ["Total Charges", "contract_month-to-month", "MOSTYPE"]
 LABELS = {"Total Charges": "Total charges", "contract_month-to-month": "Month-to-month contract",
@@ -222,6 +222,17 @@ def _independent_psi(reference, current):
     c = [cur.get(k, 0) / cur.sum() for k in keys] + ([cur[~cur.index.isin(keys)].sum() / cur.sum()]
                                                      if set(cur.index) - set(keys) else [])
     return sum((max(b, 1e-6) - max(a, 1e-6)) * math.log(max(b, 1e-6) / max(a, 1e-6)) for a, b in zip(r, c, strict=True))
+
+
+def test_a_text_feature_the_model_reads_as_a_number_is_refused_at_registration(db, home, tmp_path, lightgbm_model):
+    document = _document("typed", kind="lightgbm", file="model.txt")
+    document["features"][2]["type"] = "category"
+    path = tmp_path / "typed.toml"
+    path.write_text(manifest.manifest_toml(document))
+    before = state_of(home)
+    with pytest.raises(ArtifactRefused, match="the manifest gives 'MOSTYPE' as text but the model reads numbers"):
+        registry.register_model(db, path, home=home, actor="t", now=NOW)
+    assert state_of(home) == before
 
 
 def test_a_text_feature_goes_through_import_drift_and_the_proxy_check(db, home, tmp_path, contract_model):
