@@ -634,7 +634,7 @@ def _number_column(values: pd.Series, *, file: str, column: str, missing_ok: boo
         values = values.astype("int64")
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     bad = ~np.isfinite(numbers)
-    if missing_ok:
+    if missing_ok and bad.any():
         bad &= ~_empty_cells(values)
     if bad.any():
         position = int(np.argmax(bad))

@@ -234,15 +234,11 @@ def _feature_name(name: str, *, where: str, file: str) -> None:
         raise ValidationError(MANIFEST_RULE.format(file=file, rule=f"{where}.name {name!r} {problem}"))
 
 
-def feature_key(name: str) -> str:
-    """The form two feature names may not share: case-folded (``Age`` and ``age`` are one column to SQL)."""
-    return name.casefold()
-
-
 def _refuse_look_alikes(names: list[str], *, file: str) -> None:
+    """Two feature names may not differ only in case: ``Age`` and ``age`` are one column to SQL and spreadsheets."""
     seen: dict[str, str] = {}
     for name in names:
-        other = seen.setdefault(feature_key(name), name)
+        other = seen.setdefault(name.casefold(), name)
         if other != name:
             rule = MANIFEST_FEATURE_LOOK_ALIKE.format(first=other, second=name)
             raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
