@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import NOW, default_policy, state_of
 from scipy.stats.contingency import association
 
 from ethics import datasets, drift, dsr, explain, leads, manifest, registry, snapshots, warehouse
 from ethics.cli import cli
 from ethics.errors import ArtifactRefused, ValidationError
+from tests.conftest import NOW, add_accounts, default_policy, state_of
 
 FEATURES = ["Total Charges", "contract_month-to-month", "MOSTYPE"]
 LABELS = {"Total Charges": "Total charges", "contract_month-to-month": "Month-to-month contract",
@@ -383,3 +383,26 @@ def test_model_columns_reads_lightgbm_spelling_only_for_lightgbm():
     assert model_columns(["Total_Charges"], ["Total Charges"], kind="xgboost") == ["Total_Charges"]
     assert model_columns(["a_b"], ["a b", "a_b"], kind="lightgbm") == ["a_b"]
 
+
+
+def test_the_lead_and_model_pages_show_names_and_gaps_as_people_read_them(db, home, tmp_path, lightgbm_model,
+                                                                        monkeypatch):
+    from tests.apptest import app_on, open_app, open_page, shown
+
+    frame = _rows(120, 7, label=False)
+    frame["Total Charges"] = frame["Total Charges"].astype(object)
+    frame.loc[3, "Total Charges"] = ""
+    _import(db, home, frame, tmp_path, kind="scores", model_id="churn-save")
+    snapshots.take_snapshot(db, model_id="churn-save", week=WEEKS[1], home=home, policy=default_policy(),
+                            actor="t", now=NOW)
+    add_accounts(db)
+    with app_on(home, monkeypatch):
+        at = open_page(open_app("olivia"), "pages/leads.py", model="churn-save")
+        next(t for t in at.text_input if t.label == "Lead id, customer id or name").input(frame.loc[3, "lead_id"])
+        at.run()
+        assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+        assert "Total charges: not given — raises the score" in "\n".join(shown(m.value) for m in at.markdown)
+        steps = next(t.value for t in at.dataframe if "label" in t.value.columns)
+        assert steps.set_index("label").loc["Total charges", "value"] == "not given"
+        model = open_page(open_app("olivia"), "pages/model.py", model="churn-save")
+        assert not model.exception and not model.error, [e.value for e in [*model.exception, *model.error]]
