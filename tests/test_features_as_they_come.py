@@ -269,6 +269,21 @@ def test_a_text_features_cell_follows_the_text_rules(db, home, tmp_path, contrac
     assert state_of(home) == before
 
 
+def test_the_per_lead_file_keeps_text_values_as_text(home, contract_model):
+    scores = pd.DataFrame({"lead_id": ["a", "b", "c"], "customer_id": ["p1", "p2", "p3"], "team": "north",
+                           "score": [0.2, 0.6, 0.4], "Total Charges": [10.0, np.nan, 30.0],
+                           "contract": ["month-to-month", "two year", None]})
+    values = pd.DataFrame({"Total Charges": [0.1, -0.2, 0.0], "contract": [0.5, -0.4, 0.0]})
+    found = explain.Attribution(values, -0.3, np.array([0.3, -0.9, -0.3]), "tree", "log-odds", 0.0)
+    per_lead = explain.read_leads(explain.write_leads(scores, found, home=home), home=home)
+    assert per_lead["contract"][:2].tolist() == ["month-to-month", "two year"] and pd.isna(per_lead["contract"][2])
+    assert explain.lead_value(per_lead["contract"][2]) is None
+    assert np.isnan(per_lead["Total Charges"][1])
+    reasons = explain.reason_codes(per_lead.iloc[1].to_dict(), manifest=contract_model["manifest"])
+    assert [r["text"] for r in reasons["lowering"]] == ["Contract: two year — lowers the score",
+                                                        "Total charges: not given — lowers the score"]
+
+
 def test_a_category_reason_reads_as_its_text_and_a_missing_value_as_not_given(contract_model):
     lead = {"Total Charges": float("nan"), "contract": "month-to-month",
             "shap__Total Charges": -0.2, "shap__contract": 0.9}
