@@ -45,6 +45,9 @@ from ethics.errors import (
     FILE_TYPE,
     FILE_UNREADABLE,
     LABEL_NOT_BINARY,
+    MISSING_HANDLED_FOR,
+    MISSING_HANDLED_NOWHERE,
+    MISSING_SCORES_ONLY,
     NOT_FINITE,
     RANKING_NO_CAPACITY,
     SCORE_COMPUTED,
@@ -77,7 +80,6 @@ CELL_ATTRIBUTE_NOT_NUMBER = ("{file}, row {row}, column {column!r}: {value!r} is
                              "{column!r} band edges; leave the cell empty when the value is missing.")
 CELL_BAD_ID = "{file}, row {row}, column {column!r}: {value!r} {problem}."
 CELL_BAD_TEAM = "{file}, row {row}, column 'team': {value!r} is not a team name: {rule}."
-SCORES_ONLY_MISSING = "a scores-only model: no artifact says how it reads a missing value"
 #: The features whose missing values a model handles; called only when a feature's cell is empty.
 MissingHandled = Callable[[], Collection[str]]
 
@@ -495,11 +497,11 @@ def _refuse_unhandled_missing(column: str, *, position: int, missing: MissingHan
     if handled is not None and column in handled:
         return
     if handled is None:
-        reason = SCORES_ONLY_MISSING
+        reason = MISSING_SCORES_ONLY
     elif handled:
-        reason = f"it handles them for {', '.join(sorted(handled))} only"
+        reason = MISSING_HANDLED_FOR.format(features=", ".join(sorted(handled)))
     else:
-        reason = "it handles them for no feature"
+        reason = MISSING_HANDLED_NOWHERE
     raise ValidationError(CELL_MISSING_NOT_HANDLED.format(file=file, row=_row(position), column=column,
                                                           reason=reason))
 

@@ -189,6 +189,10 @@ CELL_MISSING_NOT_HANDLED = (
     "{file}, row {row}, column {column!r}: the cell is empty, and the model does not handle missing values "
     "for {column!r} ({reason}); give a value in every row."
 )
+# The reason in CELL_MISSING_NOT_HANDLED.
+MISSING_SCORES_ONLY = "a scores-only model: no artifact says how it reads a missing value"
+MISSING_HANDLED_FOR = "it handles them for {features} only"
+MISSING_HANDLED_NOWHERE = "it handles them for no feature"
 ARTIFACT_FEATURE_TYPES = (
     "{file}: the manifest gives {features} as {manifest} but the model reads {model}; set the features' type "
     "(number or category) as the model reads them. Nothing was registered."
