@@ -358,6 +358,12 @@ def test_missing_values_are_a_drift_bin_of_their_own(db, home, tmp_path, lightgb
     r, c = (np.maximum(counts / counts.sum(), drift.EPSILON) for counts in (ref_counts, cur_counts))
     assert row["psi"] == pytest.approx(float(np.sum((c - r) * np.log(c / r))), abs=1e-12)
     assert row["current_mean"] == pytest.approx(np.nanmean(cur))
+    proxy = next(p for p in snap["results"]["explanations"]["proxies"]
+                 if p["feature"] == "Total Charges" and p["attribute"] == "sex")
+    groups = pd.Series(explain.categories(current["Total Charges"].replace("", np.nan).astype(float)))
+    assert groups[:40].nunique() == 1 and not groups[:40].isin(groups[40:]).any()  # the gaps: a group of their own
+    expected = association(pd.crosstab(groups.to_numpy(), current["sex"].to_numpy()).to_numpy(), method="cramer")
+    assert proxy["value"] == pytest.approx(expected, abs=1e-12)
 
 
 def test_an_empty_cell_is_refused_for_a_linear_model_naming_row_and_column(db, home, examples, registered):
