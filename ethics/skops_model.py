@@ -104,13 +104,15 @@ def named_types(schema: Any) -> set[str]:
         if depth > MAX_SCHEMA_DEPTH:
             raise Refused(SKOPS_SCHEMA.format(reason=f"is nested deeper than {MAX_SCHEMA_DEPTH} levels"))
         if isinstance(node, list):
-            stack.extend((child, depth + 1) for child in node)
+            children = node
+        elif isinstance(node, dict):
+            if "__module__" in node or "__class__" in node or "__loader__" in node:
+                found.add(_checked_name(node))
+            children = list(node.values())
+        else:
             continue
-        if not isinstance(node, dict):
-            continue
-        if "__module__" in node or "__class__" in node or "__loader__" in node:
-            found.add(_checked_name(node))
-        stack.extend((child, depth + 1) for child in node.values())
+        # Reversed, so the walk is in document order: an estimator is named before what it holds.
+        stack.extend((child, depth + 1) for child in reversed(children))
     return found
 
 
