@@ -178,6 +178,16 @@ def test_column_map_traces_splines_bins_dropped_one_hot_indicators_and_the_remai
     assert found.missing == ["company_employees", "region_code"]
 
 
+@pytest.mark.parametrize(("name", "missing"), [("gradient-boosting", TEXT), ("logistic", TEXT),
+                                              ("random-forest", NUMBERS + TEXT),
+                                              ("hist-gradient-boosting", NUMBERS + TEXT)])
+def test_missing_follows_whether_the_final_estimator_routes_nan_itself(name, missing):
+    frame, y = leads(200)
+    pipe = pipeline_of(ESTIMATORS[name]()).fit(frame, y)
+    found = pipeline_columns.column_map(pipe[:-1], features=list(frame.columns), estimator=pipe[-1])
+    assert found.missing == missing  # text: the one-hot encoder ignores what it has not seen, NaN too
+
+
 def test_a_transformer_that_mixes_raw_columns_is_refused_by_name():
     frame, y = leads()
     pre = ColumnTransformer([("poly", PolynomialFeatures(2), NUMBERS), ("cat", OneHotEncoder(), TEXT)])
