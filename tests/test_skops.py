@@ -321,3 +321,31 @@ def test_identity_link_is_a_classifier_only_when_the_margin_is_a_probability():
     artifacts.check_classifier({**facts, "margin_is_probability": True}, kind="skops", outcome="binary", file="m")
     with pytest.raises(ArtifactRefused, match="its link is 'identity'"):
         artifacts.check_classifier(facts, kind="skops", outcome="binary", file="m")
+
+
+def _archive(schema: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        target.writestr("schema.json", schema)
+    return out.getvalue()
+
+
+def test_the_schema_is_read_within_limits_and_every_node_kind_is_checked():
+    from ethics import skops_model
+    from ethics.worker import NotAllowed
+
+    with pytest.raises(Refused, match="nested deeper than 200 levels"):
+        skops_model.named_types(skops_model.read_schema(_archive(b"[" * 300 + b"]" * 300)))
+    with pytest.raises(Refused, match=r"its schema.json declares 33554433 bytes \(limit 33554432\)"):
+        skops_model.read_schema(_archive(b" " * (skops_model.MAX_SCHEMA_BYTES + 1)))
+    with pytest.raises(Refused, match="not a zip archive"):
+        skops_model.read_schema(b"PK\x03\x04 not really a zip")
+    method = {"__class__": "StandardScaler", "__module__": "sklearn.preprocessing._data", "__loader__": "MethodNode",
+              "content": {"func": "fit", "obj": {}}}
+    with pytest.raises(NotAllowed, match=r"type sklearn\.preprocessing\._data\.StandardScaler\.fit is not on"):
+        skops_model.named_types(method)
+    reduce = {"__class__": "StandardScaler", "__module__": "sklearn.preprocessing._data", "__loader__": "ReduceNode"}
+    with pytest.raises(NotAllowed, match="written as a skops ReduceNode, a kind of node ethics' list does not allow"):
+        skops_model.named_types(reduce)
+    real = json.loads(zipfile.ZipFile(io.BytesIO(skops.io.dumps(_small_pipeline()))).read("schema.json"))
+    assert "sklearn.pipeline.Pipeline" in skops_model.named_types(real) <= ALLOWED_TYPES
