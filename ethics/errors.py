@@ -197,3 +197,28 @@ ARTIFACT_FEATURE_TYPES = (
     "{file}: the manifest gives {features} as {manifest} but the model reads {model}; set the features' type "
     "(number or category) as the model reads them. Nothing was registered."
 )
+# -- skops --
+SKOPS_NOT_ALLOWED = "{file}: {reason}; {consequence}."
+SKOPS_TYPE = "type {type} is not on ethics' list of allowed types (allowed-types v{version})"
+SKOPS_NODE = (
+    "{type} is written as a skops {node}, a kind of node ethics' list does not allow (allowed-types v{version})"
+)
+SKOPS_NOT_ZIP = "it is not a skops file (not a zip archive with a schema.json: {reason})"
+SKOPS_SCHEMA = "its schema.json {reason}"
+SKOPS_CANNOT_LOAD = "skops cannot load it ({reason})"
+SKOPS_NOT_BINARY = (
+    "it holds a {type}, not a fitted binary classifier (a pipeline or estimator with predict_proba and 2 classes_)"
+)
+SKOPS_NO_FEATURE_NAMES = (
+    "the {type} has no feature_names_in_: fit it on a pandas DataFrame with named columns, then save it again"
+)
+SKOPS_ESTIMATOR = (
+    "its final estimator {type} is not one ethics explains (LogisticRegression, GradientBoostingClassifier, "
+    "HistGradientBoostingClassifier, RandomForestClassifier, ExtraTreesClassifier, DecisionTreeClassifier)"
+)
+SKOPS_GB_LOSS = "its GradientBoostingClassifier has loss {loss!r}; only 'log_loss' gives the sigmoid of its margin"
+SKOPS_TRANSFORMER = (
+    "its transformer {type} ({step!r}) mixes raw columns or is not one whose output columns ethics can trace "
+    "back to one raw feature each, so its reasons could not speak of raw features"
+)
+SKOPS_WIDTH = "its preprocessing gives {columns} columns but its final estimator reads {expected}"

@@ -37,7 +37,7 @@ from ethics.weeks import iso, utcnow
 SUSPENDED = (
     "{name} is suspended since {since} ({review}): its decisions must not be used until a new review approves it."
 )
-_SUFFIX = {"lightgbm": ".txt", "xgboost": ".model", "linear": ".json"}
+_SUFFIX = {"lightgbm": ".txt", "xgboost": ".model", "linear": ".json", "skops": ".skops"}
 # Larger files are refused before they are read (a model of this size would not be a sales model).
 MAX_ARTIFACT_BYTES = 512 * 1024**2
 REGISTERED_NOTHING = "nothing was registered"
@@ -141,7 +141,7 @@ def register_model(
 def _check_artifact(data: bytes, sha: str, *, path: Path, kind: str, manifest: dict[str, Any]) -> None:
     """Refuse code formats by their bytes, then let the worker parse the file: features and classifier rules."""
     file = str(path)
-    artifacts.refuse_executable(data, file=file)
+    artifacts.refuse_executable(data, file=file, kind=kind)
     with artifacts.Scorer(path, kind=kind, expected_sha256=sha, file=file, consequence=REGISTERED_NOTHING,
                           columns=feature_names(manifest)) as scorer:
         artifacts.check_features(scorer, feature_names(manifest), file=file)
