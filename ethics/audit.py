@@ -290,6 +290,16 @@ class EncodingChanged(Event):
     previous_head: str = ""
 
 
+@event
+@dataclass(frozen=True)
+class RecordsAttested(Event):
+    """A migration brought more tables under the chain; this entry covers their rows as found then."""
+
+    name: ClassVar[str] = "audit.records_attested"
+    tables: list[str] = field(default_factory=list)
+    rows: int = 0
+
+
 # -- keys and anchors ------------------------------------------------------------------------
 
 
@@ -401,8 +411,10 @@ class RecordType:
 
     Attributes
     ----------
-    table, key : str
-        The table and its key column.
+    table : str
+        The table.
+    key : str or tuple of str
+        Its key column, or columns (a composite key, named ``a/b`` in records and messages).
     file : tuple of str, optional
         ``(path column, SHA-256 column)`` of the file the row stands for, relative to the
         data home; :func:`verify` re-hashes it.
@@ -411,9 +423,30 @@ class RecordType:
     """
 
     table: str
-    key: str
+    key: str | tuple[str, ...]
     file: tuple[str, str] | None = None
     batch: bool = False
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The key's columns."""
+        return (self.key,) if isinstance(self.key, str) else self.key
+
+    def where(self) -> str:
+        """SQL matching one record by its key (arguments: :meth:`key_args`)."""
+        return " and ".join(f"{c} = ?" for c in self.columns)
+
+    def key_args(self, record_key: Any) -> list[Any]:
+        """The arguments of :meth:`where` for a key (a value, or a tuple or list for a composite key)."""
+        return list(record_key) if isinstance(record_key, (tuple, list)) else [record_key]
+
+    def text_key(self, values: Any) -> str:
+        """A key as records name it: the value, or the values joined by ``/`` (ids and team names hold none)."""
+        return "/".join(str(v) for v in self.key_args(values))
+
+    def row_key(self, row: dict[str, Any]) -> str:
+        """The :meth:`text_key` of a row."""
+        return self.text_key([row[c] for c in self.columns])
 
 
 RECORD_TYPES: dict[str, RecordType] = {kind.table: kind for kind in (
@@ -427,7 +460,13 @@ RECORD_TYPES: dict[str, RecordType] = {kind.table: kind for kind in (
     RecordType(store.INCIDENT_COMMENTS, "id"),
     RecordType(store.OVERRIDES, "id"),
     RecordType(store.CONSENT_EVENTS, "id", batch=True),
+    RecordType(store.TEAMS, "name"),
+    RecordType(store.MODEL_TEAMS, ("model_id", "team")),
+    RecordType(store.DSR_REQUESTS, "id"),
+    RecordType(store.CUSTOMERS, "pseudonym"),
 )}
+# Covered since migration 0014 (its baseline entry attests the rows written before).
+COVERED_SINCE_0014 = (store.TEAMS, store.MODEL_TEAMS, store.DSR_REQUESTS, store.CUSTOMERS)
 
 
 @dataclass(frozen=True)
@@ -471,7 +510,7 @@ def _fingerprint(key: bytes, table: str, record_key: str, column: str, value: An
 
 
 def _select(db: Any, kind: RecordType, where: str, args: list[Any]) -> list[dict[str, Any]]:
-    cursor = db.execute(f"select * from {kind.table} where {where} order by {kind.key}", args)
+    cursor = db.execute(f"select * from {kind.table} where {where} order by {', '.join(kind.columns)}", args)
     columns = [d[0] for d in cursor.description]
     return [dict(zip(columns, values, strict=True)) for values in cursor]
 
@@ -493,26 +532,29 @@ def _cover(db: store.Database, key: bytes, table: str, record_key: Any) -> dict[
         gaps = [i for i in range(record_key.first, record_key.last + 1) if i not in present]
         return {"table": table, "key": str(record_key), "digest": _batch_digest(kind, rows, set()),
                 "rows": len(rows), "gaps": gaps}
-    rows = _select(db, kind, f"{kind.key} = ?", [record_key])
+    rows = _select(db, kind, kind.where(), kind.key_args(record_key))
+    text_key = kind.text_key(record_key)
     if not rows:
-        return {"table": table, "key": str(record_key), "digest": None}  # deleted by this write
-    row, text_key = rows[0], str(record_key)
+        return {"table": table, "key": text_key, "digest": None}  # deleted by this write
+    row = rows[0]
     return {"table": table, "key": text_key, "digest": _sha(_canonical(row)),
             "columns": {c: _fingerprint(key, table, text_key, c, v) for c, v in row.items()}}
 
 
-def every_record(db: store.Database) -> list[tuple[str, Any]]:
-    """Every governance record in the database, as :func:`record`'s ``records`` (to attest them all)."""
+def every_record(db: store.Database, *, tables: Any = None) -> list[tuple[str, Any]]:
+    """Every governance record in the database (of ``tables``, default all), as :func:`record`'s ``records``."""
     found: list[tuple[str, Any]] = []
     for kind in RECORD_TYPES.values():
-        if not db[kind.table].exists():
+        if not db[kind.table].exists() or (tables is not None and kind.table not in tables):
             continue
         if kind.batch:
             low, high = db.execute(f"select min({kind.key}), max({kind.key}) from {kind.table}").fetchone()
             if low is not None:
                 found.append((kind.table, Batch(low, high)))
         else:
-            found += [(kind.table, k) for (k,) in db.execute(f"select {kind.key} from {kind.table} order by 1")]
+            columns = ", ".join(kind.columns)
+            found += [(kind.table, k[0] if len(k) == 1 else tuple(k))
+                      for k in db.execute(f"select {columns} from {kind.table} order by {columns}")]
     return found
 
 
@@ -607,6 +649,20 @@ def switch_to_v2(db: store.Database) -> dict[str, Any] | None:
                  records=every_record(db))
     db.execute(_UPSERT_CHECKPOINT, [ENCODING_CHECKPOINT, row["seq"], _mac(key_for(db), row["seq"], row["hash"])])
     return row
+
+
+def attest(db: store.Database, tables: Any) -> dict[str, Any] | None:
+    """Migration ``0014``: one entry covering the rows of ``tables`` written before the chain covered them.
+
+    As :func:`switch_to_v2` did for the first record types: rows found at the migration are taken as
+    they are (nothing older vouches for them), and every later change is checked against this entry
+    or a later one.  Nothing is recorded when the tables are empty.
+    """
+    records = every_record(db, tables=tables)
+    if not records:
+        return None
+    return record(db, RecordsAttested("migration", "audit_log", "records", tables=list(tables), rows=len(records)),
+                  records=records)
 
 
 TOMBSTONE_TRIGGER = (
@@ -855,7 +911,7 @@ def _check_rows(db: Any, kind: RecordType, covers: dict[str, tuple[int, dict]], 
                 home: Path | None, problems: list[str]) -> tuple[int, int]:
     table, checked, files, seen = kind.table, 0, 0, set()
     for row in _select(db, kind, "1", []):
-        text_key = str(row[kind.key])
+        text_key = kind.row_key(row)
         seen.add(text_key)
         checked += 1
         seq, cover = covers.get(text_key, (None, None))

@@ -179,3 +179,11 @@ DATASET_EXISTS = (
 )
 BAD_WEEK = "Week {week!r} is not an ISO week like 2026-W48."
 NO_DATA_FOR_WEEK = "Model {model_id!r} has no evaluation set or scoring batch for week {week}."
+
+# -- chain --
+# An imported text cell (ethics.text_cells): file, row, column, the value and what is wrong with it.
+TEXT_CELL = "{file}, row {row}, column {column!r}: {value!r} {problem}."
+TEXT_FORMULA = "starts with {char!r} and would run as a spreadsheet formula; such cells are refused"
+TEXT_CHARACTER = "holds {char}; text may not hold control characters or bidirectional overrides"
+TEXT_TOO_LONG = "is {length} characters long; at most {most} are allowed"
+TEXT_BAD_TEAM = "is not a team name: {rule}"
