@@ -6,8 +6,9 @@ object, digest, records))``, so changing, deleting, inserting or reordering an e
 the chain from there on.  ``digest`` is the SHA-256 of the entry's payload (its
 properties), so a payload can be replaced by its *tombstone* (:func:`tombstone`, for
 erasure) while the chain still verifies.  ``records`` names the governance rows the write
-created or changed, each with the digest of its canonical row: :func:`verify` recomputes
-them, so a row changed behind the application's back is found too.
+created or changed, each with the digest of its canonical row (keyed for rows of personal
+data, :attr:`RecordType.personal`): :func:`verify` recomputes them, so a row changed behind
+the application's back is found too.
 
 Encodings: entries written before migration ``0013_audit_chain_v2`` keep their v1 hash,
 the fields joined with ``|`` (not injective: ``a|b`` can be re-split); every later entry
@@ -420,12 +421,17 @@ class RecordType:
         data home; :func:`verify` re-hashes it.
     batch : bool
         Rows are covered by id range (:class:`Batch`, one per import), not one by one.
+    personal : bool
+        Rows are personal data (names, contact details): their digest is keyed (HMAC with the
+        audit key, like the column fingerprints), so the digest an entry keeps after an erasure
+        cannot confirm a guessed name or e-mail.
     """
 
     table: str
     key: str | tuple[str, ...]
     file: tuple[str, str] | None = None
     batch: bool = False
+    personal: bool = False
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -463,7 +469,7 @@ RECORD_TYPES: dict[str, RecordType] = {kind.table: kind for kind in (
     RecordType(store.TEAMS, "name"),
     RecordType(store.MODEL_TEAMS, ("model_id", "team")),
     RecordType(store.DSR_REQUESTS, "id"),
-    RecordType(store.CUSTOMERS, "pseudonym"),
+    RecordType(store.CUSTOMERS, "pseudonym", personal=True),
 )}
 # Covered since migration 0014 (its baseline entry attests the rows written before).
 COVERED_SINCE_0014 = (store.TEAMS, store.MODEL_TEAMS, store.DSR_REQUESTS, store.CUSTOMERS)
@@ -503,6 +509,15 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _row_digest(kind: RecordType, row: dict[str, Any], key: bytes | None) -> str | None:
+    """The digest an entry keeps of a row: SHA-256 of its canonical form, keyed for personal rows (None without key)."""
+    if not kind.personal:
+        return _sha(_canonical(row))
+    if key is None:
+        return None
+    return hmac.new(key, _canonical(row).encode(), hashlib.sha256).hexdigest()
+
+
 def _fingerprint(key: bytes, table: str, record_key: str, column: str, value: Any) -> str:
     # Keyed and short: names the column that changed without letting anyone confirm an erased value.
     text = _fields(table, record_key, column, store.to_json(value))
@@ -537,7 +552,7 @@ def _cover(db: store.Database, key: bytes, table: str, record_key: Any) -> dict[
     if not rows:
         return {"table": table, "key": text_key, "digest": None}  # deleted by this write
     row = rows[0]
-    return {"table": table, "key": text_key, "digest": _sha(_canonical(row)),
+    return {"table": table, "key": text_key, "digest": _row_digest(kind, row, key),
             "columns": {c: _fingerprint(key, table, text_key, c, v) for c, v in row.items()}}
 
 
@@ -919,7 +934,7 @@ def _check_rows(db: Any, kind: RecordType, covers: dict[str, tuple[int, dict]], 
             problems.append(f"{table} {text_key}: no audit entry covers this row (written outside the application)")
         elif cover["digest"] is None:
             problems.append(f"{table} {text_key}: entry {seq} recorded it deleted, but the row is there")
-        elif _sha(_canonical(row)) != cover["digest"]:
+        elif (digest := _row_digest(kind, row, key)) is not None and digest != cover["digest"]:  # None: no key
             problems.append(f"{table} {text_key}: {_changed(key, kind, text_key, row, cover)} since entry {seq}")
         if kind.file and row.get(kind.file[0]) and home is not None:
             files += 1

@@ -400,7 +400,11 @@ def test_customer_details_changed_or_deleted_are_detected(governed, home):
 def test_an_erasure_covers_the_customer_rows_it_deletes(governed, db, home, now):
     customer = governed["customer"]
     before = db.execute("select * from customers where pseudonym = ?", [customer]).fetchone()
+    row = dict(zip([c.name for c in db[store.CUSTOMERS].columns], before, strict=True))
+    plain = hashlib.sha256(store.to_json(row).encode()).hexdigest()
     done = dsr.erase_subject(db, customer_id="C000850", home=home, actor="olivia", now=now)
+    # The digests entries keep of customer details are keyed: none confirms a guessed name or e-mail.
+    assert plain not in db.execute("select group_concat(records_json) from audit_log").fetchone()[0]
     assert done["details"]["customers"] == 1
     (entry,) = [e for e in audit.list_entries(db, object_type="dsr_request") if e["action"] == "dsr.erased"]
     covers = {(item["table"], item["key"]): item for item in entry["records"]}

@@ -118,7 +118,8 @@ def test_good_customer_details_are_stored_with_their_phone_numbers(db, home, now
 
 SOURCES = {
     "formula": ("=cmd|' /C calc'!A0", f"\"=cmd|' /C calc'!A0\" starts with '=' and {FORMULA}."),
-    "right-to-left override": ("web\u202emrof", f"'web\\u202emrof' holds U+202E RIGHT-TO-LEFT OVERRIDE; {TEXT_HIDDEN}."),
+    "right-to-left override": ("web\u202emrof",
+                               f"'web\\u202emrof' holds U+202E RIGHT-TO-LEFT OVERRIDE; {TEXT_HIDDEN}."),
     "control character": ("ca\x07ll", f"'ca\\x07ll' holds U+0007 (a control character); {TEXT_HIDDEN}."),
     "too long": ("x" * 201, f"'{'x' * 201}' is 201 characters long; at most 200 are allowed."),
 }
