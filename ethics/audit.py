@@ -41,7 +41,7 @@ import secrets
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -556,7 +556,7 @@ def _cover(db: store.Database, key: bytes, table: str, record_key: Any) -> dict[
             "columns": {c: _fingerprint(key, table, text_key, c, v) for c, v in row.items()}}
 
 
-def every_record(db: store.Database, *, tables: Any = None) -> list[tuple[str, Any]]:
+def every_record(db: store.Database, *, tables: Collection[str] | None = None) -> list[tuple[str, Any]]:
     """Every governance record in the database (of ``tables``, default all), as :func:`record`'s ``records``."""
     found: list[tuple[str, Any]] = []
     for kind in RECORD_TYPES.values():
@@ -660,13 +660,15 @@ def switch_to_v2(db: store.Database) -> dict[str, Any] | None:
     last = db.execute(f"select seq, hash from {store.AUDIT} order by seq desc limit 1").fetchone()
     if last is None:
         return None
+    # The record types of then: the tables covered since 0014 are attested by that migration.
+    covered = [table for table in RECORD_TYPES if table not in COVERED_SINCE_0014]
     row = record(db, EncodingChanged("migration", "audit_log", "encoding", previous_head=last[1]),
-                 records=every_record(db))
+                 records=every_record(db, tables=covered))
     db.execute(_UPSERT_CHECKPOINT, [ENCODING_CHECKPOINT, row["seq"], _mac(key_for(db), row["seq"], row["hash"])])
     return row
 
 
-def attest(db: store.Database, tables: Any) -> dict[str, Any] | None:
+def attest(db: store.Database, tables: Sequence[str]) -> dict[str, Any] | None:
     """Migration ``0014``: one entry covering the rows of ``tables`` written before the chain covered them.
 
     As :func:`switch_to_v2` did for the first record types: rows found at the migration are taken as
