@@ -28,11 +28,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ethics import artifacts, datasets, outcomes, registry, store
+from ethics import artifacts, datasets, outcomes, registry, store, text_cells
 from ethics.errors import COLUMN_MISSING, FILE_EMPTY, ValidationError
 from ethics.fairness import MISSING_GROUP, Grouping, band_names, binned_auc, groupings
 from ethics.manifest import outcome_of, sensitive_names
-from ethics.spreadsheet import FORMULA_PREFIXES, formula_start
 from ethics.store import json_number
 from ethics.weeks import parse_week
 
@@ -370,6 +369,7 @@ def validate(raw: pd.DataFrame, *, manifest: dict[str, Any], threshold: float, f
     attributes = sensitive_names(manifest)
     _check_columns(raw, manifest=manifest, file=file)
     raw = raw.reset_index(drop=True)
+    text_cells.refuse_bad_cells(raw, file=file)
     text = _text_columns(raw, manifest=manifest, file=file)
     numbers = _number_columns(raw, file=file)
     _check_cells(numbers, eval_rows=(text["dataset"] == "eval").to_numpy(dtype=bool), threshold=threshold,
@@ -410,7 +410,7 @@ def _check_columns(raw: pd.DataFrame, *, manifest: dict[str, Any], file: str) ->
 
 
 def _text_columns(raw: pd.DataFrame, *, manifest: dict[str, Any], file: str) -> dict[str, pd.Series]:
-    """Dataset kinds, group labels (known bands, no formulas), teams (no formulas) and consent states, checked."""
+    """Dataset kinds, group labels (known bands), teams and consent states, checked (their text by ``text_cells``)."""
     dataset = raw["dataset"].astype("string")
     if (bad := _first(~dataset.isin(DATASET_KINDS).fillna(False))) is not None:
         raise _fail(file, bad, "dataset", f"{raw['dataset'].iloc[bad]!r} is not eval or scores")
@@ -420,7 +420,6 @@ def _text_columns(raw: pd.DataFrame, *, manifest: dict[str, Any], file: str) -> 
         values = raw[attribute].astype("string").str.strip()
         if (bad := _first((values.isna() | (values == "")).to_numpy())) is not None:
             raise _fail(file, bad, attribute, f"group is missing (write {MISSING_GROUP!r} for leads without a value)")
-        _refuse_formulas(values, column=attribute, file=file)
         if attribute in bands:
             known = [*band_names(bands[attribute]), MISSING_GROUP]
             if (bad := _first(~values.isin(known))) is not None:
@@ -429,7 +428,6 @@ def _text_columns(raw: pd.DataFrame, *, manifest: dict[str, Any], file: str) -> 
         out[attribute] = values
     if "team" in raw.columns:
         team = raw["team"].astype("string").str.strip().replace("", pd.NA)
-        _refuse_formulas(team, column="team", file=file)
         out["team"] = team
     if "consent_status" in raw.columns:
         consent = raw["consent_status"].astype("string")
@@ -437,15 +435,6 @@ def _text_columns(raw: pd.DataFrame, *, manifest: dict[str, Any], file: str) -> 
             raise _fail(file, bad, "consent_status", f"{consent.iloc[bad]!r} is not one of "
                                                      f"{', '.join(CONSENT_STATES)} (or empty)")
     return out
-
-
-def _refuse_formulas(values: pd.Series, *, column: str, file: str) -> None:
-    """Text cells that a spreadsheet would run as a formula (they reach CSV exports and tables)."""
-    starts = values.str.slice(0, 1).isin(FORMULA_PREFIXES).fillna(False).to_numpy(dtype=bool)
-    for bad in np.flatnonzero(starts):  # phone numbers and plain numbers are data (spreadsheet.formula_start)
-        if formula_start(values.iloc[int(bad)]):
-            raise _fail(file, int(bad), column, f"{values.iloc[int(bad)]!r} would run as a spreadsheet formula; "
-                                                "refused")
 
 
 def _number_columns(raw: pd.DataFrame, *, file: str) -> dict[str, np.ndarray]:

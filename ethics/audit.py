@@ -6,8 +6,9 @@ object, digest, records))``, so changing, deleting, inserting or reordering an e
 the chain from there on.  ``digest`` is the SHA-256 of the entry's payload (its
 properties), so a payload can be replaced by its *tombstone* (:func:`tombstone`, for
 erasure) while the chain still verifies.  ``records`` names the governance rows the write
-created or changed, each with the digest of its canonical row: :func:`verify` recomputes
-them, so a row changed behind the application's back is found too.
+created or changed, each with the digest of its canonical row (keyed for rows of personal
+data, :attr:`RecordType.personal`): :func:`verify` recomputes them, so a row changed behind
+the application's back is found too.
 
 Encodings: entries written before migration ``0013_audit_chain_v2`` keep their v1 hash,
 the fields joined with ``|`` (not injective: ``a|b`` can be re-split); every later entry
@@ -40,7 +41,7 @@ import secrets
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -290,6 +291,16 @@ class EncodingChanged(Event):
     previous_head: str = ""
 
 
+@event
+@dataclass(frozen=True)
+class RecordsAttested(Event):
+    """A migration brought more tables under the chain; this entry covers their rows as found then."""
+
+    name: ClassVar[str] = "audit.records_attested"
+    tables: list[str] = field(default_factory=list)
+    rows: int = 0
+
+
 # -- keys and anchors ------------------------------------------------------------------------
 
 
@@ -401,19 +412,47 @@ class RecordType:
 
     Attributes
     ----------
-    table, key : str
-        The table and its key column.
+    table : str
+        The table.
+    key : str or tuple of str
+        Its key column, or columns (a composite key, named ``a/b`` in records and messages).
     file : tuple of str, optional
         ``(path column, SHA-256 column)`` of the file the row stands for, relative to the
         data home; :func:`verify` re-hashes it.
     batch : bool
         Rows are covered by id range (:class:`Batch`, one per import), not one by one.
+    personal : bool
+        Rows are personal data (names, contact details): their digest is keyed (HMAC with the
+        audit key, like the column fingerprints), so the digest an entry keeps after an erasure
+        cannot confirm a guessed name or e-mail.
     """
 
     table: str
-    key: str
+    key: str | tuple[str, ...]
     file: tuple[str, str] | None = None
     batch: bool = False
+    personal: bool = False
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The key's columns."""
+        return (self.key,) if isinstance(self.key, str) else self.key
+
+    def where(self) -> str:
+        """SQL matching one record by its key (arguments: :meth:`key_args`)."""
+        return " and ".join(f"{c} = ?" for c in self.columns)
+
+    def key_args(self, record_key: Any) -> list[Any]:
+        """The arguments of :meth:`where` for a key (a value, or a tuple or list for a composite key)."""
+        return list(record_key) if isinstance(record_key, (tuple, list)) else [record_key]
+
+    def text_key(self, values: Any) -> str:
+        """A key as records name it: the value, or the values joined by ``/`` (ids and team names hold none)."""
+        return "/".join(str(v) for v in self.key_args(values))
+
+    def row_key(self, row: dict[str, Any]) -> str:
+        """The :meth:`text_key` of a row."""
+        return self.text_key([row[c] for c in self.columns])
 
 
 RECORD_TYPES: dict[str, RecordType] = {kind.table: kind for kind in (
@@ -427,7 +466,13 @@ RECORD_TYPES: dict[str, RecordType] = {kind.table: kind for kind in (
     RecordType(store.INCIDENT_COMMENTS, "id"),
     RecordType(store.OVERRIDES, "id"),
     RecordType(store.CONSENT_EVENTS, "id", batch=True),
+    RecordType(store.TEAMS, "name"),
+    RecordType(store.MODEL_TEAMS, ("model_id", "team")),
+    RecordType(store.DSR_REQUESTS, "id"),
+    RecordType(store.CUSTOMERS, "pseudonym", personal=True),
 )}
+# Covered since migration 0014 (its baseline entry attests the rows written before).
+COVERED_SINCE_0014 = (store.TEAMS, store.MODEL_TEAMS, store.DSR_REQUESTS, store.CUSTOMERS)
 
 
 @dataclass(frozen=True)
@@ -464,14 +509,23 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _row_digest(kind: RecordType, row: dict[str, Any], key: bytes | None) -> str | None:
+    """The digest an entry keeps of a row: SHA-256 of its canonical form, keyed for personal rows (None without key)."""
+    if not kind.personal:
+        return _sha(_canonical(row))
+    if key is None:
+        return None
+    return hmac.digest(key, _canonical(row).encode(), "sha256").hex()
+
+
 def _fingerprint(key: bytes, table: str, record_key: str, column: str, value: Any) -> str:
     # Keyed and short: names the column that changed without letting anyone confirm an erased value.
     text = _fields(table, record_key, column, store.to_json(value))
-    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:12]
+    return hmac.digest(key, text.encode(), "sha256").hex()[:12]  # hmac.digest: the C one-shot, 4x hmac.new
 
 
 def _select(db: Any, kind: RecordType, where: str, args: list[Any]) -> list[dict[str, Any]]:
-    cursor = db.execute(f"select * from {kind.table} where {where} order by {kind.key}", args)
+    cursor = db.execute(f"select * from {kind.table} where {where} order by {', '.join(kind.columns)}", args)
     columns = [d[0] for d in cursor.description]
     return [dict(zip(columns, values, strict=True)) for values in cursor]
 
@@ -493,26 +547,29 @@ def _cover(db: store.Database, key: bytes, table: str, record_key: Any) -> dict[
         gaps = [i for i in range(record_key.first, record_key.last + 1) if i not in present]
         return {"table": table, "key": str(record_key), "digest": _batch_digest(kind, rows, set()),
                 "rows": len(rows), "gaps": gaps}
-    rows = _select(db, kind, f"{kind.key} = ?", [record_key])
+    rows = _select(db, kind, kind.where(), kind.key_args(record_key))
+    text_key = kind.text_key(record_key)
     if not rows:
-        return {"table": table, "key": str(record_key), "digest": None}  # deleted by this write
-    row, text_key = rows[0], str(record_key)
-    return {"table": table, "key": text_key, "digest": _sha(_canonical(row)),
+        return {"table": table, "key": text_key, "digest": None}  # deleted by this write
+    row = rows[0]
+    return {"table": table, "key": text_key, "digest": _row_digest(kind, row, key),
             "columns": {c: _fingerprint(key, table, text_key, c, v) for c, v in row.items()}}
 
 
-def every_record(db: store.Database) -> list[tuple[str, Any]]:
-    """Every governance record in the database, as :func:`record`'s ``records`` (to attest them all)."""
+def every_record(db: store.Database, *, tables: Collection[str] | None = None) -> list[tuple[str, Any]]:
+    """Every governance record in the database (of ``tables``, default all), as :func:`record`'s ``records``."""
     found: list[tuple[str, Any]] = []
     for kind in RECORD_TYPES.values():
-        if not db[kind.table].exists():
+        if not db[kind.table].exists() or (tables is not None and kind.table not in tables):
             continue
         if kind.batch:
             low, high = db.execute(f"select min({kind.key}), max({kind.key}) from {kind.table}").fetchone()
             if low is not None:
                 found.append((kind.table, Batch(low, high)))
         else:
-            found += [(kind.table, k) for (k,) in db.execute(f"select {kind.key} from {kind.table} order by 1")]
+            columns = ", ".join(kind.columns)
+            found += [(kind.table, k[0] if len(k) == 1 else tuple(k))
+                      for k in db.execute(f"select {columns} from {kind.table} order by {columns}")]
     return found
 
 
@@ -603,10 +660,26 @@ def switch_to_v2(db: store.Database) -> dict[str, Any] | None:
     last = db.execute(f"select seq, hash from {store.AUDIT} order by seq desc limit 1").fetchone()
     if last is None:
         return None
+    # The record types of then: the tables covered since 0014 are attested by that migration.
+    covered = [table for table in RECORD_TYPES if table not in COVERED_SINCE_0014]
     row = record(db, EncodingChanged("migration", "audit_log", "encoding", previous_head=last[1]),
-                 records=every_record(db))
+                 records=every_record(db, tables=covered))
     db.execute(_UPSERT_CHECKPOINT, [ENCODING_CHECKPOINT, row["seq"], _mac(key_for(db), row["seq"], row["hash"])])
     return row
+
+
+def attest(db: store.Database, tables: Sequence[str]) -> dict[str, Any] | None:
+    """Migration ``0014``: one entry covering the rows of ``tables`` written before the chain covered them.
+
+    As :func:`switch_to_v2` did for the first record types: rows found at the migration are taken as
+    they are (nothing older vouches for them), and every later change is checked against this entry
+    or a later one.  Nothing is recorded when the tables are empty.
+    """
+    records = every_record(db, tables=tables)
+    if not records:
+        return None
+    return record(db, RecordsAttested("migration", "audit_log", "records", tables=list(tables), rows=len(records)),
+                  records=records)
 
 
 TOMBSTONE_TRIGGER = (
@@ -855,7 +928,7 @@ def _check_rows(db: Any, kind: RecordType, covers: dict[str, tuple[int, dict]], 
                 home: Path | None, problems: list[str]) -> tuple[int, int]:
     table, checked, files, seen = kind.table, 0, 0, set()
     for row in _select(db, kind, "1", []):
-        text_key = str(row[kind.key])
+        text_key = kind.row_key(row)
         seen.add(text_key)
         checked += 1
         seq, cover = covers.get(text_key, (None, None))
@@ -863,7 +936,7 @@ def _check_rows(db: Any, kind: RecordType, covers: dict[str, tuple[int, dict]], 
             problems.append(f"{table} {text_key}: no audit entry covers this row (written outside the application)")
         elif cover["digest"] is None:
             problems.append(f"{table} {text_key}: entry {seq} recorded it deleted, but the row is there")
-        elif _sha(_canonical(row)) != cover["digest"]:
+        elif (digest := _row_digest(kind, row, key)) is not None and digest != cover["digest"]:  # None: no key
             problems.append(f"{table} {text_key}: {_changed(key, kind, text_key, row, cover)} since entry {seq}")
         if kind.file and row.get(kind.file[0]) and home is not None:
             files += 1

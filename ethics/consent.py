@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ethics import aggregates, audit, datasets, privacy, spreadsheet, store, teams
+from ethics import aggregates, audit, datasets, privacy, spreadsheet, store, teams, text_cells
 from ethics import policy as rules
 from ethics.errors import ValidationError
 from ethics.id_codes import IdCodes, id_problem, text_array
@@ -95,7 +95,9 @@ def record_events(
     ValidationError
         Naming the file, row and column of the first bad event; nothing is written:
         a missing value, an event or customer id with a control, invisible or look-alike
-        character (:func:`ethics.id_codes.id_problem`), an unknown purpose or status, an unparsable or future time,
+        character (:func:`ethics.id_codes.id_problem`), a source that starts a formula, holds a control or
+        bidirectional character or is longer than :data:`ethics.text_cells.SHORT_TEXT` characters, an unknown
+        purpose or status, an unparsable or future time,
         a duplicate event id (in the file or already imported), an erased customer.
     """
     moment = now or utcnow()
@@ -110,6 +112,8 @@ def record_events(
             if (problem := id_problem(values[column])) is not None:
                 raise ValidationError(BAD_ID.format(file=source_name, row=number, column=column,
                                                     value=values[column], problem=problem))
+        text_cells.refuse_bad_text(values["source"], file=source_name, row=number, column="source",
+                                   most=text_cells.SHORT_TEXT)
         for column, allowed in (("purpose", PURPOSES), ("status", STATUSES)):
             if values[column] not in allowed:
                 raise ValidationError(NOT_ONE_OF.format(file=source_name, row=number, column=column,

@@ -288,12 +288,11 @@ def store_frame(
     }
     with store.transaction(db):
         dataset_id = db[store.DATASETS].insert(row).last_pk
-        if "team" in frame.columns:
-            teams.record_model_teams(db, version_row["model_id"], frame["team"].dropna().unique(), actor=actor,
-                                     now=now)
+        seen = (teams.record_model_teams(db, version_row["model_id"], frame["team"].dropna().unique(), actor=actor,
+                                         now=now) if "team" in frame.columns else [])
         audit.record(db, audit.DatasetImported(actor, "dataset", str(dataset_id), kind=kind, week=week, rows=rows,
                                                parquet_sha256=sha, source=file, created=now),
-                     records=[(store.DATASETS, dataset_id)])
+                     records=[(store.DATASETS, dataset_id), *seen])
     return {"id": dataset_id, **row}
 
 

@@ -145,7 +145,7 @@ def export_subject(
             "details_json": store.to_json({"records": records}),
         }).last_pk
         audit.record(db, audit.SubjectExported(actor, "dsr_request", str(request_id), records=records,
-                                               created=moment))
+                                               created=moment), records=[(store.DSR_REQUESTS, request_id)])
     return export
 
 

@@ -636,7 +636,7 @@ def _record(db: store.Database, step: dict[str, Any], ctx: dict[str, Any]) -> No
         audit.record(db, audit.SubjectErased(job["actor"], "dsr_request", str(request_id), created=moment,
                                              **{k: details[k] for k in ("datasets", "explanations", "consent_events",
                                                                         "customers", "incidents")}),
-                     records=_changed_records(db, job["id"]))
+                     records=[(store.DSR_REQUESTS, request_id), *_changed_records(db, job["id"])])
         db[store.ERASURE_JOBS].update(job["id"], {"status": "compacting", "request_id": request_id,
                                                   "needles_json": None})
         bump_generation(db)
@@ -646,8 +646,8 @@ def _record(db: store.Database, step: dict[str, Any], ctx: dict[str, Any]) -> No
 def _changed_records(db: store.Database, job_id: int) -> list[tuple[str, Any]]:
     """The governance records the job's steps changed, for the chain to cover them again (``audit verify``).
 
-    Rewritten datasets and redacted incidents, comments, overrides and reviews are covered as they are now;
-    deleted consent events through the batches that covered them.
+    Rewritten datasets and redacted incidents, comments, overrides and reviews are covered as they are now,
+    deleted customer details as deleted; deleted consent events through the batches that covered them.
     """
     records: list[tuple[str, Any]] = []
     deleted: list[int] = []
@@ -660,7 +660,7 @@ def _changed_records(db: store.Database, job_id: int) -> list[tuple[str, Any]]:
             key = target["key"][0] if len(target["key"]) == 1 else tuple(target["key"])
             if audit.RECORD_TYPES[target["table"]].batch:
                 deleted.append(key)
-            elif kind == "redact":
+            else:
                 records.append((target["table"], key))
     batches = audit.batches_covering(db, store.CONSENT_EVENTS, deleted) if deleted else []
     return records + [(store.CONSENT_EVENTS, batch) for batch in batches]

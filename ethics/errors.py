@@ -222,3 +222,10 @@ SKOPS_TRANSFORMER = (
     "back to one raw feature each, so its reasons could not speak of raw features"
 )
 SKOPS_WIDTH = "its preprocessing gives {columns} columns but its final estimator reads {expected}"
+# -- chain --
+# An imported text cell (ethics.text_cells): file, row, column, the value and what is wrong with it.
+TEXT_CELL = "{file}, row {row}, column {column!r}: {value!r} {problem}."
+TEXT_FORMULA = "starts with {char!r} and would run as a spreadsheet formula; such cells are refused"
+TEXT_CHARACTER = "holds {char}; text may not hold control characters or bidirectional overrides"
+TEXT_TOO_LONG = "is {length} characters long; at most {most} are allowed"
+TEXT_BAD_TEAM = "is not a team name: {rule}"

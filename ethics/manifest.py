@@ -126,6 +126,12 @@ def _plain_text(value: str, field: str, *, file: str) -> str:
     return value
 
 
+def refused_character(text: str) -> str | None:
+    """The first character free text may not hold (a control character or bidirectional override), or None."""
+    found = _TEXT_REFUSED.search(text)
+    return found.group() if found else None
+
+
 def _optional_text(raw: dict[str, Any], field: str, default: str, *, file: str) -> str:
     """An optional text field: absent gives ``default``, present must be text (it may be empty)."""
     if field not in raw:

@@ -455,3 +455,10 @@ def m0013(db: Database) -> None:
     db.execute(f"DROP TRIGGER IF EXISTS {AUDIT}_no_update")
     db.execute(audit.TOMBSTONE_TRIGGER)
     audit.switch_to_v2(db)
+
+
+@MIGRATIONS(name="0014_chain_covers_teams_and_customers")
+def m0014(db: Database) -> None:
+    # Issue 18: teams, the teams a model scores, data-subject requests and customer details were outside the
+    # chain.  One entry attests the rows found now, as 0013 attested the first record types.
+    audit.attest(db, audit.COVERED_SINCE_0014)

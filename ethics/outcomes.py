@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethics import continuous, fairness, multiclass, ranking
+from ethics import continuous, fairness, multiclass, ranking, text_cells
 from ethics.comparison import RATIO, SHARE
 from ethics.errors import ValidationError
 from ethics.manifest import outcome_of, sensitive_names
@@ -145,8 +145,11 @@ def check_cells(cells: pd.DataFrame, *, manifest: Mapping[str, Any], file: str) 
     Raises
     ------
     ValidationError
-        No ``dataset`` column, a dataset other than eval or scores, or any problem the engine
-        finds in the cells (missing column, a value that is not a number or an offer, a bad count).
+        No ``dataset`` column, a dataset other than eval or scores, a text cell (team, group,
+        offer, ...) that starts a formula, holds a control or bidirectional character or
+        names a team against the team rule (:mod:`ethics.text_cells`, as for a yes/no model's
+        statistics), or any problem the engine finds in the cells (missing column, a value
+        that is not a number or an offer, a bad count).
     """
     if "dataset" not in cells.columns:
         raise ValidationError(f"{file}: column 'dataset' is missing (eval or scores on every row).")
@@ -155,6 +158,7 @@ def check_cells(cells: pd.DataFrame, *, manifest: Mapping[str, Any], file: str) 
         row = int(np.argmax(bad))
         raise ValidationError(f"{file}, row {row + 1}, column 'dataset': {cells['dataset'].iloc[row]!r} is not "
                               "eval or scores.")
+    text_cells.refuse_bad_cells(cells, file=file)
     engine = engine_for(manifest)
     for kind, part in split_cells(cells).items():
         try:

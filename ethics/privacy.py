@@ -23,8 +23,10 @@ import numpy as np
 import pandas as pd
 
 from ethics import audit, store
-from ethics.errors import ValidationError
+from ethics.errors import TEXT_CELL, ValidationError
+from ethics.id_codes import id_problem
 from ethics.spreadsheet import formula_start
+from ethics.text_cells import text_problem
 from ethics.weeks import iso, utcnow
 
 KEY_FILE = "privacy.key"
@@ -214,7 +216,10 @@ def record_customers(
     Raises
     ------
     ValidationError
-        Naming the row and column; nothing is written.
+        Naming the file, row and column; nothing is written: a missing customer id, an id with a
+        control, invisible or look-alike character or not in NFKC form (the id rule of dataset
+        imports, :func:`ethics.id_codes.id_problem`), a cell that starts a formula or holds a
+        control or bidirectional character (:mod:`ethics.text_cells`), an erased customer.
     """
     stamp = iso(now or utcnow())
     checked = []
@@ -226,9 +231,13 @@ def record_customers(
         if not values["customer_id"]:
             raise ValidationError(f"{source_name}, row {number}, column 'customer_id': value is missing.")
         for field, value in values.items():
-            if value and formula_start(value):  # phone numbers such as +44 20 7946 0958 are data
-                raise ValidationError(f"{source_name}, row {number}, column {field!r}: {value!r} would run as a "
-                                      "spreadsheet formula; such cells are refused.")
+            if value is None:
+                continue
+            # As dataset imports: a formula is refused as one; an id is then held to the id rule.
+            is_id = field == "customer_id" and formula_start(value) is None
+            if (problem := id_problem(value) if is_id else text_problem(value)) is not None:
+                raise ValidationError(TEXT_CELL.format(file=source_name, row=number, column=field, value=value,
+                                                       problem=problem))
         checked.append(values)
     pseudonyms = pseudonymise_all(db, [row["customer_id"] for row in checked])
     refuse_erased(db, pseudonyms, file=source_name)
@@ -240,7 +249,8 @@ def record_customers(
     with store.transaction(db):
         db[store.CUSTOMERS].insert_all(records, pk="pseudonym", replace=True, batch_size=5000)
         audit.record(db, audit.CustomersImported(actor, "customers_import", source_name, customers=len(records),
-                                                 source=source_name, created=now))
+                                                 source=source_name, created=now),
+                     records=[(store.CUSTOMERS, pseudonym) for pseudonym in dict.fromkeys(pseudonyms)])
     return len(records)
 
 

@@ -116,7 +116,7 @@ def register_model(
         if not db[store.MODELS].count_where("id = ?", [model_id]):
             model.update(status="active", created_at=stamp)
         db[store.MODELS].upsert({"id": model_id, **model}, pk="id")
-        teams.record_model_teams(db, model_id, [manifest["team"]], actor=actor, now=now)
+        seen = teams.record_model_teams(db, model_id, [manifest["team"]], actor=actor, now=now)
         version_id = db[store.VERSIONS].insert(
             {
                 "model_id": model_id,
@@ -134,7 +134,7 @@ def register_model(
         ).last_pk
         audit.record(db, audit.ModelRegistered(actor, "model_version", f"{model_id} {version}", version=version,
                                                artifact_sha256=sha, manifest_sha256=manifest_sha, created=now),
-                     records=[(store.VERSIONS, version_id), (store.MODELS, model_id)])
+                     records=[(store.VERSIONS, version_id), (store.MODELS, model_id), *seen])
     return get_version(db, model_id, version)
 
 

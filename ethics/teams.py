@@ -5,6 +5,10 @@ seen by its owner team and by every team whose leads it has scored
 (:data:`store.MODEL_TEAMS`, filled when a model is registered and when rows or
 statistics are imported), so no lead is left without a manager.  An account's team
 must be one of these records.
+
+Both tables are covered by the audit chain: a new team is recorded by its own
+``team.added`` entry, a model's new teams by the entry of the write that found them
+(:func:`record_model_teams` returns them for it).
 """
 
 from __future__ import annotations
@@ -54,37 +58,54 @@ def add_team(db: store.Database, name: str, *, actor: str, now: datetime | None 
         raise ValidationError(BAD_NAME.format(name=name))
     if db[store.TEAMS].count_where("name = ?", [name]):
         raise ValidationError(TEAM_EXISTS.format(name=name))
-    with store.transaction(db):
-        ensure_teams(db, [name], actor=actor, now=now)
-        audit.record(db, audit.TeamAdded(actor, "team", name, created=now))
+    ensure_teams(db, [name], actor=actor, now=now)
     return name
 
 
 def record_model_teams(
     db: store.Database, model_id: str, names: Iterable[Any], *, actor: str, now: datetime | None = None
-) -> None:
+) -> list[tuple[str, tuple[str, str]]]:
     """Note that ``model_id`` scores leads of these teams (creating team records met for the first time).
 
-    Call inside the transaction that stores the rows, so both are written or neither; the
-    import's own audit entry records the rows, and so the teams they name.
+    Call inside the transaction that stores the rows, so both are written or neither, and pass
+    the returned records to that write's audit entry (``audit.record(..., records=...)``).
+
+    Returns
+    -------
+    list of (table, key)
+        The ``model_teams`` rows created now, as audit records.
     """
     found = sorted({name.strip() for name in names if isinstance(name, str) and name.strip()})
     if not found:
-        return
+        return []
     stamp = iso(now or utcnow())
     with store.transaction(db):
         ensure_teams(db, found, actor=actor, now=now)
+        known = set(model_teams(db, model_id))
+        new = [name for name in found if name not in known]
         db[store.MODEL_TEAMS].insert_all(
-            ({"model_id": model_id, "team": name, "first_seen_at": stamp} for name in found), ignore=True
+            ({"model_id": model_id, "team": name, "first_seen_at": stamp} for name in new), ignore=True
         )
+    return [(store.MODEL_TEAMS, (model_id, name)) for name in new]
 
 
-def ensure_teams(db: store.Database, names: Iterable[str], *, actor: str, now: datetime | None = None) -> None:
-    """Create the team records among ``names`` that do not exist yet (rows and the demo name them)."""
+def ensure_teams(db: store.Database, names: Iterable[str], *, actor: str, now: datetime | None = None) -> list[str]:
+    """Create the team records among ``names`` that do not exist yet (rows and the demo name them).
+
+    Each new team is recorded by a ``team.added`` entry covering its row, in the same transaction.
+
+    Returns
+    -------
+    list of str
+        The teams created now, sorted.
+    """
     known = set(list_teams(db))
+    created = sorted(set(names) - known)
     with store.transaction(db):
-        for name in sorted(set(names) - known):
+        for name in created:
             db[store.TEAMS].insert({"name": name, "created_at": iso(now or utcnow()), "created_by": actor})
+            audit.record(db, audit.TeamAdded(actor, "team", name, created=now), records=[(store.TEAMS, name)])
+    return created
 
 
 def model_teams(db: store.Database, model_id: str) -> list[str]:

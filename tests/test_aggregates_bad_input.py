@@ -96,8 +96,14 @@ CASES = {
     "unknown dataset": (_set(1, "dataset", "train"), "row 1, column 'dataset': 'train' is not eval or scores"),
     "label on scores": (_all("label", 1, "scores"), "column 'label': a scoring batch has no labels"),
     "bad consent": (_set(2, "consent_status", "maybe"), "column 'consent_status': 'maybe' is not one of granted"),
-    "formula team": (_set(3, "team", "@SUM(A1)"), "stats.csv, row 3, column 'team': '@SUM(A1)' would run as a "
-                                                  "spreadsheet formula"),
+    "formula team": (_set(3, "team", "@SUM(A1)"), "stats.csv, row 3, column 'team': '@SUM(A1)' starts with '@' and "
+                                                  "would run as a spreadsheet formula; such cells are refused."),
+    "team against the rule": (_set(3, "team", "North"), "stats.csv, row 3, column 'team': 'North' is not a team name: "
+                                                        "1-40 lower-case letters, digits, '-' or '_', starting with a "
+                                                        "letter."),
+    "bidi group": (_set(2, "sex", "fe\u202emale"), "stats.csv, row 2, column 'sex': 'fe\\u202emale' holds U+202E "
+                                                   "RIGHT-TO-LEFT OVERRIDE; text may not hold control characters or "
+                                                   "bidirectional overrides."),
     "duplicate cell": (_duplicate, "stats.csv, rows 3, {last}: the same cell appears twice (dataset=eval, sex="),
     "extra column": (lambda f: f.assign(email="a@b.c"), "column 'email' is not a column of the statistics"),
     "missing column": (lambda f: f.drop(columns="leads"), "stats.csv: required column 'leads' is missing"),

@@ -170,8 +170,8 @@ def test_a_formula_in_a_dataset_is_still_refused(value, db, home, examples, regi
 def test_a_formula_in_customer_details_is_still_refused(db, home, now):
     rows = [{"customer_id": "C1", "phone": "+44 20 7946 0958"}, {"customer_id": "C2", "phone": "+1+cmd|calc"}]
     message = _refused(home, lambda: privacy.record_customers(db, rows, source_name="crm.csv", actor="t", now=now))
-    assert message == "crm.csv, row 2, column 'phone': '+1+cmd|calc' would run as a spreadsheet formula; such " \
-                      "cells are refused."
+    assert message == "crm.csv, row 2, column 'phone': '+1+cmd|calc' starts with '+' and would run as a spreadsheet " \
+                      "formula; such cells are refused."
 
 
 # -- 3. manifest fields have types; ids hold no hidden or look-alike characters ----------------

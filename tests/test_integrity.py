@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ethics import audit, auth, consent, incidents, leads, reviews, store
+from ethics import audit, auth, consent, dsr, incidents, leads, privacy, reviews, store, teams
 from ethics.cli import cli
 from ethics.errors import NotFound, PermissionDenied, ValidationError
 from ethics.migrations import MIGRATIONS
@@ -65,9 +65,15 @@ def governed(db, home, example_snapshot, now):
     events = [{"event_id": f"e{i}", "customer_id": f"c{i}", "purpose": "ai_scoring", "status": "granted",
                "source": "crm", "occurred_at": "2026-11-20T09:00:00+00:00"} for i in range(5)]
     consent.record_events(db, events, source_name="consent.csv", actor="test", now=now)
+    customers = [{"customer_id": "C000850", "name": "Ann Smith", "email": "ann@example.com",
+                  "phone": "+44 20 7946 0958"}, {"customer_id": "C9", "name": "Bo Lee", "email": "bo@example.com"}]
+    privacy.record_customers(db, customers, source_name="crm.csv", actor="test", now=now)
+    request = db.execute("select max(id) from dsr_requests").fetchone()[0]
+    dsr.export_subject(db, customer_id="C9", home=home, actor="olivia", now=now)
     result = audit.verify(db)
     assert result.ok, str(result)
-    return {"review": review, "incident": incident, "snapshot": example_snapshot}
+    return {"review": review, "incident": incident, "snapshot": example_snapshot,
+            "request": (request or 0) + 1, "customer": privacy.pseudonymise(db, "C000850")}
 
 
 # -- the chain's encoding ------------------------------------------------------------------------------
@@ -121,7 +127,7 @@ def _v1_log(home: Path, count: int) -> store.Database:
 def test_migration_keeps_old_entries_verifying_and_marks_the_switch(home):
     db = _v1_log(home, 5)
     old_head = audit.head(db)
-    assert store.migrate(db) == ["0013_audit_chain_v2"]
+    assert store.migrate(db) == ["0013_audit_chain_v2", "0014_chain_covers_teams_and_customers"]
     marker = audit.list_entries(db, limit=1)[0]
     assert (marker["seq"], marker["action"]) == (6, "audit.encoding_changed")
     assert marker["properties"] == {"encoding": 2, "previous_head": old_head["hash"]}
@@ -206,8 +212,10 @@ def test_a_tombstone_written_without_the_key_is_detected(db, home):
 def test_every_service_write_covers_its_records(governed, db):
     result = audit.verify(db)
     tables = {item["table"] for entry in audit.list_entries(db) for item in entry["records"]}
-    assert tables == {store.MODELS, store.VERSIONS, store.DATASETS, store.SNAPSHOTS, store.REVIEWS, store.USERS,
-                      store.INCIDENTS, store.INCIDENT_COMMENTS, store.CONSENT_EVENTS}
+    assert tables == set(audit.RECORD_TYPES) - {store.OVERRIDES} == {  # overrides: see the demo's test below
+        store.MODELS, store.VERSIONS, store.DATASETS, store.SNAPSHOTS, store.REVIEWS, store.USERS, store.INCIDENTS,
+        store.INCIDENT_COMMENTS, store.CONSENT_EVENTS, store.TEAMS, store.MODEL_TEAMS, store.DSR_REQUESTS,
+        store.CUSTOMERS}
     assert result.records == sum(db[t].count for t in tables) and result.files == 3, str(result)
     assert str(result).endswith(f"; {result.records} records, 3 files")
 
@@ -342,6 +350,126 @@ def _north_lead(db, home) -> str:
     return str(frame.loc[frame["team"] == "north", "lead_id"].iloc[0])
 
 
+def test_a_team_record_changed_or_inserted_is_detected(governed, home):
+    with closing(attacker(home)) as conn:
+        conn.execute("update teams set created_by = 'mallory' where name = 'south'")
+        conn.execute("insert into teams (name, created_at, created_by) values ('east', '2026-11-01', 'mallory')")
+    assert_mismatch(verified(home), "teams south: created_by changed since entry",
+                    "teams east: no audit entry covers this row (written outside the application)")
+
+
+def test_a_team_deleted_is_detected(governed, db, home):
+    with store.transaction(db):  # a team no account or model names: nothing else points at it
+        teams.add_team(db, "west", actor="olivia")
+    assert audit.verify(db).ok
+    with closing(attacker(home)) as conn:
+        conn.execute("delete from teams where name = 'west'")
+    assert_mismatch(verified(home), "teams west: the row was deleted")
+
+
+def test_a_model_s_teams_changed_are_detected(governed, home):
+    # Hiding a model from a team's managers, or showing it to another team's.
+    with closing(attacker(home)) as conn:
+        conn.execute("delete from model_teams where model_id = ? and team = 'south'", [EXAMPLE_MODEL])
+        conn.execute("update model_teams set first_seen_at = '2020-01-01' where model_id = ? and team = 'north'",
+                     [EXAMPLE_MODEL])
+    assert_mismatch(verified(home), f"model_teams {EXAMPLE_MODEL}/south: the row was deleted",
+                    f"model_teams {EXAMPLE_MODEL}/north: first_seen_at changed since entry")
+
+
+def test_a_data_subject_request_changed_or_deleted_is_detected(governed, home):
+    request = governed["request"]
+    with closing(attacker(home, "dsr_requests_no_update", "dsr_requests_no_delete")) as conn:
+        conn.execute("update dsr_requests set actor = 'aude', requested_at = '2026-01-01' where id = ?", [request])
+    assert_mismatch(verified(home), f"dsr_requests {request}: actor, requested_at changed since entry")
+    with closing(attacker(home)) as conn:
+        conn.execute("delete from dsr_requests where id = ?", [request])
+    assert_mismatch(verified(home), f"dsr_requests {request}: the row was deleted")
+
+
+def test_customer_details_changed_or_deleted_are_detected(governed, home):
+    customer = governed["customer"]
+    with closing(attacker(home)) as conn:
+        conn.execute("update customers set email = 'mallory@example.com' where pseudonym = ?", [customer])
+    assert_mismatch(verified(home), f"customers {customer}: email changed since entry")
+    with closing(attacker(home)) as conn:
+        conn.execute("delete from customers where pseudonym = ?", [customer])
+    assert_mismatch(verified(home), f"customers {customer}: the row was deleted")
+
+
+def test_an_erasure_covers_the_customer_rows_it_deletes(governed, db, home, now):
+    customer = governed["customer"]
+    before = db.execute("select * from customers where pseudonym = ?", [customer]).fetchone()
+    row = dict(zip([c.name for c in db[store.CUSTOMERS].columns], before, strict=True))
+    plain = hashlib.sha256(store.to_json(row).encode()).hexdigest()
+    done = dsr.erase_subject(db, customer_id="C000850", home=home, actor="olivia", now=now)
+    # The digests entries keep of customer details are keyed: none confirms a guessed name or e-mail.
+    assert plain not in db.execute("select group_concat(records_json) from audit_log").fetchone()[0]
+    assert done["details"]["customers"] == 1
+    (entry,) = [e for e in audit.list_entries(db, object_type="dsr_request") if e["action"] == "dsr.erased"]
+    covers = {(item["table"], item["key"]): item for item in entry["records"]}
+    assert covers[(store.CUSTOMERS, customer)]["digest"] is None
+    assert covers[(store.DSR_REQUESTS, str(done["id"]))]["digest"] is not None
+    result = audit.verify(db)
+    assert result.ok, str(result)
+    db.close()
+    with closing(attacker(home)) as conn:  # the details written back behind the erasure
+        conn.execute(f"insert into customers values ({', '.join('?' * len(before))})", before)
+    assert_mismatch(verified(home), f"customers {customer}: entry {entry['seq']} recorded it deleted, but the row "
+                                    "is there")
+
+
+def _home_before_0014(home: Path) -> store.Database:
+    """A database migrated up to 0013 with a team, a model's team, a request and customer details written by the
+    code of then: audited, but without their records."""
+    db = store.open_db(home / "ethics.db")
+    MIGRATIONS.apply(db, stop_before="0014_chain_covers_teams_and_customers")
+    stamp = "2026-11-20T09:00:00+00:00"
+    with store.transaction(db):
+        db[store.TEAMS].insert({"name": "north", "created_at": stamp, "created_by": "olivia"})
+        audit.record(db, audit.TeamAdded("olivia", "team", "north"))
+        db[store.MODELS].insert({"id": "m1", "name": "n", "purpose": "p", "team": "north", "risk_tier": "low",
+                                 "status": "active", "created_at": stamp})
+        db[store.MODEL_TEAMS].insert({"model_id": "m1", "team": "north", "first_seen_at": stamp})
+        audit.record(db, audit.ModelRegistered("olivia", "model_version", "m1 1.0.0"), records=[(store.MODELS, "m1")])
+        db[store.CUSTOMERS].insert({"pseudonym": "p-1", "customer_ref": "C1", "name": "Ann", "imported_at": stamp})
+        audit.record(db, audit.CustomersImported("olivia", "customers_import", "crm.csv", customers=1))
+        db[store.DSR_REQUESTS].insert({"kind": "export", "pseudonym": "p-1", "requested_at": stamp, "actor": "olivia"})
+        audit.record(db, audit.SubjectExported("olivia", "dsr_request", "1", records=1))
+    return db
+
+
+def test_migration_0014_attests_the_rows_written_before_it(home):
+    db = _home_before_0014(home)
+    try:
+        assert store.migrate(db) == ["0014_chain_covers_teams_and_customers"]
+        entry = audit.list_entries(db, limit=1)[0]
+        assert (entry["seq"], entry["action"], entry["actor"]) == (5, "audit.records_attested", "migration")
+        assert entry["properties"] == {"tables": list(audit.COVERED_SINCE_0014), "rows": 4}
+        assert [(item["table"], item["key"]) for item in entry["records"]] == [
+            (store.TEAMS, "north"), (store.MODEL_TEAMS, "m1/north"), (store.DSR_REQUESTS, "1"),
+            (store.CUSTOMERS, "p-1")]
+        result = audit.verify(db)
+        assert result.ok and result.records == 5, str(result)
+    finally:
+        db.close()
+    with closing(attacker(home)) as conn:  # and from then on a change is seen
+        conn.execute("update customers set name = 'Mallory' where pseudonym = 'p-1'")
+    assert_mismatch(verified(home), "customers p-1: name changed since entry 5")
+
+
+def test_migration_0014_writes_nothing_when_the_tables_are_empty(home):
+    db = store.open_db(home / "ethics.db")
+    try:
+        MIGRATIONS.apply(db, stop_before="0014_chain_covers_teams_and_customers")
+        with store.transaction(db):
+            audit.record(db, audit.TeamAdded("olivia", "team", "north"))
+        assert store.migrate(db) == ["0014_chain_covers_teams_and_customers"]
+        assert db[store.AUDIT].count == 1 and audit.verify(db).ok
+    finally:
+        db.close()
+
+
 def test_batches_covering_names_the_imports_to_record_again(governed, db):
     ids = [i for (i,) in db.execute("select id from consent_events order by id")]
     (batch,) = audit.batches_covering(db, store.CONSENT_EVENTS, ids[1:2])
@@ -363,6 +491,12 @@ def test_cli_audit_verify_names_the_changed_record_and_exits_1(governed, home, m
     outcome = runner.invoke(cli, ["audit", "verify"])
     assert outcome.exit_code == 1
     assert "users aude: role changed since entry" in outcome.output
+    with closing(attacker(home)) as conn:
+        conn.execute("update users set role = 'auditor' where username = 'aude'")
+        conn.execute("update customers set phone = '+1 555 0100' where pseudonym = ?", [governed["customer"]])
+    outcome = runner.invoke(cli, ["audit", "verify"])
+    assert outcome.exit_code == 1
+    assert f"customers {governed['customer']}: phone changed since entry" in outcome.output
 
 
 # -- the key outside the data home ------------------------------------------------------------------------
