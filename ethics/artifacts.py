@@ -1,8 +1,9 @@
 """Model artifacts in formats that cannot run code when loaded.
 
-Accepted: LightGBM text models, XGBoost JSON or UBJ, and linear models as JSON
-coefficients.  Pickle, joblib and archive formats are refused by their magic bytes
-before anything else is read.  Nothing in an artifact is ever executed, and no model
+Accepted: LightGBM text models, XGBoost JSON or UBJ, linear models as JSON
+coefficients, and ONNX graphs of standard operators (run by onnxruntime).  Pickle,
+joblib and archive formats are refused by their magic bytes before anything else is
+read.  Nothing in an artifact is ever executed, and no model
 library parses one in this process: a :class:`Scorer` sends the file to its own
 artifact worker (:mod:`ethics.worker`), which runs under memory and time limits and
 sends back only numbers.
@@ -36,14 +37,15 @@ from ethics.errors import (
     ArtifactRefused,
 )
 
-ArtifactKind = Literal["lightgbm", "xgboost", "linear", "none"]
-ARTIFACT_KINDS: tuple[str, ...] = ("lightgbm", "xgboost", "linear", "none")
+ArtifactKind = Literal["lightgbm", "xgboost", "linear", "onnx", "none"]
+ARTIFACT_KINDS: tuple[str, ...] = ("lightgbm", "xgboost", "linear", "onnx", "none")
 NOTHING_STORED = "nothing was stored"
 # Objectives whose prediction is the probability of the positive class (the sigmoid of the margin).
 _PROBABILITY_OBJECTIVES = {
     "lightgbm": ("binary", "cross_entropy", "xentropy"),
     "xgboost": ("binary:logistic", "binary:logitraw"),
     "linear": ("linear",),
+    "onnx": ("binary",),  # the graph's class-1 probability output, margin = probability
 }
 
 # (prefix, description).  Checked before any parser sees the bytes.
@@ -101,7 +103,7 @@ class Scorer:
     path : Path
         The artifact file.
     kind : str
-        ``lightgbm``, ``xgboost`` or ``linear`` (a key of :data:`ethics.worker.LOADERS`).
+        ``lightgbm``, ``xgboost``, ``linear`` or ``onnx`` (a key of :data:`ethics.worker.LOADERS`).
     expected_sha256 : str
         The worker refuses the file when its bytes have another hash.
     file : str
@@ -266,9 +268,10 @@ def check_classifier(facts: dict[str, Any], *, kind: str, outcome: str, file: st
 
     Rules (README "Manifest"): LightGBM objective ``binary`` or ``cross_entropy``, XGBoost
     ``binary:logistic`` or ``binary:logitraw`` (the sigmoid of its margin is the score), a
-    linear model with ``link = "logistic"``; one class (one output per row); every leaf
-    value and coefficient finite.  An identity link is refused: nothing keeps a linear
-    function of the features inside [0, 1], and a binary model's score is a probability.
+    linear model with ``link = "logistic"``, an ONNX graph's class-1 probability; one class
+    (one output per row); every leaf value and coefficient finite.  An identity link is
+    refused for a linear model: nothing keeps a linear function of the features inside
+    [0, 1], and a binary model's score is a probability.
 
     Raises
     ------
@@ -283,7 +286,7 @@ def check_classifier(facts: dict[str, Any], *, kind: str, outcome: str, file: st
         reason = f"its objective is {objective!r}, which does not give a probability ({kind} objective {wanted})"
     elif facts.get("num_class") not in (0, 1) or facts.get("outputs") not in (None, 1):
         reason = f"it has {facts.get('num_class')} classes ({facts.get('outputs')} outputs per row); binary needs 1"
-    elif facts.get("link") != "logistic":
+    elif facts.get("link") != "logistic" and not _margin_is_probability(facts):
         reason = (f"its link is {facts.get('link')!r}: a linear score is a probability only through "
                   "link = 'logistic'")
     elif facts.get("nonfinite"):
@@ -291,6 +294,11 @@ def check_classifier(facts: dict[str, Any], *, kind: str, outcome: str, file: st
     else:
         return
     raise ArtifactRefused(ARTIFACT_NOT_CLASSIFIER.format(file=file, outcome=outcome, reason=reason))
+
+
+def _margin_is_probability(facts: dict[str, Any]) -> bool:
+    """An identity link gives a probability when the model outputs class probabilities (ONNX, forests)."""
+    return facts.get("link") == "identity" and facts.get("explainer") in ("sampled", "tree")
 
 
 def load_verified(

@@ -8,6 +8,10 @@ The only module that imports ``shap`` (lazily).  The explainer follows the model
 * linear JSON models: ``shap.LinearExplainer`` on the unscaled coefficients, with the
   artifact's scaling means as the background (the "average lead" the model was
   standardised on), in the model's raw output space (log-odds for the logistic link).
+* ONNX models (facts ``explainer = "sampled"``): a model-agnostic permutation SHAP in the
+  artifact's worker (:func:`ethics.onnx_model.permutation_shap`), within a fixed sample
+  budget, exactly additive, in the probability space; shown as such
+  (:func:`explainer_text`).
 * any other model with a ``score(frame)`` function: ``shap.KernelExplainer`` on a
   background sample, with an evaluation budget, in the score (probability) space.
   (``shap.PermutationExplainer`` was tried first: its numba compilation took 10-40 s
@@ -101,13 +105,24 @@ class Attribution:
 
 
 def explainer_for(model: Any) -> str:
-    """The explainer a model gets: ``tree``, ``linear`` or ``kernel``."""
+    """The explainer a model gets: ``tree``, ``linear``, ``sampled`` or ``kernel``."""
     kind = getattr(model, "kind", None)
     if kind in TREE_KINDS:
         return "tree"
     if kind == "linear":
         return "linear"
+    if kind in artifacts.ARTIFACT_KINDS and model.facts.get("explainer") == "sampled":
+        return "sampled"
     return "kernel"
+
+
+def explainer_text(explanations: Mapping[str, Any]) -> str:
+    """How the values were found, for every page, report and command: ``tree SHAP``, or the sampled budget."""
+    sampling = explanations.get("sampling")
+    if explanations.get("explainer") == "sampled" and sampling:
+        return (f"model-agnostic permutation SHAP, {sampling['permutations']} permutations × "
+                f"{sampling['background']} background rows")
+    return f"{explanations.get('explainer')} SHAP"
 
 
 def explain_rows(
@@ -166,6 +181,8 @@ def explain_rows(
         found = _tree(model, frame, threads=threads or THREADS)
     elif method == "linear":
         found = _linear(model, frame)
+    elif method == "sampled":
+        found = _sampled(model, frame)
     elif method == "kernel":
         found = _kernel(model, frame, background=background, max_evals=max_evals)
     else:
@@ -215,6 +232,13 @@ def _linear(model: Any, frame: pd.DataFrame) -> Attribution:
     space = "log-odds" if model.link == "logistic" else "score"
     return _attribution(values, base, margin, frame=frame, features=model.features, explainer="linear",
                         space=space)
+
+
+def _sampled(model: Any, frame: pd.DataFrame) -> Attribution:
+    """Permutation SHAP of the probability, computed in the artifact's worker (its margin is the probability)."""
+    values, base, margin = model.contributions(frame, threads=THREADS)
+    return _attribution(values, base, margin, frame=frame, features=model.features, explainer="sampled",
+                        space="probability")
 
 
 def _kernel(
@@ -289,6 +313,10 @@ def snapshot_explanations(
         "proxies": proxies,
         "leads": None,
     }
+    if found.explainer == "sampled":
+        budget = scorer.facts["sampling"]  # the background is drawn from the explained rows
+        result["sampling"] = {"permutations": budget["permutations"],
+                              "background": min(budget["background"], len(rows))}
     if found.additivity_max_error > ADDITIVITY_TOLERANCE:
         return {**result, "status": "unavailable", "reason": ADDITIVITY_FAILED.format(
             explainer=found.explainer, space=found.output_space, error=found.additivity_max_error,
@@ -600,7 +628,7 @@ def explanations_light(explanations: Mapping[str, Any] | None) -> dict[str, str]
     if proxies:
         return {"status": "warn", "reason": proxy_text}
     top = explanations["importance"][0]["label"] if explanations["importance"] else "none"
-    return {"status": "pass", "reason": f"{explanations['explainer']} SHAP, additivity ok; top feature: {top}"}
+    return {"status": "pass", "reason": f"{explainer_text(explanations)}, additivity ok; top feature: {top}"}
 
 
 def distribution_summary(points: pd.DataFrame, *, order: Sequence[str]) -> pd.DataFrame:

@@ -296,7 +296,8 @@ def lead_explanations(ref: dict[str, Any]) -> pd.DataFrame:
 
 def explanation_summary(found: dict[str, Any]) -> None:
     """The explainer, output space, rows and additivity of a snapshot's explanations."""
-    st.caption(f"{escape(found['explainer'].capitalize())} SHAP on {found['rows']:,} leads, in the "
+    text = explain.explainer_text(found)
+    st.caption(f"{escape(text[:1].upper() + text[1:])} on {found['rows']:,} leads, in the "
                f"{escape(found['output_space'])} space: base value {found['base_value']:.4f} (the average model "
                "output); base value + contributions "
                f"= model output within {found['additivity_max_error']:.1e} for every lead (additivity, checked).")

@@ -383,9 +383,25 @@ class _Linear:
         return coefficients * (x - background), float(intercept + coefficients @ background)
 
 
+def _onnx(data: bytes) -> Any:
+    """An ONNX model in onnxruntime (:mod:`ethics.onnx_model`; onnx and onnxruntime load only here).
+
+    A function, not the class itself: run as ``python -m ethics.worker`` this module is
+    ``__main__``, so ``ethics.onnx_model`` cannot import this :class:`Refused`.
+    """
+    from ethics import onnx_model
+
+    try:
+        return onnx_model.OnnxModel(data)
+    except onnx_model.Unsafe as exc:
+        raise Refused(str(exc)) from None
+
+
+_onnx.reads_text = True  # type: ignore[attr-defined]
+
 #: Loader per artifact kind.  A loader with ``reads_text = True`` gets a :class:`Rows` per
 #: request; the others get the float matrix alone.
-LOADERS: dict[str, type] = {"lightgbm": _LightGBM, "xgboost": _XGBoost, "linear": _Linear}
+LOADERS: dict[str, Any] = {"lightgbm": _LightGBM, "xgboost": _XGBoost, "linear": _Linear, "onnx": _onnx}
 
 
 def _library_error(library: str, exc: Exception) -> Exception:
