@@ -183,11 +183,18 @@ class Scorer:
         x, vocabulary = self._rows(frame)
         return self._call({"op": "margin", "vocabulary": vocabulary}, {"x": x}, step="scoring")[1]["margin"].copy()
 
-    def contributions(self, frame: pd.DataFrame, *, threads: int) -> tuple[np.ndarray, float, np.ndarray]:
-        """SHAP values (rows × raw features), the base value and the margin, in one round trip."""
-        x, vocabulary = self._rows(frame)
-        out = self._call({"op": "explain", "threads": threads, "vocabulary": vocabulary}, {"x": x},
-                         step="explaining")[1]
+    def contributions(self, frame: pd.DataFrame, *, threads: int, background: pd.DataFrame | None = None
+                      ) -> tuple[np.ndarray, float, np.ndarray]:
+        """SHAP values (rows × raw features), the base value and the margin, in one round trip.
+
+        ``background``: the background rows of a sampled explainer, sent first with the same text codes.
+        """
+        header: dict[str, Any] = {"op": "explain", "threads": threads}
+        if background is not None:
+            frame = pd.concat([background[self.features], frame[self.features]], ignore_index=True)
+            header["background"] = len(background)
+        x, header["vocabulary"] = self._rows(frame)
+        out = self._call(header, {"x": x}, step="explaining")[1]
         return out["values"].copy(), float(out["base"][0]), out["margin"].copy()
 
     def _call(self, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None, *, step: str

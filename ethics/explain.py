@@ -54,6 +54,8 @@ KERNEL_SAMPLES = 256
 PROXY_BINS = 5
 PROXY_MAX_CATEGORIES = 10
 TREE_KINDS = ("lightgbm", "xgboost")
+# Model evaluations per worker request of the sampled explainer (~10 s here, far inside the CPU limit).
+SAMPLED_EVALUATIONS = 1_000_000
 THREADS = 2
 
 UNAVAILABLE_SCORES_ONLY = "scores-only model: no artifact to explain"
@@ -235,10 +237,22 @@ def _linear(model: Any, frame: pd.DataFrame) -> Attribution:
 
 
 def _sampled(model: Any, frame: pd.DataFrame) -> Attribution:
-    """Permutation SHAP of the probability, computed in the artifact's worker (its margin is the probability)."""
-    values, base, margin = model.contributions(frame, threads=THREADS)
-    return _attribution(values, base, margin, frame=frame, features=model.features, explainer="sampled",
-                        space="probability")
+    """Permutation SHAP of the probability, computed in the artifact's worker (its margin is the probability).
+
+    The background is drawn once from the rows; the rows go in parts of at most
+    :data:`SAMPLED_EVALUATIONS` model evaluations, each request with the same background,
+    so that no request nears the worker's CPU-time limit.
+    """
+    sampling = model.facts["sampling"]
+    background = frame.iloc[_sample(len(frame), sampling["background"])]
+    step = max(1, SAMPLED_EVALUATIONS // sampling["rows_per_lead"])
+    parts = [model.contributions(frame.iloc[start:start + step], threads=THREADS, background=background)
+             for start in range(0, len(frame), step)]
+    if not parts:
+        return _attribution(np.zeros((0, len(model.features))), 0.0, np.zeros(0), frame=frame,
+                            features=model.features, explainer="sampled", space="probability")
+    return _attribution(np.concatenate([p[0] for p in parts]), parts[0][1], np.concatenate([p[2] for p in parts]),
+                        frame=frame, features=model.features, explainer="sampled", space="probability")
 
 
 def _kernel(

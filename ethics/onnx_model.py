@@ -17,7 +17,8 @@ text features), or one 2-D float tensor whose columns are named by the model's
 
 SHAP values are found by :func:`permutation_shap`: model-agnostic, within a fixed budget
 of model evaluations (:data:`PERMUTATIONS` antithetic permutations over a background of at
-most :data:`BACKGROUND_ROWS` rows of the batch), exactly additive in the probability.
+most :data:`BACKGROUND_ROWS` rows of the batch, which ``ethics.explain`` picks and sends
+with each part of the batch), exactly additive in the probability.
 """
 
 from __future__ import annotations
@@ -61,9 +62,16 @@ class Unsafe(Exception):
     """The file is not an ONNX model this worker runs (the worker turns it into its ``Refused``)."""
 
 
-def sampling_facts() -> dict[str, int]:
-    """The explainer's budget, as the facts carry it (``facts["sampling"]``)."""
-    return {"permutations": PERMUTATIONS, "background": BACKGROUND_ROWS}
+def sampling_facts(features: int) -> dict[str, int]:
+    """The explainer's budget, as the facts carry it (``facts["sampling"]``).
+
+    ``rows_per_lead`` is the most model evaluations one lead costs: its distinct inner
+    coalitions (at most two per step of each permutation, at most all but the empty and
+    the full one) times the background rows.  The parent sizes its requests by it.
+    """
+    coalitions = min(2 * PERMUTATIONS * max(features - 1, 0), 2**min(features, 62) - 2)
+    return {"permutations": PERMUTATIONS, "background": BACKGROUND_ROWS,
+            "rows_per_lead": max(coalitions, 1) * BACKGROUND_ROWS}
 
 
 # -- checks before a session exists ---------------------------------------------------------
@@ -298,7 +306,7 @@ class OnnxModel:
                 "link": "identity", "nonfinite": self._nonfinite, "categorical": text,
                 # NaN reaches the graph as is: whether it means "missing" as in the original framework
                 # is not something the file says, so no feature may be missing.
-                "missing": [], "explainer": "sampled", "sampling": sampling_facts()}
+                "missing": [], "explainer": "sampled", "sampling": sampling_facts(len(self.features))}
 
     def _feed(self, rows: Any) -> dict[str, np.ndarray]:
         if self._matrix:
@@ -331,9 +339,15 @@ class OnnxModel:
         """The probability itself (identity link)."""
         return self.score(rows)
 
-    def explain(self, rows: Any, *, threads: int) -> tuple[np.ndarray, float]:
-        """Permutation SHAP values of the probability (see :func:`permutation_shap`)."""
-        return permutation_shap(rows, score=self.score)
+    def explain(self, rows: Any, *, threads: int, background: int = 0) -> tuple[np.ndarray, float]:
+        """Permutation SHAP values of the probability (see :func:`permutation_shap`).
+
+        The first ``background`` rows are the background, the others the leads explained
+        (``ethics.explain`` sends the same background with each part of a batch).
+        """
+        if background <= 0:
+            raise ValueError("the sampled explainer needs its background rows first in the request")
+        return permutation_shap(rows, background=background, score=self.score)
 
 
 def _session(model_bytes: bytes) -> Any:
@@ -361,13 +375,6 @@ def _runtime_error(exc: Exception) -> Exception:
 # -- permutation SHAP --------------------------------------------------------------------------------
 
 
-def background_positions(rows: int, size: int = BACKGROUND_ROWS) -> np.ndarray:
-    """At most ``size`` evenly spread row positions of the batch (the same for the same batch)."""
-    if rows <= size:
-        return np.arange(rows)
-    return np.unique(np.linspace(0, rows - 1, size).round().astype(int))
-
-
 def orderings(features: int, *, permutations: int = PERMUTATIONS, seed: int = SEED) -> np.ndarray:
     """The feature orders walked: ``permutations`` seeded random ones, each followed by its reverse (antithetic)."""
     rng = np.random.default_rng(seed)
@@ -375,44 +382,47 @@ def orderings(features: int, *, permutations: int = PERMUTATIONS, seed: int = SE
     return np.stack([forward, forward[:, ::-1]], axis=1).reshape(-1, features)
 
 
-def permutation_shap(rows: Any, *, score: Any, permutations: int = PERMUTATIONS,
-                     background_rows: int = BACKGROUND_ROWS, seed: int = SEED) -> tuple[np.ndarray, float]:
+def permutation_shap(rows: Any, *, background: int, score: Any, permutations: int = PERMUTATIONS,
+                     seed: int = SEED) -> tuple[np.ndarray, float]:
     """Interventional SHAP values estimated on sampled feature orders, exactly additive.
 
     For each order, the features of a lead are switched from a background row to the lead's
     value one at a time; a feature's value is the mean change of the score it causes,
     averaged over the background rows and the orders (as ``shap.PermutationExplainer``).
     A walk starts at ``base = mean f(background)`` and ends at ``f(lead)``, so
-    ``values.sum(axis=1) + base == f(lead)`` by construction.
+    ``values.sum(axis=1) + base == f(lead)`` by construction.  onnxruntime's float32 sums
+    may change in the last bits with the batch size, so ``f(lead)`` is scored on the very
+    rows of the request (what the worker's ``margin`` scores) and ``base`` on the background
+    alone (the same in every request of a batch): the identity then holds to rounding.
 
     Parameters
     ----------
     rows : Rows
-        The batch (``ethics.worker.Rows``); text columns hold codes, so a background
-        value is substituted as its code.
+        The background rows, then the leads (``ethics.worker.Rows``); text columns hold
+        codes, so a background value is substituted as its code.
+    background : int
+        How many of the first rows are the background.
     score : callable
         ``score(rows) -> ndarray`` of one number per row.
     permutations : int, default PERMUTATIONS
         Random orders, each also walked backwards.
-    background_rows : int, default BACKGROUND_ROWS
-        At most this many rows of the batch, evenly spread, form the background.
     seed : int
         Seeds the orders: the same batch gets the same values.
 
     Returns
     -------
     values : ndarray
-        Rows × features, in the batch's feature order.
+        Leads × features, in the batch's feature order.
     base : float
         The mean score of the background.
     """
-    x = np.asarray(rows.x, dtype=np.float64)
+    everything = np.asarray(rows.x, dtype=np.float64)
+    x, background = everything[background:], everything[:background]
     n, m = x.shape
-    if n == 0 or m == 0:
-        return np.zeros((n, m)), 0.0
-    background = x[background_positions(n, background_rows)]
     base = float(np.mean(score(dataclasses.replace(rows, x=background))))
-    full = score(rows)
+    if n == 0 or m == 0:
+        return np.zeros((n, m)), base
+    full = score(rows)[len(background):]
     walks = orderings(m, permutations=permutations, seed=seed)
     # The coalition after step k of each walk (k = 1 .. m-1; step 0 is the background, step m the lead).
     steps = np.zeros((len(walks), m + 1, m), dtype=bool)

@@ -32,7 +32,9 @@ and texts come back, never a Python object of the model.  Requests, one reply ea
     The raw output before the link (log-odds): array ``margin``.
 ``{"op": "explain", "threads": n, "arrays": [x]}``
     SHAP values: arrays ``values`` (rows × features), ``base`` (one number) and
-    ``margin`` (computed by a separate call, for the additivity check).
+    ``margin`` (computed by a separate call, for the additivity check).  For a sampled
+    explainer the header says ``"background": k``: the first ``k`` rows of ``x`` are the
+    background, and the other rows are explained.
 
 Errors come back as ``{"ok": false, "error": "refused" | "failed" | "memory" | "hash",
 ...}``.  A new artifact format (skops, ONNX) is a new entry in :data:`LOADERS`.
@@ -456,8 +458,14 @@ class _Session:
                 return {"ok": True}, {"scores": self.model.score(x)}
             if op == "margin":
                 return {"ok": True}, {"margin": self.model.margin(x)}
-            values, base = self.model.explain(x, threads=int(header.get("threads", PREDICT_THREADS)))
-            return {"ok": True}, {"values": values, "base": np.array([base]), "margin": self.model.margin(x)}
+            threads = int(header.get("threads", PREDICT_THREADS))
+            background = int(header.get("background", 0))  # a sampled explainer's background: the first rows
+            if not background:
+                values, base = self.model.explain(x, threads=threads)
+                return {"ok": True}, {"values": values, "base": np.array([base]), "margin": self.model.margin(x)}
+            values, base = self.model.explain(x, threads=threads, background=background)
+            return {"ok": True}, {"values": values, "base": np.array([base]),
+                                  "margin": self.model.margin(x)[background:]}
         if isinstance(op, str) and op.startswith("test-") and self.allow_test_requests:
             return _test_request(op, header), {}
         return {"ok": False, "error": "failed", "reason": f"unknown request {op!r}"}, {}
