@@ -77,15 +77,25 @@ def sampling_facts(features: int) -> dict[str, int]:
 # -- checks before a session exists ---------------------------------------------------------
 
 
-def _graphs(graph: Any) -> Any:
-    """The graph and every subgraph of its nodes' attributes (Loop, If and Scan bodies), depth first."""
-    yield graph
-    for node in graph.node:
+def _graphs(body: Any) -> Any:
+    """A graph or function and every subgraph of its nodes' attributes (Loop, If and Scan bodies), depth first."""
+    yield body
+    for node in body.node:
         for attribute in node.attribute:
             for sub in [attribute.g] if attribute.HasField("g") else []:
                 yield from _graphs(sub)
             for sub in attribute.graphs:
                 yield from _graphs(sub)
+
+
+def _nodes(model: Any) -> Any:
+    """(where, node) for every node: the graph's, the local functions' and their subgraphs'."""
+    bodies = [("node", graph) for graph in _graphs(model.graph)]
+    bodies += [(f"function {function.name!r} node", graph) for function in model.functions
+               for graph in _graphs(function)]
+    for where, body in bodies:
+        for node in body.node:
+            yield f"{where} {node.name or '(unnamed)'!r}", node
 
 
 def _tensors(model: Any) -> Any:
@@ -96,20 +106,14 @@ def _tensors(model: Any) -> Any:
         for sparse in graph.sparse_initializer:
             yield f"sparse initializer {sparse.values.name!r}", sparse.values
             yield f"sparse initializer {sparse.values.name!r}", sparse.indices
-        for node in graph.node:
-            for attribute in node.attribute:
-                where = f"node {node.name!r} ({node.op_type}) attribute {attribute.name!r}"
-                if attribute.HasField("t"):
-                    yield where, attribute.t
-                if attribute.HasField("sparse_tensor"):
-                    yield where, attribute.sparse_tensor.values
-                for tensor in attribute.tensors:
-                    yield where, tensor
-    for function in model.functions:
-        for node in function.node:
-            for attribute in node.attribute:
-                if attribute.HasField("t"):
-                    yield f"function {function.name!r} node {node.name!r} attribute {attribute.name!r}", attribute.t
+    for where, node in _nodes(model):
+        for attribute in node.attribute:
+            at = f"{where} ({node.op_type}) attribute {attribute.name!r}"
+            if attribute.HasField("t"):
+                yield at, attribute.t
+            if attribute.HasField("sparse_tensor"):
+                yield at, attribute.sparse_tensor.values
+            yield from ((at, tensor) for tensor in attribute.tensors)
 
 
 def check_model(model: Any) -> None:
@@ -132,10 +136,7 @@ def check_model(model: Any) -> None:
         if function.domain not in ALLOWED_DOMAINS:
             raise Unsafe(ONNX_CUSTOM_OP.format(what=f"function {function.name!r}", op=function.name,
                                                domain=function.domain))
-    nodes = [(node, "node") for graph in _graphs(model.graph) for node in graph.node]
-    nodes += [(node, f"function {function.name!r} node") for function in model.functions for node in function.node]
-    for node, where in nodes:
-        what = f"{where} {node.name or '(unnamed)'!r}"
+    for what, node in _nodes(model):
         if node.domain not in ALLOWED_DOMAINS:
             raise Unsafe(ONNX_CUSTOM_OP.format(what=what, op=node.op_type, domain=node.domain))
         if not onnx.defs.has(node.op_type, "" if node.domain == "ai.onnx" else node.domain):
@@ -154,12 +155,11 @@ def _nonfinite(model: Any) -> str | None:
         if tensor.data_type in (1, 10, 11, 16):  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
             if not np.isfinite(numpy_helper.to_array(tensor).astype(np.float64)).all():
                 return f"{where} holds a value that is not finite"
-    for graph in _graphs(model.graph):
-        for node in graph.node:
-            for attribute in node.attribute:
-                values = [attribute.f] if attribute.type == attribute.FLOAT else list(attribute.floats)
-                if not all(math.isfinite(v) for v in values):
-                    return f"node {node.name!r} ({node.op_type}) attribute {attribute.name!r} is not finite"
+    for where, node in _nodes(model):
+        for attribute in node.attribute:
+            values = [attribute.f] if attribute.type == attribute.FLOAT else list(attribute.floats)
+            if not all(math.isfinite(v) for v in values):
+                return f"{where} ({node.op_type}) attribute {attribute.name!r} is not finite"
     return None
 
 

@@ -281,6 +281,29 @@ def test_a_custom_domain_operator_is_refused_naming_it_and_its_library_never_loa
     assert marker.read_text() == "ran"  # the control: loading the library is what the marker records
 
 
+def test_a_custom_operator_inside_a_loop_body_is_refused(refused):
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["more"], ["again"]),
+         helper.make_node("Run", ["carried"], ["out"], name="hidden", domain="com.evil")],
+        "body", [helper.make_tensor_value_info("step", TensorProto.INT64, []),
+                 helper.make_tensor_value_info("more", TensorProto.BOOL, []),
+                 helper.make_tensor_value_info("carried", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("again", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("out", TensorProto.FLOAT, None)])
+    loop = helper.make_node("Loop", ["trips", "yes", "x"], ["looped"], body=body)
+    data = _crafted([loop], [helper.make_tensor("trips", TensorProto.INT64, [], [1]),
+                             helper.make_tensor("yes", TensorProto.BOOL, [], [True])], source="looped")
+    message = refused(data, name="nested.onnx", manifest=_plain_manifest, match="custom operator")
+    assert "node 'hidden' (op 'Run', domain 'com.evil')" in message
+
+
+def test_a_stored_value_that_is_not_finite_is_refused(refused):
+    shift = helper.make_tensor("shift", TensorProto.FLOAT, [1], [float("nan")])
+    data = _crafted([helper.make_node("Add", ["x", "shift"], ["shifted"])], [shift], source="shifted")
+    refused(data, name="nan.onnx", manifest=_plain_manifest,
+            match=r"initializer 'shift' holds a value that is not finite \(scores would be NaN or infinite\)")
+
+
 def test_an_unknown_operator_of_the_standard_domain_is_refused(refused):
     data = _crafted([helper.make_node("SystemCall", ["x"], ["ran"], name="shell")], source="ran")
     message = refused(data, name="unknown.onnx", manifest=_plain_manifest, match="not a standard ONNX operator")
