@@ -444,6 +444,8 @@ def _echo_lead(detail: dict[str, Any]) -> None:
     for direction in ("raising", "lowering"):
         for reason in explanation["reasons"][direction]:
             click.echo(f"  {reason['text']}")
+    if explanation["explainer"] == "sampled":
+        click.echo(f"  (estimated by {explanation['method']})")
 
 
 @cli.command()

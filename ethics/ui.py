@@ -381,6 +381,8 @@ def lead_card(detail: dict[str, Any]) -> None:
     chart(charts.shap_waterfall(steps, base_value=found["base_value"], output_space=space,
                                 threshold=explain.threshold_in(space, detail["threshold"])),
           steps[["label", "value", "shap"]].rename(columns={"shap": f"SHAP ({space})"}))
+    if found["explainer"] == "sampled":
+        st.caption(f"Estimated by {escape(found['method'])}: the bars add up exactly to the score.")
     if space == "log-odds":
         st.caption("The bars add up in log-odds, the model's raw output; the score is 1 / (1 + e^−output), so "
                    f"the threshold {detail['threshold']:g} is {explain.threshold_in(space, detail['threshold']):.2f} "

@@ -6,6 +6,7 @@ artifact leaves the data home byte-identical (``state_of``).
 """
 
 import itertools
+import json
 import math
 import os
 import shutil
@@ -25,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from ethics import datasets, explain, onnx_model, registry, worker
+from ethics import datasets, explain, leads, onnx_model, registry, snapshots, worker
 from ethics.errors import ArtifactRefused, ValidationError
 from ethics.manifest import read_manifest
 from tests.conftest import EXAMPLE_MODEL, EXAMPLE_VERSION, WEEK, default_policy, manifest_with, state_of
@@ -387,3 +388,52 @@ def test_a_graph_that_allocates_10_gib_is_stopped_by_the_memory_limit(db, home, 
     assert str(stopped).endswith("the artifact needed more memory than the worker's limit (1 GiB) while scoring; "
                                  "nothing was imported.")
     assert "ETHICS_WORKER_MEMORY_MB" in stopped.hint
+
+
+# -- end to end: a snapshot and a lead card ------------------------------------------------------------
+
+
+def _example_linear_model_as_onnx(examples):
+    """The example linear model (data/examples/model.json) as an ONNX graph in double precision."""
+    spec = json.loads((examples / "model.json").read_text())
+    means = [spec["scaling"][name]["mean"] for name in FOUR]
+    scales = [spec["scaling"][name]["scale"] for name in FOUR]
+    weights = [[spec["coefficients"][name]] for name in FOUR]
+    double = TensorProto.DOUBLE
+    nodes = [helper.make_node("Concat", FOUR, ["x"], axis=1),
+             helper.make_node("Sub", ["x", "means"], ["centred"]),
+             helper.make_node("Div", ["centred", "scales"], ["scaled"]),
+             helper.make_node("MatMul", ["scaled", "weights"], ["linear"]),
+             helper.make_node("Add", ["linear", "intercept"], ["margin"]),
+             helper.make_node("Sigmoid", ["margin"], ["yes"]),
+             helper.make_node("Sub", ["one", "yes"], ["no"]),
+             helper.make_node("Concat", ["no", "yes"], ["probabilities"], axis=1)]
+    constants = [helper.make_tensor("means", double, [4], means), helper.make_tensor("scales", double, [4], scales),
+                 helper.make_tensor("weights", double, [4, 1], sum(weights, [])),
+                 helper.make_tensor("intercept", double, [1], [spec["intercept"]]),
+                 helper.make_tensor("one", double, [1], [1.0])]
+    graph = helper.make_graph(nodes, "linear", [helper.make_tensor_value_info(n, double, [None, 1]) for n in FOUR],
+                              [helper.make_tensor_value_info("probabilities", double, [None, 2])], constants)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def test_a_snapshot_of_an_onnx_model_marks_every_lead_card_as_sampled(db, home, examples, now):
+    (examples / "linear.onnx").write_bytes(_example_linear_model_as_onnx(examples))
+    registry.register_model(db, _plain_manifest(examples, "linear.onnx"), home=home, actor="t", now=now)
+    for kind, name in (("eval", "eval.csv"), ("scores", "scores.csv")):  # the scores match the ONNX graph's
+        datasets.import_dataset(db, examples / name, kind=kind, model_id=EXAMPLE_MODEL, version=EXAMPLE_VERSION,
+                                week=WEEK, home=home, actor="t", now=now)
+    snap = snapshots.take_snapshot(db, model_id=EXAMPLE_MODEL, week=WEEK, home=home, policy=default_policy(),
+                                   actor="t", now=now)
+    found = snap["results"]["explanations"]
+    assert (found["status"], found["explainer"], found["output_space"]) == ("available", "sampled", "probability")
+    assert found["additivity_max_error"] < 1e-12
+    lead = pd.read_csv(examples / "scores.csv").iloc[0]
+    (detail,) = leads.find_leads(db, home=home, model_id=EXAMPLE_MODEL, query=lead["lead_id"], team=None)
+    explanation = detail["explanation"]
+    assert explanation["method"] == "model-agnostic permutation SHAP, 10 permutations × 100 background rows"
+    linear = 1 / (1 + math.exp(-(-0.4 + 0.9 * (lead["minutes_watched"] - 35) / 15 + 0.6 * (lead["questions_asked"] - 1)
+                                 / 1.2 + 0.3 * (lead["company_employees"] - 250) / 300
+                                 - 0.2 * (lead["region_code"] - 3) / 1.5)))  # model.json by hand
+    assert explanation["output"] == pytest.approx(detail["score"], abs=1e-12)
+    assert detail["score"] == pytest.approx(linear, abs=1e-12)
