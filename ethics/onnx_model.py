@@ -130,7 +130,7 @@ def check_model(model: Any) -> None:
         raise Unsafe(ONNX_NO_GRAPH_IO)
     for opset in model.opset_import:
         if opset.domain not in ALLOWED_DOMAINS:
-            raise Unsafe(ONNX_CUSTOM_OP.format(what=f"opset import of domain {opset.domain!r}", op="-",
+            raise Unsafe(ONNX_CUSTOM_OP.format(what="the opset import", op="any",
                                                domain=opset.domain))
     for function in model.functions:
         if function.domain not in ALLOWED_DOMAINS:
