@@ -1,10 +1,11 @@
 """Model artifacts in formats that cannot run code when loaded.
 
 Accepted: LightGBM text models, XGBoost JSON or UBJ, linear models as JSON
-coefficients, and scikit-learn pipelines saved with skops (whose types are checked
-against ethics' list, :mod:`ethics.allowed_types`, before anything is built).  Pickle,
-joblib and compressed formats are refused by their magic bytes before anything else is
-read, and so are zip archives for every kind but skops.  Nothing in an artifact is ever executed, and no model
+coefficients, scikit-learn pipelines saved with skops (whose types are checked
+against ethics' list, :mod:`ethics.allowed_types`, before anything is built) and ONNX
+graphs of standard operators (run by onnxruntime).  Pickle, joblib and compressed
+formats are refused by their magic bytes before anything else is read, and so are zip
+archives for every kind but skops.  Nothing in an artifact is ever executed, and no model
 library parses one in this process: a :class:`Scorer` sends the file to its own
 artifact worker (:mod:`ethics.worker`), which runs under memory and time limits and
 sends back only numbers.
@@ -41,8 +42,8 @@ from ethics.errors import (
     ArtifactRefused,
 )
 
-ArtifactKind = Literal["lightgbm", "xgboost", "linear", "skops", "none"]
-ARTIFACT_KINDS: tuple[str, ...] = ("lightgbm", "xgboost", "linear", "skops", "none")
+ArtifactKind = Literal["lightgbm", "xgboost", "linear", "skops", "onnx", "none"]
+ARTIFACT_KINDS: tuple[str, ...] = ("lightgbm", "xgboost", "linear", "skops", "onnx", "none")
 NOTHING_STORED = "nothing was stored"
 # Objectives whose prediction is the probability of the positive class (the sigmoid of the margin).
 _PROBABILITY_OBJECTIVES = {
@@ -50,6 +51,7 @@ _PROBABILITY_OBJECTIVES = {
     "xgboost": ("binary:logistic", "binary:logitraw"),
     "linear": ("linear",),
     "skops": ("binary",),
+    "onnx": ("binary",),  # the graph's class-1 probability output, margin = probability
 }
 # Kinds whose files are zip archives (checked type by type in the worker, never unpickled).
 _ZIP_KINDS = ("skops",)
@@ -116,7 +118,7 @@ class Scorer:
     path : Path
         The artifact file.
     kind : str
-        ``lightgbm``, ``xgboost``, ``linear`` or ``skops`` (a key of :data:`ethics.worker.LOADERS`).
+        ``lightgbm``, ``xgboost``, ``linear``, ``skops`` or ``onnx`` (a key of :data:`ethics.worker.LOADERS`).
     expected_sha256 : str
         The worker refuses the file when its bytes have another hash.
     file : str
@@ -215,11 +217,18 @@ class Scorer:
         x, vocabulary = self._rows(frame)
         return self._call({"op": "margin", "vocabulary": vocabulary}, {"x": x}, step="scoring")[1]["margin"].copy()
 
-    def contributions(self, frame: pd.DataFrame, *, threads: int) -> tuple[np.ndarray, float, np.ndarray]:
-        """SHAP values (rows × raw features), the base value and the margin, in one round trip."""
-        x, vocabulary = self._rows(frame)
-        out = self._call({"op": "explain", "threads": threads, "vocabulary": vocabulary}, {"x": x},
-                         step="explaining")[1]
+    def contributions(self, frame: pd.DataFrame, *, threads: int, background: pd.DataFrame | None = None
+                      ) -> tuple[np.ndarray, float, np.ndarray]:
+        """SHAP values (rows × raw features), the base value and the margin, in one round trip.
+
+        ``background``: the background rows of a sampled explainer, sent first with the same text codes.
+        """
+        header: dict[str, Any] = {"op": "explain", "threads": threads}
+        if background is not None:
+            frame = pd.concat([background[self.features], frame[self.features]], ignore_index=True)
+            header["background"] = len(background)
+        x, header["vocabulary"] = self._rows(frame)
+        out = self._call(header, {"x": x}, step="explaining")[1]
         return out["values"].copy(), float(out["base"][0]), out["margin"].copy()
 
     def _call(self, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None, *, step: str
@@ -337,11 +346,12 @@ def check_classifier(facts: dict[str, Any], *, kind: str, outcome: str, file: st
 
     Rules (README "Manifest"): LightGBM objective ``binary`` or ``cross_entropy``, XGBoost
     ``binary:logistic`` or ``binary:logitraw`` (the sigmoid of its margin is the score), a
-    linear model with ``link = "logistic"``, a skops binary classifier; one class (one
-    output per row); every leaf value and coefficient finite.  An identity link is refused
-    unless the facts say the margin is a probability (``margin_is_probability``: a
-    scikit-learn forest's or tree's ``predict_proba``): nothing keeps a linear function of
-    the features inside [0, 1], and a binary model's score is a probability.
+    linear model with ``link = "logistic"``, a skops binary classifier, an ONNX graph's
+    class-1 probability; one class (one output per row); every leaf value and coefficient
+    finite.  An identity link is refused unless the facts say the margin is a probability
+    (``margin_is_probability``: a scikit-learn forest's or tree's ``predict_proba``, an ONNX
+    graph's probability output): nothing keeps a linear function of the features inside
+    [0, 1], and a binary model's score is a probability.
 
     Raises
     ------
@@ -356,8 +366,7 @@ def check_classifier(facts: dict[str, Any], *, kind: str, outcome: str, file: st
         reason = f"its objective is {objective!r}, which does not give a probability ({kind} objective {wanted})"
     elif facts.get("num_class") not in (0, 1) or facts.get("outputs") not in (None, 1):
         reason = f"it has {facts.get('num_class')} classes ({facts.get('outputs')} outputs per row); binary needs 1"
-    elif facts.get("link") != "logistic" and not (facts.get("link") == "identity"
-                                                  and facts.get("margin_is_probability") is True):
+    elif facts.get("link") != "logistic" and not _margin_is_probability(facts):
         reason = (f"its link is {facts.get('link')!r}: a linear score is a probability only through "
                   "link = 'logistic'")
     elif facts.get("nonfinite"):
@@ -365,6 +374,11 @@ def check_classifier(facts: dict[str, Any], *, kind: str, outcome: str, file: st
     else:
         return
     raise ArtifactRefused(ARTIFACT_NOT_CLASSIFIER.format(file=file, outcome=outcome, reason=reason))
+
+
+def _margin_is_probability(facts: dict[str, Any]) -> bool:
+    """An identity link gives a probability where the loader says its output is one (ONNX, forests)."""
+    return facts.get("link") == "identity" and facts.get("margin_is_probability") is True
 
 
 def load_verified(

@@ -26,6 +26,7 @@ from ethics import (
     datasets,
     dsr,
     erasure,
+    explain,
     incidents,
     leads,
     privacy,
@@ -418,7 +419,7 @@ def _explain_global(snap: dict[str, Any], as_json: bool) -> None:
         _echo_json({"snapshot": snap["hash"], "week": snap["week"], "version": snap["version"], **found})
         return
     click.echo(f"{snap['model_id']} {snap['version']} {snap['week']} snapshot {snap['hash']}")
-    click.echo(f"{found['explainer']} SHAP in {found['output_space']} on {found['rows']} leads, base value "
+    click.echo(f"{explain.explainer_text(found)} in {found['output_space']} on {found['rows']} leads, base value "
                f"{found['base_value']:.4f}, additivity max error {found['additivity_max_error']:.2g}")
     for row in found["importance"]:
         change = "new" if row["change"] is None else f"{row['change']:+d}"
@@ -443,6 +444,8 @@ def _echo_lead(detail: dict[str, Any]) -> None:
     for direction in ("raising", "lowering"):
         for reason in explanation["reasons"][direction]:
             click.echo(f"  {reason['text']}")
+    if explanation["explainer"] == "sampled":
+        click.echo(f"  (estimated by {explanation['method']})")
 
 
 @cli.command()

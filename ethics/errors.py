@@ -229,3 +229,33 @@ TEXT_FORMULA = "starts with {char!r} and would run as a spreadsheet formula; suc
 TEXT_CHARACTER = "holds {char}; text may not hold control characters or bidirectional overrides"
 TEXT_TOO_LONG = "is {length} characters long; at most {most} are allowed"
 TEXT_BAD_TEAM = "is not a team name: {rule}"
+# -- onnx --
+ONNX_NOT_ONNX = "it is not an ONNX model ({reason})"
+ONNX_TOO_LARGE = "it has {size:,} bytes, more than the {limit:,} an ONNX model may have"
+ONNX_NO_GRAPH_IO = "its graph has no inputs or no outputs"
+ONNX_CUSTOM_OP = (
+    "{what} (op {op!r}, domain {domain!r}) is a custom operator, which onnxruntime would look up in a library; "
+    "only the domains '', 'ai.onnx' and 'ai.onnx.ml' are run"
+)
+ONNX_UNKNOWN_OP = (
+    "{what} (op {op!r}, domain {domain!r}) is not a standard ONNX operator, so onnxruntime would look it up "
+    "in a custom library"
+)
+ONNX_EXTERNAL_DATA = (
+    "{where} keeps the data of tensor {tensor!r} in another file ({location!r}); an ONNX artifact must hold "
+    "all its data: save it with onnx.save_model(model, path, save_as_external_data=False)"
+)
+ONNX_INPUT = (
+    "input {name!r} is {found}: inputs must be one [None, 1] float, double, int64 or string tensor per feature, "
+    "or one [None, features] float tensor"
+)
+ONNX_FEATURE_NAMES = (
+    "its one matrix input {input!r} needs its column names in metadata_props 'feature_names' ({problem}): "
+    "add them, e.g. onnx.helper.set_model_props(model, {{'feature_names': 'age,tenure,...'}}) "
+    "(comma-separated or a JSON list)"
+)
+ONNX_OUTPUT = (
+    "none of its outputs ({outputs}) is the class probabilities: a [None, 2] float tensor or the ZipMap "
+    "that skl2onnx writes"
+)
+ONNX_CLASSES = "its output {output!r} has {classes} classes; binary needs 2 (the score is class 1)"

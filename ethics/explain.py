@@ -8,6 +8,10 @@ The only module that imports ``shap`` (lazily).  The explainer follows the model
 * linear JSON models: ``shap.LinearExplainer`` on the unscaled coefficients, with the
   artifact's scaling means as the background (the "average lead" the model was
   standardised on), in the model's raw output space (log-odds for the logistic link).
+* ONNX models (facts ``explainer = "sampled"``): a model-agnostic permutation SHAP in the
+  artifact's worker (:func:`ethics.onnx_model.permutation_shap`), within a fixed sample
+  budget, exactly additive, in the probability space; shown as such
+  (:func:`explainer_text`).
 * any other model with a ``score(frame)`` function: ``shap.KernelExplainer`` on a
   background sample, with an evaluation budget, in the score (probability) space.
   (``shap.PermutationExplainer`` was tried first: its numba compilation took 10-40 s
@@ -51,6 +55,8 @@ KERNEL_SAMPLES = 256
 PROXY_BINS = 5
 PROXY_MAX_CATEGORIES = 10
 TREE_KINDS = ("lightgbm", "xgboost")
+# Model evaluations per worker request of the sampled explainer (~10 s here, far inside the CPU limit).
+SAMPLED_EVALUATIONS = 1_000_000
 THREADS = 2
 
 UNAVAILABLE_SCORES_ONLY = "scores-only model: no artifact to explain"
@@ -102,13 +108,24 @@ class Attribution:
 
 
 def explainer_for(model: Any) -> str:
-    """The explainer a model gets: ``tree``, ``linear`` or ``kernel``."""
+    """The explainer a model gets: ``tree``, ``linear``, ``sampled`` or ``kernel``."""
     kind = getattr(model, "kind", None)
     if kind in TREE_KINDS:
         return "tree"
     if kind == "linear":
         return "linear"
+    if kind in artifacts.ARTIFACT_KINDS and model.facts.get("explainer") == "sampled":
+        return "sampled"
     return "kernel"
+
+
+def explainer_text(explanations: Mapping[str, Any]) -> str:
+    """How the values were found, for every page, report and command: ``tree SHAP``, or the sampled budget."""
+    sampling = explanations.get("sampling")
+    if explanations.get("explainer") == "sampled" and sampling:
+        return (f"model-agnostic permutation SHAP, {sampling['permutations']} permutations × "
+                f"{sampling['background']} background rows")
+    return f"{explanations.get('explainer')} SHAP"
 
 
 def explain_rows(
@@ -167,6 +184,8 @@ def explain_rows(
         found = _tree(model, frame, threads=threads or THREADS)
     elif method == "linear":
         found = _linear(model, frame)
+    elif method == "sampled":
+        found = _sampled(model, frame)
     elif method == "kernel":
         found = _kernel(model, frame, background=background, max_evals=max_evals)
     else:
@@ -216,6 +235,25 @@ def _linear(model: Any, frame: pd.DataFrame) -> Attribution:
     space = "log-odds" if model.link == "logistic" else "score"
     return _attribution(values, base, margin, frame=frame, features=model.features, explainer="linear",
                         space=space)
+
+
+def _sampled(model: Any, frame: pd.DataFrame) -> Attribution:
+    """Permutation SHAP of the probability, computed in the artifact's worker (its margin is the probability).
+
+    The background is drawn once from the rows; the rows go in parts of at most
+    :data:`SAMPLED_EVALUATIONS` model evaluations, each request with the same background,
+    so that no request nears the worker's CPU-time limit.
+    """
+    sampling = model.facts["sampling"]
+    background = frame.iloc[_sample(len(frame), sampling["background"])]
+    step = max(1, SAMPLED_EVALUATIONS // sampling["rows_per_lead"])
+    parts = [model.contributions(frame.iloc[start:start + step], threads=THREADS, background=background)
+             for start in range(0, len(frame), step)]
+    if not parts:
+        return _attribution(np.zeros((0, len(model.features))), 0.0, np.zeros(0), frame=frame,
+                            features=model.features, explainer="sampled", space="probability")
+    return _attribution(np.concatenate([p[0] for p in parts]), parts[0][1], np.concatenate([p[2] for p in parts]),
+                        frame=frame, features=model.features, explainer="sampled", space="probability")
 
 
 def _kernel(
@@ -290,6 +328,10 @@ def snapshot_explanations(
         "proxies": proxies,
         "leads": None,
     }
+    if found.explainer == "sampled":
+        budget = scorer.facts["sampling"]  # the background is drawn from the explained rows
+        result["sampling"] = {"permutations": budget["permutations"],
+                              "background": min(budget["background"], len(rows))}
     if found.additivity_max_error > ADDITIVITY_TOLERANCE:
         return {**result, "status": "unavailable", "reason": ADDITIVITY_FAILED.format(
             explainer=found.explainer, space=found.output_space, error=found.additivity_max_error,
@@ -635,7 +677,7 @@ def explanations_light(explanations: Mapping[str, Any] | None) -> dict[str, str]
     if proxies:
         return {"status": "warn", "reason": proxy_text}
     top = explanations["importance"][0]["label"] if explanations["importance"] else "none"
-    return {"status": "pass", "reason": f"{explanations['explainer']} SHAP, additivity ok; top feature: {top}"}
+    return {"status": "pass", "reason": f"{explainer_text(explanations)}, additivity ok; top feature: {top}"}
 
 
 def distribution_summary(points: pd.DataFrame, *, order: Sequence[str]) -> pd.DataFrame:

@@ -225,7 +225,8 @@ def _explanation(
         return {"available": False, "message": NO_LEAD_VALUES.format(week=week)}
     base = results["base_value"]
     return {
-        "available": True, "explainer": results["explainer"], "output_space": results["output_space"],
+        "available": True, "explainer": results["explainer"], "method": explain.explainer_text(results),
+        "output_space": results["output_space"],
         "base_value": base, "output": float(row["output"]),
         "reasons": explain.reason_codes(row, manifest=manifest, proxies=results.get("proxies", [])),
         "waterfall": explain.waterfall(row, base_value=base, manifest=manifest),

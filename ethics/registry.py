@@ -37,7 +37,7 @@ from ethics.weeks import iso, utcnow
 SUSPENDED = (
     "{name} is suspended since {since} ({review}): its decisions must not be used until a new review approves it."
 )
-_SUFFIX = {"lightgbm": ".txt", "xgboost": ".model", "linear": ".json", "skops": ".skops"}
+_SUFFIX = {"lightgbm": ".txt", "xgboost": ".model", "linear": ".json", "skops": ".skops", "onnx": ".onnx"}
 # Larger files are refused before they are read (a model of this size would not be a sales model).
 MAX_ARTIFACT_BYTES = 512 * 1024**2
 REGISTERED_NOTHING = "nothing was registered"

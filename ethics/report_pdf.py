@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ethics import chart_images, charts, lights, outcomes
+from ethics import chart_images, charts, explain, lights, outcomes
 from ethics import report_rows as tables
 from ethics.pdf import Document, table_keep
 from ethics.policy import DATA_NAMES, describe_threshold
@@ -287,7 +287,7 @@ def _explanations(document: Document, facts: dict[str, Any]) -> None:
         document.status_line("not_evaluated", f"Unavailable: {found.get('reason', 'no reason recorded')}")
         return
     document.fields([
-        ("Explainer", f"{found['explainer']} SHAP, output in {found['output_space']} space"),
+        ("Explainer", f"{explain.explainer_text(found)}, output in {found['output_space']} space"),
         ("Rows explained", f"{found['rows']:,}"),
         ("Base value", tables.number(found["base_value"], "{:.4f}")),
         ("Additivity error", f"max {found['additivity_max_error']:.2e}"),

@@ -25,6 +25,7 @@ from ethics import (
     auth,
     chart_images,
     consent,
+    explain,
     incidents,
     lights,
     outcomes,
@@ -253,7 +254,7 @@ def instructions_for_use(facts: dict[str, Any]) -> list[dict[str, str]]:
                                            else ".") if measured
                      else "No labelled evaluation set this week: accuracy is not measured."),
         "risks": "; ".join(risks) or "No failing or warning verdict, flagged proxy or drift this week.",
-        "explain": (f"SHAP ({explanations.get('explainer')}) feature importance and per-lead reasons."
+        "explain": (f"{explain.explainer_text(explanations)}: feature importance and per-lead reasons."
                     if explanations and explanations.get("status") == "available"
                     else "Explanations: " + (explanations or {}).get("reason", "not available in this snapshot")),
         "groups": f"{len(facts['fairness']['verdicts'])} fairness verdicts over "

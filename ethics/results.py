@@ -150,6 +150,7 @@ class Explanations(TypedDict, total=False):
     status: Literal["available", "unavailable"]
     reason: str
     explainer: str
+    sampling: dict[str, int]  # the sampled explainer's budget: permutations, background rows
     output_space: str
     base_value: float
     rows: int

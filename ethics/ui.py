@@ -296,7 +296,8 @@ def lead_explanations(ref: dict[str, Any]) -> pd.DataFrame:
 
 def explanation_summary(found: dict[str, Any]) -> None:
     """The explainer, output space, rows and additivity of a snapshot's explanations."""
-    st.caption(f"{escape(found['explainer'].capitalize())} SHAP on {found['rows']:,} leads, in the "
+    text = explain.explainer_text(found)
+    st.caption(f"{escape(text[:1].upper() + text[1:])} on {found['rows']:,} leads, in the "
                f"{escape(found['output_space'])} space: base value {found['base_value']:.4f} (the average model "
                "output); base value + contributions "
                f"= model output within {found['additivity_max_error']:.1e} for every lead (additivity, checked).")
@@ -380,6 +381,8 @@ def lead_card(detail: dict[str, Any]) -> None:
     chart(charts.shap_waterfall(steps, base_value=found["base_value"], output_space=space,
                                 threshold=explain.threshold_in(space, detail["threshold"])),
           steps[["label", "value_text", "shap"]].rename(columns={"value_text": "value", "shap": f"SHAP ({space})"}))
+    if found["explainer"] == "sampled":
+        st.caption(f"Estimated by {escape(found['method'])}: the bars add up exactly to the score.")
     if space == "log-odds":
         st.caption("The bars add up in log-odds, the model's raw output; the score is 1 / (1 + e^−output), so "
                    f"the threshold {detail['threshold']:g} is {explain.threshold_in(space, detail['threshold']):.2f} "

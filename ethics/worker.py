@@ -34,7 +34,9 @@ and texts come back, never a Python object of the model.  Requests, one reply ea
     The raw output before the link (log-odds): array ``margin``.
 ``{"op": "explain", "threads": n, "arrays": [x]}``
     SHAP values: arrays ``values`` (rows × features), ``base`` (one number) and
-    ``margin`` (computed by a separate call, for the additivity check).
+    ``margin`` (computed by a separate call, for the additivity check).  For a sampled
+    explainer the header says ``"background": k``: the first ``k`` rows of ``x`` are the
+    background, and the other rows are explained.
 
 Errors come back as ``{"ok": false, "error": "refused" | "not-allowed" | "failed" | "memory" |
 "hash", ...}`` (``not-allowed``: a skops file names a type outside ethics' list; its reason
@@ -395,7 +397,7 @@ class _Linear:
 #: request; the others get the float matrix alone.  A ``"module:Class"`` entry is imported
 #: when a file of its kind is loaded (it needs pandas and scikit-learn, which the others block).
 LOADERS: dict[str, type | str] = {"lightgbm": _LightGBM, "xgboost": _XGBoost, "linear": _Linear,
-                                  "skops": "ethics.skops_model:SkopsModel"}
+                                  "skops": "ethics.skops_model:SkopsModel", "onnx": "ethics.onnx_model:OnnxModel"}
 
 
 def loader_for(kind: str) -> type | None:
@@ -459,8 +461,14 @@ class _Session:
                 return {"ok": True}, {"scores": self.model.score(x)}
             if op == "margin":
                 return {"ok": True}, {"margin": self.model.margin(x)}
-            values, base = self.model.explain(x, threads=int(header.get("threads", PREDICT_THREADS)))
-            return {"ok": True}, {"values": values, "base": np.array([base]), "margin": self.model.margin(x)}
+            threads = int(header.get("threads", PREDICT_THREADS))
+            background = int(header.get("background", 0))  # a sampled explainer's background: the first rows
+            if not background:
+                values, base = self.model.explain(x, threads=threads)
+                return {"ok": True}, {"values": values, "base": np.array([base]), "margin": self.model.margin(x)}
+            values, base = self.model.explain(x, threads=threads, background=background)
+            return {"ok": True}, {"values": values, "base": np.array([base]),
+                                  "margin": self.model.margin(x)[background:]}
         if isinstance(op, str) and op.startswith("test-") and self.allow_test_requests:
             return _test_request(op, header), {}
         return {"ok": False, "error": "failed", "reason": f"unknown request {op!r}"}, {}
