@@ -179,3 +179,15 @@ DATASET_EXISTS = (
 )
 BAD_WEEK = "Week {week!r} is not an ISO week like 2026-W48."
 NO_DATA_FOR_WEEK = "Model {model_id!r} has no evaluation set or scoring batch for week {week}."
+
+# -- sensitive --
+MANIFEST_INPUT_BANDS = (
+    "sensitive attribute {name!r} is also a feature of type \"category\" (text), but gives band edges: "
+    "bands group numbers; make the feature a number or drop the bands"
+)
+MANIFEST_VALUE_LABELS = (
+    "{where}.labels must be a table of each value as text to its label, such as "
+    "labels = {{ \"0\" = \"Male\", \"1\" = \"Female\" }}, got {got!r}"
+)
+MANIFEST_VALUE_LABEL = "{where}.labels: value {value!r} needs a non-empty text label, got {got!r}"
+MANIFEST_VALUE_LABEL_REPEATED = "{where}.labels must name each value differently; repeated: {labels}"
