@@ -52,7 +52,7 @@ PROXY_BINS = 5
 INPUT_ATTRIBUTE_MARK = "sensitive attribute, also a model input"
 #: The proxy check's measure for a feature that is the sensitive attribute itself.
 SAME_COLUMN = "same column"
-PROXY_SELF = "{label} is the sensitive attribute itself, also a model input: not a proxy, it is the attribute"
+PROXY_SELF = "{label} is the sensitive attribute itself (also a model input), not a proxy for it"
 #: A lead's waterfall step holding the sensitive attributes the model reads, unnamed.
 SENSITIVE_STEP = "Sensitive attributes the model reads (never a reason)"
 PROXY_MAX_CATEGORIES = 10
