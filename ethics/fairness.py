@@ -193,7 +193,7 @@ def groupings(
     attributes: Sequence[str],
     bands: dict[str, Sequence[float]] | None = None,
     intersections: bool = True,
-    names: Mapping[str, Mapping[str, str]] | None = None,
+    group_names: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[Grouping]:
     """Code the rows by each sensitive attribute and by every combination of them.
 
@@ -207,7 +207,7 @@ def groupings(
         Band edges per numeric attribute (see :func:`band`).
     intersections : bool, default True
         Also code every combination of two or more attributes.
-    names : dict, optional
+    group_names : dict, optional
         Per attribute, its values' labels (``manifest.value_labels``): groups are named by them.
         Given only where groups become results, never where rows become statistics, so that
         statistics hold the values themselves.
@@ -219,11 +219,11 @@ def groupings(
         in :func:`ethics.group_values.value_order`.
     """
     bands = bands or {}
-    names = names or {}
+    group_names = group_names or {}
     for attribute in attributes:
         if attribute not in frame.columns:
             raise ValidationError(NO_ATTRIBUTE.format(attribute=attribute, columns=", ".join(frame.columns)))
-    coded = {a: _column_codes(frame[a], bands.get(a), names.get(a)) for a in attributes}
+    coded = {a: _column_codes(frame[a], bands.get(a), group_names.get(a)) for a in attributes}
     result = []
     sizes = range(1, len(attributes) + 1) if intersections else range(1, 2)
     for size in sizes:
@@ -339,7 +339,7 @@ def assess(
     resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
-    names: Mapping[str, Mapping[str, str]] | None = None,
+    group_names: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
     """Group metrics with intervals, and every disparity, for each grouping of the rows.
 
@@ -366,7 +366,7 @@ def assess(
         Interval coverage.
     seed : int, default 0
         Seed of the bootstrap.
-    names : dict, optional
+    group_names : dict, optional
         Per attribute, its values' labels (``manifest.value_labels``), which name the groups.
 
     Returns
@@ -400,7 +400,7 @@ def assess(
                                       coded=found[:len(attributes)])
     results = assess_statistics(
         statistics, attributes=attributes, min_group_size=min_group_size, resamples=resamples,
-        confidence=confidence, seed=seed, names=names,
+        confidence=confidence, seed=seed, group_names=group_names,
     )
     if y_true is not None:
         ranks = score_ranks(scores)
@@ -419,7 +419,7 @@ def assess_statistics(
     resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
-    names: Mapping[str, Mapping[str, str]] | None = None,
+    group_names: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`assess` from the sufficient statistics of one dataset instead of its rows.
 
@@ -430,7 +430,7 @@ def assess_statistics(
         (sensitive attributes, label, selected, score bin) with its ``leads``.
     attributes : sequence of str
         Sensitive attributes; their values are already banded group labels.
-    min_group_size, resamples, confidence, seed, names
+    min_group_size, resamples, confidence, seed, group_names
         As in :func:`assess`; the same seed gives the same intervals as on the rows.
 
     Returns
@@ -449,7 +449,7 @@ def assess_statistics(
     truth = cells_frame["label"].to_numpy(dtype=np.float64, na_value=-1).astype(np.int64) if labelled else selected
     rng = np.random.default_rng(seed)
     results = []
-    for grouping in groupings(cells_frame, attributes=attributes, names=names):
+    for grouping in groupings(cells_frame, attributes=attributes, group_names=group_names):
         size = len(grouping.labels)
         keys = grouping.codes * 4 + truth * 2 + selected
         cells = np.rint(np.bincount(keys, weights=leads, minlength=size * 4)).astype(np.int64).reshape(size, 4)

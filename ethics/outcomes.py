@@ -187,7 +187,7 @@ def _ranking_assess(cells: pd.DataFrame, manifest: Mapping[str, Any], options: d
 
 def _engine_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return {**{key: options[key] for key in ("min_group_size", "resamples", "confidence", "seed")},
-            "names": options.get("names")}
+            "group_names": options.get("group_names")}
 
 
 def _numbers(cells: pd.DataFrame, column: str) -> np.ndarray:
@@ -280,7 +280,7 @@ def assess_week(
     bootstrap = policy.get("bootstrap", {})
     options = {"min_group_size": policy.get("min_group_size", 30), "resamples": bootstrap.get("resamples", 1000),
                "confidence": bootstrap.get("confidence", 0.95), "seed": bootstrap.get("seed", 0),
-               "quantile": policy.get("amount_quantile", 0.5), "names": value_labels(dict(manifest))}
+               "quantile": policy.get("amount_quantile", 0.5), "group_names": value_labels(dict(manifest))}
     results: dict[str, Any] = {**outcome_facts(manifest)}
     if "eval" in cells:
         results["performance"] = engine.summary(cells["eval"], "eval")

@@ -384,7 +384,7 @@ def fairness_results(
         "resamples": bootstrap.get("resamples", 1000),
         "confidence": bootstrap.get("confidence", 0.95),
         "seed": bootstrap.get("seed", 0),
-        "names": value_labels(manifest),
+        "group_names": value_labels(manifest),
     }
     bands = {a["name"]: a["bands"] for a in manifest["sensitive_attributes"] if a.get("bands")}
     assessments = {

@@ -99,7 +99,7 @@ def test_groupings_name_numbers_without_a_decimal_point_and_by_their_labels():
     frame = pd.DataFrame({"sex": [1.0, 0.0, 1.0, np.nan], "flag": [True, False, True, True]})
     sex, flag = fairness.groupings(frame, attributes=["sex", "flag"], intersections=False)
     assert sex.labels == ["0", "1", "(missing)"] and flag.labels == ["False", "True"]
-    (named,) = fairness.groupings(frame, attributes=["sex"], names={"sex": {"0": "Male", "1": "Female"}})
+    (named,) = fairness.groupings(frame, attributes=["sex"], group_names={"sex": {"0": "Male", "1": "Female"}})
     assert named.labels == ["Male", "Female", "(missing)"]
     assert [named.labels[c] for c in named.codes] == ["Female", "Male", "Female", "(missing)"]
 
