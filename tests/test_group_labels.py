@@ -19,7 +19,7 @@ from ethics.cli import cli
 from ethics.errors import MANIFEST_VALUE_LABEL, MANIFEST_VALUE_LABEL_REPEATED, MANIFEST_VALUE_LABELS, ValidationError
 from ethics.group_values import value_order, value_text
 from ethics.manifest import validate_manifest, value_labels
-from tests.apptest import app_on, open_app, open_page
+from tests.apptest import app_on, open_app, open_page, texts
 from tests.conftest import NOW, WEEK
 from tests.sensitive_home import MODEL, build_home, manifest_document
 
@@ -130,6 +130,16 @@ def test_the_fairness_page_shows_the_groups_by_label_in_band_order(built, monkey
         groups = at.dataframe[1].value
         assert groups["group"].tolist() == built["sexes"]
         assert groups["count"].tolist() == _sex_counts(built)
+
+
+def test_the_model_page_names_the_groups_of_its_findings_by_label(built, monkeypatch):
+    with app_on(built["home"], monkeypatch):
+        at = open_page(open_app("olivia"), "pages/model.py", model=MODEL)
+        assert not at.exception, [e.message for e in at.exception]
+        text = texts(at)
+    first, second = built["sexes"]
+    assert f"leads with Sex {first}" in text or f"leads with Sex {second}" in text
+    assert "Sex 0.0" not in text and "Sex 1.0" not in text
 
 
 def test_the_pdf_lists_groups_by_label_and_bands_by_their_edges(built):
