@@ -522,7 +522,7 @@ def threshold_in(space: str, threshold: float) -> float:
 def waterfall(lead: Mapping[str, Any], *, base_value: float, manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One lead's contributions, largest effect first, each with its ``start`` and ``end`` from the base value.
 
-    Sensitive attributes the model reads are one unnamed step (:data:`SENSITIVE_STEP`, value NaN), so
+    Sensitive attributes the model reads are one unnamed step (:data:`SENSITIVE_STEP`, value None), so
     the bars still add up to the output without showing a manager a sensitive attribute as a reason.
     """
     labels = {f["name"]: f["label"] for f in manifest["features"]}
@@ -531,7 +531,7 @@ def waterfall(lead: Mapping[str, Any], *, base_value: float, manifest: Mapping[s
              "shap": float(lead[SHAP_PREFIX + name])} for name in shown if SHAP_PREFIX + name in lead]
     hidden = [name for name in feature_names(manifest) if name not in shown and SHAP_PREFIX + name in lead]
     if hidden:
-        rows.append({"feature": None, "label": SENSITIVE_STEP, "value": math.nan,
+        rows.append({"feature": None, "label": SENSITIVE_STEP, "value": None,
                      "shap": float(sum(float(lead[SHAP_PREFIX + name]) for name in hidden))})
     rows.sort(key=lambda row: -abs(row["shap"]))
     total = base_value

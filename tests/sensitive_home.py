@@ -42,7 +42,7 @@ def lead_frame(n: int, *, seed: int, first: int = 0) -> pd.DataFrame:
 def manifest_document(*, labels: bool, model_file: str = "model.txt") -> dict:
     sex = {"name": "sex", "label": "Sex", **({"labels": SEX_LABELS} if labels else {})}
     return {
-        "id": MODEL, "name": "Age-aware lead priority", "version": VERSION, "purpose": "lead_scoring",
+        "id": MODEL, "name": "Webinar call priority", "version": VERSION, "purpose": "lead_scoring",
         "owner": "Priya Raman <priya.raman@example.com>", "team": "north", "risk_tier": "high", "threshold": 0.5,
         "consent_purpose": "ai_scoring", "proxy_candidates": ["minutes_watched"],
         "artifact": {"kind": "lightgbm", "file": model_file},

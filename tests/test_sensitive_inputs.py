@@ -156,12 +156,28 @@ def test_no_reason_a_manager_reads_names_age_for_any_lead(sdb, built):
         steps = card["waterfall"]
         assert all(step["feature"] != "age" and "Age" not in step["label"] for step in steps)
         (hidden,) = [s for s in steps if s["label"] == explain.SENSITIVE_STEP]
+        assert hidden["feature"] is None and hidden["value"] is None  # no age value either
         assert hidden["shap"] == pytest.approx(truth.loc[row.lead_id, "age"], rel=1e-6, abs=1e-9)
         assert card["base_value"] + sum(s["shap"] for s in steps) == pytest.approx(card["output"], abs=1e-9)
         # age is a large contribution: without the rule it would be among the reasons of most leads
         top = max(FEATURES, key=lambda name: abs(truth.loc[row.lead_id, name]))
         named_age += top == "age"
     assert named_age > len(scores) // 4
+
+
+def test_the_lead_page_a_manager_reads_never_names_age(built, monkeypatch):
+    scores = pd.read_csv(built["files"]["scores"])
+    lead = scores[scores["team"] == "north"]["lead_id"].iloc[0]
+    with app_on(built["home"], monkeypatch):
+        at = open_page(open_app("sm.north"), "pages/leads.py", model=MODEL)
+        next(t for t in at.text_input if t.label == "Lead id, customer id or name").input(lead).run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert {m.label: m.value for m in at.metric}["Team"] == "north"
+        shown = texts(at)
+        chart = at.get("plotly_chart")[0].proto.spec
+    assert "Watched the webinar" in shown and explain.SENSITIVE_STEP in shown
+    assert "Age" not in shown.replace(explain.SENSITIVE_STEP, "")
+    assert explain.SENSITIVE_STEP in chart and "Age" not in chart.replace(explain.SENSITIVE_STEP, "")
 
 
 # -- registry page and reports -----------------------------------------------------------------
