@@ -190,4 +190,6 @@ MANIFEST_VALUE_LABELS = (
     "labels = {{ \"0\" = \"Male\", \"1\" = \"Female\" }}, got {got!r}"
 )
 MANIFEST_VALUE_LABEL = "{where}.labels: value {value!r} needs a non-empty text label, got {got!r}"
-MANIFEST_VALUE_LABEL_REPEATED = "{where}.labels must name each value differently; repeated: {labels}"
+MANIFEST_VALUE_LABEL_REPEATED = (
+    "{where}.labels must name each value differently, and not by another value; repeated: {labels}"
+)

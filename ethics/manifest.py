@@ -214,7 +214,9 @@ def _value_labels(labels: Any, *, where: str, file: str) -> dict[str, str]:
                 where=where, value=value, got=label)))
         _plain_text(label, f"{where}.labels.{value}", file=file)
     shown = list(labels.values())
-    repeated = sorted({label for label in shown if shown.count(label) > 1})
+    # A label that is another value ({"0" = "1"}) would show two groups under one name.
+    repeated = sorted({label for label in shown if shown.count(label) > 1}
+                      | {label for value, label in labels.items() if label != value and label in labels})
     if repeated:
         raise ValidationError(MANIFEST_RULE.format(file=file, rule=MANIFEST_VALUE_LABEL_REPEATED.format(
             where=where, labels=", ".join(repeated))))

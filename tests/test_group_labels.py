@@ -60,6 +60,7 @@ def test_labels_are_stored_only_when_given():
     ({" ": "Male"}, MANIFEST_VALUE_LABEL.format(where="sensitive_attributes[1]", value=" ", got="Male")),
     ({"0": "Male", "1": "Male"}, MANIFEST_VALUE_LABEL_REPEATED.format(where="sensitive_attributes[1]",
                                                                       labels="Male")),
+    ({"0": "1", "1": "0"}, MANIFEST_VALUE_LABEL_REPEATED.format(where="sensitive_attributes[1]", labels="0, 1")),
 ])
 def test_bad_labels_are_refused_with_the_rule(labels, message):
     document = manifest_document(labels=True)
