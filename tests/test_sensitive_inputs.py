@@ -18,7 +18,7 @@ from ethics.auth import Actor
 from ethics.errors import COLUMN_MISSING, MANIFEST_INPUT_BANDS, ValidationError
 from ethics.manifest import input_attributes, manifest_toml, validate_manifest
 from tests.apptest import app_on, open_app, open_page, texts
-from tests.conftest import NOW, WEEK, state_of
+from tests.conftest import NOW, WEEK, default_policy, state_of
 from tests.sensitive_home import AGE_BANDS, FEATURES, MODEL, VERSION, build_home, manifest_document
 
 OFFICER = Actor("olivia", "Olivia", "ethics_officer")
@@ -103,6 +103,30 @@ def test_a_missing_or_empty_age_is_refused_by_the_feature_rule_and_changes_nothi
         datasets.import_dataset(sdb, tmp_path / "empty.csv", kind="scores", model_id=MODEL, version=VERSION,
                                 week="2026-W49", home=home, actor="t", now=NOW)
     assert state_of(home) == before
+
+
+def test_a_text_feature_that_is_an_attribute_is_stored_as_text_and_grouped_by_its_values(db, home, tmp_path):
+    document = manifest_document(labels=False)
+    document |= {"id": "text-attribute", "artifact": {"kind": "none"}}
+    document["features"].append({"name": "nationality", "label": "Nationality", "type": "category"})
+    document["sensitive_attributes"].append({"name": "nationality", "label": "Nationality"})
+    (tmp_path / "manifest.toml").write_text(manifest_toml(document))
+    registry.register_model(db, tmp_path / "manifest.toml", home=home, actor="t", now=NOW)
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"lead_id": [f"T{i}" for i in range(90)], "customer_id": [f"C{i}" for i in range(90)],
+                          "team": "north", "minutes_watched": 10, "questions_asked": 1, "age": 40, "sex": "f",
+                          "nationality": rng.choice(["NL", "DE", "FR"], 90), "score": rng.random(90)})
+    frame.to_csv(tmp_path / "scores.csv", index=False)
+    dataset = datasets.import_dataset(db, tmp_path / "scores.csv", kind="scores", model_id="text-attribute",
+                                      version=VERSION, week=WEEK, home=home, actor="t", now=NOW)
+    stored = datasets.read_rows(dataset, home=home)
+    assert list(stored.columns).count("nationality") == 1
+    assert stored["nationality"].tolist() == frame["nationality"].tolist()  # text, as the feature reads it
+    snap = snapshots.take_snapshot(db, model_id="text-attribute", week=WEEK, home=home, actor="t", now=NOW,
+                                   policy=default_policy())
+    (grouping,) = [g for g in snap["results"]["fairness"]["scores"] if g["grouping"] == "nationality"]
+    counts = frame["nationality"].value_counts()
+    assert [(g["group"], g["count"]) for g in grouping["groups"]] == [(v, counts[v]) for v in ("DE", "FR", "NL")]
 
 
 # -- snapshot --------------------------------------------------------------------------------
