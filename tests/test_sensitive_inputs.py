@@ -11,10 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import shap
+from click.testing import CliRunner
 from pypdf import PdfReader
 
 from ethics import datasets, explain, leads, model_card, registry, reports, snapshots, store
 from ethics.auth import Actor
+from ethics.cli import cli
 from ethics.errors import COLUMN_MISSING, MANIFEST_INPUT_BANDS, ValidationError
 from ethics.manifest import input_attributes, manifest_toml, validate_manifest
 from tests.apptest import app_on, open_app, open_page, texts
@@ -217,11 +219,18 @@ def test_the_registry_page_says_age_is_also_a_model_input(built, monkeypatch):
         assert "Age — sensitive attribute, also a model input" in texts(at)
 
 
+def _cli(built, *args: str) -> str:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ETHICS_HOME", str(built["home"]))
+        patch.setenv("ETHICS_ACTOR", "olivia")
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False).output
+
+
 def _pdf_text(data: bytes) -> str:
     return " ".join(" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(data)).pages)
 
 
-def test_the_pdf_card_and_csv_say_age_is_also_a_model_input(sdb, built):
+def test_the_pdf_card_csv_and_cli_say_age_is_also_a_model_input(sdb, built):
     text = _pdf_text(reports.model_report_pdf(sdb, model_id=MODEL, actor=OFFICER, week=WEEK, now=NOW))
     assert "Age — sensitive attribute, also a model input" in text
     assert "Age is the sensitive attribute itself (also a model input), not a proxy for it." in text
@@ -231,6 +240,9 @@ def test_the_pdf_card_and_csv_say_age_is_also_a_model_input(sdb, built):
     assert "Age — sensitive attribute, also a model input" in card
     features = model_card.table_csv(facts, "features")
     assert MARKED in features
+    printed = _cli(built, "explain", "--model", MODEL, "--global")
+    assert "Age (sensitive attribute, also a model input)" in printed
+    assert "INPUT Age is the sensitive attribute itself (also a model input), not a proxy for it" in printed
     proxies = model_card.table_rows(facts, "proxies")
     assert proxies[0] == {"Feature": "Age", "Sensitive attribute": "Age", "Measure": "same column", "Value": "—",
                           "Threshold": "0.30", "Flagged": "is the attribute"}
