@@ -209,9 +209,10 @@ def _value_labels(labels: Any, *, where: str, file: str) -> dict[str, str]:
         raise ValidationError(MANIFEST_RULE.format(file=file, rule=MANIFEST_VALUE_LABELS.format(
             where=where, got=labels)))
     for value, label in labels.items():
-        if not value.strip() or not isinstance(label, str) or not label.strip():
+        if not isinstance(value, str) or not value.strip() or not isinstance(label, str) or not label.strip():
             raise ValidationError(MANIFEST_RULE.format(file=file, rule=MANIFEST_VALUE_LABEL.format(
                 where=where, value=value, got=label)))
+        _plain_text(value, f"{where}.labels key {value!r}", file=file)
         _plain_text(label, f"{where}.labels.{value}", file=file)
     shown = list(labels.values())
     # A label that is another value ({"0" = "1"}) would show two groups under one name.

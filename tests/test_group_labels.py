@@ -58,6 +58,7 @@ def test_labels_are_stored_only_when_given():
     ({"0": 1}, MANIFEST_VALUE_LABEL.format(where="sensitive_attributes[1]", value="0", got=1)),
     ({"0": " "}, MANIFEST_VALUE_LABEL.format(where="sensitive_attributes[1]", value="0", got=" ")),
     ({" ": "Male"}, MANIFEST_VALUE_LABEL.format(where="sensitive_attributes[1]", value=" ", got="Male")),
+    ({0: "Male"}, MANIFEST_VALUE_LABEL.format(where="sensitive_attributes[1]", value=0, got="Male")),
     ({"0": "Male", "1": "Male"}, MANIFEST_VALUE_LABEL_REPEATED.format(where="sensitive_attributes[1]",
                                                                       labels="Male")),
     ({"0": "1", "1": "0"}, MANIFEST_VALUE_LABEL_REPEATED.format(where="sensitive_attributes[1]", labels="0, 1")),
