@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from ethics import artifacts, datasets, outcomes, registry, store, text_cells
 from ethics.errors import COLUMN_MISSING, FILE_EMPTY, ValidationError
 from ethics.fairness import MISSING_GROUP, Grouping, band_names, binned_auc, groupings
+from ethics.group_values import value_text
 from ethics.manifest import outcome_of, sensitive_names
 from ethics.store import json_number
 from ethics.weeks import parse_week
@@ -196,6 +197,8 @@ def normalize(statistics: pd.DataFrame, *, attributes: Sequence[str]) -> pd.Data
     out = pd.DataFrame(index=pd.RangeIndex(len(statistics)))
     for column in ("dataset", *attributes, *_TEXT_KEYS):
         values = statistics[column].astype("object")
+        if column in attributes:  # a value as group_values writes it, whichever engine counted ("1.0" is "1")
+            values = values.map(lambda value: value if value is None or pd.isna(value) else value_text(value))
         out[column] = values.where(values.notna(), None)
     out["label"] = pd.array(statistics["label"].to_numpy(dtype=np.float64, na_value=np.nan), dtype="Float64").astype(
         "Int64"

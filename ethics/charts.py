@@ -164,7 +164,8 @@ def shap_waterfall(
     threshold : float, optional
         The decision threshold in the same space, drawn as a dashed line.
     """
-    labels = [f"{row.label} = {row.value_text}" for row in steps.itertuples()]
+    # A step without a feature (the sensitive attributes the model reads, summed) shows its label alone.
+    labels = [row.label if row.feature is None else f"{row.label} = {row.value_text}" for row in steps.itertuples()]
     figure = go.Figure(go.Waterfall(
         orientation="h", y=["average lead", *labels, "this lead"],
         x=[base_value, *steps["shap"], 0.0], measure=["absolute", *["relative"] * len(steps), "total"],

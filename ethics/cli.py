@@ -425,6 +425,8 @@ def _explain_global(snap: dict[str, Any], as_json: bool) -> None:
         change = "new" if row["change"] is None else f"{row['change']:+d}"
         click.echo(f"  {row['rank']:>2}. {row['label']:<40} mean |SHAP| {row['mean_abs_shap']:.4f}  ({change})")
     for proxy in found["proxies"]:
+        if proxy.get("note"):  # a sensitive attribute the model reads: the attribute itself, not a proxy
+            click.echo(f"INPUT {proxy['note']}")
         if proxy["flagged"]:
             click.echo(f"PROXY {proxy['label']} ~ {proxy['attribute_label']}: Cramér's V {proxy['value']:.2f} "
                        f"> {proxy['threshold']:g}")

@@ -499,7 +499,8 @@ def _table_arrays(
 
 
 def _grouping_cells(
-    table: pd.DataFrame, *, attributes: Sequence[str], control: str | None, resolution: float | None
+    table: pd.DataFrame, *, attributes: Sequence[str], control: str | None, resolution: float | None,
+    group_names: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[tuple[Any, ContinuousCells]]:
     """Every grouping of a cells table (each attribute, every intersection) with its dense cells."""
     _check_resolution(resolution)
@@ -512,7 +513,7 @@ def _grouping_cells(
         stratum, strata = coded.codes, coded.labels
     sums = [name for name in LABEL_COLUMNS if name in arrays]
     result = []
-    for grouping in groupings(table, attributes=attributes):
+    for grouping in groupings(table, attributes=attributes, group_names=group_names):
         shape = (len(strata or [None]), len(grouping.labels), len(grid))
         size = shape[0] * shape[1] * shape[2]
         if size > MAX_CELLS:
@@ -883,6 +884,7 @@ def assess_continuous_cells(
     seed: int = 0,
     quantile: float = 0.5,
     resolution: float | None = None,
+    group_names: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`assess_continuous` from a cells table (imported statistics) instead of rows.
 
@@ -907,6 +909,8 @@ def assess_continuous_cells(
         named use their most favoured group.
     resolution : float, optional
         Round the values again to this step (rounding is idempotent).
+    group_names : dict, optional
+        Per attribute, its values' labels (``manifest.value_labels``), which name the groups.
 
     Returns
     -------
@@ -924,7 +928,8 @@ def assess_continuous_cells(
     reference = reference or {}
     rng = np.random.default_rng(seed)
     results = []
-    for grouping, cells in _grouping_cells(table, attributes=attributes, control=control, resolution=resolution):
+    for grouping, cells in _grouping_cells(table, attributes=attributes, control=control, resolution=resolution,
+                                           group_names=group_names):
         result = _assess(cells, grouping=grouping.name, attributes=grouping.attributes, unit=unit,
                          favourable=favourable, reference=reference.get(grouping.name),
                          min_group_size=min_group_size, resamples=resamples, confidence=confidence,

@@ -58,7 +58,15 @@ from ethics.errors import (
     ValidationError,
 )
 from ethics.id_codes import first_id_problem
-from ethics.manifest import TEAM_NAME, TEAM_RULE, category_features, feature_names, outcome_of, sensitive_names
+from ethics.manifest import (
+    TEAM_NAME,
+    TEAM_RULE,
+    category_features,
+    feature_names,
+    input_attributes,
+    outcome_of,
+    sensitive_names,
+)
 from ethics.spreadsheet import FORMULA_PREFIXES, formula_start
 from ethics.weeks import iso, parse_time, parse_week, utcnow
 
@@ -363,7 +371,7 @@ def validate_rows(
     if outcome_of(manifest) != "binary":
         return _validate_outcome_rows(raw, manifest=manifest, kind=kind, file=file)
     features = feature_names(manifest)
-    sensitive = sensitive_names(manifest)
+    sensitive = _attribute_only(manifest)
     required = [*ID_COLUMNS, *features, *sensitive, *(["label"] if kind == "eval" else [])]
     if scored:
         required.append("score")
@@ -392,7 +400,7 @@ def _validate_outcome_rows(raw: pd.DataFrame, *, manifest: dict[str, Any], kind:
     """
     outcome = outcome_of(manifest)
     features = feature_names(manifest)
-    sensitive = sensitive_names(manifest)
+    sensitive = _attribute_only(manifest)
     if outcome == "continuous":
         extra = ["score", *([manifest["control"]] if manifest["control"] else [])]
     elif outcome == "multiclass":
@@ -503,6 +511,17 @@ def _refuse_unhandled_missing(column: str, *, position: int, missing: MissingHan
         reason = MISSING_HANDLED_NOWHERE
     raise ValidationError(CELL_MISSING_NOT_HANDLED.format(file=file, row=_row(position), column=column,
                                                           reason=reason))
+
+
+def _attribute_only(manifest: dict[str, Any]) -> list[str]:
+    """The sensitive attributes that are not also model inputs.
+
+    An attribute the model reads (an age) is one column, required once and stored in its
+    feature form (a number, or text for a category): the model needs that form, and
+    fairness groups numbers and text alike (bands need numbers, which the manifest ensures).
+    """
+    inputs = set(input_attributes(manifest))
+    return [name for name in sensitive_names(manifest) if name not in inputs]
 
 
 def _bands(manifest: dict[str, Any]) -> set[str]:

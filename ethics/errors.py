@@ -259,3 +259,16 @@ ONNX_OUTPUT = (
     "that skl2onnx writes"
 )
 ONNX_CLASSES = "its output {output!r} has {classes} classes; binary needs 2 (the score is class 1)"
+# -- sensitive --
+MANIFEST_INPUT_BANDS = (
+    "sensitive attribute {name!r} is also a feature of type \"category\" (text), but gives band edges: "
+    "bands group numbers; make the feature a number or drop the bands"
+)
+MANIFEST_VALUE_LABELS = (
+    "{where}.labels must be a table of each value as text to its label, such as "
+    "labels = {{ \"0\" = \"Male\", \"1\" = \"Female\" }}, got {got!r}"
+)
+MANIFEST_VALUE_LABEL = "{where}.labels: value {value!r} needs a non-empty text label, got {got!r}"
+MANIFEST_VALUE_LABEL_REPEATED = (
+    "{where}.labels must name each value differently, and not by another value; repeated: {labels}"
+)

@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from ethics import artifacts
 from ethics.datasets import write_parquet
 from ethics.errors import CheckFailed, NotFound, ValidationError
-from ethics.manifest import SHAP_PREFIX, feature_names, sensitive_names
+from ethics.manifest import SHAP_PREFIX, feature_names, input_attributes, sensitive_names
 from ethics.store import json_number
 
 EXPLANATIONS_DIR = "explanations"
@@ -53,6 +53,13 @@ GLOBAL_SAMPLE_ROWS = 500
 BACKGROUND_ROWS = 100
 KERNEL_SAMPLES = 256
 PROXY_BINS = 5
+#: How a sensitive attribute that is also a model input is marked where features are listed for the officer.
+INPUT_ATTRIBUTE_MARK = "sensitive attribute, also a model input"
+#: The proxy check's measure for a feature that is the sensitive attribute itself.
+SAME_COLUMN = "same column"
+PROXY_SELF = "{label} is the sensitive attribute itself (also a model input), not a proxy for it"
+#: A lead's waterfall step holding the sensitive attributes the model reads, unnamed.
+SENSITIVE_STEP = "Sensitive attributes the model reads (never a reason)"
 PROXY_MAX_CATEGORIES = 10
 TREE_KINDS = ("lightgbm", "xgboost")
 # Model evaluations per worker request of the sampled explainer (~10 s here, far inside the CPU limit).
@@ -371,7 +378,20 @@ def importance(
 
 
 def _labels(manifest: Mapping[str, Any]) -> dict[str, str]:
-    return {f["name"]: f["label"] for f in manifest["features"]}
+    """Feature labels; a sensitive attribute the model reads is marked as such (the officer's views)."""
+    inputs = set(input_attributes(manifest))
+    return {f["name"]: f"{f['label']} ({INPUT_ATTRIBUTE_MARK})" if f["name"] in inputs else f["label"]
+            for f in manifest["features"]}
+
+
+def reason_features(manifest: Mapping[str, Any]) -> list[str]:
+    """The features a lead's reasons may name: every input but a sensitive attribute.
+
+    The one place that decides what a sales manager may read as a reason: a sensitive attribute
+    the model reads (an age) moves the score, but is never shown as why.
+    """
+    sensitive = set(sensitive_names(manifest))
+    return [name for name in feature_names(manifest) if name not in sensitive]
 
 
 def _units(manifest: Mapping[str, Any]) -> dict[str, str]:
@@ -539,14 +559,13 @@ def reason_codes(
         ``{"raising": [...], "lowering": [...]}``, largest effect first; each reason has
         ``feature, label, value, value_text, shap, direction, proxy_for, text``.
     """
-    sensitive = set(sensitive_names(manifest))
     flagged: dict[str, list[str]] = {}
     for entry in proxies:
         if entry.get("flagged"):
             flagged.setdefault(entry["feature"], []).append(entry["attribute_label"])
     entries = {f["name"]: f for f in manifest["features"]}
-    contributions = {name: float(lead[SHAP_PREFIX + name]) for name in feature_names(manifest)
-                     if name not in sensitive and SHAP_PREFIX + name in lead}
+    contributions = {name: float(lead[SHAP_PREFIX + name]) for name in reason_features(manifest)
+                     if SHAP_PREFIX + name in lead}
     total = sum(abs(v) for v in contributions.values())
     reasons: dict[str, list[dict[str, Any]]] = {"raising": [], "lowering": []}
     for name, value in sorted(contributions.items(), key=lambda item: (-abs(item[1]), item[0])):
@@ -577,15 +596,20 @@ def waterfall(lead: Mapping[str, Any], *, base_value: float, manifest: Mapping[s
     """One lead's contributions, largest effect first, each with its ``start`` and ``end`` from the base value.
 
     Each row has ``feature, label, value, value_text, shap, start, end``; ``value`` as :func:`lead_value`
-    gives it, ``value_text`` as :func:`format_value` writes it.
+    gives it, ``value_text`` as :func:`format_value` writes it.  Sensitive attributes the model reads are
+    one unnamed step (:data:`SENSITIVE_STEP`, feature and value None), so the bars still add up to the
+    output without showing a manager a sensitive attribute as a reason.
     """
     labels, units = _labels(manifest), _units(manifest)
-    rows = sorted(
-        ({"feature": name, "label": labels.get(name, name), "value": lead_value(lead[name]),
-          "value_text": format_value(lead[name], units.get(name, "")), "shap": float(lead[SHAP_PREFIX + name])}
-         for name in feature_names(manifest) if SHAP_PREFIX + name in lead),
-        key=lambda row: -abs(row["shap"]),
-    )
+    shown = reason_features(manifest)
+    rows = [{"feature": name, "label": labels.get(name, name), "value": lead_value(lead[name]),
+             "value_text": format_value(lead[name], units.get(name, "")), "shap": float(lead[SHAP_PREFIX + name])}
+            for name in shown if SHAP_PREFIX + name in lead]
+    hidden = [name for name in feature_names(manifest) if name not in shown and SHAP_PREFIX + name in lead]
+    if hidden:
+        rows.append({"feature": None, "label": SENSITIVE_STEP, "value": None, "value_text": "",
+                     "shap": float(sum(float(lead[SHAP_PREFIX + name]) for name in hidden))})
+    rows.sort(key=lambda row: -abs(row["shap"]))
     total = base_value
     for row in rows:
         row["start"], total = total, total + row["shap"]
@@ -641,7 +665,7 @@ def proxy_check(frame: pd.DataFrame, *, manifest: Mapping[str, Any], threshold: 
         ``feature, label, attribute, attribute_label, measure, value, threshold, flagged``,
         strongest association first; ``flagged`` when ``value > threshold``.
     """
-    labels = _labels(manifest)
+    labels = {f["name"]: f["label"] for f in manifest["features"]}
     attributes = [a for a in manifest.get("sensitive_attributes", []) if a["name"] in frame.columns]
     codes = {a["name"]: categories(frame[a["name"]], bands=a.get("bands")) for a in attributes}
     rows = []
@@ -650,13 +674,22 @@ def proxy_check(frame: pd.DataFrame, *, manifest: Mapping[str, Any], threshold: 
             continue
         feature_codes = categories(frame[name])
         for attribute in attributes:
+            if attribute["name"] == name:  # not a proxy: the model reads the attribute itself
+                rows.append({
+                    "feature": name, "label": labels[name], "attribute": name, "attribute_label": attribute["label"],
+                    "measure": SAME_COLUMN, "value": None, "threshold": threshold, "flagged": False,
+                    "note": PROXY_SELF.format(label=attribute["label"]),
+                })
+                continue
             value = cramers_v(feature_codes, codes[attribute["name"]])
             rows.append({
                 "feature": name, "label": labels[name], "attribute": attribute["name"],
                 "attribute_label": attribute["label"], "measure": "cramers_v", "value": json_number(value),
                 "threshold": threshold, "flagged": value > threshold,
             })
-    return sorted(rows, key=lambda row: (-row["value"], row["feature"], row["attribute"]))
+    # The attribute itself first (it is more than any proxy), then the strongest association.
+    return sorted(rows, key=lambda row: (row["value"] is not None, -(row["value"] or 0.0), row["feature"],
+                                         row["attribute"]))
 
 
 def explanations_light(explanations: Mapping[str, Any] | None) -> dict[str, str]:

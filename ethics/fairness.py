@@ -19,13 +19,14 @@ a warehouse) and imported give the same numbers, intervals included.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from ethics import group_values
 from ethics.comparison import assess_groups, compare, multinomial, worst
 from ethics.errors import ValidationError
 from ethics.presentation import COUNT, POINTS, RATIO, SHARE, SHARE_HIGH_IS_WORSE, Presentation
@@ -142,18 +143,25 @@ class Grouping:
     labels: list[str]
 
 
-def _column_codes(values: pd.Series, bands: Sequence[float] | None) -> tuple[np.ndarray, list[str]]:
+def _column_codes(
+    values: pd.Series, bands: Sequence[float] | None, names: Mapping[str, str] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Codes of one attribute's groups, in the order :mod:`ethics.group_values` lists them, and their names."""
     if bands:
         values = band(values, bands)
-    text = values.astype("string")
-    # Missing values and a literal "(missing)" are one group, last.
-    missing = (text.isna() | (text == MISSING_GROUP)).to_numpy(dtype=bool)
-    codes, uniques = pd.factorize(text.mask(missing), sort=True, use_na_sentinel=True)
-    labels = [str(u) for u in uniques]
-    if missing.any():
-        codes = np.where(missing, len(labels), codes)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = [group_values.value_text(u) for u in uniques]
+    # Missing values and a literal "(missing)" are one group, last; 1 and 1.0 (or "1.0") are one group.
+    present = sorted(set(texts) - {MISSING_GROUP}, key=group_values.value_order)
+    position = {text: index for index, text in enumerate(present)}
+    missing_code = len(present)
+    lookup = np.array([position.get(text, missing_code) for text in texts] + [missing_code], dtype=np.int64)
+    codes = lookup[codes]  # the NA sentinel -1 picks the last entry: missing
+    shown = group_values.shown_labels(names)
+    labels = [shown.get(text, text) for text in present]
+    if (codes == missing_code).any():
         labels.append(MISSING_GROUP)
-    return codes.astype(np.int64), labels
+    return codes, labels
 
 
 def band(values: pd.Series, edges: Sequence[float]) -> pd.Series:
@@ -185,6 +193,7 @@ def groupings(
     attributes: Sequence[str],
     bands: dict[str, Sequence[float]] | None = None,
     intersections: bool = True,
+    group_names: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[Grouping]:
     """Code the rows by each sensitive attribute and by every combination of them.
 
@@ -198,17 +207,23 @@ def groupings(
         Band edges per numeric attribute (see :func:`band`).
     intersections : bool, default True
         Also code every combination of two or more attributes.
+    group_names : dict, optional
+        Per attribute, its values' labels (``manifest.value_labels``): groups are named by them.
+        Given only where groups become results, never where rows become statistics, so that
+        statistics hold the values themselves.
 
     Returns
     -------
     list of Grouping
-        Single attributes first, then intersections; only groups that occur.
+        Single attributes first, then intersections; only groups that occur, each attribute's
+        in :func:`ethics.group_values.value_order`.
     """
     bands = bands or {}
+    group_names = group_names or {}
     for attribute in attributes:
         if attribute not in frame.columns:
             raise ValidationError(NO_ATTRIBUTE.format(attribute=attribute, columns=", ".join(frame.columns)))
-    coded = {a: _column_codes(frame[a], bands.get(a)) for a in attributes}
+    coded = {a: _column_codes(frame[a], bands.get(a), group_names.get(a)) for a in attributes}
     result = []
     sizes = range(1, len(attributes) + 1) if intersections else range(1, 2)
     for size in sizes:
@@ -324,6 +339,7 @@ def assess(
     resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    group_names: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
     """Group metrics with intervals, and every disparity, for each grouping of the rows.
 
@@ -350,6 +366,8 @@ def assess(
         Interval coverage.
     seed : int, default 0
         Seed of the bootstrap.
+    group_names : dict, optional
+        Per attribute, its values' labels (``manifest.value_labels``), which name the groups.
 
     Returns
     -------
@@ -382,7 +400,7 @@ def assess(
                                       coded=found[:len(attributes)])
     results = assess_statistics(
         statistics, attributes=attributes, min_group_size=min_group_size, resamples=resamples,
-        confidence=confidence, seed=seed,
+        confidence=confidence, seed=seed, group_names=group_names,
     )
     if y_true is not None:
         ranks = score_ranks(scores)
@@ -401,6 +419,7 @@ def assess_statistics(
     resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    group_names: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`assess` from the sufficient statistics of one dataset instead of its rows.
 
@@ -411,7 +430,7 @@ def assess_statistics(
         (sensitive attributes, label, selected, score bin) with its ``leads``.
     attributes : sequence of str
         Sensitive attributes; their values are already banded group labels.
-    min_group_size, resamples, confidence, seed
+    min_group_size, resamples, confidence, seed, group_names
         As in :func:`assess`; the same seed gives the same intervals as on the rows.
 
     Returns
@@ -430,7 +449,7 @@ def assess_statistics(
     truth = cells_frame["label"].to_numpy(dtype=np.float64, na_value=-1).astype(np.int64) if labelled else selected
     rng = np.random.default_rng(seed)
     results = []
-    for grouping in groupings(cells_frame, attributes=attributes):
+    for grouping in groupings(cells_frame, attributes=attributes, group_names=group_names):
         size = len(grouping.labels)
         keys = grouping.codes * 4 + truth * 2 + selected
         cells = np.rint(np.bincount(keys, weights=leads, minlength=size * 4)).astype(np.int64).reshape(size, 4)

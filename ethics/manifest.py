@@ -25,6 +25,7 @@ from ethics.errors import (
     MANIFEST_CAPACITY,
     MANIFEST_CHOICE,
     MANIFEST_FEATURE_LOOK_ALIKE,
+    MANIFEST_INPUT_BANDS,
     MANIFEST_MISSING,
     MANIFEST_OUTCOME_ARTIFACT,
     MANIFEST_OUTCOME_FIELD,
@@ -33,6 +34,9 @@ from ethics.errors import (
     MANIFEST_TOML,
     MANIFEST_TYPE,
     MANIFEST_UNREADABLE,
+    MANIFEST_VALUE_LABEL,
+    MANIFEST_VALUE_LABEL_REPEATED,
+    MANIFEST_VALUE_LABELS,
     ValidationError,
 )
 from ethics.id_codes import character_name, id_problem
@@ -188,6 +192,8 @@ def _named_entries(raw: dict[str, Any], field: str, *, file: str) -> list[dict[s
             raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
         if field != "features" and "type" in entry:
             raise ValidationError(MANIFEST_RULE.format(file=file, rule=f"{where}.type is for features only"))
+        if field == "features" and "labels" in entry:
+            raise ValidationError(MANIFEST_RULE.format(file=file, rule=f"{where}.labels is for sensitive attributes"))
         bands = entry.get("bands")
         if bands is not None and not _increasing_numbers(bands):
             rule = (f"{where}.bands must be increasing numbers, each finite (band edges such as "
@@ -200,6 +206,8 @@ def _named_entries(raw: dict[str, Any], field: str, *, file: str) -> list[dict[s
                 "unit": _optional_text(entry, "unit", "", file=f"{file}: {where}"),
                 "description": _optional_text(entry, "description", "", file=f"{file}: {where}"),
                 **({"bands": list(entry["bands"])} if "bands" in entry else {}),
+                # Stored only when given, so manifests without value labels hash as before.
+                **({"labels": _value_labels(entry["labels"], where=where, file=file)} if "labels" in entry else {}),
                 # Stored only when not a number, so manifests written before types existed hash as before.
                 **({"type": kind} if field == "features" and kind != "number" else {}),
             }
@@ -248,6 +256,27 @@ def _refuse_look_alikes(names: list[str], *, file: str) -> None:
         if other != name:
             rule = MANIFEST_FEATURE_LOOK_ALIKE.format(first=other, second=name)
             raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+
+
+def _value_labels(labels: Any, *, where: str, file: str) -> dict[str, str]:
+    """A sensitive attribute's ``labels``: each value as text (``"0"``, ``"1"``, a band) to plain, non-empty text."""
+    if not isinstance(labels, dict) or not labels:
+        raise ValidationError(MANIFEST_RULE.format(file=file, rule=MANIFEST_VALUE_LABELS.format(
+            where=where, got=labels)))
+    for value, label in labels.items():
+        if not isinstance(value, str) or not value.strip() or not isinstance(label, str) or not label.strip():
+            raise ValidationError(MANIFEST_RULE.format(file=file, rule=MANIFEST_VALUE_LABEL.format(
+                where=where, value=value, got=label)))
+        _plain_text(value, f"{where}.labels key {value!r}", file=file)
+        _plain_text(label, f"{where}.labels.{value}", file=file)
+    shown = list(labels.values())
+    # A label that is another value ({"0" = "1"}) would show two groups under one name.
+    repeated = sorted({label for label in shown if shown.count(label) > 1}
+                      | {label for value, label in labels.items() if label != value and label in labels})
+    if repeated:
+        raise ValidationError(MANIFEST_RULE.format(file=file, rule=MANIFEST_VALUE_LABEL_REPEATED.format(
+            where=where, labels=", ".join(repeated))))
+    return dict(labels)
 
 
 def _increasing_numbers(values: Any) -> bool:
@@ -423,10 +452,13 @@ def validate_manifest(raw: dict[str, Any], *, file: str) -> dict[str, Any]:
         raise ValidationError(MANIFEST_RULE.format(file=file, rule="features must list at least one feature"))
     sensitive = _named_entries(raw, "sensitive_attributes", file=file)
     feature_names = {f["name"] for f in features}
-    overlap = sorted(feature_names & {s["name"] for s in sensitive})
-    if overlap:
-        rule = f"sensitive attributes are never model inputs, but {', '.join(overlap)} is also a feature"
-        raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
+    # A sensitive attribute may also be a model input (an age): one column, read as the feature and
+    # grouped as the attribute; band edges then need the feature to be a number.
+    categories = {f["name"] for f in features if f.get("type") == "category"}
+    for attribute in sensitive:
+        if attribute["name"] in categories and attribute.get("bands"):
+            rule = MANIFEST_INPUT_BANDS.format(name=attribute["name"])
+            raise ValidationError(MANIFEST_RULE.format(file=file, rule=rule))
     proxies = raw.get("proxy_candidates", [])
     if not isinstance(proxies, list) or not all(isinstance(p, str) for p in proxies):
         raise ValidationError(
@@ -506,8 +538,19 @@ def category_features(manifest: dict[str, Any]) -> list[str]:
 
 
 def sensitive_names(manifest: dict[str, Any]) -> list[str]:
-    """The sensitive attributes (used for fairness, never as inputs)."""
+    """The sensitive attributes (used for fairness; never a reason shown to a manager)."""
     return [attribute["name"] for attribute in manifest["sensitive_attributes"]]
+
+
+def input_attributes(manifest: dict[str, Any]) -> list[str]:
+    """The sensitive attributes that are also model inputs (an age the model reads), in manifest order."""
+    inputs = set(feature_names(manifest))
+    return [name for name in sensitive_names(manifest) if name in inputs]
+
+
+def value_labels(manifest: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Per sensitive attribute that gives them, its values' labels (``{"sex": {"0": "Male", "1": "Female"}}``)."""
+    return {a["name"]: dict(a["labels"]) for a in manifest["sensitive_attributes"] if a.get("labels")}
 
 
 def _toml_value(value: Any) -> str:

@@ -79,6 +79,8 @@ def card_markdown(facts: dict[str, Any]) -> str:
                     for k in ("purpose", "affected", "data_categories", "legal_basis", "human_oversight")]),
         "## Data used", "",
         *_md_table(facts["data"]),
+        "Sensitive attributes: " + ("; ".join(e(tables.attribute_use(a)) for a in facts["sensitive_attributes"])
+                                    or "none") + ".", "",
         "## Outcome", "",
         e(tables.sentence_case(tables.outcome_text(facts))) + ".", "",
         "## Performance", "",
@@ -106,7 +108,9 @@ def card_markdown(facts: dict[str, Any]) -> str:
         lines += [f"Unavailable: {e(explanations.get('reason', ''))}", ""]
     else:
         features, proxies = tables.explanation_rows(explanations)
-        lines += [*_md_table(features), "### Proxy check", "", *_md_table(proxies, empty="No proxies checked.")]
+        notes = [e(p["note"]) + "." for p in explanations.get("proxies", []) if p.get("note")]
+        lines += [*_md_table(features), "### Proxy check", "", *_md_table(proxies, empty="No proxies checked."),
+                  *([" ".join(notes), ""] if notes else [])]
     lines += ["## Consent", ""]
     consent = facts["consent"]
     if consent:

@@ -473,6 +473,7 @@ def assess_multiclass_cells(
     resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    group_names: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`assess_multiclass` from cells (computed here or where the data lives).
 
@@ -486,6 +487,8 @@ def assess_multiclass_cells(
         The model's offers.
     min_group_size, resamples, confidence, seed
         As in :func:`assess_multiclass`.
+    group_names : dict, optional
+        Per attribute, its values' labels (``manifest.value_labels``), which name the groups.
 
     Returns
     -------
@@ -518,7 +521,7 @@ def assess_multiclass_cells(
     truth = None if truth is None else truth[keep]
     rng = np.random.default_rng(seed)
     results = []
-    for grouping in groupings(kept, attributes=attributes):
+    for grouping in groupings(kept, attributes=attributes, group_names=group_names):
         size = len(grouping.labels)
         counts = offer_counts(grouping.codes, offered, truth, groups=size, classes=len(names), weights=leads)
         stats = _stats(counts, offers)

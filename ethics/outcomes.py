@@ -30,7 +30,7 @@ import pandas as pd
 from ethics import continuous, fairness, multiclass, ranking, text_cells
 from ethics.comparison import RATIO, SHARE
 from ethics.errors import ValidationError
-from ethics.manifest import outcome_of, sensitive_names
+from ethics.manifest import outcome_of, sensitive_names, value_labels
 from ethics.policy import DATA_NAMES, describe_threshold, group_phrase, interval_crosses, judge
 from ethics.presentation import Presentation
 from ethics.store import json_number
@@ -190,7 +190,8 @@ def _ranking_assess(cells: pd.DataFrame, manifest: Mapping[str, Any], options: d
 
 
 def _engine_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: options[key] for key in ("min_group_size", "resamples", "confidence", "seed")}
+    return {**{key: options[key] for key in ("min_group_size", "resamples", "confidence", "seed")},
+            "group_names": options.get("group_names")}
 
 
 def _numbers(cells: pd.DataFrame, column: str) -> np.ndarray:
@@ -283,7 +284,7 @@ def assess_week(
     bootstrap = policy.get("bootstrap", {})
     options = {"min_group_size": policy.get("min_group_size", 30), "resamples": bootstrap.get("resamples", 1000),
                "confidence": bootstrap.get("confidence", 0.95), "seed": bootstrap.get("seed", 0),
-               "quantile": policy.get("amount_quantile", 0.5)}
+               "quantile": policy.get("amount_quantile", 0.5), "group_names": value_labels(dict(manifest))}
     results: dict[str, Any] = {**outcome_facts(manifest)}
     if "eval" in cells:
         results["performance"] = engine.summary(cells["eval"], "eval")

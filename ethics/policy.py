@@ -222,7 +222,7 @@ def sampling_bias(
             total = sum(g["count"] for g in source["groups"]) or 1
             for g in source["groups"]:
                 shares.setdefault(g["group"], {})[kind] = g["count"] / total
-        for group, share in sorted(shares.items()):
+        for group, share in shares.items():  # the groups in the evaluation set's order (group_values)
             difference = share.get("eval", 0.0) - share.get("scores", 0.0)
             rows.append({
                 "attribute": grouping["grouping"],

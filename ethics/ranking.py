@@ -532,6 +532,7 @@ def assess_ranking_cells(
     resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    group_names: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`assess_ranking` from cells (computed here or where the data lives).
 
@@ -544,6 +545,8 @@ def assess_ranking_cells(
         Sensitive attributes; their values are already group labels.
     min_group_size, resamples, confidence, seed
         As in :func:`assess_ranking`.
+    group_names : dict, optional
+        Per attribute, its values' labels (``manifest.value_labels``), which name the groups.
 
     Returns
     -------
@@ -570,7 +573,7 @@ def assess_ranking_cells(
     band_values, band_codes = np.unique(bands, return_inverse=True)
     rng = np.random.default_rng(seed)
     results = []
-    for grouping in groupings(kept, attributes=attributes):
+    for grouping in groupings(kept, attributes=attributes, group_names=group_names):
         size, width = len(grouping.labels), len(band_values)
         confusion = np.bincount(grouping.codes * 4 + truth * 2 + selected, weights=leads, minlength=size * 4)
         by_band = grouping.codes * width + band_codes

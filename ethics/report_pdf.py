@@ -159,8 +159,8 @@ def _data(document: Document, facts: dict[str, Any]) -> None:
     document.heading("Model inputs", level=2, keep=25)
     document.rows_table([{"Feature": f["name"], "Label": f["label"], "Unit": f["unit"], "Description": f["description"]}
                     for f in facts["features"]], widths=(25, 30, 15, 40))
-    document.paragraph("Sensitive attributes (used for fairness only, never model inputs): "
-                       + (", ".join(f"{a['label']} ({a['name']})" for a in facts["sensitive_attributes"]) or "none"))
+    document.paragraph("Sensitive attributes (used for fairness; never a reason shown to a sales manager): "
+                       + ("; ".join(tables.attribute_use(a) for a in facts["sensitive_attributes"]) or "none") + ".")
 
 
 def _decision_fields(facts: dict[str, Any]) -> list[tuple[str, str]]:
@@ -297,7 +297,8 @@ def _explanations(document: Document, facts: dict[str, Any]) -> None:
     document.rows_table(features, widths=(8, 40, 18, 14, 14))
     document.heading("Proxy check", level=2)
     flagged = [p for p in found.get("proxies", []) if p["flagged"]]
-    document.paragraph(f"{len(flagged)} feature(s) flagged as a possible proxy for a sensitive attribute.")
+    document.paragraph(f"{len(flagged)} feature(s) flagged as a possible proxy for a sensitive attribute."
+                       + "".join(f" {p['note']}." for p in found.get("proxies", []) if p.get("note")))
     document.rows_table(proxies, empty="No proxy candidates checked.")
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from ethics import lights, multiclass, outcomes, reviews
+from ethics.manifest import input_attributes
 from ethics.policy import DATA_NAMES, describe_threshold
 
 NOT_AVAILABLE = "Not available in this snapshot."
@@ -245,6 +246,26 @@ def offer_text(offer: dict[str, Any], facts: dict[str, Any]) -> str:
     return f"{offer['label']} ({offer['value']:,g}{' ' + unit if unit != 'value' else ''})"
 
 
+def attribute_facts(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """A manifest's sensitive attributes as the report facts hold them: name, label, whether the model reads it."""
+    inputs = set(input_attributes(manifest))
+    return [{"name": a["name"], "label": a["label"], "model_input": a["name"] in inputs,
+             **({"labels": dict(a["labels"])} if a.get("labels") else {})} for a in manifest["sensitive_attributes"]]
+
+
+def attribute_use(attribute: dict[str, Any]) -> str:
+    """How a sensitive attribute (:func:`attribute_facts`) is used: "Age — sensitive attribute, also a model input"."""
+    use = "also a model input" if attribute.get("model_input") else "used for fairness only, not a model input"
+    return f"{attribute['label']} — sensitive attribute, {use}"
+
+
+def attribute_rows(attributes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sensitive attributes as table rows (the registry page): name, use, and their values' labels."""
+    return [{"Attribute": a["name"], "Use": attribute_use(a),
+             "Value labels": ", ".join(f"{value} = {label}" for value, label in a.get("labels", {}).items()) or "—"}
+            for a in attributes]
+
+
 def explanation_rows(explanations: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Top features (rank, change) and proxy checks as table rows."""
     features = [
@@ -255,7 +276,7 @@ def explanation_rows(explanations: dict[str, Any]) -> tuple[list[dict[str, Any]]
     proxies = [
         {"Feature": p["label"], "Sensitive attribute": p["attribute_label"], "Measure": p["measure"],
          "Value": number(p["value"], "{:.2f}"), "Threshold": number(p["threshold"], "{:.2f}"),
-         "Flagged": "FLAGGED" if p["flagged"] else "no"}
+         "Flagged": "FLAGGED" if p["flagged"] else "is the attribute" if p.get("note") else "no"}
         for p in explanations.get("proxies", [])
     ]
     return features, proxies

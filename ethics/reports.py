@@ -137,7 +137,7 @@ def model_facts(
         "consent_purpose": manifest["consent_purpose"],
         "features": [{k: f.get(k, "") for k in ("name", "label", "unit", "description")}
                      for f in manifest["features"]],
-        "sensitive_attributes": [{"name": a["name"], "label": a["label"]} for a in manifest["sensitive_attributes"]],
+        "sensitive_attributes": tables.attribute_facts(manifest),
         "proxy_candidates": manifest.get("proxy_candidates", []),
         "artifact": {"kind": manifest["artifact"]["kind"], "sha256": snap["inputs"].get("artifact_sha256")},
         "data": _data_used(snap["inputs"], week=snap["week"]),

@@ -24,7 +24,7 @@ from ethics import aggregates, audit, consent, datasets, drift, explain, fairnes
 from ethics import policy as rules
 from ethics import results as contract
 from ethics.errors import NO_DATA_FOR_WEEK, NO_SNAPSHOT, UNKNOWN_SNAPSHOT, NotFound, ValidationError
-from ethics.manifest import feature_names, outcome_of, sensitive_names
+from ethics.manifest import feature_names, outcome_of, sensitive_names, value_labels
 from ethics.store import json_number
 from ethics.weeks import iso, parse_week, utcnow, week_of
 
@@ -400,6 +400,7 @@ def fairness_results(
         "resamples": bootstrap.get("resamples", 1000),
         "confidence": bootstrap.get("confidence", 0.95),
         "seed": bootstrap.get("seed", 0),
+        "group_names": value_labels(manifest),
     }
     bands = {a["name"]: a["bands"] for a in manifest["sensitive_attributes"] if a.get("bands")}
     assessments = {

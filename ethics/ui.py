@@ -306,6 +306,8 @@ def explanation_summary(found: dict[str, Any]) -> None:
 def proxies(rows: list[dict[str, Any]]) -> None:
     """The proxy check: flagged features as warnings, then every association."""
     for row in rows:
+        if row.get("note"):
+            st.info(escape(row["note"]) + ".", icon=":material/info:")
         if row["flagged"]:
             st.warning(f"Possible proxy: **{escape(row['label'])}** is associated with "
                        f"**{escape(row['attribute_label'])}** "

@@ -26,8 +26,9 @@ def body(db, actor):
               for key, v in manifest["impact_assessment"].items()})
     st.subheader("Features")
     ui.table(manifest["features"])
-    st.subheader("Sensitive attributes (never model inputs)")
-    ui.table(manifest["sensitive_attributes"])
+    st.subheader("Sensitive attributes")
+    ui.table(report_rows.attribute_rows(report_rows.attribute_facts(manifest)),
+             empty="The manifest names no sensitive attributes.")
     st.caption("Candidate proxy features: " + (esc(", ".join(manifest["proxy_candidates"])) or "none"))
 
 

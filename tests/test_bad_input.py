@@ -141,9 +141,10 @@ CASES = {
                           ["bad.toml", "not valid TOML", "line"]),
     "threshold out of range": (lambda c: c.register(c.manifest("threshold = 0.5", "threshold = 1.5")),
                                ["bad.toml", "threshold 1.5 must lie strictly between 0 and 1"]),
-    "sensitive attribute used as feature": (
-        lambda c: c.register(c.manifest('name = "region_code"', 'name = "sex"')),
-        ["bad.toml", "sensitive attributes are never model inputs", "sex"]),
+    "value label that is empty": (
+        lambda c: c.register(c.manifest('name = "age_band"\nlabel = "Age band"',
+                                        'name = "age_band"\nlabel = "Age band"\nlabels = { "25-34" = " " }')),
+        ["bad.toml", "sensitive_attributes[1].labels: value '25-34' needs a non-empty text label"]),
     "bands that are not edges": (
         lambda c: c.register(c.manifest('name = "age_band"\nlabel = "Age band"',
                                         'name = "age_band"\nlabel = "Age band"\nbands = ["old", "young"]')),

@@ -435,8 +435,9 @@ def test_numeric_attributes_and_controls_are_banded():
     bands = {"age": [35, 55], "deal": [10_000, 50_000]}
     (grouping, *_) = assess(frame.drop(columns="sex"), ["age"], control="deal", bands=bands)
     banded = frame.assign(age=fairness.band(frame["age"], bands["age"]))
-    assert [row["group"] for row in grouping["groups"]] == ["35-54", "55+", "<35"]
-    assert [stratum["stratum"] for stratum in grouping["strata"]] == ["10000-49999", "50000+", "<10000"]
+    # Listed by their edges (issue 19), not as text (which put "<35" last).
+    assert [row["group"] for row in grouping["groups"]] == ["<35", "35-54", "55+"]
+    assert [stratum["stratum"] for stratum in grouping["strata"]] == ["<10000", "10000-49999", "50000+"]
     assert_groups(grouping["groups"], oracle_groups(banded["discount"], None, banded["age"]), "age")
 
 

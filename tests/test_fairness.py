@@ -469,7 +469,7 @@ def test_groupings_code_single_attributes_and_their_intersection():
     assert [(g.name, g.attributes) for g in found] == [("sex", ("sex",)), ("age", ("age",)),
                                                        ("sex × age", ("sex", "age"))]
     assert found[0].labels == ["f", "m", "(missing)"]
-    assert found[1].labels == ["25-34", "55+", "<25", "(missing)"]  # sorted as strings, missing last
+    assert found[1].labels == ["<25", "25-34", "55+", "(missing)"]  # by their edges (issue 19), missing last
     rows = [[g.labels[c] for c in g.codes] for g in found]
     assert rows[2] == ["f × <25", "m × 25-34", "f × 55+", "(missing) × 25-34", "m × (missing)"]
     assert len(found[2].labels) == 5  # only combinations that occur
