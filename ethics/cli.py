@@ -182,15 +182,20 @@ def demo(size: str, if_empty: bool, reproducible: bool) -> None:
 @click.option("--artifact", type=click.Path(path_type=Path),
               help="Model file: LightGBM text, XGBoost JSON/UBJ or linear JSON "
                    "(default: the manifest's [artifact] file).")
+@click.option("--reference", type=click.Path(path_type=Path),
+              help="Reference rows (CSV or Parquet): the model's features and the `score` your production system "
+                   "gave each row; recomputed here and refused above [policy.equivalence] tolerance.")
 @_requires("operate_data")
-def register(manifest: Path, artifact: Path | None) -> None:
+def register(manifest: Path, artifact: Path | None, reference: Path | None) -> None:
     """Register a model version from MANIFEST (a manifest.toml)."""
     settings = load_settings()
     row = registry.register_model(
-        _open(settings), manifest, home=settings.home, artifact_path=artifact, actor=_actor()
+        _open(settings), manifest, home=settings.home, artifact_path=artifact, reference=reference,
+        policy=settings.policy, actor=_actor()
     )
     sha = row["artifact_sha256"] or "none (scores only)"
     click.echo(f"registered {row['model_id']} {row['version']} (artifact {row['artifact_kind']}, sha256 {sha})")
+    click.echo(registry.equivalence_text(row))
 
 
 @cli.group(name="import", cls=_Group)
@@ -454,7 +459,7 @@ def models(as_json: bool) -> None:
     db = _open(load_settings())
     scope = _reader(db, "view_portfolio").scope
     registered = {m["id"]: m for m in registry.list_models(db, scope=scope)}
-    rows = [row | {key: registered[row["id"]][key] for key in ("latest_version", "versions", "teams")}
+    rows = [row | {key: registered[row["id"]][key] for key in ("latest_version", "versions", "teams", "equivalence")}
             for row in portfolio.overview(db, scope=scope)]
     if as_json:
         _echo_json(rows)
@@ -466,6 +471,8 @@ def models(as_json: bool) -> None:
     for row in rows:
         click.echo(f"{row['id']:<24} {row['latest_version'] or '-':<12} {row['latest_week'] or 'no snapshot':<12} "
                    f"team={row['team']:<8} risk={row['risk_tier']:<7} {row['status']:<9} {row['name']}")
+        if row["equivalence"]:
+            click.echo(f"    {row['equivalence']}")
         for area in lights.AREAS:
             light = row["lights"][area]
             click.echo(f"    {area:<13} {light['status'].upper():<14} {light['reason']}")

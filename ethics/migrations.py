@@ -455,3 +455,13 @@ def m0013(db: Database) -> None:
     db.execute(f"DROP TRIGGER IF EXISTS {AUDIT}_no_update")
     db.execute(audit.TOMBSTONE_TRIGGER)
     audit.switch_to_v2(db)
+
+
+@MIGRATIONS(name="0014_versions_reference_scores")
+def m0014(db: Database) -> None:
+    # Issue 19: a version records how closely its artifact reproduced the production scores it was registered
+    # with.  ADD COLUMN rewrites no row, so unlike 0011 the immutability trigger stays in place; old versions hold
+    # NULL (no reference given), which record digests leave out, so their audit entries still verify.
+    for column, kind in (("reference_rows", int), ("reference_max_difference", float),
+                         ("reference_tolerance", float), ("reference_sha256", str)):
+        db[VERSIONS].add_column(column, kind)

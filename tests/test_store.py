@@ -24,6 +24,7 @@ def test_fresh_database_ends_with_nothing_pending(fresh_db):
         "0011_versions_threshold_nullable",
         "0012_erasure_jobs",
         "0013_audit_chain_v2",
+        "0014_versions_reference_scores",
     ]
 
 
@@ -46,7 +47,7 @@ def test_old_database_is_upgraded(home):
         "0005_audit_log_incident_comments", "0006_reviews", "0007_explanations_overrides",
         "0008_consent_privacy", "0009_teams_and_incident_scope",
         "0010_reviews_name_their_snapshot", "0011_versions_threshold_nullable", "0012_erasure_jobs",
-        "0013_audit_chain_v2"]
+        "0013_audit_chain_v2", "0014_versions_reference_scores"]
     assert db[store.INCIDENTS].exists()
     assert MIGRATIONS.pending(db) == []
 
@@ -153,7 +154,8 @@ def test_versions_without_a_threshold_get_null_instead_of_the_old_zero(home):
     for version, manifest in versions:
         db[store.VERSIONS].insert({"model_id": "m1", "version": version, "artifact_kind": "none",
                                    "threshold": 0.5 if "0.5" in manifest else 0.0, "manifest_json": manifest})
-    assert store.migrate(db) == ["0011_versions_threshold_nullable", "0012_erasure_jobs", "0013_audit_chain_v2"]
+    assert store.migrate(db) == ["0011_versions_threshold_nullable", "0012_erasure_jobs", "0013_audit_chain_v2",
+                                 "0014_versions_reference_scores"]
     assert db.execute("select version, threshold from model_versions order by version").fetchall() == [
         ("1.0.0", 0.5), ("2.0.0", None)]
     assert db[store.VERSIONS].indexes[0].unique and db[store.VERSIONS].indexes[0].columns == ["model_id", "version"]
@@ -176,7 +178,7 @@ def test_overrides_and_reviews_take_only_the_erasure_tombstone(home):
     db[store.REVIEWS].insert({"id": 1, "model_id": "m1", "week": "2026-W48", "snapshot_id": 1, "snapshot_hash": "h1",
                               "decision": "approve", "comment": "Anna Berg's contest", "reviewer": "olivia",
                               "signed_at": "2026-11-24T10:00:00+00:00"})
-    assert store.migrate(db) == ["0012_erasure_jobs", "0013_audit_chain_v2"]
+    assert store.migrate(db) == ["0012_erasure_jobs", "0013_audit_chain_v2", "0014_versions_reference_scores"]
     for sql in ("update decision_overrides set reason = 'changed'", "update decision_overrides set lead_id = 'L2'",
                 "update decision_overrides set decision = 'not selected', reason = '[erased]'",
                 "update decision_overrides set lead_id = '[erased]#8'", "delete from decision_overrides"):

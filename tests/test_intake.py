@@ -1,0 +1,175 @@
+"""Getting a model in (issue 19): equivalence with production at registration, feature mismatches in words."""
+
+import sqlite3
+
+import lightgbm
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from ethics import audit, registry, store
+from ethics.cli import cli
+from ethics.errors import ArtifactRefused, ValidationError
+from tests.conftest import EXAMPLE_MODEL, manifest_with, state_of, training_frame
+
+
+@pytest.fixture
+def lgbm(examples):
+    """A LightGBM model of the example's features, its manifest, and its own scores of the training rows."""
+    x, y = training_frame()
+    model = lightgbm.LGBMClassifier(n_estimators=20, n_jobs=1, verbose=-1).fit(x, y)
+    (examples / "model.txt").write_text(model.booster_.model_to_string())
+    return manifest_with(examples, "lightgbm", "model.txt"), x, model.predict_proba(x)[:, 1]
+
+
+def reference_csv(examples, x, scores, name="reference.csv"):
+    path = examples / name
+    x.assign(score=scores).to_csv(path, index=False)
+    return path
+
+
+def test_reference_rows_are_recomputed_and_the_largest_difference_stored(db, home, examples, lgbm, now):
+    manifest, x, scores = lgbm
+    production = scores.copy()
+    production[16] += 2e-8  # production's float32 arithmetic, say
+    row = registry.register_model(db, manifest, home=home, reference=reference_csv(examples, x, production),
+                                  actor="t", now=now)
+    assert row["reference_rows"] == 300
+    np.testing.assert_allclose(row["reference_max_difference"], np.abs(production - scores).max(), atol=1e-12)
+    assert row["reference_tolerance"] == 1e-6
+    assert len(row["reference_sha256"]) == 64
+    assert registry.equivalence_text(row) == (
+        "The model governed here reproduces production scores to 2e-08 on 300 rows (tolerance 1e-06).")
+    assert registry.list_models(db)[0]["equivalence"] == registry.equivalence_text(row)
+
+
+def test_scores_beyond_the_tolerance_refuse_and_change_nothing(db, home, examples, lgbm, now):
+    manifest, x, scores = lgbm
+    production = scores.copy()
+    production[41] += 1e-3
+    production[7] += 1e-4
+    path = reference_csv(examples, x, production)
+    before = state_of(home)
+    with pytest.raises(ValidationError) as refused:
+        registry.register_model(db, manifest, home=home, reference=path, actor="t", now=now)
+    message = refused.value.message
+    assert message.startswith("reference.csv, row 42, column 'score': the artifact computes ")
+    assert f"computes {float(scores[41])!r} where production scored {float(production[41])!r};" in message
+    assert "the difference 0.001 is above the tolerance 1e-06 ([policy.equivalence] tolerance)" in message
+    assert message.endswith("nothing was registered.")
+    assert state_of(home) == before
+
+
+def test_the_policy_sets_the_tolerance(db, home, examples, lgbm, now):
+    manifest, x, scores = lgbm
+    production = scores + 1e-3
+    row = registry.register_model(db, manifest, home=home, reference=reference_csv(examples, x, production),
+                                  policy={"equivalence": {"tolerance": 0.01}}, actor="t", now=now)
+    assert row["reference_tolerance"] == 0.01
+    np.testing.assert_allclose(row["reference_max_difference"], 1e-3, rtol=1e-6)
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (lambda f: f.astype({"minutes_watched": object}).assign(
+        minutes_watched=lambda g: g["minutes_watched"].where(g.index != 4, "many")),
+     "reference.csv, row 5, column 'minutes_watched': 'many' is not a number"),
+    (lambda f: f.assign(score=f["score"].where(f.index != 9, 1.5)),
+     "reference.csv, row 10, column 'score': '1.5' is outside [0, 1]"),
+    (lambda f: f.drop(columns="score"), "reference.csv: required column 'score' is missing"),
+    (lambda f: f.assign(sex="female"), "reference.csv: column 'sex' is neither a feature"),
+    (lambda f: f.iloc[:0], "reference.csv: the reference rows hold no row"),
+])
+def test_bad_reference_rows_are_refused_naming_the_cell(db, home, examples, lgbm, now, change, expected):
+    manifest, x, scores = lgbm
+    path = examples / "reference.csv"
+    change(x.assign(score=scores)).to_csv(path, index=False)
+    before = state_of(home)
+    with pytest.raises(ValidationError, match="^" + expected.replace("[", r"\[").replace("(", r"\(")):
+        registry.register_model(db, manifest, home=home, reference=path, actor="t", now=now)
+    assert state_of(home) == before
+
+
+def test_a_frame_is_checked_like_a_file(db, home, lgbm, now):
+    manifest, x, scores = lgbm
+    with pytest.raises(ValidationError, match="^reference rows, row 3, column 'score': '-0.5' is outside"):
+        registry.register_model(db, manifest, home=home, reference=x.assign(score=np.where(x.index == 2, -0.5, scores)),
+                                actor="t", now=now)
+    row = registry.register_model(db, manifest, home=home, reference=x.assign(score=scores), actor="t", now=now)
+    assert row["reference_rows"] == 300 and row["reference_max_difference"] < 1e-12
+
+
+def test_without_reference_rows_the_text_says_it_was_not_checked(db, home, registered, examples, now):
+    assert registered["reference_rows"] is None
+    assert registry.equivalence_text(registered) == (
+        "No reference scores were given at registration: equivalence with production was not checked.")
+    text = (examples / "manifest.toml").read_text().replace('kind = "linear"', 'kind = "none"')
+    (examples / "vendor.toml").write_text(text.replace('file = "model.json"', "").replace(EXAMPLE_MODEL, "vendor"))
+    with pytest.raises(ValidationError, match="scores-only model .kind 'none'. has none"):
+        registry.register_model(db, examples / "vendor.toml", home=home, reference=examples / "scores.csv",
+                                actor="t", now=now)
+    vendor = registry.register_model(db, examples / "vendor.toml", home=home, actor="t", now=now)
+    assert registry.equivalence_text(vendor).startswith("Scores only")
+
+
+def test_the_audit_entry_covers_the_stored_difference(db, home, examples, lgbm, now):
+    manifest, x, scores = lgbm
+    registry.register_model(db, manifest, home=home, reference=reference_csv(examples, x, scores), actor="t", now=now)
+    assert audit.verify(db).ok
+    with pytest.raises(sqlite3.IntegrityError, match="model versions are immutable"):
+        db.execute(f"update {store.VERSIONS} set reference_max_difference = 0.5")
+    db.execute(f"drop trigger {store.VERSIONS}_no_update")
+    db.execute(f"update {store.VERSIONS} set reference_max_difference = 0.5")
+    found = audit.verify(db)
+    assert not found.ok
+    assert any("reference_max_difference" in problem for problem in found.mismatches)
+
+
+def test_a_changed_reference_on_re_registration_is_refused(db, home, examples, lgbm, now):
+    manifest, x, scores = lgbm
+    registry.register_model(db, manifest, home=home, reference=reference_csv(examples, x, scores), actor="t", now=now)
+    again = registry.register_model(db, manifest, home=home, reference=reference_csv(examples, x, scores),
+                                    actor="t", now=now)
+    assert again["reference_rows"] == 300
+    with pytest.raises(ValidationError, match="already registered with a different reference rows"):
+        registry.register_model(db, manifest, home=home, reference=reference_csv(examples, x.iloc[:50], scores[:50]),
+                                actor="t", now=now)
+
+
+def test_cli_register_with_reference_prints_the_sentence(home, examples, lgbm, monkeypatch):
+    manifest, x, scores = lgbm
+    monkeypatch.setenv("ETHICS_HOME", str(home))
+    path = reference_csv(examples, x, scores)
+    result = CliRunner().invoke(cli, ["register", str(manifest), "--reference", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "The model governed here reproduces production scores to " in result.output
+    assert "on 300 rows (tolerance 1e-06)." in result.output
+    listed = CliRunner().invoke(cli, ["models"])
+    assert "on 300 rows (tolerance 1e-06)." in listed.output
+
+
+def test_a_feature_mismatch_names_only_the_differences(db, home, examples, now):
+    x, y = training_frame()
+    x = x.rename(columns={"minutes_watched": "Minutes_Watched", "region_code": "region"})
+    x["extra_1"] = 0.0
+    model = lightgbm.LGBMClassifier(n_estimators=5, n_jobs=1, verbose=-1).fit(x, y)
+    (examples / "model.txt").write_text(model.booster_.model_to_string())
+    before = state_of(home)
+    with pytest.raises(ArtifactRefused) as refused:
+        registry.register_model(db, manifest_with(examples, "lightgbm", "model.txt"), home=home, actor="t", now=now)
+    assert refused.value.message.endswith(
+        "the artifact's features do not match the manifest's: missing from the artifact: 'region_code'; "
+        "not in the manifest: 'region', 'extra_1'; 'Minutes_Watched' in the artifact is 'minutes_watched' in the "
+        "manifest.")
+    assert "company_employees" not in refused.value.message
+    assert state_of(home) == before
+
+
+def test_a_long_mismatch_is_capped():
+    from ethics.artifacts import feature_differences
+
+    text = feature_differences([f"F{i}" for i in range(83)], [f"f{i}" for i in range(83)])
+    assert text.count(" in the artifact is ") == 10 and text.endswith(" and 73 more")
+    assert len(text) < 500
+    text = feature_differences(["a", *(f"x{i}" for i in range(30))], ["a", *(f"y{i}" for i in range(30))])
+    assert text == ("missing from the artifact: " + ", ".join(f"'y{i}'" for i in range(10)) + " and 20 more; "
+                    "not in the manifest: 'x0' and 29 more")
