@@ -79,6 +79,7 @@ def card_markdown(facts: dict[str, Any]) -> str:
                     for k in ("purpose", "affected", "data_categories", "legal_basis", "human_oversight")]),
         "## Data used", "",
         *_md_table(facts["data"]),
+        f"Artifact: {e(facts['artifact']['kind'])}. {e(facts['artifact']['equivalence'])}", "",
         "## Outcome", "",
         e(tables.sentence_case(tables.outcome_text(facts))) + ".", "",
         "## Performance", "",

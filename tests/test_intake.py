@@ -1,5 +1,6 @@
 """Getting a model in (issue 19): equivalence with production at registration, feature mismatches in words."""
 
+import json
 import sqlite3
 
 import lightgbm
@@ -173,3 +174,43 @@ def test_a_long_mismatch_is_capped():
     text = feature_differences(["a", *(f"x{i}" for i in range(30))], ["a", *(f"y{i}" for i in range(30))])
     assert text == ("missing from the artifact: " + ", ".join(f"'y{i}'" for i in range(10)) + " and 20 more; "
                     "not in the manifest: 'x0' and 29 more")
+
+
+def linear_scores(examples, x):
+    """The example linear artifact's scores, from its coefficients (not through ethics)."""
+    spec = json.loads((examples / "model.json").read_text())
+    z = spec["intercept"] + sum(w * (x[n] - spec["scaling"][n]["mean"]) / spec["scaling"][n]["scale"]
+                                for n, w in spec["coefficients"].items())
+    return 1 / (1 + np.exp(-z))
+
+
+def test_the_sentence_reaches_page_report_and_model_card(db, home, examples, now, monkeypatch):
+    from ethics import chart_images, datasets, model_card, reports, snapshots
+    from ethics.pdf import Document
+    from ethics.report_pdf import write_model_report
+    from tests.apptest import app_on, open_app, open_page, texts
+    from tests.conftest import EXAMPLE_VERSION, WEEK, add_accounts, default_policy
+    from tests.test_reports import OFFICER, _flat, _text
+
+    x, _ = training_frame(500, seed=3)
+    row = registry.register_model(db, examples / "manifest.toml", home=home,
+                                  reference=x.assign(score=linear_scores(examples, x)), actor="t", now=now)
+    sentence = registry.equivalence_text(row)
+    assert sentence.startswith("The model governed here reproduces production scores to ")
+    assert sentence.endswith(" on 500 rows (tolerance 1e-06).")
+    for kind, name in (("eval", "eval.csv"), ("scores", "scores.csv")):
+        datasets.import_dataset(db, examples / name, kind=kind, model_id=EXAMPLE_MODEL, version=EXAMPLE_VERSION,
+                                week=WEEK, home=home, actor="t", now=now)
+    snapshots.take_snapshot(db, model_id=EXAMPLE_MODEL, week=WEEK, home=home, policy=default_policy(), actor="t",
+                            now=now)
+    facts = reports.model_facts(db, model_id=EXAMPLE_MODEL, actor=OFFICER, now=now)
+    assert facts["artifact"]["equivalence"] == sentence
+    assert model_card.escape_markdown(sentence) in model_card.card_markdown(facts)
+    document = Document(title="test", created=now)
+    with chart_images.renderer():
+        write_model_report(document, facts)
+    assert _flat(sentence) in _flat(_text(document.render()))
+    add_accounts(db)
+    with app_on(home, monkeypatch):
+        at = open_page(open_app("olivia"), "pages/model.py", model=EXAMPLE_MODEL)
+        assert sentence in texts(at)
