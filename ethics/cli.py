@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from ethics import (
+    artifacts,
     audit,
     auth,
     consent,
@@ -196,6 +197,36 @@ def register(manifest: Path, artifact: Path | None, reference: Path | None) -> N
     sha = row["artifact_sha256"] or "none (scores only)"
     click.echo(f"registered {row['model_id']} {row['version']} (artifact {row['artifact_kind']}, sha256 {sha})")
     click.echo(registry.equivalence_text(row))
+
+
+@cli.group(name="manifest", cls=_Group)
+def manifest_group() -> None:
+    """Write a starting manifest for a model."""
+
+
+@manifest_group.command(name="init")
+@click.option("--artifact", type=click.Path(path_type=Path), help="The model file (not for --kind none).")
+@click.option("--kind", type=click.Choice(artifacts.ARTIFACT_KINDS), required=True, help="The artifact's format.")
+@click.option("--data", "sample", type=click.Path(path_type=Path),
+              help="A sample of rows as the model reads them (CSV or Parquet): types, category values, candidate "
+                   "sensitive attributes and proxies.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("manifest.toml"), show_default=True,
+              help="The manifest to write.")
+def manifest_init(artifact: Path | None, kind: str, sample: Path | None, out: Path) -> None:
+    """Write a starting manifest from the model (and a sample); replace its TODOs, then register it."""
+    from ethics import manifest_init as init
+    from ethics.errors import MANIFEST_EXISTS
+
+    if out.exists():
+        raise ValidationError(MANIFEST_EXISTS.format(file=out))
+    if (artifact is None) != (kind == "none") or (kind == "none" and sample is None):
+        raise click.UsageError("give --artifact for a model file, or --kind none with --data for a scores-only model")
+    text = init.starting_manifest(kind=kind, artifact=artifact, sample=sample, out=out, policy=load_settings().policy)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    todo = sum(line.count(init.TODO) for line in text.splitlines() if not line.lstrip().startswith("#"))
+    click.echo(f"wrote {out}: replace its {todo} TODOs, confirm the commented candidates, then "
+               f"python -m ethics register {out}")
 
 
 @cli.group(name="import", cls=_Group)

@@ -206,3 +206,4 @@ INIT_SAMPLE_COLUMNS = (
     "{file}: column {column!r} of the model is not in the sample; give a sample with every feature of the model "
     "(or none)."
 )
+MANIFEST_EXISTS = "{file} already exists; give another --out or remove it first (nothing was written)."

@@ -107,7 +107,7 @@ def register_model(
     kind = manifest["artifact"]["kind"]
     if artifact_path is None and "file" in manifest["artifact"]:
         artifact_path = manifest_path.parent / manifest["artifact"]["file"]
-    data = _read_artifact(kind, artifact_path, manifest_file=str(manifest_path))
+    data = read_artifact(kind, artifact_path, manifest_file=str(manifest_path))
     rows = _read_reference(reference, kind=kind, manifest=manifest, manifest_file=str(manifest_path))
     sha = artifacts.sha256_bytes(data) if data is not None else None
     equivalence = None
@@ -217,7 +217,14 @@ def equivalence_text(version_row: dict[str, Any]) -> str:
                              rows=version_row["reference_rows"], tolerance=version_row["reference_tolerance"])
 
 
-def _read_artifact(kind: str, path: Path | None, *, manifest_file: str) -> bytes | None:
+def read_artifact(kind: str, path: Path | None, *, manifest_file: str) -> bytes | None:
+    """The artifact's bytes, after the checks every file gets (a regular file, within the size limit); None for "none".
+
+    Raises
+    ------
+    ValidationError
+        A missing, unexpected, unreadable, special or too large file.
+    """
     if kind == "none":
         if path is not None:
             raise ValidationError(ARTIFACT_UNEXPECTED.format(file=path))

@@ -1,10 +1,12 @@
 """Getting a model in (issue 19): equivalence with production at registration, feature mismatches in words."""
 
 import json
+import re
 import sqlite3
 
 import lightgbm
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -214,3 +216,112 @@ def test_the_sentence_reaches_page_report_and_model_card(db, home, examples, now
     with app_on(home, monkeypatch):
         at = open_page(open_app("olivia"), "pages/model.py", model=EXAMPLE_MODEL)
         assert sentence in texts(at)
+
+
+# -- manifest init ---------------------------------------------------------------------------------------------
+
+FILLED = {
+    "name": "Churn risk", "purpose": "churn", "owner": "Ada Lovelace <ada@example.com>", "team": "north",
+    "risk_tier": "medium", "consent_purpose": "ai_scoring",
+}
+
+
+def fill_todos(text: str) -> str:
+    """A starting manifest with every TODO replaced as a person would (and the candidates left commented)."""
+    lines = []
+    for line in text.splitlines():
+        key = line.split(" = ")[0]
+        if "TODO:" in line and not line.lstrip().startswith("#"):
+            value = FILLED.get(key, "Filled in by the owner")
+            line = f'{key} = ["customer contract data"]' if key == "data_categories" else f'{key} = "{value}"'
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def init(tmp_path, *args):
+    result = CliRunner().invoke(cli, ["manifest", "init", *map(str, args)])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_init_writes_83_features_in_the_model_order_and_the_filled_file_registers(db, home, tmp_path, now,
+                                                                                  monkeypatch):
+    monkeypatch.setenv("ETHICS_HOME", str(home))
+    rng = np.random.default_rng(0)
+    names = [f"mostype_{i}" if i % 2 else f"total_charges_{i}" for i in range(83)]
+    x = pd.DataFrame(rng.normal(size=(400, 83)), columns=names)
+    y = (x.iloc[:, 0] + rng.normal(size=400) > 0).astype(int)
+    model = lightgbm.LGBMClassifier(n_estimators=5, n_jobs=1, verbose=-1).fit(x, y)
+    (tmp_path / "churn.txt").write_text(model.booster_.model_to_string())
+    x.to_csv(tmp_path / "sample.csv", index=False)
+    out = tmp_path / "model" / "manifest.toml"
+    result = init(tmp_path, "--artifact", tmp_path / "churn.txt", "--kind", "lightgbm", "--data",
+                  tmp_path / "sample.csv", "--out", out)
+    assert "replace its 11 TODOs" in result.output
+    text = out.read_text()
+    assert re.findall(r'^name = "(.*)"$', text, flags=re.M)[1:] == names
+    assert 'label = "Total charges 0"' in text and 'label = "Mostype 1"' in text
+    assert 'file = "../churn.txt"' in text
+    with pytest.raises(ValidationError, match=r"manifest.toml: field 'name' still holds the placeholder \"TODO: "):
+        registry.register_model(db, out, home=home, actor="t", now=now)
+    out.write_text(fill_todos(text).replace("sensitive_attributes = [", 'sensitive_attributes = [\n'
+                                            '    {name = "sex", label = "Sex"},'))
+    row = registry.register_model(db, out, home=home, actor="t", now=now)
+    assert [f["name"] for f in row["manifest"]["features"]] == names
+    assert row["manifest"]["id"] == "churn"
+
+
+def test_a_todo_anywhere_is_refused_naming_the_field(tmp_path, examples):
+    from ethics.manifest import read_manifest
+
+    text = (examples / "manifest.toml").read_text()
+    path = tmp_path / "m.toml"
+    path.write_text(text.replace('data_categories = ["webinar engagement",', 'data_categories = ["TODO: fill",'))
+    with pytest.raises(ValidationError, match=r"field 'impact_assessment.data_categories\[0\]' still holds"):
+        read_manifest(path)
+    path.write_text(text.replace('label = "Company size"', 'label = "  TODO: a label"'))
+    with pytest.raises(ValidationError, match=r"field 'features\[2\].label' still holds"):
+        read_manifest(path)
+
+
+def test_init_proposes_sensitive_attributes_and_proxies_to_confirm(tmp_path, home, monkeypatch):
+    from scipy.stats.contingency import association
+
+    monkeypatch.setenv("ETHICS_HOME", str(home))
+    x, y = training_frame(400)
+    rng = np.random.default_rng(1)
+    sex = np.where((x["region_code"] > 3) ^ (rng.random(400) < 0.1), "female", "male")
+    model = lightgbm.LGBMClassifier(n_estimators=5, n_jobs=1, verbose=-1).fit(x, y)
+    (tmp_path / "model.txt").write_text(model.booster_.model_to_string())
+    sample = x.assign(Gender=sex, age=rng.integers(18, 80, 400), marital_status=rng.choice(["single", "married"], 400),
+                      page_views=1.0, lead_id=[f"L{i}" for i in range(400)])
+    sample.to_csv(tmp_path / "sample.csv", index=False)
+    out = tmp_path / "manifest.toml"
+    init(tmp_path, "--artifact", tmp_path / "model.txt", "--kind", "lightgbm", "--data", tmp_path / "sample.csv",
+         "--out", out)
+    text = out.read_text()
+    expected = association(pd.crosstab(x["region_code"], sex).to_numpy(), method="cramer")
+    assert f'    # "region_code",  # Cramér\'s V {expected:.2f} with Gender (proxy threshold 0.3)' in text
+    assert '    # {name = "Gender", label = "Gender"},  # sample column; values seen: "female", "male"' in text
+    edges = np.unique(np.round(np.quantile(sample["age"], [0.2, 0.4, 0.6, 0.8]))).astype(int).tolist()
+    assert f'    # {{name = "age", label = "Age", bands = {edges}}},  # sample column, banded' in text
+    assert '{name = "marital_status", label = "Marital status"}' in text
+    assert "page_views" not in text and "lead_id" not in text
+    assert "minutes_watched" not in text.split("[artifact]")[0]  # not a proxy of anything here
+
+
+def test_init_for_scores_only_types_features_from_the_sample(tmp_path, home, monkeypatch):
+    monkeypatch.setenv("ETHICS_HOME", str(home))
+    sample = pd.DataFrame({"lead_id": ["a", "b", "c"], "tenure_months": [1, 20, 3],
+                           "contract_month-to-month": [1, 0, 1], "contract": ["Two year", "Month-to-month", None]})
+    sample.to_csv(tmp_path / "sample.csv", index=False)
+    out = tmp_path / "manifest.toml"
+    init(tmp_path, "--kind", "none", "--data", tmp_path / "sample.csv", "--out", out)
+    text = out.read_text()
+    assert ('# values seen in the sample: "Month-to-month", "Two year"\n[[features]]\nname = "contract"\n'
+            'label = "Contract"\ntype = "category"') in text
+    assert 'name = "contract_month-to-month"\nlabel = "Contract month-to-month"\n' in text
+    assert 'name = "tenure_months"\nlabel = "Tenure months"\n\n' in text
+    result = CliRunner().invoke(cli, ["manifest", "init", "--kind", "none", "--data", tmp_path / "sample.csv",
+                                      "--out", out])
+    assert result.exit_code == 2 and "already exists" in result.output
