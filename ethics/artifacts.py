@@ -1,8 +1,10 @@
 """Model artifacts in formats that cannot run code when loaded.
 
-Accepted: LightGBM text models, XGBoost JSON or UBJ, and linear models as JSON
-coefficients.  Pickle, joblib and archive formats are refused by their magic bytes
-before anything else is read.  Nothing in an artifact is ever executed, and no model
+Accepted: LightGBM text models, XGBoost JSON or UBJ, linear models as JSON
+coefficients, and scikit-learn pipelines saved with skops (whose types are checked
+against ethics' list, :mod:`ethics.allowed_types`, before anything is built).  Pickle,
+joblib and compressed formats are refused by their magic bytes before anything else is
+read, and so are zip archives for every kind but skops.  Nothing in an artifact is ever executed, and no model
 library parses one in this process: a :class:`Scorer` sends the file to its own
 artifact worker (:mod:`ethics.worker`), which runs under memory and time limits and
 sends back only numbers.
@@ -25,6 +27,7 @@ from ethics.errors import (
     ARTIFACT_KIND,
     ARTIFACT_NOT_CLASSIFIER,
     ARTIFACT_PICKLE,
+    SKOPS_NOT_ALLOWED,
     WORKER_CPU,
     WORKER_CRASH_HINT,
     WORKER_CRASHED,
@@ -36,15 +39,19 @@ from ethics.errors import (
     ArtifactRefused,
 )
 
-ArtifactKind = Literal["lightgbm", "xgboost", "linear", "none"]
-ARTIFACT_KINDS: tuple[str, ...] = ("lightgbm", "xgboost", "linear", "none")
+ArtifactKind = Literal["lightgbm", "xgboost", "linear", "skops", "none"]
+ARTIFACT_KINDS: tuple[str, ...] = ("lightgbm", "xgboost", "linear", "skops", "none")
 NOTHING_STORED = "nothing was stored"
 # Objectives whose prediction is the probability of the positive class (the sigmoid of the margin).
 _PROBABILITY_OBJECTIVES = {
     "lightgbm": ("binary", "cross_entropy", "xentropy"),
     "xgboost": ("binary:logistic", "binary:logitraw"),
     "linear": ("linear",),
+    "skops": ("binary",),
 }
+# Kinds whose files are zip archives (checked type by type in the worker, never unpickled).
+_ZIP_KINDS = ("skops",)
+_ZIP_MAGIC = b"PK\x03\x04"
 
 # (prefix, description).  Checked before any parser sees the bytes.
 _REFUSED_MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -80,9 +87,15 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def refuse_executable(data: bytes, *, file: str) -> None:
-    """Raise ``ArtifactRefused`` when ``data`` starts like pickle, joblib or an archive."""
+def refuse_executable(data: bytes, *, file: str, kind: str | None = None) -> None:
+    """Raise ``ArtifactRefused`` when ``data`` starts like pickle, joblib or an archive.
+
+    A zip archive is accepted only for ``kind = "skops"`` (the worker checks each type it
+    names); pickle, joblib and compressed files are refused for every kind.
+    """
     for magic, description in _REFUSED_MAGIC:
+        if magic == _ZIP_MAGIC and kind in _ZIP_KINDS:
+            continue
         if data.startswith(magic):
             raise ArtifactRefused(
                 ARTIFACT_PICKLE.format(file=file, format=description, magic=magic.hex(" "))
@@ -101,7 +114,7 @@ class Scorer:
     path : Path
         The artifact file.
     kind : str
-        ``lightgbm``, ``xgboost`` or ``linear`` (a key of :data:`ethics.worker.LOADERS`).
+        ``lightgbm``, ``xgboost``, ``linear`` or ``skops`` (a key of :data:`ethics.worker.LOADERS`).
     expected_sha256 : str
         The worker refuses the file when its bytes have another hash.
     file : str
@@ -233,6 +246,9 @@ class Scorer:
                                                            consequence=self.consequence))
         if error == "refused":
             return ArtifactRefused(ARTIFACT_KIND.format(file=self.file, kind=self.kind, reason=reply["reason"]))
+        if error == "not-allowed":
+            return ArtifactRefused(SKOPS_NOT_ALLOWED.format(file=self.file, reason=reply["reason"],
+                                                            consequence=self.consequence))
         if error == "memory":
             return ArtifactRefused(WORKER_MEMORY.format(file=self.file, step=step, consequence=self.consequence,
                                                         limit=self._worker.limits.memory_text()), hint=WORKER_HINT)
@@ -301,9 +317,11 @@ def check_classifier(facts: dict[str, Any], *, kind: str, outcome: str, file: st
 
     Rules (README "Manifest"): LightGBM objective ``binary`` or ``cross_entropy``, XGBoost
     ``binary:logistic`` or ``binary:logitraw`` (the sigmoid of its margin is the score), a
-    linear model with ``link = "logistic"``; one class (one output per row); every leaf
-    value and coefficient finite.  An identity link is refused: nothing keeps a linear
-    function of the features inside [0, 1], and a binary model's score is a probability.
+    linear model with ``link = "logistic"``, a skops binary classifier; one class (one
+    output per row); every leaf value and coefficient finite.  An identity link is refused
+    unless the facts say the margin is a probability (``margin_is_probability``: a
+    scikit-learn forest's or tree's ``predict_proba``): nothing keeps a linear function of
+    the features inside [0, 1], and a binary model's score is a probability.
 
     Raises
     ------
@@ -318,7 +336,8 @@ def check_classifier(facts: dict[str, Any], *, kind: str, outcome: str, file: st
         reason = f"its objective is {objective!r}, which does not give a probability ({kind} objective {wanted})"
     elif facts.get("num_class") not in (0, 1) or facts.get("outputs") not in (None, 1):
         reason = f"it has {facts.get('num_class')} classes ({facts.get('outputs')} outputs per row); binary needs 1"
-    elif facts.get("link") != "logistic":
+    elif facts.get("link") != "logistic" and not (facts.get("link") == "identity"
+                                                  and facts.get("margin_is_probability") is True):
         reason = (f"its link is {facts.get('link')!r}: a linear score is a probability only through "
                   "link = 'logistic'")
     elif facts.get("nonfinite"):

@@ -177,6 +177,32 @@ DATASET_EXISTS = (
 BAD_WEEK = "Week {week!r} is not an ISO week like 2026-W48."
 NO_DATA_FOR_WEEK = "Model {model_id!r} has no evaluation set or scoring batch for week {week}."
 
+# -- skops --
+SKOPS_NOT_ALLOWED = "{file}: {reason}; {consequence}."
+SKOPS_TYPE = "type {type} is not on ethics' list of allowed types (allowed-types v{version})"
+SKOPS_NODE = (
+    "{type} is written as a skops {node}, a kind of node ethics' list does not allow (allowed-types v{version})"
+)
+SKOPS_NOT_ZIP = "it is not a skops file (not a zip archive with a schema.json: {reason})"
+SKOPS_SCHEMA = "its schema.json {reason}"
+SKOPS_CANNOT_LOAD = "skops cannot load it ({reason})"
+SKOPS_NOT_BINARY = (
+    "it holds a {type}, not a fitted binary classifier (a pipeline or estimator with predict_proba and 2 classes_)"
+)
+SKOPS_NO_FEATURE_NAMES = (
+    "the {type} has no feature_names_in_: fit it on a pandas DataFrame with named columns, then save it again"
+)
+SKOPS_ESTIMATOR = (
+    "its final estimator {type} is not one ethics explains (LogisticRegression, GradientBoostingClassifier, "
+    "HistGradientBoostingClassifier, RandomForestClassifier, ExtraTreesClassifier, DecisionTreeClassifier)"
+)
+SKOPS_GB_LOSS = "its GradientBoostingClassifier has loss {loss!r}; only 'log_loss' gives the sigmoid of its margin"
+SKOPS_TRANSFORMER = (
+    "its transformer {type} ({step!r}) mixes raw columns or is not one whose output columns ethics can trace "
+    "back to one raw feature each, so its reasons could not speak of raw features"
+)
+SKOPS_WIDTH = "its preprocessing gives {columns} columns but its final estimator reads {expected}"
+
 # -- intake --
 REFERENCE_REQUIRED = (
     "{file}: a {kind} artifact is registered only with reference rows (--reference REF.csv: the model's features "

@@ -71,7 +71,7 @@ def model_facts(artifact: Path, *, kind: str) -> dict[str, Any]:
     data = registry.read_artifact(kind, artifact, manifest_file=str(artifact))
     assert data is not None  # kind "none" has no artifact; callers do not ask for its facts
     file = str(artifact)
-    artifacts.refuse_executable(data, file=file)
+    artifacts.refuse_executable(data, file=file, kind=kind)
     with artifacts.Scorer(artifact, kind=kind, expected_sha256=artifacts.sha256_bytes(data), file=file,
                           consequence=NOTHING_WRITTEN) as scorer:
         return dict(scorer.facts)

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 SUSPENDED = (
     "{name} is suspended since {since} ({review}): its decisions must not be used until a new review approves it."
 )
-_SUFFIX = {"lightgbm": ".txt", "xgboost": ".model", "linear": ".json"}
+_SUFFIX = {"lightgbm": ".txt", "xgboost": ".model", "linear": ".json", "skops": ".skops"}
 # Larger files are refused before they are read (a model of this size would not be a sales model).
 MAX_ARTIFACT_BYTES = 512 * 1024**2
 REGISTERED_NOTHING = "nothing was registered"
@@ -172,7 +172,7 @@ def _check_artifact(data: bytes, sha: str, *, path: Path, kind: str, manifest: d
                     reference: Reference | None, tolerance: float) -> Equivalence | None:
     """Refuse code formats by their bytes, then let one worker check features, classifier rules and references."""
     file = str(path)
-    artifacts.refuse_executable(data, file=file)
+    artifacts.refuse_executable(data, file=file, kind=kind)
     with artifacts.Scorer(path, kind=kind, expected_sha256=sha, file=file, consequence=REGISTERED_NOTHING) as scorer:
         artifacts.check_features(scorer, feature_names(manifest), file=file)
         artifacts.check_classifier(scorer.facts, kind=kind, outcome=outcome_of(manifest), file=file)

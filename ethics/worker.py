@@ -34,8 +34,9 @@ and texts come back, never a Python object of the model.  Requests, one reply ea
     SHAP values: arrays ``values`` (rows × features), ``base`` (one number) and
     ``margin`` (computed by a separate call, for the additivity check).
 
-Errors come back as ``{"ok": false, "error": "refused" | "failed" | "memory" | "hash",
-...}``.  A new artifact format (skops, ONNX) is a new entry in :data:`LOADERS`.
+Errors come back as ``{"ok": false, "error": "refused" | "not-allowed" | "failed" | "memory" |
+"hash", ...}`` (``not-allowed``: a skops file names a type outside ethics' list; its reason
+is the whole sentence).  A new artifact format (skops, ONNX) is a new entry in :data:`LOADERS`.
 
 Test-only requests (``test-allocate``, ``test-hang``, ``test-spin``) exist to prove the
 limits; the worker answers them only when started with ``--allow-test-requests``, which
@@ -46,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import math
 import os
@@ -165,6 +167,10 @@ def _read_message(stream: IO[bytes]) -> tuple[dict[str, Any], dict[str, np.ndarr
 
 class Refused(Exception):
     """The file is not a model of its declared kind (the worker's side; the parent names the file)."""
+
+
+class NotAllowed(Refused):
+    """The file names a type outside ethics' allowed list (skops); the reason is the whole sentence."""
 
 
 @dataclass(frozen=True)
@@ -384,8 +390,19 @@ class _Linear:
 
 
 #: Loader per artifact kind.  A loader with ``reads_text = True`` gets a :class:`Rows` per
-#: request; the others get the float matrix alone.
-LOADERS: dict[str, type] = {"lightgbm": _LightGBM, "xgboost": _XGBoost, "linear": _Linear}
+#: request; the others get the float matrix alone.  A ``"module:Class"`` entry is imported
+#: when a file of its kind is loaded (it needs pandas and scikit-learn, which the others block).
+LOADERS: dict[str, type | str] = {"lightgbm": _LightGBM, "xgboost": _XGBoost, "linear": _Linear,
+                                  "skops": "ethics.skops_model:SkopsModel"}
+
+
+def loader_for(kind: str) -> type | None:
+    """The loader class of ``kind`` (importing its module when the entry names one), or None."""
+    loader = LOADERS.get(kind)
+    if isinstance(loader, str):
+        module, _, name = loader.partition(":")
+        loader = getattr(importlib.import_module(module), name)
+    return loader
 
 
 def _library_error(library: str, exc: Exception) -> Exception:
@@ -447,7 +464,7 @@ class _Session:
         return {"ok": False, "error": "failed", "reason": f"unknown request {op!r}"}, {}
 
     def _load(self, header: dict[str, Any]) -> dict[str, Any]:
-        loader = LOADERS.get(header["kind"])
+        loader = loader_for(header["kind"])
         if loader is None:
             raise Refused("that kind has no loader")
         data = Path(header["path"]).read_bytes()
@@ -514,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
             os._exit(0)
         try:
             reply, out = session.handle(header, arrays)
+        except NotAllowed as exc:
+            reply, out = {"ok": False, "error": "not-allowed", "reason": str(exc)}, {}
         except Refused as exc:
             reply, out = {"ok": False, "error": "refused", "reason": str(exc)}, {}
         except MemoryError:
@@ -718,4 +737,6 @@ def signal_name(number: int) -> str:
 
 
 if __name__ == "__main__":
+    # A loader module imports ``ethics.worker`` (Refused, Rows): let it find this module, not a second copy.
+    sys.modules.setdefault("ethics.worker", sys.modules[__name__])
     sys.exit(main())
