@@ -177,6 +177,8 @@ def _check_artifact(data: bytes, sha: str, *, path: Path, kind: str, manifest: d
         artifacts.check_features(scorer, feature_names(manifest), file=file)
         artifacts.check_classifier(scorer.facts, kind=kind, outcome=outcome_of(manifest), file=file)
         if reference is None:
+            if kind in REFERENCE_REQUIRED_KINDS:  # after the artifact's own checks: those name its real problem
+                raise ValidationError(REFERENCE_REQUIRED.format(file=file, kind=kind))
             return None
         from ethics import equivalence
 
@@ -186,8 +188,6 @@ def _check_artifact(data: bytes, sha: str, *, path: Path, kind: str, manifest: d
 def _read_reference(source: Path | pd.DataFrame | None, *, kind: str, manifest: dict[str, Any],
                     manifest_file: str) -> Reference | None:
     if source is None:
-        if kind in REFERENCE_REQUIRED_KINDS:
-            raise ValidationError(REFERENCE_REQUIRED.format(file=manifest_file, kind=kind))
         return None
     if kind == "none":
         raise ValidationError(REFERENCE_WITHOUT_ARTIFACT.format(file=manifest_file))
