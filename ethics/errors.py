@@ -233,3 +233,7 @@ INIT_SAMPLE_COLUMNS = (
     "(or none)."
 )
 MANIFEST_EXISTS = "{file} already exists; give another --out or remove it first (nothing was written)."
+NOTEBOOK_KIND = (
+    "{file}: ethics.register saves the model with skops, but the manifest's [artifact] kind is {kind!r}: "
+    "set kind = \"skops\" (or register that file with python -m ethics register); nothing was registered."
+)

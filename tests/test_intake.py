@@ -1,5 +1,6 @@
 """Getting a model in (issue 19): equivalence with production at registration, feature mismatches in words."""
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -325,3 +326,92 @@ def test_init_for_scores_only_types_features_from_the_sample(tmp_path, home, mon
     result = CliRunner().invoke(cli, ["manifest", "init", "--kind", "none", "--data", tmp_path / "sample.csv",
                                       "--out", out])
     assert result.exit_code == 2 and "already exists" in result.output
+
+
+# -- the notebook API ----------------------------------------------------------------------------------------------
+
+def skops_pipeline():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    x, y = training_frame(400)
+    rng = np.random.default_rng(2)
+    x["contract"] = rng.choice(["month-to-month", "one year", "two year"], len(x)).astype(object)
+    pre = ColumnTransformer([("num", StandardScaler(), list(x.columns[:4])),
+                             ("cat", OneHotEncoder(handle_unknown="ignore"), ["contract"])])
+    return Pipeline([("pre", pre), ("model", LogisticRegression(max_iter=500))]).fit(x, y), x
+
+
+def skops_manifest(examples):
+    import tomllib
+
+    document = tomllib.loads((examples / "manifest.toml").read_text())
+    document["features"].append({"name": "contract", "label": "Contract", "type": "category"})
+    document["artifact"] = {"kind": "skops"}
+    return document
+
+
+def test_ethics_register_serialises_with_skops_and_meets_the_cli_checks(db, home, examples, now, monkeypatch):
+    import skops.io
+
+    import ethics
+
+    pipe, x = skops_pipeline()
+    document = skops_manifest(examples)
+    reference = x.assign(score=pipe.predict_proba(x)[:, 1])
+    before = state_of(home)
+    with pytest.raises(ValidationError, match="a skops artifact is registered only with reference rows"):
+        ethics.register(pipe, manifest=document, home=home, actor="ada")
+    wrong = reference.assign(score=np.where(x.index == 11, 0.5, reference["score"]))
+    with pytest.raises(ValidationError, match="^reference rows, row 12, column 'score': the artifact computes"):
+        ethics.register(pipe, manifest=document, reference=wrong, home=home, actor="ada")
+    assert state_of(home) == before
+
+    row = ethics.register(pipe, manifest=document, reference=reference, home=home, actor="ada")
+    assert row["artifact_kind"] == "skops" and row["registered_by"] == "ada"
+    stored = (home / row["artifact_file"]).read_bytes()
+    assert row["artifact_sha256"] == hashlib.sha256(stored).hexdigest() and stored.startswith(b"PK\x03\x04")
+    assert skops.io.get_untrusted_types(data=stored) == []  # plain sklearn types only: skops itself trusts them
+    assert row["reference_rows"] == 400 and row["reference_max_difference"] <= 1e-12
+    with registry.load_scorer(row, home=home) as scorer:
+        np.testing.assert_allclose(scorer.score(x), pipe.predict_proba(x)[:, 1], rtol=0, atol=1e-12)
+    # The same file and rows through the CLI are the same version.
+    (examples / "model.skops").write_bytes(stored)
+    (examples / "reference.csv").write_text(reference.to_csv(index=False))
+    path = examples / "skops.toml"
+    from ethics.manifest import manifest_toml
+
+    path.write_text(manifest_toml(document))
+    monkeypatch.setenv("ETHICS_HOME", str(home))
+    result = CliRunner().invoke(cli, ["register", str(path), "--artifact", str(examples / "model.skops"),
+                                      "--reference", str(examples / "reference.csv")])
+    assert result.exit_code == 0, result.output
+    assert registry.equivalence_text(row) in result.output
+    assert [v["id"] for v in registry.list_versions(db, EXAMPLE_MODEL)] == [row["id"]]
+
+
+def test_ethics_register_takes_a_manifest_file_and_refuses_another_kind(home, examples):
+    import ethics
+
+    pipe, x = skops_pipeline()
+    with pytest.raises(ValidationError, match=r"manifest.toml: ethics.register saves the model with skops, but the "
+                                              r"manifest's \[artifact\] kind is 'linear'"):
+        ethics.register(pipe, manifest=examples / "manifest.toml", reference=x, home=home)
+    from ethics.manifest import manifest_toml
+
+    (examples / "skops.toml").write_text(manifest_toml(skops_manifest(examples)))
+    row = ethics.register(pipe, manifest=str(examples / "skops.toml"), home=home,
+                          reference=x.assign(score=pipe.predict_proba(x)[:, 1]))
+    assert row["registered_by"].startswith("notebook:")
+
+
+def test_import_ethics_does_not_import_the_model_libraries():
+    import subprocess
+    import sys
+
+    code = ("import sys, ethics; heavy = [m for m in ('skops', 'sklearn', 'pandas', 'ethics.notebook') "
+            "if m in sys.modules]; print(heavy, callable(ethics.register), 'ethics.notebook' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[] True True"
