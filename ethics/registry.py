@@ -141,9 +141,12 @@ def register_model(
     stamp = iso(now or utcnow())
     with store.transaction(db):
         model = {key: manifest[key] for key in ("name", "purpose", "owner", "team", "risk_tier")}
-        if not db[store.MODELS].count_where("id = ?", [model_id]):
-            model.update(status="active", created_at=stamp)
-        db[store.MODELS].upsert({"id": model_id, **model}, pk="id")
+        # Not upsert: sqlite-utils 4 upserts with INSERT ... ON CONFLICT, whose insert half already fails NOT NULL
+        # on the status and creation time a later version must not change.
+        if db[store.MODELS].count_where("id = ?", [model_id]):
+            db[store.MODELS].update(model_id, model)
+        else:
+            db[store.MODELS].insert({"id": model_id, **model, "status": "active", "created_at": stamp})
         teams.record_model_teams(db, model_id, [manifest["team"]], actor=actor, now=now)
         version_id = db[store.VERSIONS].insert(
             {

@@ -415,3 +415,14 @@ def test_import_ethics_does_not_import_the_model_libraries():
             "if m in sys.modules]; print(heavy, callable(ethics.register), 'ethics.notebook' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[] True True"
+
+
+def test_a_second_version_of_a_model_registers(db, home, examples, registered, now):
+    """The model row is updated, not upserted: sqlite-utils 4's upsert failed NOT NULL on the status."""
+    text = (examples / "manifest.toml").read_text().replace('version = "1.0.0"', 'version = "1.1.0"')
+    (examples / "v2.toml").write_text(text.replace('risk_tier = "medium"', 'risk_tier = "high"'))
+    row = registry.register_model(db, examples / "v2.toml", home=home, actor="t", now=now)
+    assert [v["version"] for v in registry.list_versions(db, EXAMPLE_MODEL)] == ["1.0.0", "1.1.0"]
+    model = registry.get_model(db, EXAMPLE_MODEL)
+    assert (model["risk_tier"], model["status"], model["created_at"]) == ("high", "active", registered["registered_at"])
+    assert row["version"] == "1.1.0" and audit.verify(db).ok
