@@ -107,6 +107,9 @@ def explainer_for(model: Any) -> str:
         return "tree"
     if kind == "linear":
         return "linear"
+    # A loader that explains in its worker says how (facts["explainer"]): a skops pipeline's tree or linear SHAP.
+    if kind in artifacts.ARTIFACT_KINDS and model.facts.get("explainer") in ("tree", "linear"):
+        return model.facts["explainer"]
     return "kernel"
 
 
