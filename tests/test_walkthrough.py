@@ -6,16 +6,18 @@ run in bash with ``python`` being this interpreter.  Each block's output is kept
 
 import contextlib
 import io
+import json
 import os
 import re
 import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from ethics import registry, store
+from ethics.cli import cli
 from tests.conftest import REPO
 
 SECTION = "## Register your scikit-learn pipeline"
@@ -108,13 +110,22 @@ def test_the_walkthrough_snapshot_explains_a_lead_in_raw_features(tmp_path, monk
                      "(explain.write_leads); branch data keeps them as text")
     assert outputs[5].startswith("imported 600 rows as scoring batch 1 of churn 1.1.0 for 2026-W48")
     pipe, leads, features = namespace["pipe"], namespace["leads"], namespace["features"]
-    lead = leads[leads["lead_id"] == "L0007"][features]
-    # Independently: linear SHAP of the final estimator on the transformed rows, one-hot columns summed.
+    lead = leads[leads["lead_id"] == "L0007"]
+    # Independently: linear SHAP of the final estimator on the transformed batch, one-hot columns summed.
     z = pipe[:-1].transform(leads[features])
     explainer = shap.LinearExplainer(pipe[-1], shap.maskers.Independent(z, max_samples=len(z)))
-    values = explainer.shap_values(pipe[:-1].transform(lead))[0]
+    values = explainer.shap_values(pipe[:-1].transform(lead[features]))[0]
     names = list(pipe[:-1].get_feature_names_out())
-    contract = sum(v for v, n in zip(values, names, strict=True) if n.startswith("cat__contract_"))
-    assert "Contract" in outputs[5] and "cat__" not in outputs[5]
-    assert f"{contract:+.2f}" in outputs[5] or f"{abs(contract):.2f}" in outputs[5]
-    assert pd.notna(contract)
+    expected = {"tenure_months": values[names.index("num__tenure_months")],
+                "monthly_charges": values[names.index("num__monthly_charges")],
+                "contract": sum(v for v, n in zip(values, names, strict=True) if n.startswith("cat__contract_"))}
+    shown = json.loads(CliRunner().invoke(cli, ["explain", "--model", "churn", "--week", "2026-W48", "--lead",
+                                                "L0007", "--json"]).output)[0]["explanation"]
+    reasons = shown["reasons"]["raising"] + shown["reasons"]["lowering"]
+    assert {r["feature"] for r in reasons} <= set(features)
+    for reason in reasons:
+        assert reason["shap"] == pytest.approx(expected[reason["feature"]], abs=1e-6)
+    contract = lead["contract"].iloc[0]
+    effect = "raises" if expected["contract"] > 0 else "lowers"
+    assert f"Contract: {contract} — {effect} the score" in outputs[5]
+    assert "cat__" not in outputs[5]
