@@ -426,3 +426,22 @@ def test_a_second_version_of_a_model_registers(db, home, examples, registered, n
     model = registry.get_model(db, EXAMPLE_MODEL)
     assert (model["risk_tier"], model["status"], model["created_at"]) == ("high", "active", registered["registered_at"])
     assert row["version"] == "1.1.0" and audit.verify(db).ok
+
+
+def test_init_refuses_a_pickle_and_a_sample_without_a_feature_writing_nothing(tmp_path, home, monkeypatch):
+    import pickle
+
+    monkeypatch.setenv("ETHICS_HOME", str(home))
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps({"coef": [1, 2]}))
+    out = tmp_path / "manifest.toml"
+    result = CliRunner().invoke(cli, ["manifest", "init", "--artifact", tmp_path / "model.pkl", "--kind", "lightgbm",
+                                      "--out", out])
+    assert result.exit_code == 2 and "Python pickle" in result.output and not out.exists()
+    x, y = training_frame()
+    model = lightgbm.LGBMClassifier(n_estimators=5, n_jobs=1, verbose=-1).fit(x, y)
+    (tmp_path / "model.txt").write_text(model.booster_.model_to_string())
+    x.drop(columns="region_code").to_csv(tmp_path / "sample.csv", index=False)
+    result = CliRunner().invoke(cli, ["manifest", "init", "--artifact", tmp_path / "model.txt", "--kind", "lightgbm",
+                                      "--data", tmp_path / "sample.csv", "--out", out])
+    assert result.exit_code == 2 and not out.exists()
+    assert "sample.csv: column 'region_code' of the model is not in the sample" in result.output
