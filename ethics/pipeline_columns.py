@@ -11,7 +11,9 @@ refused rather than guessed.
 
 The same walk says which raw features an encoder reads as text and which features'
 missing values the pipeline handles (an imputer fills them, an encoder maps them to a
-column, or they reach a histogram gradient boosting model, which routes them itself).
+column, or they reach an estimator that routes them itself: histogram gradient boosting,
+and scikit-learn's trees and forests, whose ``allow_nan`` tag says so; shap's TreeSHAP
+routes them the same way).
 Only :mod:`ethics.skops_model` imports this module, inside the artifact worker.
 """
 
@@ -24,7 +26,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import (
@@ -37,6 +38,7 @@ from sklearn.preprocessing import (
     SplineTransformer,
     StandardScaler,
 )
+from sklearn.utils import get_tags
 
 from ethics.errors import SKOPS_TRANSFORMER, SKOPS_WIDTH
 from ethics.worker import Refused
@@ -106,7 +108,7 @@ def column_map(preprocessing: Any, *, features: list[str], estimator: Any) -> Co
     features : list of str
         The raw features (``feature_names_in_``).
     estimator : estimator
-        The final estimator (it says whether it routes NaN itself).
+        The final estimator (its ``allow_nan`` tag says whether it routes NaN itself).
 
     Raises
     ------
@@ -119,7 +121,7 @@ def column_map(preprocessing: Any, *, features: list[str], estimator: Any) -> Co
         columns = _step(preprocessing, columns, trace, step="preprocessing")
     if len(columns) != estimator.n_features_in_:
         raise Refused(SKOPS_WIDTH.format(columns=len(columns), expected=estimator.n_features_in_))
-    if not isinstance(estimator, HistGradientBoostingClassifier):  # the others raise on NaN
+    if not get_tags(estimator).input_tags.allow_nan:  # LogisticRegression, GradientBoosting: they raise
         trace.broken.update(c.feature for c in columns if c.nan)
     index = {name: i for i, name in enumerate(features)}
     return ColumnMap(features=list(features), origin=np.array([index[c.feature] for c in columns], dtype=np.intp),

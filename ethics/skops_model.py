@@ -159,6 +159,7 @@ class SkopsModel:
         self.link = "logistic" if kind in _LOGISTIC else "identity"
         self.explainer = "linear" if kind == "LogisticRegression" else "tree"
         self._tree_explainer: Any = None
+        self._last: tuple[Rows, np.ndarray] | None = None
 
     def _check(self, model: Any) -> None:
         estimator, kind = self.estimator, type(self.estimator).__name__
@@ -195,20 +196,28 @@ class SkopsModel:
         return np.asarray(self.model.predict_proba(self._frame(rows))[:, 1], dtype=np.float64)
 
     def margin(self, rows: Rows) -> np.ndarray:
-        """``decision_function`` (log-odds), or the probability for a forest or tree (identity link)."""
-        frame = self._frame(rows)
+        """``decision_function`` (log-odds), or the probability for a forest or tree (identity link).
+
+        The final estimator's, on :meth:`transformed` rows: what ``Pipeline.decision_function``
+        computes, without transforming the batch :meth:`explain` just transformed again.
+        """
+        z = self.transformed(rows)
         if self.link == "identity":  # the probability itself: what the trees' SHAP values add up to
-            return np.asarray(self.model.predict_proba(frame)[:, 1], dtype=np.float64)
-        return np.asarray(self.model.decision_function(frame), dtype=np.float64).reshape(-1)
+            return np.asarray(self.estimator.predict_proba(z)[:, 1], dtype=np.float64)
+        return np.asarray(self.estimator.decision_function(z), dtype=np.float64).reshape(-1)
 
     def transformed(self, rows: Rows) -> np.ndarray:
-        """The matrix the final estimator reads, dense float64."""
+        """The matrix the final estimator reads, dense float64 (the last batch's is kept for its margin)."""
+        if self._last is not None and self._last[0] is rows:
+            return self._last[1]
         frame = self._frame(rows)
         if self.preprocessing is None:
-            return frame.to_numpy(dtype=np.float64)
-        z = self.preprocessing.transform(frame)
-        z = z.toarray() if hasattr(z, "toarray") else z
-        return np.asarray(z, dtype=np.float64)
+            z = frame.to_numpy(dtype=np.float64)
+        else:
+            z = self.preprocessing.transform(frame)
+            z = np.asarray(z.toarray() if hasattr(z, "toarray") else z, dtype=np.float64)
+        self._last = (rows, z)
+        return z
 
     def explain(self, rows: Rows, *, threads: int) -> tuple[np.ndarray, float]:
         """SHAP values per raw feature: the final estimator's, on the transformed columns, summed per feature.

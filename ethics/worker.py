@@ -22,7 +22,9 @@ and texts come back, never a Python object of the model.  Requests, one reply ea
     model's order), ``objective``, ``num_class``, ``link``, ``nonfinite`` (where a
     leaf or coefficient is not a finite number, or None), ``categorical`` (the features
     it reads as text), ``missing`` (the features whose missing values it handles) and
-    ``explainer`` (``tree``, ``linear`` or ``sampled``: how its SHAP values are found).
+    ``explainer`` (``tree``, ``linear`` or ``sampled``: how its SHAP values are found);
+    ``margin_is_probability`` is true where an identity link's margin is the
+    probability itself (a scikit-learn forest or tree from a skops file).
 ``{"op": "score", "vocabulary": {feature: [text, ...]}, "arrays": [x]}``
     Probabilities of rows ``x`` (columns in the model's feature order): array ``scores``.
     A feature the model reads as text (``facts["categorical"]``) crosses as float codes

@@ -29,7 +29,7 @@ from sklearn.preprocessing import (
 )
 from sklearn.svm import SVC
 
-from ethics import artifacts, pipeline_columns, registry
+from ethics import artifacts, explain, pipeline_columns, registry
 from ethics.allowed_types import ALLOWED_TYPES
 from ethics.errors import ArtifactRefused
 from ethics.worker import Refused
@@ -120,7 +120,9 @@ def test_pipeline_round_trip_scores_like_the_live_object_and_explains_raw_featur
     with registry.load_scorer(row, home=home) as scorer:
         facts = scorer.facts
         scores = scorer.score(frame)
-        values, base, margin = scorer.contributions(frame, threads=2)
+        # The explainer the facts name, through explain.py's additivity check.
+        found = explain.explain_rows(scorer, frame, method=facts["explainer"], threads=2)
+    values, base, margin = found.values.to_numpy(), found.base_value, found.output
 
     forest = name == "random-forest"
     assert facts["features"] == NUMBERS + TEXT
@@ -133,7 +135,7 @@ def test_pipeline_round_trip_scores_like_the_live_object_and_explains_raw_featur
     np.testing.assert_allclose(margin, live_margin, rtol=0, atol=1e-12)
 
     expected, expected_base = expected_contributions(pipe, frame)
-    assert values.shape == (len(frame), 6)
+    assert list(found.values.columns) == NUMBERS + TEXT
     np.testing.assert_allclose(values, expected, rtol=0, atol=1e-9)
     assert base == pytest.approx(expected_base, abs=1e-9)
     assert np.abs(values.sum(axis=1) + base - margin).max() <= 1e-6
@@ -179,6 +181,16 @@ def test_column_map_traces_splines_bins_dropped_one_hot_indicators_and_the_remai
     # Imputed, or passed through to the gradient boosting, which routes NaN itself; splines, bins and a one-hot
     # encoder that has not seen NaN would raise.
     assert found.missing == ["company_employees", "region_code"]
+
+
+@pytest.mark.parametrize(("name", "missing"), [("gradient-boosting", TEXT), ("logistic", TEXT),
+                                              ("random-forest", NUMBERS + TEXT),
+                                              ("hist-gradient-boosting", NUMBERS + TEXT)])
+def test_missing_follows_whether_the_final_estimator_routes_nan_itself(name, missing):
+    frame, y = leads(200)
+    pipe = pipeline_of(ESTIMATORS[name]()).fit(frame, y)
+    found = pipeline_columns.column_map(pipe[:-1], features=list(frame.columns), estimator=pipe[-1])
+    assert found.missing == missing  # text: the one-hot encoder ignores what it has not seen, NaN too
 
 
 def test_a_transformer_that_mixes_raw_columns_is_refused_by_name():
@@ -312,3 +324,31 @@ def test_identity_link_is_a_classifier_only_when_the_margin_is_a_probability():
     artifacts.check_classifier({**facts, "margin_is_probability": True}, kind="skops", outcome="binary", file="m")
     with pytest.raises(ArtifactRefused, match="its link is 'identity'"):
         artifacts.check_classifier(facts, kind="skops", outcome="binary", file="m")
+
+
+def _archive(schema: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        target.writestr("schema.json", schema)
+    return out.getvalue()
+
+
+def test_the_schema_is_read_within_limits_and_every_node_kind_is_checked():
+    from ethics import skops_model
+    from ethics.worker import NotAllowed
+
+    with pytest.raises(Refused, match="nested deeper than 200 levels"):
+        skops_model.named_types(skops_model.read_schema(_archive(b"[" * 300 + b"]" * 300)))
+    with pytest.raises(Refused, match=r"its schema.json declares 33554433 bytes \(limit 33554432\)"):
+        skops_model.read_schema(_archive(b" " * (skops_model.MAX_SCHEMA_BYTES + 1)))
+    with pytest.raises(Refused, match="not a zip archive"):
+        skops_model.read_schema(b"PK\x03\x04 not really a zip")
+    method = {"__class__": "StandardScaler", "__module__": "sklearn.preprocessing._data", "__loader__": "MethodNode",
+              "content": {"func": "fit", "obj": {}}}
+    with pytest.raises(NotAllowed, match=r"type sklearn\.preprocessing\._data\.StandardScaler\.fit is not on"):
+        skops_model.named_types(method)
+    reduce = {"__class__": "StandardScaler", "__module__": "sklearn.preprocessing._data", "__loader__": "ReduceNode"}
+    with pytest.raises(NotAllowed, match="written as a skops ReduceNode, a kind of node ethics' list does not allow"):
+        skops_model.named_types(reduce)
+    real = json.loads(zipfile.ZipFile(io.BytesIO(skops.io.dumps(_small_pipeline()))).read("schema.json"))
+    assert "sklearn.pipeline.Pipeline" in skops_model.named_types(real) <= ALLOWED_TYPES
