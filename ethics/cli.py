@@ -181,7 +181,7 @@ def demo(size: str, if_empty: bool, reproducible: bool) -> None:
 @cli.command()
 @click.argument("manifest", type=click.Path(path_type=Path))
 @click.option("--artifact", type=click.Path(path_type=Path),
-              help="Model file: LightGBM text, XGBoost JSON/UBJ or linear JSON "
+              help="Model file: LightGBM text, XGBoost JSON/UBJ, linear JSON or a skops file "
                    "(default: the manifest's [artifact] file).")
 @click.option("--reference", type=click.Path(path_type=Path),
               help="Reference rows (CSV or Parquet): the model's features and the `score` your production system "
