@@ -25,7 +25,7 @@ from ethics import worker
 from ethics.errors import (
     ARTIFACT_CHANGED,
     ARTIFACT_FEATURE_TYPES,
-    ARTIFACT_FEATURES,
+    ARTIFACT_FEATURES_DIFFER,
     ARTIFACT_HASH,
     ARTIFACT_KIND,
     ARTIFACT_NOT_CLASSIFIER,
@@ -316,13 +316,48 @@ def model_columns(stored: Sequence[str], columns: Sequence[str] | None, *, kind:
 
 
 def check_features(scorer: Scorer, manifest_features: list[str], *, file: str) -> None:
-    """The artifact must use exactly the manifest's features."""
+    """The artifact must use exactly the manifest's features (in any order).
+
+    Raises
+    ------
+    ArtifactRefused
+        Naming only the differences (see :func:`feature_differences`), never both full lists.
+    """
     if sorted(scorer.features) != sorted(manifest_features):
-        raise ArtifactRefused(
-            ARTIFACT_FEATURES.format(
-                file=file, artifact=sorted(scorer.features), manifest=sorted(manifest_features)
-            )
-        )
+        differences = feature_differences(scorer.features, manifest_features)
+        raise ArtifactRefused(ARTIFACT_FEATURES_DIFFER.format(file=file, differences=differences))
+
+
+def feature_differences(artifact: list[str], manifest: list[str], *, limit: int = 10) -> str:
+    """How two feature lists differ, in words: names that differ only in case, then missing, then extra ones.
+
+    At most about ``limit`` names are shown in all; each group says how many more it holds.
+
+    Examples
+    --------
+    >>> feature_differences(["Total_Charges", "tenure"], ["total_charges", "tenure", "contract"])
+    "missing from the artifact: 'contract'; 'Total_Charges' in the artifact is 'total_charges' in the manifest"
+    """
+    in_manifest, in_artifact = set(manifest), set(artifact)
+    missing = [name for name in manifest if name not in in_artifact]
+    extra = [name for name in artifact if name not in in_manifest]
+    by_case = {name.casefold(): name for name in missing}
+    pairs = [(name, by_case[name.casefold()]) for name in extra if name.casefold() in by_case]
+    paired = {name for pair in pairs for name in pair}
+    groups = [
+        ("missing from the artifact: ", [repr(n) for n in missing if n not in paired]),
+        ("not in the manifest: ", [repr(n) for n in extra if n not in paired]),
+        ("", [f"{a!r} in the artifact is {m!r} in the manifest" for a, m in pairs]),
+    ]
+    parts, budget = [], limit
+    for prefix, names in groups:
+        if not names:
+            continue
+        shown = max(1, min(len(names), budget))
+        budget -= shown
+        more = f" and {len(names) - shown} more" if len(names) > shown else ""
+        parts.append(prefix + ", ".join(names[:shown]) + more)
+    return "; ".join(parts)
 
 
 def check_feature_types(scorer: Scorer, categories: list[str], *, file: str) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from ethics import (
+    artifacts,
     audit,
     auth,
     consent,
@@ -181,17 +182,52 @@ def demo(size: str, if_empty: bool, reproducible: bool) -> None:
 @cli.command()
 @click.argument("manifest", type=click.Path(path_type=Path))
 @click.option("--artifact", type=click.Path(path_type=Path),
-              help="Model file: LightGBM text, XGBoost JSON/UBJ or linear JSON "
+              help="Model file: LightGBM text, XGBoost JSON/UBJ, linear JSON or a skops file "
                    "(default: the manifest's [artifact] file).")
+@click.option("--reference", type=click.Path(path_type=Path),
+              help="Reference rows (CSV or Parquet): the model's features and the `score` your production system "
+                   "gave each row; recomputed here and refused above [policy.equivalence] tolerance.")
 @_requires("operate_data")
-def register(manifest: Path, artifact: Path | None) -> None:
+def register(manifest: Path, artifact: Path | None, reference: Path | None) -> None:
     """Register a model version from MANIFEST (a manifest.toml)."""
     settings = load_settings()
     row = registry.register_model(
-        _open(settings), manifest, home=settings.home, artifact_path=artifact, actor=_actor()
+        _open(settings), manifest, home=settings.home, artifact_path=artifact, reference=reference,
+        policy=settings.policy, actor=_actor()
     )
     sha = row["artifact_sha256"] or "none (scores only)"
     click.echo(f"registered {row['model_id']} {row['version']} (artifact {row['artifact_kind']}, sha256 {sha})")
+    click.echo(registry.equivalence_text(row))
+
+
+@cli.group(name="manifest", cls=_Group)
+def manifest_group() -> None:
+    """Write a starting manifest for a model."""
+
+
+@manifest_group.command(name="init")
+@click.option("--artifact", type=click.Path(path_type=Path), help="The model file (not for --kind none).")
+@click.option("--kind", type=click.Choice(artifacts.ARTIFACT_KINDS), required=True, help="The artifact's format.")
+@click.option("--data", "sample", type=click.Path(path_type=Path),
+              help="A sample of rows as the model reads them (CSV or Parquet): types, category values, candidate "
+                   "sensitive attributes and proxies.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("manifest.toml"), show_default=True,
+              help="The manifest to write.")
+def manifest_init(artifact: Path | None, kind: str, sample: Path | None, out: Path) -> None:
+    """Write a starting manifest from the model (and a sample); replace its TODOs, then register it."""
+    from ethics import manifest_init as init
+    from ethics.errors import MANIFEST_EXISTS
+
+    if out.exists():
+        raise ValidationError(MANIFEST_EXISTS.format(file=out))
+    if (artifact is None) != (kind == "none") or (kind == "none" and sample is None):
+        raise click.UsageError("give --artifact for a model file, or --kind none with --data for a scores-only model")
+    text = init.starting_manifest(kind=kind, artifact=artifact, sample=sample, out=out, policy=load_settings().policy)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    todo = sum(line.count(init.TODO) for line in text.splitlines() if not line.lstrip().startswith("#"))
+    click.echo(f"wrote {out}: replace its {todo} TODOs, confirm the commented candidates, then "
+               f"python -m ethics register {out}")
 
 
 @cli.group(name="import", cls=_Group)
@@ -459,7 +495,7 @@ def models(as_json: bool) -> None:
     db = _open(load_settings())
     scope = _reader(db, "view_portfolio").scope
     registered = {m["id"]: m for m in registry.list_models(db, scope=scope)}
-    rows = [row | {key: registered[row["id"]][key] for key in ("latest_version", "versions", "teams")}
+    rows = [row | {key: registered[row["id"]][key] for key in ("latest_version", "versions", "teams", "equivalence")}
             for row in portfolio.overview(db, scope=scope)]
     if as_json:
         _echo_json(rows)
@@ -471,6 +507,8 @@ def models(as_json: bool) -> None:
     for row in rows:
         click.echo(f"{row['id']:<24} {row['latest_version'] or '-':<12} {row['latest_week'] or 'no snapshot':<12} "
                    f"team={row['team']:<8} risk={row['risk_tier']:<7} {row['status']:<9} {row['name']}")
+        if row["equivalence"]:
+            click.echo(f"    {row['equivalence']}")
         for area in lights.AREAS:
             light = row["lights"][area]
             click.echo(f"    {area:<13} {light['status'].upper():<14} {light['reason']}")

@@ -94,9 +94,6 @@ ARTIFACT_PICKLE = (
 ARTIFACT_KIND = "{file}: the manifest says artifact kind {kind!r}, but {reason}."
 ARTIFACT_REQUIRED = "{file}: artifact kind {kind!r} needs an artifact file (--artifact FILE)."
 ARTIFACT_UNEXPECTED = "{file}: artifact kind 'none' (scores only) takes no artifact file."
-ARTIFACT_FEATURES = (
-    "{file}: the artifact's features {artifact} do not match the manifest's features {manifest}."
-)
 ARTIFACT_HASH = (
     "Artifact of {model_id} {version} at {file} has SHA-256 {actual}, but {expected} was "
     "registered: the file was changed after registration and will not be loaded."
@@ -271,4 +268,38 @@ MANIFEST_VALUE_LABELS = (
 MANIFEST_VALUE_LABEL = "{where}.labels: value {value!r} needs a non-empty text label, got {got!r}"
 MANIFEST_VALUE_LABEL_REPEATED = (
     "{where}.labels must name each value differently, and not by another value; repeated: {labels}"
+)
+# -- intake --
+REFERENCE_REQUIRED = (
+    "{file}: a {kind} artifact is registered only with reference rows (--reference REF.csv: the model's features "
+    "and the score production gave each row), so that the model governed here is shown to reproduce production; "
+    "nothing was registered."
+)
+REFERENCE_WITHOUT_ARTIFACT = (
+    "{file}: reference rows are recomputed by the model's artifact, and a scores-only model (kind 'none') has "
+    "none; nothing was registered."
+)
+REFERENCE_EMPTY = "{file}: the reference rows hold no row; nothing was registered."
+REFERENCE_COLUMN_EXTRA = (
+    "{file}: column {column!r} is neither a feature of the manifest nor 'score' (nor an id column); "
+    "nothing was registered."
+)
+REFERENCE_DIFFERS = (
+    "{file}, row {row}, column 'score': the artifact computes {computed!r} where production scored {reported!r}; "
+    "the difference {difference:.3g} is above the tolerance {tolerance:g} ([policy.equivalence] tolerance), so "
+    "the model governed here would not be the model in production; nothing was registered."
+)
+ARTIFACT_FEATURES_DIFFER = "{file}: the artifact's features do not match the manifest's: {differences}."
+MANIFEST_TODO = (
+    "{file}: field {field!r} still holds the placeholder {value!r}: replace it with what only you know before "
+    "registering."
+)
+INIT_SAMPLE_COLUMNS = (
+    "{file}: column {column!r} of the model is not in the sample; give a sample with every feature of the model "
+    "(or none)."
+)
+MANIFEST_EXISTS = "{file} already exists; give another --out or remove it first (nothing was written)."
+NOTEBOOK_KIND = (
+    "{file}: ethics.register saves the model with skops, but the manifest's [artifact] kind is {kind!r}: "
+    "set kind = \"skops\" (or register that file with python -m ethics register); nothing was registered."
 )

@@ -121,8 +121,10 @@ def explainer_for(model: Any) -> str:
         return "tree"
     if kind == "linear":
         return "linear"
-    if kind in artifacts.ARTIFACT_KINDS and model.facts.get("explainer") == "sampled":
-        return "sampled"
+    # A loader that explains in its worker says how (facts["explainer"]): tree or linear SHAP of a skops
+    # pipeline, the sampled permutation SHAP of an ONNX graph.
+    if kind in artifacts.ARTIFACT_KINDS and model.facts.get("explainer") in ("tree", "linear", "sampled"):
+        return model.facts["explainer"]
     return "kernel"
 
 

@@ -13,6 +13,7 @@ finite numbers in increasing order; ``consent_purpose`` is one of :data:`CONSENT
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -31,6 +32,7 @@ from ethics.errors import (
     MANIFEST_OUTCOME_FIELD,
     MANIFEST_OUTCOME_THRESHOLD,
     MANIFEST_RULE,
+    MANIFEST_TODO,
     MANIFEST_TOML,
     MANIFEST_TYPE,
     MANIFEST_UNREADABLE,
@@ -87,6 +89,8 @@ TEAM_RULE = "1-40 lower-case letters, digits, '-' or '_', starting with a letter
 # Free text may hold tabs and line breaks, but no other control character and no bidirectional
 # embedding, override or isolate (they reorder what a reader sees: U+202E turns "exe.txt" into "txt.exe").
 _TEXT_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: How a value ``python -m ethics manifest init`` could not know starts; a manifest holding one is refused.
+TODO = "TODO:"
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
@@ -437,6 +441,7 @@ def validate_manifest(raw: dict[str, Any], *, file: str) -> dict[str, Any]:
     dict
         The manifest with defaults filled in.
     """
+    _refuse_placeholders(raw, file=file)
     model_id = _require(raw, "id", str, file=file)
     if not _ID.fullmatch(model_id):
         rule = f"id {model_id!r} must be 2-63 lower-case letters, digits, '-' or '_'"
@@ -506,6 +511,16 @@ def validate_manifest(raw: dict[str, Any], *, file: str) -> dict[str, Any]:
     }
 
 
+def _refuse_placeholders(raw: Any, *, file: str, where: str = "") -> None:
+    """Refuse a value still starting with :data:`TODO` (``manifest init`` writes them for what only a person knows)."""
+    items = raw.items() if isinstance(raw, dict) else enumerate(raw) if isinstance(raw, list) else ()
+    for key, value in items:
+        at = f"{where}[{key}]" if isinstance(raw, list) else f"{where}.{key}" if where else str(key)
+        if isinstance(value, str) and value.lstrip().startswith(TODO):
+            raise ValidationError(MANIFEST_TODO.format(file=file, field=at, value=value))
+        _refuse_placeholders(value, file=file, where=at)
+
+
 def outcome_of(manifest: dict[str, Any]) -> str:
     """The model's outcome type; manifests stored before outcomes existed are binary."""
     return manifest.get("outcome", "binary")
@@ -563,8 +578,60 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     if isinstance(value, dict):  # an inline table, such as a ranking's capacity per team
-        return "{" + ", ".join(f"{_toml_string(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_key(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"cannot write {value!r} as TOML")
+
+
+@dataclasses.dataclass(frozen=True)
+class Commented:
+    """A value written with a comment after it on its line (``threshold = 0.5  # ...``)."""
+
+    value: Any
+    comment: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidates:
+    """An array written one entry a line, each candidate commented out: a person confirms one by uncommenting it.
+
+    Attributes
+    ----------
+    candidates : list of (value, why)
+        Entries to confirm, each with the reason it was proposed.
+    confirmed : list
+        Entries written as they are.
+    """
+
+    candidates: list[tuple[Any, str]]
+    confirmed: list[Any] = dataclasses.field(default_factory=list)
+
+
+#: A table's key whose text is written as comment lines above the table (``[[features]]``).
+COMMENT_KEY = "#"
+
+
+def _key(key: str) -> str:
+    """A TOML key: bare when it is a plain name, else quoted."""
+    return key if _NAME.fullmatch(key) else _toml_string(key)
+
+
+def _line(key: str, value: Any) -> list[str]:
+    name = _key(key)
+    if isinstance(value, Commented):
+        return [f"{name} = {_toml_value(value.value)}  # {value.comment}"]
+    if isinstance(value, Candidates):
+        return [f"{name} = [", *(f"    {_toml_value(v)}," for v in value.confirmed),
+                *(f"    # {_toml_value(v)},  # {why}" for v, why in value.candidates), "]"]
+    return [f"{name} = {_toml_value(value)}"]
+
+
+def _table(header: str, values: dict[str, Any]) -> list[str]:
+    comment = values.get(COMMENT_KEY)
+    lines = ["", *(f"# {text}" for text in (comment.splitlines() if comment else ())), header]
+    for key, value in values.items():
+        if key != COMMENT_KEY and value is not None:
+            lines += _line(key, value)
+    return lines
 
 
 def _toml_string(text: str) -> str:
@@ -580,17 +647,19 @@ def manifest_toml(document: dict[str, Any]) -> str:
 
     The inverse of reading a manifest for the shapes manifests use; the demo and the
     benchmarks write their manifests with it.  ``None`` (an optional field left out, as a
-    read manifest holds it) is not written.
+    read manifest holds it) is not written.  A :class:`Commented` value gets a comment on
+    its line, :class:`Candidates` an array of commented-out entries, and a table's
+    :data:`COMMENT_KEY` comment lines above it (``python -m ethics manifest init``).
     """
     head, tail = [], []
     for key, value in document.items():
         if value is None:
             continue
         if isinstance(value, dict):
-            tail += ["", f"[{key}]", *(f"{k} = {_toml_value(v)}" for k, v in value.items() if v is not None)]
+            tail += _table(f"[{key}]", value)
         elif isinstance(value, list) and value and isinstance(value[0], dict):
             for item in value:
-                tail += ["", f"[[{key}]]", *(f"{k} = {_toml_value(v)}" for k, v in item.items() if v is not None)]
+                tail += _table(f"[[{key}]]", item)
         else:
-            head.append(f"{key} = {_toml_value(value)}")
+            head += _line(key, value)
     return "\n".join(head + tail) + "\n"

@@ -462,3 +462,13 @@ def m0014(db: Database) -> None:
     # Issue 18: teams, the teams a model scores, data-subject requests and customer details were outside the
     # chain.  One entry attests the rows found now, as 0013 attested the first record types.
     audit.attest(db, audit.COVERED_SINCE_0014)
+
+
+@MIGRATIONS(name="0015_versions_reference_scores")
+def m0015(db: Database) -> None:
+    # Issue 19: a version records how closely its artifact reproduced the production scores it was registered
+    # with.  ADD COLUMN rewrites no row, so unlike 0011 the immutability trigger stays in place; old versions hold
+    # NULL (no reference given), which record digests leave out, so their audit entries still verify.
+    for column, kind in (("reference_rows", int), ("reference_max_difference", float),
+                         ("reference_tolerance", float), ("reference_sha256", str)):
+        db[VERSIONS].add_column(column, kind)

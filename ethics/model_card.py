@@ -81,6 +81,7 @@ def card_markdown(facts: dict[str, Any]) -> str:
         *_md_table(facts["data"]),
         "Sensitive attributes: " + ("; ".join(e(tables.attribute_use(a)) for a in facts["sensitive_attributes"])
                                     or "none") + ".", "",
+        f"Artifact: {e(facts['artifact']['kind'])}. {e(facts['artifact']['equivalence'])}", "",
         "## Outcome", "",
         e(tables.sentence_case(tables.outcome_text(facts))) + ".", "",
         "## Performance", "",

@@ -257,3 +257,8 @@ def for_model(policy: Mapping[str, Any], model_id: str) -> dict[str, Any]:
     for table, values in policy.get("models", {}).get(model_id, {}).items():
         merged[table] = {**merged.get(table, {}), **values}
     return merged
+
+
+def equivalence_tolerance(policy: Mapping[str, Any]) -> float:
+    """The largest difference allowed between a score recomputed here and production's (``[equivalence]``)."""
+    return float(policy["equivalence"]["tolerance"])

@@ -147,6 +147,7 @@ POLICY = Table({
         "fail_on_objection": Flag(),
     }),
     "explanations": Table({"proxy_threshold": Number(low=0, high=1, open_low=True, note="a Cramér's V")}),
+    "equivalence": Table({"tolerance": Number(low=0, note="a score difference")}),
 })
 SETTINGS = Table({"policy": POLICY})
 

@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ethics import artifacts, audit, store, teams
 from ethics.artifacts import Scorer
-from ethics.config import ARTIFACTS_DIR
+from ethics.config import ARTIFACTS_DIR, SETTINGS_FILE, load_policy
 from ethics.errors import (
     ARTIFACT_NOT_FILE,
     ARTIFACT_REQUIRED,
     ARTIFACT_TOO_LARGE,
     ARTIFACT_UNEXPECTED,
     MODEL_NOT_VISIBLE,
+    REFERENCE_REQUIRED,
+    REFERENCE_WITHOUT_ARTIFACT,
     UNKNOWN_MODEL,
     UNKNOWN_VERSION,
     VERSION_EXISTS,
@@ -32,7 +34,13 @@ from ethics.errors import (
     ValidationError,
 )
 from ethics.manifest import category_features, feature_names, outcome_of, read_manifest, stored_form, with_defaults
+from ethics.policy import equivalence_tolerance
 from ethics.weeks import iso, utcnow
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ethics.equivalence import Equivalence, Reference
 
 SUSPENDED = (
     "{name} is suspended since {since} ({review}): its decisions must not be used until a new review approves it."
@@ -41,6 +49,12 @@ _SUFFIX = {"lightgbm": ".txt", "xgboost": ".model", "linear": ".json", "skops": 
 # Larger files are refused before they are read (a model of this size would not be a sales model).
 MAX_ARTIFACT_BYTES = 512 * 1024**2
 REGISTERED_NOTHING = "nothing was registered"
+#: Kinds registered only with reference rows: a re-serialised model is where production and governance can part.
+REFERENCE_REQUIRED_KINDS = ("skops", "onnx")
+EQUIVALENT = ("The model governed here reproduces production scores to {difference} on {rows:,} rows "
+              "(tolerance {tolerance:g}).")
+NOT_CHECKED = "No reference scores were given at registration: equivalence with production was not checked."
+SCORES_ONLY = "Scores only: the scores are imported from production, so there is no artifact to compare with it."
 
 
 def register_model(
@@ -49,6 +63,8 @@ def register_model(
     *,
     home: Path,
     artifact_path: Path | None = None,
+    reference: Path | pd.DataFrame | None = None,
+    policy: Mapping[str, Any] | None = None,
     actor: str,
     now: datetime | None = None,
 ) -> dict[str, Any]:
@@ -65,6 +81,11 @@ def register_model(
     artifact_path : Path, optional
         The artifact file; defaults to the manifest's ``[artifact] file``, relative to
         the manifest.
+    reference : Path or DataFrame, optional
+        Reference rows: the features and the ``score`` production gave each row (see
+        :mod:`ethics.equivalence`).  Required for the kinds of :data:`REFERENCE_REQUIRED_KINDS`.
+    policy : mapping, optional
+        The policy in force (its ``[equivalence] tolerance``); the data home's when omitted.
     actor : str
         Who registers it.
     now : datetime, optional
@@ -78,17 +99,22 @@ def register_model(
     Raises
     ------
     ValidationError
-        Bad manifest, refused or mismatching artifact, or a changed re-registration.
+        Bad manifest, refused or mismatching artifact, bad reference rows or scores the
+        artifact does not reproduce within the tolerance, or a changed re-registration.
     """
     manifest_path = Path(manifest_path)
     manifest = read_manifest(manifest_path)
     kind = manifest["artifact"]["kind"]
     if artifact_path is None and "file" in manifest["artifact"]:
         artifact_path = manifest_path.parent / manifest["artifact"]["file"]
-    data = _read_artifact(kind, artifact_path, manifest_file=str(manifest_path))
+    data = read_artifact(kind, artifact_path, manifest_file=str(manifest_path))
+    rows = _read_reference(reference, kind=kind, manifest=manifest, manifest_file=str(manifest_path))
     sha = artifacts.sha256_bytes(data) if data is not None else None
+    equivalence = None
     if data is not None:
-        _check_artifact(data, sha, path=Path(artifact_path), kind=kind, manifest=manifest)
+        tolerance = equivalence_tolerance(policy if policy is not None else _home_policy(home))
+        equivalence = _check_artifact(data, sha, path=Path(artifact_path), kind=kind, manifest=manifest,
+                                      reference=rows, tolerance=tolerance)
     manifest_json = store.to_json(stored_form(manifest))
     manifest_sha = artifacts.sha256_bytes(manifest_json.encode())
     model_id, version = manifest["id"], manifest["version"]
@@ -99,6 +125,8 @@ def register_model(
             raise ValidationError(VERSION_EXISTS.format(model_id=model_id, version=version, what="artifact"))
         if existing["manifest_sha256"] != manifest_sha:
             raise ValidationError(VERSION_EXISTS.format(model_id=model_id, version=version, what="manifest"))
+        if rows is not None and existing["reference_sha256"] != rows.sha256:
+            raise ValidationError(VERSION_EXISTS.format(model_id=model_id, version=version, what="reference rows"))
         return existing
 
     relative = None
@@ -113,9 +141,12 @@ def register_model(
     stamp = iso(now or utcnow())
     with store.transaction(db):
         model = {key: manifest[key] for key in ("name", "purpose", "owner", "team", "risk_tier")}
-        if not db[store.MODELS].count_where("id = ?", [model_id]):
-            model.update(status="active", created_at=stamp)
-        db[store.MODELS].upsert({"id": model_id, **model}, pk="id")
+        # Not upsert: sqlite-utils 4 upserts with INSERT ... ON CONFLICT, whose insert half already fails NOT NULL
+        # on the status and creation time a later version must not change.
+        if db[store.MODELS].count_where("id = ?", [model_id]):
+            db[store.MODELS].update(model_id, model)
+        else:
+            db[store.MODELS].insert({"id": model_id, **model, "status": "active", "created_at": stamp})
         seen = teams.record_model_teams(db, model_id, [manifest["team"]], actor=actor, now=now)
         version_id = db[store.VERSIONS].insert(
             {
@@ -130,6 +161,8 @@ def register_model(
                 "manifest_sha256": manifest_sha,
                 "registered_at": stamp,
                 "registered_by": actor,
+                # Covered by the entry's record digest like every other column (NULL when none was given).
+                **(equivalence.columns() if equivalence is not None else {}),
             }
         ).last_pk
         audit.record(db, audit.ModelRegistered(actor, "model_version", f"{model_id} {version}", version=version,
@@ -138,8 +171,9 @@ def register_model(
     return get_version(db, model_id, version)
 
 
-def _check_artifact(data: bytes, sha: str, *, path: Path, kind: str, manifest: dict[str, Any]) -> None:
-    """Refuse code formats by their bytes, then let the worker parse the file: features and classifier rules."""
+def _check_artifact(data: bytes, sha: str, *, path: Path, kind: str, manifest: dict[str, Any],
+                    reference: Reference | None, tolerance: float) -> Equivalence | None:
+    """Refuse code formats by their bytes, then let one worker check features, classifier rules and references."""
     file = str(path)
     artifacts.refuse_executable(data, file=file, kind=kind)
     with artifacts.Scorer(path, kind=kind, expected_sha256=sha, file=file, consequence=REGISTERED_NOTHING,
@@ -147,9 +181,55 @@ def _check_artifact(data: bytes, sha: str, *, path: Path, kind: str, manifest: d
         artifacts.check_features(scorer, feature_names(manifest), file=file)
         artifacts.check_feature_types(scorer, category_features(manifest), file=file)
         artifacts.check_classifier(scorer.facts, kind=kind, outcome=outcome_of(manifest), file=file)
+        if reference is None:
+            if kind in REFERENCE_REQUIRED_KINDS:  # after the artifact's own checks: those name its real problem
+                raise ValidationError(REFERENCE_REQUIRED.format(file=file, kind=kind))
+            return None
+        from ethics import equivalence
+
+        return equivalence.check(scorer, reference, tolerance=tolerance)
 
 
-def _read_artifact(kind: str, path: Path | None, *, manifest_file: str) -> bytes | None:
+def _read_reference(source: Path | pd.DataFrame | None, *, kind: str, manifest: dict[str, Any],
+                    manifest_file: str) -> Reference | None:
+    if source is None:
+        return None
+    if kind == "none":
+        raise ValidationError(REFERENCE_WITHOUT_ARTIFACT.format(file=manifest_file))
+    from ethics import equivalence  # imports ethics.datasets, which imports this module
+
+    return equivalence.read_reference(source, manifest=manifest)
+
+
+def _home_policy(home: Path) -> dict[str, Any]:
+    local = Path(home) / SETTINGS_FILE
+    return load_policy(local if local.exists() else None)
+
+
+def equivalence_text(version_row: dict[str, Any]) -> str:
+    """The one sentence on a version's equivalence with production, for page, report, model card and CLI.
+
+    Examples
+    --------
+    "The model governed here reproduces production scores to 3e-08 on 500 rows (tolerance 1e-06)."
+    """
+    if version_row["artifact_kind"] == "none":
+        return SCORES_ONLY
+    if version_row.get("reference_rows") is None:
+        return NOT_CHECKED
+    difference = version_row["reference_max_difference"]
+    return EQUIVALENT.format(difference=f"{difference:.2g}" if difference else "0 (identical)",
+                             rows=version_row["reference_rows"], tolerance=version_row["reference_tolerance"])
+
+
+def read_artifact(kind: str, path: Path | None, *, manifest_file: str) -> bytes | None:
+    """The artifact's bytes, after the checks every file gets (a regular file, within the size limit); None for "none".
+
+    Raises
+    ------
+    ValidationError
+        A missing, unexpected, unreadable, special or too large file.
+    """
     if kind == "none":
         if path is not None:
             raise ValidationError(ARTIFACT_UNEXPECTED.format(file=path))
@@ -187,6 +267,8 @@ def get_model(db: store.Database, model_id: str) -> dict[str, Any]:
 def list_models(db: store.Database, *, scope: str | None = None) -> list[dict[str, Any]]:
     """Every model a reader may see, with its latest version, version count and the teams it scores.
 
+    Each model also carries ``equivalence``: the :func:`equivalence_text` of its latest version.
+
     Parameters
     ----------
     db : Database
@@ -202,6 +284,7 @@ def list_models(db: store.Database, *, scope: str | None = None) -> list[dict[st
         versions = list_versions(db, model["id"])
         model["versions"] = len(versions)
         model["latest_version"] = versions[-1]["version"] if versions else None
+        model["equivalence"] = equivalence_text(versions[-1]) if versions else None
         model["teams"] = teams.model_teams(db, model["id"])
     return models
 

@@ -154,6 +154,7 @@ def _data(document: Document, facts: dict[str, Any]) -> None:
                    widths=(28, 12, 10, 60))
     document.fields([("Artifact", facts["artifact"]["kind"]),
                      ("Artifact sha256", facts["artifact"]["sha256"] or "none (scores only)"),
+                     ("Equivalence with production", facts["artifact"]["equivalence"]),
                      *_decision_fields(facts)],
                     mono=("Artifact sha256",))
     document.heading("Model inputs", level=2, keep=25)

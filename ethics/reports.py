@@ -114,7 +114,8 @@ def model_facts(
     """
     model = visible_model(db, actor=actor, model_id=model_id)
     snap = snapshots.latest_snapshot(db, model_id, week=week)
-    manifest = registry.get_version(db, model_id, snap["version"])["manifest"]
+    version_row = registry.get_version(db, model_id, snap["version"])
+    manifest = version_row["manifest"]
     results = snap["results"]
     moment = now or utcnow()
     facts: dict[str, Any] = {
@@ -139,7 +140,8 @@ def model_facts(
                      for f in manifest["features"]],
         "sensitive_attributes": tables.attribute_facts(manifest),
         "proxy_candidates": manifest.get("proxy_candidates", []),
-        "artifact": {"kind": manifest["artifact"]["kind"], "sha256": snap["inputs"].get("artifact_sha256")},
+        "artifact": {"kind": manifest["artifact"]["kind"], "sha256": snap["inputs"].get("artifact_sha256"),
+                     "equivalence": registry.equivalence_text(version_row)},
         "data": _data_used(snap["inputs"], week=snap["week"]),
         **_outcome_facts(results, scope=actor.scope),
         "performance": results.get("performance"),

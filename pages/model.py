@@ -110,6 +110,7 @@ def body(db, actor):
     if snap is None:
         return
     st.caption(f"Snapshot hash {ui.code(snap['hash'])} · taken {esc(snap['created_at'])} by {esc(snap['created_by'])}")
+    st.caption(esc(registry.equivalence_text(registry.get_version(db, model["id"], snap["version"]))))
     if actor.can("export_reports"):
         ui.report_downloads(actor, model, snap["week"])
     ui.source_note(snap)

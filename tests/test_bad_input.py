@@ -163,7 +163,7 @@ CASES = {
     "wrong feature set": (lambda c: c.register(c.examples / "manifest.toml", c.write(
         "extra.json", (c.examples / "model.json").read_bytes().replace(
             b'"region_code": -0.2', b'"region_code": -0.2, "age": 0.1'))),
-        ["extra.json", "do not match the manifest's features", "age"]),
+        ["extra.json", "do not match the manifest's: not in the manifest: 'age'"]),
     "changed artifact for a registered version": (lambda c: c.register(c.examples / "manifest.toml", c.write(
         "v2.json", (c.examples / "model.json").read_bytes().replace(b"-0.4", b"-0.5"))),
         ["'webinar-follow-up' version '1.0.0' is already registered with a different artifact"]),

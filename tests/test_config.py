@@ -156,6 +156,7 @@ DEFAULT_LINES = [
     "[consent] coverage = fail below 0.95, warn below 0.98",
     "[consent] fail_on_objection = true",
     "[explanations] proxy_threshold = 0.3",
+    "[equivalence] tolerance = 1e-06",
 ]
 
 

@@ -127,7 +127,8 @@ def _v1_log(home: Path, count: int) -> store.Database:
 def test_migration_keeps_old_entries_verifying_and_marks_the_switch(home):
     db = _v1_log(home, 5)
     old_head = audit.head(db)
-    assert store.migrate(db) == ["0013_audit_chain_v2", "0014_chain_covers_teams_and_customers"]
+    assert store.migrate(db) == ["0013_audit_chain_v2", "0014_chain_covers_teams_and_customers",
+                                 "0015_versions_reference_scores"]
     marker = audit.list_entries(db, limit=1)[0]
     assert (marker["seq"], marker["action"]) == (6, "audit.encoding_changed")
     assert marker["properties"] == {"encoding": 2, "previous_head": old_head["hash"]}

@@ -113,7 +113,8 @@ def test_pipeline_round_trip_scores_like_the_live_object_and_explains_raw_featur
     frame, y = leads()
     pipe = pipeline_of(ESTIMATORS[name]()).fit(frame, y)
     (examples / "model.skops").write_bytes(skops.io.dumps(pipe))
-    row = registry.register_model(db, manifest_for(examples, "model.skops"), home=home, actor="t", now=now)
+    row = registry.register_model(db, manifest_for(examples, "model.skops"), home=home, actor="t", now=now,
+                                  reference=frame.assign(score=pipe.predict_proba(frame)[:, 1]))
     assert row["artifact_kind"] == "skops" and row["artifact_file"].endswith(".skops")
 
     with registry.load_scorer(row, home=home) as scorer:
@@ -149,7 +150,9 @@ def test_missing_values_are_handled_where_the_pipeline_handles_them(db, home, ex
                              ("cat", OneHotEncoder(handle_unknown="ignore"), TEXT)])
     pipe = Pipeline([("pre", pre), ("model", LogisticRegression(max_iter=500))]).fit(frame, y)
     (examples / "imputed.skops").write_bytes(skops.io.dumps(pipe))
-    row = registry.register_model(db, manifest_for(examples, "imputed.skops"), home=home, actor="t", now=now)
+    complete = frame.iloc[30:]  # reference cells follow the import rules, which refuse a missing cell
+    row = registry.register_model(db, manifest_for(examples, "imputed.skops"), home=home, actor="t", now=now,
+                                  reference=complete.assign(score=pipe.predict_proba(complete)[:, 1]))
     with registry.load_scorer(row, home=home) as scorer:
         assert scorer.facts["missing"] == ["company_employees", "contract", "channel"]
         assert np.abs(scorer.score(frame) - pipe.predict_proba(frame)[:, 1]).max() <= 1e-12

@@ -25,6 +25,7 @@ def test_fresh_database_ends_with_nothing_pending(fresh_db):
         "0012_erasure_jobs",
         "0013_audit_chain_v2",
         "0014_chain_covers_teams_and_customers",
+        "0015_versions_reference_scores",
     ]
 
 
@@ -48,7 +49,7 @@ def test_old_database_is_upgraded(home):
         "0008_consent_privacy", "0009_teams_and_incident_scope",
         "0010_reviews_name_their_snapshot", "0011_versions_threshold_nullable", "0012_erasure_jobs",
         "0013_audit_chain_v2",
-        "0014_chain_covers_teams_and_customers"]
+        "0014_chain_covers_teams_and_customers", "0015_versions_reference_scores"]
     assert db[store.INCIDENTS].exists()
     assert MIGRATIONS.pending(db) == []
 
@@ -156,7 +157,7 @@ def test_versions_without_a_threshold_get_null_instead_of_the_old_zero(home):
         db[store.VERSIONS].insert({"model_id": "m1", "version": version, "artifact_kind": "none",
                                    "threshold": 0.5 if "0.5" in manifest else 0.0, "manifest_json": manifest})
     assert store.migrate(db) == ["0011_versions_threshold_nullable", "0012_erasure_jobs", "0013_audit_chain_v2",
-        "0014_chain_covers_teams_and_customers"]
+        "0014_chain_covers_teams_and_customers", "0015_versions_reference_scores"]
     assert db.execute("select version, threshold from model_versions order by version").fetchall() == [
         ("1.0.0", 0.5), ("2.0.0", None)]
     assert db[store.VERSIONS].indexes[0].unique and db[store.VERSIONS].indexes[0].columns == ["model_id", "version"]
@@ -180,7 +181,7 @@ def test_overrides_and_reviews_take_only_the_erasure_tombstone(home):
                               "decision": "approve", "comment": "Anna Berg's contest", "reviewer": "olivia",
                               "signed_at": "2026-11-24T10:00:00+00:00"})
     assert store.migrate(db) == ["0012_erasure_jobs", "0013_audit_chain_v2",
-        "0014_chain_covers_teams_and_customers"]
+        "0014_chain_covers_teams_and_customers", "0015_versions_reference_scores"]
     for sql in ("update decision_overrides set reason = 'changed'", "update decision_overrides set lead_id = 'L2'",
                 "update decision_overrides set decision = 'not selected', reason = '[erased]'",
                 "update decision_overrides set lead_id = '[erased]#8'", "delete from decision_overrides"):
