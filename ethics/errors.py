@@ -271,7 +271,7 @@ MANIFEST_VALUE_LABEL_REPEATED = (
 )
 # -- intake --
 REFERENCE_REQUIRED = (
-    "{file}: a {kind} artifact is registered only with reference rows (--reference REF.csv: the model's features "
+    "{file}: {kind} artifacts are registered only with reference rows (--reference REF.csv: the model's features "
     "and the score production gave each row), so that the model governed here is shown to reproduce production; "
     "nothing was registered."
 )

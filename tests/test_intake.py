@@ -362,7 +362,7 @@ def test_ethics_register_serialises_with_skops_and_meets_the_cli_checks(db, home
     document = skops_manifest(examples)
     reference = x.assign(score=pipe.predict_proba(x)[:, 1])
     before = state_of(home)
-    with pytest.raises(ValidationError, match="a skops artifact is registered only with reference rows"):
+    with pytest.raises(ValidationError, match="skops artifacts are registered only with reference rows"):
         ethics.register(pipe, manifest=document, home=home, actor="ada")
     wrong = reference.assign(score=np.where(x.index == 11, 0.5, reference["score"]))
     with pytest.raises(ValidationError, match="^reference rows, row 12, column 'score': the artifact computes"):

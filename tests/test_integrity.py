@@ -443,7 +443,7 @@ def _home_before_0014(home: Path) -> store.Database:
 def test_migration_0014_attests_the_rows_written_before_it(home):
     db = _home_before_0014(home)
     try:
-        assert store.migrate(db) == ["0014_chain_covers_teams_and_customers"]
+        assert store.migrate(db) == ["0014_chain_covers_teams_and_customers", "0015_versions_reference_scores"]
         entry = audit.list_entries(db, limit=1)[0]
         assert (entry["seq"], entry["action"], entry["actor"]) == (5, "audit.records_attested", "migration")
         assert entry["properties"] == {"tables": list(audit.COVERED_SINCE_0014), "rows": 4}
@@ -465,7 +465,7 @@ def test_migration_0014_writes_nothing_when_the_tables_are_empty(home):
         MIGRATIONS.apply(db, stop_before="0014_chain_covers_teams_and_customers")
         with store.transaction(db):
             audit.record(db, audit.TeamAdded("olivia", "team", "north"))
-        assert store.migrate(db) == ["0014_chain_covers_teams_and_customers"]
+        assert store.migrate(db) == ["0014_chain_covers_teams_and_customers", "0015_versions_reference_scores"]
         assert db[store.AUDIT].count == 1 and audit.verify(db).ok
     finally:
         db.close()

@@ -74,9 +74,11 @@ def register_onnx(db, home, examples, now):
     """Write ONNX bytes beside a manifest, register them and return the version's scorer (closed after)."""
     opened = []
 
-    def register(data, *, name="model.onnx", manifest=_contract_manifest):
+    def register(data, *, reference, name="model.onnx", manifest=_contract_manifest):
+        """``reference``: rows with the score production gave them (an ONNX artifact registers only with them)."""
         (examples / name).write_bytes(data)
-        version = registry.register_model(db, manifest(examples, name), home=home, actor="t", now=now)
+        version = registry.register_model(db, manifest(examples, name), home=home, actor="t", now=now,
+                                          reference=reference)
         scorer = registry.load_scorer(version, home=home)
         opened.append(scorer)
         return scorer
@@ -110,7 +112,7 @@ def refused(db, home, examples, now):
 def test_an_exported_gradient_boosting_pipeline_scores_like_scikit_learn(register_onnx, zipmap):
     x, y = _frame()
     pipeline = _pipeline(x, y)
-    scorer = register_onnx(_onnx_bytes(pipeline, zipmap=zipmap))
+    scorer = register_onnx(_onnx_bytes(pipeline, zipmap=zipmap), reference=_produced(pipeline, x))
     facts = scorer.facts
     assert (facts["features"], facts["categorical"], facts["link"], facts["explainer"]) == (
         FEATURES, ["contract"], "identity", "sampled")
@@ -133,9 +135,15 @@ def test_one_matrix_input_needs_its_column_names_in_the_metadata(register_onnx, 
                       match="its one matrix input 'x' needs its column names in metadata_props 'feature_names'")
     assert "onnx.helper.set_model_props" in message
     helper.set_model_props(exported, {"feature_names": '["' + '", "'.join(four) + '"]'})
-    scorer = register_onnx(exported.SerializeToString(), name="named.onnx", manifest=_plain_manifest)
+    scorer = register_onnx(exported.SerializeToString(), name="named.onnx", manifest=_plain_manifest,
+                           reference=matrix.assign(score=model.predict_proba(matrix.to_numpy())[:, 1]))
     assert scorer.facts["features"] == four
     np.testing.assert_allclose(scorer.score(matrix), model.predict_proba(matrix.to_numpy())[:, 1], atol=1e-6)
+
+
+def _produced(pipeline, x):
+    """The reference rows of an exported pipeline: its features and the scores the live scikit-learn object gives."""
+    return x[FEATURES].assign(score=pipeline.predict_proba(x[FEATURES])[:, 1])
 
 
 def _plain_manifest(examples, name):
@@ -173,7 +181,7 @@ def _exact_interventional_shap(predict, x, background):
 def test_sampled_explanations_are_additive_and_close_to_exact_interventional_shap(register_onnx):
     x, y = _frame(n=300)
     pipeline = _pipeline(x, y, trees=20, depth=3)
-    scorer = register_onnx(_onnx_bytes(pipeline))
+    scorer = register_onnx(_onnx_bytes(pipeline), reference=_produced(pipeline, x))
     leads = x.iloc[:40]
     found = explain.explain_rows(scorer, leads)
     assert (found.explainer, found.output_space) == ("sampled", "probability")
@@ -197,7 +205,8 @@ def test_sampled_explanations_are_additive_and_close_to_exact_interventional_sha
 
 def test_a_batch_explained_in_several_requests_gets_the_values_of_one_request(register_onnx, monkeypatch):
     x, y = _frame(n=300)
-    scorer = register_onnx(_onnx_bytes(_pipeline(x, y, trees=10)))
+    pipeline = _pipeline(x, y, trees=10)
+    scorer = register_onnx(_onnx_bytes(pipeline), reference=_produced(pipeline, x))
     whole = explain.explain_rows(scorer, x)
     monkeypatch.setattr(explain, "SAMPLED_EVALUATIONS", 7 * scorer.facts["sampling"]["rows_per_lead"])
     parts = explain.explain_rows(scorer, x)  # 43 requests of 7 leads, each with the same 100 background rows
@@ -210,7 +219,7 @@ def test_a_batch_explained_in_several_requests_gets_the_values_of_one_request(re
 def test_sampled_explanations_are_named_with_their_budget_in_the_snapshot(register_onnx, home, examples):
     x, y = _frame(n=600)
     pipeline = _pipeline(x, y)
-    scorer = register_onnx(_onnx_bytes(pipeline))
+    scorer = register_onnx(_onnx_bytes(pipeline), reference=_produced(pipeline, x))
     manifest = read_manifest(_contract_manifest(examples, "model.onnx"))
     batch = x.assign(lead_id=[f"L{i}" for i in range(len(x))], customer_id="C1", team="north",
                      sex="female", age_band="25-34", score=pipeline.predict_proba(x[FEATURES])[:, 1])
@@ -248,8 +257,8 @@ def _crafted(nodes, initializers=(), *, source="x", opsets=(("", 17),), classes=
 
 def test_the_crafted_graph_itself_registers_and_scores(register_onnx):
     """The control for the crafted models below: only what each one adds is refused."""
-    scorer = register_onnx(_crafted([]), manifest=_plain_manifest)
     rows = pd.DataFrame(np.zeros((2, 4)), columns=FOUR)
+    scorer = register_onnx(_crafted([]), manifest=_plain_manifest, reference=rows.assign(score=0.5))
     np.testing.assert_allclose(scorer.score(rows), [0.5, 0.5])
 
 
@@ -345,12 +354,13 @@ def test_a_three_class_pipeline_is_refused_naming_the_count(refused):
 # -- stopped by the worker's limits ---------------------------------------------------------------------
 
 
-def _import_scores_stopped(db, home, examples, now):
-    """Import the example scoring batch, which scores it in the worker; the message, home unchanged."""
+def _registration_stopped(db, home, examples, now, *, name):
+    """Register ``name`` with reference rows, whose scoring in the worker is stopped; the error, home unchanged."""
+    reference = pd.read_csv(examples / "scores.csv")[FOUR].assign(score=0.5)
     before = state_of(home)
     with pytest.raises(ArtifactRefused) as caught:
-        datasets.import_dataset(db, examples / "scores.csv", kind="scores", model_id=EXAMPLE_MODEL,
-                                version=EXAMPLE_VERSION, week=WEEK, home=home, actor="t", now=now)
+        registry.register_model(db, _plain_manifest(examples, name), home=home, actor="t", now=now,
+                                reference=reference)
     assert state_of(home) == before
     return caught.value
 
@@ -369,10 +379,9 @@ def test_a_loop_that_never_ends_is_stopped_by_the_wall_clock_limit(db, home, exa
     (examples / "loop.onnx").write_bytes(data)
     # Low, but not so low that loading fails first: starting onnxruntime takes 2-3 s on the busy machine.
     monkeypatch.setenv(worker.ENV_WALL_SECONDS, "12")
-    registry.register_model(db, _plain_manifest(examples, "loop.onnx"), home=home, actor="t", now=now)
-    stopped = _import_scores_stopped(db, home, examples, now)
+    stopped = _registration_stopped(db, home, examples, now, name="loop.onnx")
     assert str(stopped).endswith("the model library did not finish scoring within the worker's time limit (12 s); "
-                                 "nothing was imported.")
+                                 "nothing was registered.")
 
 
 def test_a_graph_that_allocates_10_gib_is_stopped_by_the_memory_limit(db, home, examples, now, monkeypatch):
@@ -384,10 +393,9 @@ def test_a_graph_that_allocates_10_gib_is_stopped_by_the_memory_limit(db, home, 
                     source="shifted")
     (examples / "huge.onnx").write_bytes(data)
     monkeypatch.setenv(worker.ENV_MEMORY_MB, "1024")
-    registry.register_model(db, _plain_manifest(examples, "huge.onnx"), home=home, actor="t", now=now)
-    stopped = _import_scores_stopped(db, home, examples, now)
+    stopped = _registration_stopped(db, home, examples, now, name="huge.onnx")
     assert str(stopped).endswith("the artifact needed more memory than the worker's limit (1 GiB) while scoring; "
-                                 "nothing was imported.")
+                                 "nothing was registered.")
     assert "ETHICS_WORKER_MEMORY_MB" in stopped.hint
 
 
@@ -420,7 +428,13 @@ def _example_linear_model_as_onnx(examples):
 
 def test_a_snapshot_of_an_onnx_model_marks_every_lead_card_as_sampled(db, home, examples, now):
     (examples / "linear.onnx").write_bytes(_example_linear_model_as_onnx(examples))
-    registry.register_model(db, _plain_manifest(examples, "linear.onnx"), home=home, actor="t", now=now)
+    # Production: the example linear model itself, computed here from its coefficients.
+    spec = json.loads((examples / "model.json").read_text())
+    rows = pd.read_csv(examples / "scores.csv")[FOUR].astype(float)
+    margin = spec["intercept"] + sum(spec["coefficients"][n] * (rows[n] - spec["scaling"][n]["mean"])
+                                     / spec["scaling"][n]["scale"] for n in FOUR)
+    registry.register_model(db, _plain_manifest(examples, "linear.onnx"), home=home, actor="t", now=now,
+                            reference=rows.assign(score=1 / (1 + np.exp(-margin))))
     for kind, name in (("eval", "eval.csv"), ("scores", "scores.csv")):  # the scores match the ONNX graph's
         datasets.import_dataset(db, examples / name, kind=kind, model_id=EXAMPLE_MODEL, version=EXAMPLE_VERSION,
                                 week=WEEK, home=home, actor="t", now=now)

@@ -101,13 +101,7 @@ def test_the_walkthrough_registers_the_pipeline_by_cli_and_notebook(tmp_path, mo
 def test_the_walkthrough_snapshot_explains_a_lead_in_raw_features(tmp_path, monkeypatch):
     import shap
 
-    try:
-        outputs, namespace = run_walkthrough(tmp_path, monkeypatch)
-    except BlockFailed as failed:
-        if "could not convert string to float" not in failed.output:
-            raise
-        pytest.xfail("a snapshot stores per-lead values of text features as float on this branch "
-                     "(explain.write_leads); branch data keeps them as text")
+    outputs, namespace = run_walkthrough(tmp_path, monkeypatch)
     assert outputs[5].startswith("imported 600 rows as scoring batch 1 of churn 1.1.0 for 2026-W48")
     pipe, leads, features = namespace["pipe"], namespace["leads"], namespace["features"]
     lead = leads[leads["lead_id"] == "L0007"]
