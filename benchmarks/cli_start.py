@@ -5,6 +5,10 @@ median wall time of N runs is printed against the goal (0.5 s, issue 19).  A sec
 of each command through a small ``runpy`` wrapper writes ``sys.modules`` at exit, and
 the heavy libraries among them (pandas, numpy, pyarrow, ...) are printed next to it.
 
+Bytecode is cached in a temporary folder (``PYTHONPYCACHEPREFIX``, warmed by one run that is not
+timed), as for an installed package: a checkout run with ``PYTHONDONTWRITEBYTECODE=1``
+would compile every ``ethics`` module at each start.
+
 Homes: the example model of ``data/examples`` registered, imported and snapshotted
 through the CLI (tiny), and ``python -m ethics demo --size small --reproducible``.
 
@@ -14,6 +18,8 @@ through the CLI (tiny), and ``python -m ethics demo --size small --reproducible`
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -88,9 +94,15 @@ def heavy_modules(args: Sequence[str], *, home: Path) -> tuple[int, list[str]]:
     return result.returncode, sorted(m for m in modules if m.split(".")[0] in HEAVY)
 
 
-def wall_times(argv: Sequence[str], *, home: Path | None, runs: int) -> tuple[list[float], int]:
-    """Wall time of ``runs`` fresh runs of ``argv`` (output discarded) and the exit code of the last."""
-    env = common.env_with_home(home) if home else None
+def cached_bytecode_env(env: dict[str, str], *, cache: Path) -> dict[str, str]:
+    """``env`` with bytecode written to and read from ``cache``."""
+    return {**{k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}, "PYTHONPYCACHEPREFIX": str(cache)}
+
+
+def wall_times(argv: Sequence[str], *, home: Path | None, runs: int, cache: Path) -> tuple[list[float], int]:
+    """Wall time of ``runs`` fresh runs of ``argv`` after one untimed run (output discarded); the last exit code."""
+    env = cached_bytecode_env(common.env_with_home(home) if home else dict(os.environ), cache=cache)
+    subprocess.call(argv, cwd=common.REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     timings, returncode = [], 0
     for _ in range(runs):
         with common.timer() as elapsed:
@@ -123,22 +135,22 @@ def build_demo_home(home: Path) -> str:
     return next(row["id"] for row in json.loads(listed.stdout) if row["latest_week"])
 
 
-def floors(runs: int) -> None:
+def floors(runs: int, *, cache: Path) -> None:
     """What any command pays before ethics runs: the interpreter, click, sqlite-utils, ethics.store."""
     common.heading("floors (python -c, median)")
     for label, code in (("python -c pass", "pass"), ("import click", "import click"),
                         ("import sqlite_utils (imports pandas and numpy)", "import sqlite_utils"),
                         ("import ethics.store", "import ethics.store"), ("import ethics.cli", "import ethics.cli")):
-        timings, _ = wall_times([common.PYTHON, "-c", code], home=None, runs=runs)
+        timings, _ = wall_times([common.PYTHON, "-c", code], home=None, runs=runs, cache=cache)
         common.report(label, common.ms(statistics.median(timings)))
 
 
-def measure(home: Path, model: str, *, runs: int) -> list[str]:
+def measure(home: Path, model: str, *, runs: int, cache: Path) -> list[str]:
     """Print each command's median wall time, verdict and heavy imports; the commands that crashed."""
     crashed = []
     for command in CHEAP_COMMANDS:
         args = command_args(command, model=model)
-        timings, returncode = wall_times(ethics_argv(args), home=home, runs=runs)
+        timings, returncode = wall_times(ethics_argv(args), home=home, runs=runs, cache=cache)
         _, heavy = heavy_modules(args, home=home)
         median = statistics.median(timings)
         roots = sorted({m.split(".")[0] for m in heavy})
@@ -153,7 +165,8 @@ def main() -> None:
     args = common.make_parser(__doc__.splitlines()[0]).parse_args()
     runs = RUNS["quick" if args.quick else "full"]
     common.print_machine()
-    floors(runs)
+    cache = Path(tempfile.mkdtemp(prefix="ethics-cli-start-pycache-"))
+    floors(runs, cache=cache)
     homes = (("example model (300 + 200 rows, 1 snapshot)", build_example_home),)
     if not args.quick:
         homes += (("demo --size small --reproducible", build_demo_home),)
@@ -162,7 +175,8 @@ def main() -> None:
         with common.temp_home("cli-start") as home:
             model = build(home)
             common.heading(f"{label}: median of {runs} run(s), goal < {GOAL_S} s")
-            crashed += measure(home, model, runs=runs)
+            crashed += measure(home, model, runs=runs, cache=cache)
+    shutil.rmtree(cache)
     if crashed:
         sys.exit(f"crashed: {', '.join(crashed)}")
 

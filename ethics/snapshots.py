@@ -12,7 +12,6 @@ import json
 import platform
 from collections.abc import Sequence
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,8 @@ PACKAGES = ("ethics", "numpy", "pandas", "scikit-learn", "fairlearn", "shap", "l
 
 def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
     """Versions of Python and of ``names`` (by default the packages whose code shapes a snapshot's numbers)."""
+    from importlib import metadata  # ~50 ms that only a snapshot needs
+
     versions = {"python": platform.python_version()}
     for name in names:
         try:
