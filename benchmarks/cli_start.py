@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -99,17 +100,28 @@ def cached_bytecode_env(env: dict[str, str], *, cache: Path) -> dict[str, str]:
     return {**{k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}, "PYTHONPYCACHEPREFIX": str(cache)}
 
 
-def wall_times(argv: Sequence[str], *, home: Path | None, runs: int, cache: Path) -> tuple[list[float], int]:
-    """Wall time of ``runs`` fresh runs of ``argv`` after one untimed run (output discarded); the last exit code."""
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_runs(argv: Sequence[str], *, home: Path | None, runs: int, cache: Path) -> tuple[float, float, int]:
+    """Median wall and CPU seconds of ``runs`` fresh runs of ``argv`` after one untimed run; the last exit code.
+
+    CPU time (user + system of the child) is printed too: the cores are shared, and a busy
+    machine stretches wall time far more than CPU time.
+    """
     env = cached_bytecode_env(common.env_with_home(home) if home else dict(os.environ), cache=cache)
     subprocess.call(argv, cwd=common.REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    timings, returncode = [], 0
+    walls, cpus, returncode = [], [], 0
     for _ in range(runs):
+        cpu = _children_cpu_s()
         with common.timer() as elapsed:
             returncode = subprocess.call(argv, cwd=common.REPO, env=env, stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL)
-        timings.append(elapsed.seconds)
-    return timings, returncode
+        walls.append(elapsed.seconds)
+        cpus.append(_children_cpu_s() - cpu)
+    return statistics.median(walls), statistics.median(cpus), returncode
 
 
 def build_example_home(home: Path) -> str:
@@ -137,12 +149,12 @@ def build_demo_home(home: Path) -> str:
 
 def floors(runs: int, *, cache: Path) -> None:
     """What any command pays before ethics runs: the interpreter, click, sqlite-utils, ethics.store."""
-    common.heading("floors (python -c, median)")
+    common.heading(f"floors (python -c, median of {runs})")
     for label, code in (("python -c pass", "pass"), ("import click", "import click"),
                         ("import sqlite_utils (imports pandas and numpy)", "import sqlite_utils"),
                         ("import ethics.store", "import ethics.store"), ("import ethics.cli", "import ethics.cli")):
-        timings, _ = wall_times([common.PYTHON, "-c", code], home=None, runs=runs, cache=cache)
-        common.report(label, common.ms(statistics.median(timings)))
+        wall, cpu, _ = timed_runs([common.PYTHON, "-c", code], home=None, runs=runs, cache=cache)
+        common.report(label, f"{common.ms(wall)}  (CPU {common.ms(cpu)})")
 
 
 def measure(home: Path, model: str, *, runs: int, cache: Path) -> list[str]:
@@ -150,12 +162,11 @@ def measure(home: Path, model: str, *, runs: int, cache: Path) -> list[str]:
     crashed = []
     for command in CHEAP_COMMANDS:
         args = command_args(command, model=model)
-        timings, returncode = wall_times(ethics_argv(args), home=home, runs=runs, cache=cache)
+        wall, cpu, returncode = timed_runs(ethics_argv(args), home=home, runs=runs, cache=cache)
         _, heavy = heavy_modules(args, home=home)
-        median = statistics.median(timings)
         roots = sorted({m.split(".")[0] for m in heavy})
-        common.report(" ".join(args), f"{common.ms(median)}  {common.verdict(median, GOAL_S)}  exit {returncode}  "
-                                      f"heavy: {', '.join(roots) or 'none'} ({len(heavy)} modules)")
+        common.report(" ".join(args), f"{common.ms(wall)}  {common.verdict(wall, GOAL_S)}  (CPU {common.ms(cpu)})  "
+                                      f"exit {returncode}  heavy: {', '.join(roots) or 'none'} ({len(heavy)} modules)")
         if returncode not in (0, 1):  # 1 is a failed check (an overdue review, a failing light)
             crashed.append(" ".join(args))
     return crashed
