@@ -43,7 +43,8 @@ EXAMPLE_MODEL = "webinar-follow-up"
 EXAMPLE_VERSION = "1.0.0"
 EXAMPLE_WEEK = "2026-W48"
 
-#: The commands measured; ``{model}`` is a model of the home with a snapshot.
+#: The commands measured: they read the database and snapshots, or print text; none scores, reads
+#: scored rows or draws.  ``{model}`` is a model of the home with a snapshot, ``{version}`` its version.
 CHEAP_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("--help",),
     ("models",),
@@ -56,6 +57,12 @@ CHEAP_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("consent", "coverage", "--model", "{model}"),
     ("teams", "list"),
     ("policy", "check"),
+    ("fairness", "--model", "{model}"),
+    ("explain", "--model", "{model}", "--global"),
+    ("consent", "routing"),
+    ("audit", "export"),
+    ("doctor",),
+    ("sql", "--model", "{model}", "--version", "{version}", "--data", "scores"),
 )
 
 # Runs ``python -m ethics`` as ``-m`` would, and writes the names in sys.modules to argv[1] at exit
@@ -73,9 +80,9 @@ def ethics_argv(args: Sequence[str]) -> list[str]:
     return [common.PYTHON, "-m", "ethics", *args]
 
 
-def command_args(command: Sequence[str], *, model: str) -> list[str]:
-    """``command`` with ``{model}`` filled in."""
-    return [arg.format(model=model) for arg in command]
+def command_args(command: Sequence[str], *, model: tuple[str, str]) -> list[str]:
+    """``command`` with ``{model}`` and ``{version}`` filled in from ``model`` (id, version)."""
+    return [arg.format(model=model[0], version=model[1]) for arg in command]
 
 
 def heavy_modules(args: Sequence[str], *, home: Path) -> tuple[int, list[str]]:
@@ -124,8 +131,8 @@ def timed_runs(argv: Sequence[str], *, home: Path | None, runs: int, cache: Path
     return statistics.median(walls), statistics.median(cpus), returncode
 
 
-def build_example_home(home: Path) -> str:
-    """The example model registered, its evaluation set and scoring batch imported, one snapshot: its id."""
+def build_example_home(home: Path) -> tuple[str, str]:
+    """The example model registered, its evaluation set and scoring batch imported, one snapshot: id, version."""
     examples = common.REPO / "data" / "examples"
     where = ("--model", EXAMPLE_MODEL, "--version", EXAMPLE_VERSION, "--week", EXAMPLE_WEEK)
     for args in (("register", str(examples / "manifest.toml")),
@@ -134,17 +141,17 @@ def build_example_home(home: Path) -> str:
                  ("snapshot", "--model", EXAMPLE_MODEL, "--week", EXAMPLE_WEEK)):
         subprocess.run(ethics_argv(args), cwd=common.REPO, env=common.env_with_home(home), check=True,
                        capture_output=True)
-    return EXAMPLE_MODEL
+    return EXAMPLE_MODEL, EXAMPLE_VERSION
 
 
-def build_demo_home(home: Path) -> str:
-    """``demo --size small --reproducible``: the first model listed with a snapshot."""
+def build_demo_home(home: Path) -> tuple[str, str]:
+    """``demo --size small --reproducible``: the first model listed with a snapshot (id, latest version)."""
     env = common.env_with_home(home)
     subprocess.run(ethics_argv(("demo", "--size", "small", "--reproducible")), cwd=common.REPO, env=env,
                    check=True, capture_output=True)
     listed = subprocess.run(ethics_argv(("models", "--json")), cwd=common.REPO, env=env, check=True,
                             capture_output=True, text=True)
-    return next(row["id"] for row in json.loads(listed.stdout) if row["latest_week"])
+    return next((row["id"], row["latest_version"]) for row in json.loads(listed.stdout) if row["latest_week"])
 
 
 def floors(runs: int, *, cache: Path) -> None:
@@ -157,7 +164,7 @@ def floors(runs: int, *, cache: Path) -> None:
         common.report(label, f"{common.ms(wall)}  (CPU {common.ms(cpu)})")
 
 
-def measure(home: Path, model: str, *, runs: int, cache: Path) -> list[str]:
+def measure(home: Path, model: tuple[str, str], *, runs: int, cache: Path) -> list[str]:
     """Print each command's median wall time, verdict and heavy imports; the commands that crashed."""
     crashed = []
     for command in CHEAP_COMMANDS:

@@ -21,7 +21,10 @@ from cli_start import CHEAP_COMMANDS, build_example_home, command_args, heavy_mo
 
 @pytest.fixture(scope="module")
 def example_home(tmp_path_factory):
-    """The example model registered, imported and snapshotted through the CLI, once for this file; read only."""
+    """The example model registered, imported and snapshotted through the CLI, once for this file; read only.
+
+    Returns the home and the model's (id, version).
+    """
     home = tmp_path_factory.mktemp("cli-start") / "home"
     return home, build_example_home(home)
 
@@ -37,7 +40,7 @@ def test_a_command_that_does_not_compute_imports_no_heavy_library(command, examp
 def test_the_probe_sees_the_heavy_libraries_of_a_command_that_computes(example_home):
     # explain --lead reads the lead's row from Parquet with pandas: the probe must report it.
     home, model = example_home
-    returncode, heavy = heavy_modules(["explain", "--model", model, "--lead", "WB-01000"], home=home)
+    returncode, heavy = heavy_modules(["explain", "--model", model[0], "--lead", "WB-01000"], home=home)
     assert returncode == 0
     assert "pandas" in heavy and "pyarrow" in heavy
 
