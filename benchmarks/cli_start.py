@@ -12,7 +12,7 @@ would compile every ``ethics`` module at each start.
 Homes: the example model of ``data/examples`` registered, imported and snapshotted
 through the CLI (tiny), and ``python -m ethics demo --size small --reproducible``.
 
-    .venv/bin/python benchmarks/cli_start.py [--quick]   # --quick: 1 run each, the example home only
+    .venv/bin/python benchmarks/cli_start.py [--quick] [--runs N]   # --quick: 1 run each, the example home only
 """
 
 from __future__ import annotations
@@ -180,8 +180,10 @@ def measure(home: Path, model: tuple[str, str], *, runs: int, cache: Path) -> li
 
 
 def main() -> None:
-    args = common.make_parser(__doc__.splitlines()[0]).parse_args()
-    runs = RUNS["quick" if args.quick else "full"]
+    parser = common.make_parser(__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, help="timed runs of each command (default: 5, --quick: 1)")
+    args = parser.parse_args()
+    runs = args.runs or RUNS["quick" if args.quick else "full"]
     common.print_machine()
     cache = Path(tempfile.mkdtemp(prefix="ethics-cli-start-pycache-"))
     floors(runs, cache=cache)
