@@ -45,7 +45,8 @@ EXAMPLE_WEEK = "2026-W48"
 
 #: The commands measured: they read the database and snapshots, or print text; none scores, reads
 #: scored rows or draws (``consent routing`` is not one: it reads the scoring batches' Parquet files
-#: for the leads of customers who objected).  ``{model}`` is a model of the home with a snapshot, ``{version}`` its version.
+#: for the leads of customers who objected).  ``{model}`` is a model of the home with a snapshot,
+#: ``{version}`` its version.
 CHEAP_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("--help",),
     ("models",),
