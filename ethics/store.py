@@ -41,7 +41,7 @@ finally:
             del sys.modules[_name]
 
 
-class _ColumnTypes(dict):  # type: ignore[type-arg]
+class _ColumnTypes(dict[Any, str]):
     """sqlite-utils' ``COLUMN_TYPE_MAPPING``, completed with numpy's and pandas' types once they are imported.
 
     The types are the ones ``sqlite_utils.db`` adds at import time when it finds the libraries.
