@@ -18,7 +18,7 @@ import _common as common  # noqa: E402
 BENCHMARKS = ("import_csv.py", "overview.py", "demo.py", "snapshot.py", "fairness.py", "aequitas_audit.py",
               "continuous.py", "multiclass.py", "ranking.py", "audit.py", "explain.py", "consent.py", "reports.py",
               "scale.py", "scale_continuous.py", "pipeline_shap.py", "onnx_explain.py",
-              "register_equivalence.py")
+              "register_equivalence.py", "cli_start.py")
 
 
 def run(script: str, quick: bool) -> tuple[int, float]:

@@ -23,18 +23,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from ethics import artifacts, datasets, outcomes, registry, store, text_cells
 from ethics.errors import COLUMN_MISSING, FILE_EMPTY, ValidationError
 from ethics.fairness import MISSING_GROUP, Grouping, band_names, binned_auc, groupings
 from ethics.group_values import value_text
+from ethics.lazy import lazy_module
 from ethics.manifest import outcome_of, sensitive_names
 from ethics.store import json_number
 from ethics.weeks import parse_week
+
+np = lazy_module("numpy", globals())
+pd = lazy_module("pandas", globals())
+pa = lazy_module("pyarrow", globals())
+pq = lazy_module("pyarrow.parquet", globals())
 
 KIND = "aggregates"
 #: Equal-width score bins on [0, 1]; a score of exactly 1 is in the last bin.

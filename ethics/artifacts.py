@@ -18,9 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-import pandas as pd
-
 from ethics import worker
 from ethics.errors import (
     ARTIFACT_CHANGED,
@@ -41,6 +38,10 @@ from ethics.errors import (
     WORKER_TIMEOUT,
     ArtifactRefused,
 )
+from ethics.lazy import lazy_module
+
+np = lazy_module("numpy", globals())
+pd = lazy_module("pandas", globals())
 
 ArtifactKind = Literal["lightgbm", "xgboost", "linear", "skops", "onnx", "none"]
 ARTIFACT_KINDS: tuple[str, ...] = ("lightgbm", "xgboost", "linear", "skops", "onnx", "none")

@@ -22,12 +22,13 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
-import pandas as pd
-
 from ethics.errors import ValidationError
+from ethics.lazy import lazy_module
 from ethics.presentation import Presentation
 from ethics.store import json_number
+
+np = lazy_module("numpy", globals())
+pd = lazy_module("pandas", globals())
 
 # Units a presentation names.  VALUE stands for the unit of the model's own values
 # (the expected value of an offer, e.g. EUR), which only the manifest knows.
@@ -42,8 +43,8 @@ DEGREES = "degrees of freedom"
 CELL_COLUMN_MISSING = "The cells need column {column!r} (columns: {columns})."
 
 Kind = Literal["difference", "ratio"]
-Stats = Mapping[str, np.ndarray]
-Formula = Callable[[Stats], np.ndarray]
+Stats = Mapping[str, "np.ndarray"]  # a string: the alias must not import numpy
+Formula = Callable[[Stats], "np.ndarray"]
 
 
 def disparity_presentation(label: str, kind: Kind, *, unit: str) -> Presentation:

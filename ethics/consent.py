@@ -24,17 +24,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from ethics import aggregates, audit, datasets, privacy, spreadsheet, store, teams, text_cells
 from ethics import policy as rules
 from ethics.errors import ValidationError
 from ethics.id_codes import IdCodes, id_problem, text_array
+from ethics.lazy import lazy_module
 from ethics.manifest import CONSENT_PURPOSES
 from ethics.weeks import iso, parse_time, utcnow
+
+np = lazy_module("numpy", globals())
+pd = lazy_module("pandas", globals())
+pa = lazy_module("pyarrow", globals())
+pc = lazy_module("pyarrow.compute", globals())
 
 STATUSES = ("granted", "withdrawn", "objected")
 PURPOSES = CONSENT_PURPOSES  # defined beside the manifest, whose consent_purpose must be one of them
@@ -244,7 +245,8 @@ class EventIndex:
 
     def __init__(self, *, customers: Any, purposes: Any, statuses: np.ndarray, times: np.ndarray) -> None:
         self.customers = IdCodes(customers)
-        purpose_codes = pc.index_in(text_array(purposes), value_set=_PURPOSE_SET).to_numpy(zero_copy_only=False)
+        known = pa.array(PURPOSES, type=pa.large_string())
+        purpose_codes = pc.index_in(text_array(purposes), value_set=known).to_numpy(zero_copy_only=False)
         codes = self.customers.codes * len(PURPOSES) + purpose_codes.astype(np.int64)
         keys = (((codes << _TIME_BITS) | (np.asarray(times, dtype=np.int64) - _EPOCH_OFFSET)) << _STATUS_BITS
                 | np.asarray(statuses, dtype=np.int64))
@@ -315,7 +317,6 @@ _INDEX_CACHE: dict[tuple[Any, ...], EventIndex] = {}
 _TIME_BITS, _STATUS_BITS = 34, 2
 _TIME_MASK, _STATUS_MASK = (1 << _TIME_BITS) - 1, (1 << _STATUS_BITS) - 1
 _EPOCH_OFFSET = -8_520_336_000
-_PURPOSE_SET = pa.array(PURPOSES, type=pa.large_string())
 
 
 # -- coverage ---------------------------------------------------------------------------------

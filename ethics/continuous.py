@@ -50,15 +50,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
-import pandas as pd
-
 from ethics.comparison import RATIO, SHARE, group_intervals, interval
 from ethics.errors import ValidationError
 from ethics.fairness import groupings
+from ethics.lazy import lazy_module
 from ethics.policy import interval_crosses, judge
 from ethics.presentation import VALUE, Presentation, Worse
 from ethics.store import json_number
+
+np = lazy_module("numpy", globals())
+pd = lazy_module("pandas", globals())
 
 #: The columns of a cells table after the attributes and the control, in order; the last three only with labels.
 CELL_COLUMNS = ("value", "leads", "label_sum", "abs_error_sum", "squared_error_sum")

@@ -21,11 +21,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from ethics import artifacts, audit, privacy, registry, store, teams
 from ethics.errors import (
     CAPACITY_VARIES,
@@ -58,6 +53,7 @@ from ethics.errors import (
     ValidationError,
 )
 from ethics.id_codes import first_id_problem
+from ethics.lazy import lazy_module
 from ethics.manifest import (
     TEAM_NAME,
     TEAM_RULE,
@@ -69,6 +65,11 @@ from ethics.manifest import (
 )
 from ethics.spreadsheet import FORMULA_PREFIXES, formula_start
 from ethics.weeks import iso, parse_time, parse_week, utcnow
+
+np = lazy_module("numpy", globals())
+pd = lazy_module("pandas", globals())
+pa = lazy_module("pyarrow", globals())
+pq = lazy_module("pyarrow.parquet", globals())
 
 DatasetKind = Literal["eval", "scores"]
 KINDS: tuple[str, ...] = ("eval", "scores")

@@ -39,12 +39,13 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-import numpy as np
-import pandas as pd
-
 from ethics.errors import ValidationError
+from ethics.lazy import lazy_module
 from ethics.policy import judge
 from ethics.store import json_number
+
+np = lazy_module("numpy", globals())
+pd = lazy_module("pandas", globals())
 
 #: Floor for an empty bin's share, so that ln(c/r) stays finite.
 EPSILON = 1e-6

@@ -23,12 +23,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from ethics import audit, datasets, erasure, explain, privacy, store
 from ethics.errors import NotFound
+from ethics.lazy import lazy_module
 from ethics.spreadsheet import safe_cell
 from ethics.weeks import iso, utcnow
+
+pd = lazy_module("pandas", globals())
 
 ERASED_TEXT = erasure.ERASED
 ALREADY_ERASED = erasure.ALREADY_ERASED

@@ -32,12 +32,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import pyarrow.parquet as pq
-
 from ethics import audit, datasets, explain, privacy, store
 from ethics.errors import NotFound, ValidationError
+from ethics.lazy import lazy_module
 from ethics.weeks import iso, utcnow
+
+pd = lazy_module("pandas", globals())
+pq = lazy_module("pyarrow.parquet", globals())
 
 ERASED = "[erased]"
 LOCK_FILE = "erasure.lock"

@@ -30,15 +30,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-import pandas as pd
-import pyarrow.parquet as pq
-
 from ethics import artifacts
 from ethics.datasets import write_parquet
 from ethics.errors import CheckFailed, NotFound, ValidationError
+from ethics.lazy import lazy_module
 from ethics.manifest import SHAP_PREFIX, feature_names, input_attributes, sensitive_names
 from ethics.store import json_number
+
+np = lazy_module("numpy", globals())
+pd = lazy_module("pandas", globals())
+pq = lazy_module("pyarrow.parquet", globals())
 
 EXPLANATIONS_DIR = "explanations"
 REPLACED_SUFFIX = ".replaced"

@@ -23,14 +23,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
-import pandas as pd
-
 from ethics import group_values
 from ethics.comparison import assess_groups, compare, multinomial, worst
 from ethics.errors import ValidationError
+from ethics.lazy import lazy_module
 from ethics.presentation import COUNT, POINTS, RATIO, SHARE, SHARE_HIGH_IS_WORSE, Presentation
 from ethics.store import json_number
+
+np = lazy_module("numpy", globals())
+pd = lazy_module("pandas", globals())
 
 MISSING_GROUP = "(missing)"
 JOIN = " × "

@@ -26,9 +26,11 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+from ethics.lazy import lazy_module
+
+np = lazy_module("numpy", globals())
+pa = lazy_module("pyarrow", globals())
+pc = lazy_module("pyarrow.compute", globals())
 
 _WORD = 8
 # Controls, format characters (zero-width, bidirectional overrides and isolates), surrogates,
@@ -36,7 +38,7 @@ _WORD = 8
 _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 # Scripts whose letters look alike; one id mixing them holds a look-alike.
 _LOOK_ALIKE_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
-_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd, so each step of the mix is a bijection
+_MULTIPLIER = 0x9E3779B97F4A7C15  # odd, so each step of the mix is a bijection (a uint64 in _mix)
 
 
 class IdCodes:
@@ -179,10 +181,10 @@ def _word_columns(array: pa.Array, width: int) -> list[np.ndarray]:
 
 def _mix(columns: list[np.ndarray]) -> np.ndarray:
     """One 64-bit number per id from its words (multiply-xor; callers compare the words too)."""
-    mixed = np.zeros(len(columns[0]), dtype=np.uint64)
+    mixed, multiplier = np.zeros(len(columns[0]), dtype=np.uint64), np.uint64(_MULTIPLIER)
     for column in columns:
         mixed ^= column
-        mixed *= _MULTIPLIER
+        mixed *= multiplier
     return mixed
 
 

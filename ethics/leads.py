@@ -13,13 +13,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from ethics import audit, consent, datasets, explain, incidents, privacy, registry, snapshots, store
 from ethics.auth import Actor, require
 from ethics.errors import UNKNOWN_SNAPSHOT, NotFound, PermissionDenied, ValidationError
+from ethics.lazy import lazy_module
 from ethics.weeks import iso, parse_time, utcnow
+
+np = lazy_module("numpy", globals())
+pd = lazy_module("pandas", globals())
 
 SELECTED, NOT_SELECTED = "selected", "not selected"
 DECISIONS = (SELECTED, NOT_SELECTED)
@@ -45,7 +46,7 @@ NO_REASON = "Lead {lead_id}: give the reason for the {what}."
 ALREADY_OVERRIDDEN = "Lead {lead_id} was already overridden in snapshot {snapshot_id} (override {override_id})."
 SUSPENDED_OVERRIDE = "Lead {lead_id}: no override. {suspended} There is no decision to override; contest the score."
 
-Loader = Callable[[Mapping[str, Any]], pd.DataFrame]
+Loader = Callable[[Mapping[str, Any]], "pd.DataFrame"]
 
 
 NOT_A_SCORE = (

@@ -42,10 +42,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import pandas as pd
-from scipy.special import chdtrc
-
 from ethics.comparison import (
     CHI_SQUARE,
     DEGREES,
@@ -65,8 +61,13 @@ from ethics.comparison import (
 )
 from ethics.errors import ValidationError
 from ethics.fairness import NO_ROWS, groupings
+from ethics.lazy import lazy_module
 from ethics.presentation import VALUE, Presentation
 from ethics.store import json_number
+
+np = lazy_module("numpy", globals())
+pd = lazy_module("pandas", globals())
+special = lazy_module("scipy.special", globals())
 
 OFFER_COLUMN = "offer"
 LABEL_COLUMN = "label"
@@ -339,7 +340,7 @@ def independence(table: Any, *, correction: bool = True) -> dict[str, Any]:
         difference = expected - observed
         observed = observed + np.minimum(0.5, np.abs(difference)) * np.sign(difference)
     statistic = float(((observed - expected) ** 2 / expected).sum())
-    return {"statistic": statistic, "p_value": float(chdtrc(dof, statistic)), "dof": dof,
+    return {"statistic": statistic, "p_value": float(special.chdtrc(dof, statistic)), "dof": dof,
             "min_expected": float(expected.min()), "columns": tested}
 
 

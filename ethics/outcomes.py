@@ -24,16 +24,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from ethics import continuous, fairness, multiclass, ranking, text_cells
 from ethics.comparison import RATIO, SHARE
 from ethics.errors import ValidationError
+from ethics.lazy import lazy_module
 from ethics.manifest import outcome_of, sensitive_names, value_labels
 from ethics.policy import DATA_NAMES, describe_threshold, group_phrase, interval_crosses, judge
 from ethics.presentation import Presentation
 from ethics.store import json_number
+
+np = lazy_module("numpy", globals())
+pd = lazy_module("pandas", globals())
 
 #: The keys every non-binary cells table carries beside the engine's own: who scored it, and consent.
 EXTRA_KEYS = ("team", "consent_status")

@@ -19,15 +19,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from ethics import audit, store
 from ethics.errors import TEXT_CELL, ValidationError
 from ethics.id_codes import id_problem
+from ethics.lazy import lazy_module
 from ethics.spreadsheet import formula_start
 from ethics.text_cells import text_problem
 from ethics.weeks import iso, utcnow
+
+np = lazy_module("numpy", globals())
+pd = lazy_module("pandas", globals())
 
 KEY_FILE = "privacy.key"
 PREFIX = "p-"

@@ -41,12 +41,10 @@ categories per group however long the lists are.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
-import pandas as pd
 
 from ethics import fairness
 from ethics.comparison import (
@@ -66,8 +64,12 @@ from ethics.comparison import (
 )
 from ethics.errors import ValidationError
 from ethics.fairness import BAD_LABEL, MISSING_GROUP, NO_ROWS, Counts, groupings
+from ethics.lazy import lazy_module
 from ethics.presentation import Presentation
 from ethics.store import json_number
+
+np = lazy_module("numpy", globals())
+pd = lazy_module("pandas", globals())
 
 #: The columns whose values name the list a capacity applies to (a team's batch).
 LIST_COLUMNS = ("team", "batch")
@@ -594,7 +596,7 @@ def assess_ranking_cells(
 
 
 def _cell_numbers(cells: pd.DataFrame, column: str, *, whole: bool, expected: str, least: float = 0,
-                  most: float = np.inf) -> np.ndarray:
+                  most: float = math.inf) -> np.ndarray:
     values = pd.to_numeric(cells[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~(np.isfinite(values) & (values >= least) & (values <= most))
     if whole:

@@ -13,20 +13,20 @@ import json
 import platform
 from collections.abc import Sequence
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-import pandas as pd
 
 from ethics import aggregates, audit, consent, datasets, drift, explain, fairness, lights, outcomes, registry, store
 from ethics import policy as rules
 from ethics import results as contract
 from ethics.errors import NO_DATA_FOR_WEEK, NO_SNAPSHOT, UNKNOWN_SNAPSHOT, NotFound, ValidationError
+from ethics.lazy import lazy_module
 from ethics.manifest import feature_names, outcome_of, sensitive_names, value_labels
 from ethics.store import json_number
 from ethics.weeks import iso, parse_week, utcnow, week_of
+
+np = lazy_module("numpy", globals())
+pd = lazy_module("pandas", globals())
 
 DEFAULT_PSI = {"warn_above": 0.1, "fail_above": 0.25}
 PACKAGES = ("ethics", "numpy", "pandas", "scikit-learn", "fairlearn", "shap", "lightgbm", "xgboost")
@@ -34,6 +34,8 @@ PACKAGES = ("ethics", "numpy", "pandas", "scikit-learn", "fairlearn", "shap", "l
 
 def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
     """Versions of Python and of ``names`` (by default the packages whose code shapes a snapshot's numbers)."""
+    from importlib import metadata  # ~50 ms that only a snapshot needs
+
     versions = {"python": platform.python_version()}
     for name in names:
         try:

@@ -17,15 +17,63 @@ import json
 import math
 import os
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-from sqlite_utils.db import NotFoundError
-
 from ethics.errors import NotFound, ValidationError
+
+# sqlite-utils imports pandas and numpy when they are installed, only to add their scalar types to
+# ``COLUMN_TYPE_MAPPING`` (the SQL type of a new column from a Python value): ~0.4 s of every command's
+# start-up (issue 19).  So it is imported with both hidden, and ``_ColumnTypes`` adds those same types on
+# the first lookup that misses once numpy or pandas is imported (a numpy value can only exist by then).
+_HIDDEN = [name for name in ("pandas", "numpy") if name not in sys.modules]
+sys.modules.update(dict.fromkeys(_HIDDEN))  # a None entry makes ``import`` raise ImportError
+try:
+    import sqlite_utils
+    import sqlite_utils.db
+    from sqlite_utils.db import NotFoundError
+finally:
+    for _name in _HIDDEN:
+        if sys.modules.get(_name, "") is None:
+            del sys.modules[_name]
+
+
+class _ColumnTypes(dict[Any, str]):
+    """sqlite-utils' ``COLUMN_TYPE_MAPPING``, completed with numpy's and pandas' types once they are imported.
+
+    The types are the ones ``sqlite_utils.db`` adds at import time when it finds the libraries.
+    """
+
+    def _complete(self) -> bool:
+        """Add the types of numpy and pandas if imported and not yet added; whether any were added."""
+        added = False
+        numpy, pandas = sys.modules.get("numpy"), sys.modules.get("pandas")
+        if numpy is not None and numpy.int8 not in self:
+            self.update({getattr(numpy, f"{kind}{bits}"): "INTEGER" for kind in ("int", "uint")
+                         for bits in (8, 16, 32, 64)})
+            self.update({getattr(numpy, f"float{bits}"): "REAL" for bits in (16, 32, 64)})
+            added = True
+        if pandas is not None and pandas.Timestamp not in self:
+            self[pandas.Timestamp] = "TEXT"
+            added = True
+        return added
+
+    def __missing__(self, key: Any) -> str:
+        if self._complete():
+            return self[key]
+        raise KeyError(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key not in self:
+            self._complete()
+        return super().get(key, default)
+
+
+if not isinstance(sqlite_utils.db.COLUMN_TYPE_MAPPING, _ColumnTypes):
+    sqlite_utils.db.COLUMN_TYPE_MAPPING = _ColumnTypes(sqlite_utils.db.COLUMN_TYPE_MAPPING)
 
 MODELS = "models"
 VERSIONS = "model_versions"

@@ -12,12 +12,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import pandas as pd
-
 from ethics import aggregates
 from ethics.errors import COLUMN_MISSING, ValidationError
 from ethics.fairness import MISSING_GROUP, band_names
+from ethics.lazy import lazy_module
 from ethics.manifest import outcome_of, sensitive_names
+
+pd = lazy_module("pandas", globals())
 
 SQL_DIR = Path(__file__).parent / "sql"
 TEMPLATE = SQL_DIR / "statistics.sql"

@@ -68,7 +68,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
+from ethics.lazy import lazy_module
+
+np = lazy_module("numpy", globals())
 
 # -- limits: the defaults, in one place ----------------------------------------------------
 
