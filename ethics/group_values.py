@@ -19,7 +19,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
+from ethics.lazy import lazy_module
+
+np = lazy_module("numpy", globals())
+
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?")
 _WHOLE = re.compile(r"(-?\d+)\.0+")

@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import pandas as pd
-
 from ethics.errors import TEXT_BAD_TEAM, TEXT_CELL, TEXT_CHARACTER, TEXT_FORMULA, TEXT_TOO_LONG, ValidationError
 from ethics.id_codes import character_name
+from ethics.lazy import lazy_module
 from ethics.manifest import TEAM_NAME, TEAM_RULE, refused_character
 from ethics.spreadsheet import formula_start
+
+pd = lazy_module("pandas", globals())
 
 SHORT_TEXT = 200  # characters of a short label such as a consent event's source
 
