@@ -572,9 +572,10 @@ def pick_model(models: list[dict[str, Any]], actor: Actor) -> dict[str, Any] | N
     if not models:
         return None
     index = ids.index(wanted) if wanted in ids else 0
-    chosen = st.selectbox(
-        "Model", ids, index=index, format_func=lambda i: next(m["name"] for m in models if m["id"] == i)
-    )
+    names = [m["name"] for m in models]
+    # Two models may share a name (a team's own "Churn risk" beside another's): their ids tell them apart.
+    shown = {m["id"]: f"{m['name']} ({m['id']})" if names.count(m["name"]) > 1 else m["name"] for m in models}
+    chosen = st.selectbox("Model", ids, index=index, format_func=shown.__getitem__)
     st.query_params["model"] = chosen
     return next(m for m in models if m["id"] == chosen)
 

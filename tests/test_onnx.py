@@ -291,18 +291,22 @@ def test_a_custom_domain_operator_is_refused_naming_it_and_its_library_never_loa
     assert marker.read_text() == "ran"  # the control: loading the library is what the marker records
 
 
-def test_a_custom_operator_inside_a_loop_body_is_refused(refused):
+def _looped(step, *, trips):
+    """The crafted graph with a Loop of ``trips`` turns whose body carries x through ``step`` (carried -> out)."""
     body = helper.make_graph(
-        [helper.make_node("Identity", ["more"], ["again"]),
-         helper.make_node("Run", ["carried"], ["out"], name="hidden", domain="com.evil")],
+        [helper.make_node("Identity", ["more"], ["again"]), step],
         "body", [helper.make_tensor_value_info("step", TensorProto.INT64, []),
                  helper.make_tensor_value_info("more", TensorProto.BOOL, []),
                  helper.make_tensor_value_info("carried", TensorProto.FLOAT, None)],
         [helper.make_tensor_value_info("again", TensorProto.BOOL, []),
          helper.make_tensor_value_info("out", TensorProto.FLOAT, None)])
     loop = helper.make_node("Loop", ["trips", "yes", "x"], ["looped"], body=body)
-    data = _crafted([loop], [helper.make_tensor("trips", TensorProto.INT64, [], [1]),
+    return _crafted([loop], [helper.make_tensor("trips", TensorProto.INT64, [], [trips]),
                              helper.make_tensor("yes", TensorProto.BOOL, [], [True])], source="looped")
+
+
+def test_a_custom_operator_inside_a_loop_body_is_refused(refused):
+    data = _looped(helper.make_node("Run", ["carried"], ["out"], name="hidden", domain="com.evil"), trips=1)
     message = refused(data, name="nested.onnx", manifest=_plain_manifest, match="custom operator")
     assert "node 'hidden' (op 'Run', domain 'com.evil')" in message
 
@@ -366,16 +370,7 @@ def _registration_stopped(db, home, examples, now, *, name):
 
 
 def test_a_loop_that_never_ends_is_stopped_by_the_wall_clock_limit(db, home, examples, now, monkeypatch):
-    body = helper.make_graph(
-        [helper.make_node("Identity", ["more"], ["again"]), helper.make_node("Identity", ["carried"], ["out"])],
-        "body", [helper.make_tensor_value_info("step", TensorProto.INT64, []),
-                 helper.make_tensor_value_info("more", TensorProto.BOOL, []),
-                 helper.make_tensor_value_info("carried", TensorProto.FLOAT, None)],
-        [helper.make_tensor_value_info("again", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("out", TensorProto.FLOAT, None)])
-    loop = helper.make_node("Loop", ["trips", "yes", "x"], ["looped"], body=body)
-    data = _crafted([loop], [helper.make_tensor("trips", TensorProto.INT64, [], [10**15]),
-                             helper.make_tensor("yes", TensorProto.BOOL, [], [True])], source="looped")
+    data = _looped(helper.make_node("Identity", ["carried"], ["out"]), trips=10**15)
     (examples / "loop.onnx").write_bytes(data)
     # Low, but not so low that loading fails first: starting onnxruntime takes 2-3 s on the busy machine.
     monkeypatch.setenv(worker.ENV_WALL_SECONDS, "12")
