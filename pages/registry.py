@@ -25,7 +25,8 @@ def body(db, actor):
     st.table({esc(key.replace("_", " ").capitalize()): [esc(", ".join(v) if isinstance(v, list) else v)]
               for key, v in manifest["impact_assessment"].items()})
     st.subheader("Features")
-    ui.table(manifest["features"])
+    ui.table([{"name": f["name"], "label": f["label"], "type": f.get("type", "number"), "unit": f["unit"],
+               "description": f["description"]} for f in manifest["features"]])
     st.subheader("Sensitive attributes")
     ui.table(report_rows.attribute_rows(report_rows.attribute_facts(manifest)),
              empty="The manifest names no sensitive attributes.")

@@ -52,6 +52,7 @@ def test_registry_page_shows_manifest_and_hash(app_home, registered):
     assert versions["artifact_sha256"].tolist() == [registered["artifact_sha256"]]
     features = at.dataframe[2].value
     assert "Watched the webinar" in features["label"].tolist()
+    assert set(features["type"]) == {"number"}  # a type left out of the manifest reads as what it defaults to
 
 
 def test_users_page_adds_an_account(app_home):
