@@ -507,11 +507,11 @@ def models(as_json: bool) -> None:
     for row in rows:
         click.echo(f"{row['id']:<24} {row['latest_version'] or '-':<12} {row['latest_week'] or 'no snapshot':<12} "
                    f"team={row['team']:<8} risk={row['risk_tier']:<7} {row['status']:<9} {row['name']}")
-        if row["equivalence"]:
-            click.echo(f"    {row['equivalence']}")
         for area in lights.AREAS:
             light = row["lights"][area]
             click.echo(f"    {area:<13} {light['status'].upper():<14} {light['reason']}")
+        if row["equivalence"]:  # after the six lights, which stay one block under the model's line
+            click.echo(f"    {row['equivalence']}")
 
 
 @cli.group(cls=_Group)

@@ -84,12 +84,16 @@ def test_overview_light_red_for_critical_or_overdue(db, registered, now):
 
 
 def test_every_write_records_exactly_one_audit_event(db, home, examples, now):
-    from ethics import auth, consent, datasets, registry, snapshots
+    from ethics import auth, consent, datasets, registry, snapshots, teams
 
     def count():
         return db[store.AUDIT].count
 
     steps = [
+        # A new team is a record of its own (issue 18: teams are inside the chain), so the registration that
+        # would find the example's teams (and the import that finds them in rows) is not also their creation.
+        lambda: teams.add_team(db, "north", actor="t", now=now),
+        lambda: teams.add_team(db, "south", actor="t", now=now),
         lambda: registry.register_model(db, examples / "manifest.toml", home=home, actor="t", now=now),
         lambda: datasets.import_dataset(db, examples / "eval.csv", kind="eval", model_id=EXAMPLE_MODEL,
                                         version="1.0.0", week="2026-W48", home=home, actor="t", now=now),
@@ -110,8 +114,8 @@ def test_every_write_records_exactly_one_audit_event(db, home, examples, now):
         step()
         assert count() == before + 1
         actions.append(audit.list_entries(db, limit=1)[0]["action"])
-    assert actions == ["model.registered", "dataset.imported", "snapshot.taken", "consent.imported",
-                       "incident.opened", "user.changed", "user.changed", "user.changed"]
+    assert actions == ["team.added", "team.added", "model.registered", "dataset.imported", "snapshot.taken",
+                       "consent.imported", "incident.opened", "user.changed", "user.changed", "user.changed"]
     with pytest.raises(PermissionDenied):
         auth.authenticate(db, "kim", "wrong password!")
     assert audit.list_entries(db, limit=1)[0]["properties"] == {"succeeded": False, "reason": "wrong credentials"}
