@@ -262,11 +262,12 @@ class SignIn(Event):
 @event
 @dataclass(frozen=True)
 class DecisionOverridden(Event):
-    """A person replaced the model's decision for one lead (the object id), with a reason."""
+    """A person replaced the model's decision for one lead, with a reason (the object is the override row)."""
 
     name: ClassVar[str] = "decision.overridden"
     model_id: str = ""
     snapshot_id: int = 0
+    lead_id: str = ""
     model_decision: str = ""
     decision: str = ""
     reason: str = ""

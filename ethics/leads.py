@@ -362,8 +362,10 @@ def override_decision(
     }
     with store.transaction(db):
         override_id = db[store.OVERRIDES].insert(row).last_pk
+        # The chained object is the override, not the lead: a lead id leads to a customer, and an erasure can
+        # tombstone the payload that names it but not a field the chain hashes as it is (issue 18).
         audit.record(db, audit.DecisionOverridden(
-            actor.username, "lead", lead_id, model_id=model_id, snapshot_id=snapshot_id,
+            actor.username, "override", str(override_id), model_id=model_id, snapshot_id=snapshot_id, lead_id=lead_id,
             model_decision=lead["decision"], decision=decision, reason=row["reason"], created=moment),
             records=[(store.OVERRIDES, override_id)])
     return {"id": override_id, **row}

@@ -174,7 +174,8 @@ def test_erasure_leaves_no_trace_and_keeps_the_records(held, now):
     # What still names them: the chained actor or object id of entries the chain covers as they are.
     assert done["chained"] == _audit_naming(db) == [p["seq"] for p in done["job"]["places"]
                                                     if p["kind"] == "audit" and set(p["fields"]) - {"properties_json"}]
-    assert len(done["chained"]) == 2  # the legacy sign-in (its actor is the e-mail) and the override (the lead)
+    # Only the legacy sign-in, whose chained actor is the e-mail: an override names its row, the lead in the payload.
+    assert len(done["chained"]) == 1
     assert _traces(home, to_tombstone=done["chained"]) == []
     assert audit.verify(db).ok
     assert not ORPHANS & {f"{p.parent.name}/{p.name}" for p in home.rglob("*")}

@@ -175,9 +175,9 @@ def test_override_is_recorded_audited_and_counted_in_the_rate(ldb, lead_home):
                                   lead_id=lead_id, decision=other, reason="Met them at the fair.", now=NOW)
     assert (row["model_decision"], row["decision"], row["team"], row["actor"]) == (model_decision, other, "north",
                                                                                    "sm.north")
-    entry = audit.list_entries(ldb, object_type="lead", object_id=lead_id)[0]
+    entry = audit.list_entries(ldb, object_type="override", object_id=str(row["id"]))[0]
     assert entry["action"] == "decision.overridden"
-    assert entry["properties"] == {"model_id": "lead-scoring", "snapshot_id": snap["id"],
+    assert entry["properties"] == {"model_id": "lead-scoring", "snapshot_id": snap["id"], "lead_id": lead_id,
                                    "model_decision": model_decision, "decision": other,
                                    "reason": "Met them at the fair."}
     assert audit.verify(ldb).ok
