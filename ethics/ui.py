@@ -10,6 +10,8 @@ package errors in one place.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -610,9 +612,16 @@ def not_evaluated(area: str) -> None:
     st.info(f"{LIGHT_ICONS['not_evaluated']} {area}: not evaluated yet. This area has no results in the snapshot.")
 
 
+#: A downloaded file stays at its ``/media/<id>`` URL this long (seconds; ``ETHICS_DOWNLOAD_SECONDS`` overrides).
+DOWNLOAD_SECONDS = 60.0
+ENV_DOWNLOAD_SECONDS = "ETHICS_DOWNLOAD_SECONDS"
+
+
 def _with_store(db_path: str, make: Callable[[store.Database, Actor], Any], *, actor: Actor,
                 charts: bool = False) -> Any:
     """Make a download's file at click time for the account as it is now (a button may outlive a disabled account).
+
+    The file expires at its URL after :data:`DOWNLOAD_SECONDS` (:func:`expire_downloads_later`).
 
     Raises
     ------
@@ -626,9 +635,50 @@ def _with_store(db_path: str, make: Callable[[store.Database, Actor], Any], *, a
         who = auth.get_actor(db, actor.username)  # role, team and status re-read: what the page knew may be stale
         if charts:
             chart_images.keep_open()  # one Chromium for the server's PDFs, started at the first one
-        return make(db, who)
+        made = make(db, who)
     finally:
         db.close()
+    expire_downloads_later()
+    return made
+
+
+def download(label: str, make: Callable[[store.Database, Actor], Any], *, actor: Actor, permission: str,
+             file_name: str, mime: str, **button: Any) -> None:
+    """A download button whose file is made at click time and expires (:func:`_with_store`).
+
+    ``make`` gets a connection and the account as it is at the click, which must still
+    hold ``permission``; a sales manager's rows come from the live account's team.
+    """
+    db_path = str(settings().db_path)
+
+    def checked(db: store.Database, who: Actor) -> Any:
+        return make(db, auth.require(who, permission))
+
+    st.download_button(label, data=lambda: _with_store(db_path, checked, actor=actor), file_name=file_name,
+                       mime=mime, on_click="ignore", **button)
+
+
+def expire_downloads_later() -> None:
+    """Remove the files no live page shows, :data:`DOWNLOAD_SECONDS` from now.
+
+    A file made at a click (a deferred download) belongs to no session, and Streamlit
+    deletes such a file only at its second sweep after some later script run, so a
+    closed browser's file would stay reachable at its URL, without a session, until
+    someone else used the app.  Two sweeps after the delay delete it (the first marks it).
+    """
+    seconds = float(os.environ.get(ENV_DOWNLOAD_SECONDS) or DOWNLOAD_SECONDS)
+    timer = threading.Timer(seconds, _sweep_downloads)
+    timer.daemon = True
+    timer.start()
+
+
+def _sweep_downloads() -> None:
+    from streamlit import runtime
+
+    if runtime.exists():
+        files = runtime.get_instance().media_file_mgr
+        files.remove_orphaned_files()  # marks a download file ...
+        files.remove_orphaned_files()  # ... and deletes it
 
 
 def report_downloads(actor: Actor, model: dict[str, Any], week: str) -> None:

@@ -12,8 +12,8 @@ def body(db, actor):
               | {"details": e["properties"], "hash": e["hash"][:16]} for e in entries], empty="No entries yet.")
     st.caption("The newest 500 entries. The full log is in the CSV export (cells that could run as spreadsheet "
                "formulas are neutralised).")
-    st.download_button("Export CSV", audit.export_csv(db), file_name="audit-log.csv", mime="text/csv",
-                       icon=":material/download:")
+    ui.download("Export CSV", lambda store_db, who: audit.export_csv(store_db), actor=actor, permission="view_audit",
+                file_name="audit-log.csv", mime="text/csv", icon=":material/download:")
 
 
 ui.run_page("Audit log", body, page="pages/audit.py")

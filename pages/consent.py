@@ -37,8 +37,15 @@ def violations_section(db, snap, actor):
     if not rows:
         return
     note = (registry.suspension(db, snap["model_id"]) or {}).get("text")
-    st.download_button("Download CSV", consent.violations_csv(rows, note=note), mime="text/csv",
-                       file_name=f"violations-{snap['model_id']}-{snap['week']}.csv", icon=":material/download:")
+    home = ui.settings().home
+
+    def violations(store_db, who):  # the live account's team, which may have changed since the page was drawn
+        found = consent.list_violations(store_db, model_id=snap["model_id"], week=snap["week"], home=home,
+                                        team=who.scope)
+        return consent.violations_csv(found, note=note)
+
+    ui.download("Download CSV", violations, actor=actor, permission="view_consent", mime="text/csv",
+                file_name=f"violations-{snap['model_id']}-{snap['week']}.csv", icon=":material/download:")
     existing = incidents.reported(db, model_id=snap["model_id"], finding=consent.VIOLATIONS_FINDING, team=actor.scope)
     if existing:
         st.caption(f"Reported: incident {existing['id']} ({ui.escape(existing['status'])}, opened "
@@ -83,9 +90,11 @@ def requests_section(db, actor):
     if left.button("Export everything held", icon=":material/download:", disabled=not customer.strip()):
         with st.spinner("Collecting the customer's data…"):
             export = dsr.export_subject(db, customer_id=customer, home=ui.settings().home, actor=actor.username)
-        st.download_button("Download JSON", json.dumps(export, indent=2, default=str), file_name="export.json",
-                           mime="application/json")
-        st.download_button("Download CSV", dsr.export_csv(export), file_name="export.csv", mime="text/csv")
+        # Made at the click for the live account and gone from its URL a minute later: it is a customer's data.
+        ui.download("Download JSON", lambda store_db, who: json.dumps(export, indent=2, default=str), actor=actor,
+                    permission="handle_requests", file_name="export.json", mime="application/json")
+        ui.download("Download CSV", lambda store_db, who: dsr.export_csv(export), actor=actor,
+                    permission="handle_requests", file_name="export.csv", mime="text/csv")
         st.caption(f"{len(export['scores'])} scored rows, {len(export['consent_events'])} consent events, "
                    f"{len(export['incidents'])} incidents.")
     confirmed = right.checkbox("I checked the request: erase this customer (cannot be undone)")

@@ -3,10 +3,12 @@
 import contextlib
 import shutil
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
-from ethics import registry, snapshots, store
+from ethics import registry, snapshots, store, ui
 from ethics.demo import DEMO_MODEL_IDS
 from tests.browser import chromium, served, settled
 from tests.conftest import PASSWORD, add_accounts
@@ -503,3 +505,35 @@ def test_trust_screenshots(untouched_server, page):
     _open_as(page, server, "/users", "olivia", heading="Users")
     page.locator('[data-testid="stDataFrame"] >> visible=true').first.wait_for(timeout=30_000)
     _shoot(page, "/tmp/trust-users.png")
+
+
+@pytest.fixture
+def expiring_server(demo_home, tmp_path_factory, monkeypatch):
+    """A server of its own whose downloads expire 2 s after they are made (ETHICS_DOWNLOAD_SECONDS)."""
+    monkeypatch.setenv(ui.ENV_DOWNLOAD_SECONDS, "2")
+    with _served(demo_home, tmp_path_factory) as found:
+        yield found
+
+
+def _status(url):
+    """The HTTP status of a GET without the browser's session (what anyone holding the URL gets)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_a_downloaded_file_is_gone_from_its_url_after_the_expiry(expiring_server, page):
+    _open_as(page, expiring_server, "/model?model=lead-scoring", "olivia", heading="Model")
+    with page.expect_download(timeout=90_000) as download:
+        page.get_by_role("button", name="Model card (Markdown)").click()
+    assert open(download.value.path(), "rb").read().startswith(b"# Model card: Lead scoring")
+    url = download.value.url
+    assert "/media/" in url
+    # Without ethics' sweep Streamlit keeps it until two later script runs: nobody else uses this server.
+    deadline = time.monotonic() + 60
+    while (status := _status(url)) == 200:
+        assert time.monotonic() < deadline, f"{url} still served 60 s after a 2 s expiry"
+        page.wait_for_timeout(500)  # polling the URL, as a person holding it would, until it is gone
+    assert status == 404
