@@ -158,8 +158,8 @@ def _data(document: Document, facts: dict[str, Any]) -> None:
                      *_decision_fields(facts)],
                     mono=("Artifact sha256",))
     document.heading("Model inputs", level=2, keep=25)
-    document.rows_table([{"Feature": f["name"], "Label": f["label"], "Unit": f["unit"], "Description": f["description"]}
-                    for f in facts["features"]], widths=(25, 30, 15, 40))
+    document.rows_table([{"Feature": f["name"], "Label": f["label"], "Type": f["type"], "Unit": f["unit"],
+                          "Description": f["description"]} for f in facts["features"]], widths=(24, 27, 12, 13, 34))
     document.paragraph("Sensitive attributes (used for fairness; never a reason shown to a sales manager): "
                        + ("; ".join(tables.attribute_use(a) for a in facts["sensitive_attributes"]) or "none") + ".")
 

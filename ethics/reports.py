@@ -136,8 +136,8 @@ def model_facts(
         "impact_assessment": manifest["impact_assessment"],
         "threshold": results.get("threshold", manifest["threshold"]),
         "consent_purpose": manifest["consent_purpose"],
-        "features": [{k: f.get(k, "") for k in ("name", "label", "unit", "description")}
-                     for f in manifest["features"]],
+        "features": [{**{k: f.get(k, "") for k in ("name", "label", "unit", "description")},
+                      "type": f.get("type", "number")} for f in manifest["features"]],
         "sensitive_attributes": tables.attribute_facts(manifest),
         "proxy_candidates": manifest.get("proxy_candidates", []),
         "artifact": {"kind": manifest["artifact"]["kind"], "sha256": snap["inputs"].get("artifact_sha256"),

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from ethics import registry, store
+from ethics import auth, registry, reports, store
 from ethics.cli import cli
 from tests.conftest import REPO
 
@@ -123,3 +123,9 @@ def test_the_walkthrough_snapshot_explains_a_lead_in_raw_features(tmp_path, monk
     effect = "raises" if expected["contract"] > 0 else "lowers"
     assert f"Contract: {contract} — {effect} the score" in outputs[5]
     assert "cat__" not in outputs[5]
+    # The report facts (PDF, model card, CSV) say which input is text.
+    db = store.open_db(tmp_path / "home" / "ethics.db")
+    facts = reports.model_facts(db, model_id="churn", actor=auth.Actor("olivia", "Olivia", "ethics_officer"))
+    assert [(f["name"], f["type"]) for f in facts["features"]] == [
+        ("tenure_months", "number"), ("monthly_charges", "number"), ("contract", "category")]
+    db.close()
