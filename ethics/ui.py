@@ -448,6 +448,11 @@ def status(name: str) -> str:
     return f"{LIGHT_ICONS[name]} {LIGHT_WORDS[name]}"
 
 
+#: Where the reader is, kept across pages (sidebar links drop the query parameters).
+PLACE_MODEL = "place_model"
+PLACE_WEEK = "place_week"
+
+
 def pick_snapshot(db: store.Database, model: dict[str, Any]) -> dict[str, Any] | None:
     """A select box of the model's snapshots, newest first; the chosen one, parsed."""
     history = snapshots.list_snapshots(db, model["id"])
@@ -456,7 +461,11 @@ def pick_snapshot(db: store.Database, model: dict[str, Any]) -> dict[str, Any] |
                    f"{code('python -m ethics snapshot --model ' + model['id'])} after importing data.")
         return None
     labels = {s["id"]: f"{s['week']} · version {s['version']} · {s['hash'][:12]}" for s in history}
-    chosen = st.selectbox("Snapshot", list(labels), format_func=labels.get)
+    # The week follows the URL (?week=2026-W47), else the last page's; a week the model has no snapshot of: the newest.
+    wanted = st.query_params.get("week") or st.session_state.get(PLACE_WEEK)
+    index = next((n for n, s in enumerate(history) if s["week"] == wanted), 0)
+    chosen = st.selectbox("Snapshot", list(labels), index=index, format_func=labels.get)
+    st.query_params["week"] = st.session_state[PLACE_WEEK] = next(s["week"] for s in history if s["id"] == chosen)
     return snapshot(str(settings().db_path), chosen)
 
 
@@ -573,12 +582,14 @@ def pick_model(models: list[dict[str, Any]], actor: Actor) -> dict[str, Any] | N
         raise registry.hidden_model(wanted, scope=actor.scope)
     if not models:
         return None
+    # A sidebar link carries no query parameters: the model chosen on the last page keeps the reader's place.
+    wanted = wanted or st.session_state.get(PLACE_MODEL)
     index = ids.index(wanted) if wanted in ids else 0
     names = [m["name"] for m in models]
     # Two models may share a name (a team's own "Churn risk" beside another's): their ids tell them apart.
     shown = {m["id"]: f"{m['name']} ({m['id']})" if names.count(m["name"]) > 1 else m["name"] for m in models}
     chosen = st.selectbox("Model", ids, index=index, format_func=shown.__getitem__)
-    st.query_params["model"] = chosen
+    st.query_params["model"] = st.session_state[PLACE_MODEL] = chosen
     return next(m for m in models if m["id"] == chosen)
 
 

@@ -537,3 +537,20 @@ def test_a_downloaded_file_is_gone_from_its_url_after_the_expiry(expiring_server
         assert time.monotonic() < deadline, f"{url} still served 60 s after a 2 s expiry"
         page.wait_for_timeout(500)  # polling the URL, as a person holding it would, until it is gone
     assert status == 404
+
+
+def test_a_sidebar_link_keeps_the_model_and_the_week(server, page):
+    db = store.open_db(server["home"] / "ethics.db")
+    try:
+        older = snapshots.list_snapshots(db, "upsell-propensity")[1]  # newest first: the week before the latest
+    finally:
+        db.close()
+    _open_as(page, server, f"/model?model=upsell-propensity&week={older['week']}", "olivia", heading="Model")
+    page.get_by_text(older["hash"]).first.wait_for(timeout=10_000)
+    page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Fairness").click()
+    page.get_by_role("heading", name="Fairness").wait_for(timeout=30_000)
+    settled(page)
+    assert "model=upsell-propensity" in page.url and f"week={older['week']}" in page.url, page.url
+    shown = {name: page.get_by_role("combobox", name=name).input_value() for name in ("Model", "Snapshot")}
+    assert shown == {"Model": "Upsell propensity",
+                     "Snapshot": f"{older['week']} · version {older['version']} · {older['hash'][:12]}"}
